@@ -1,0 +1,213 @@
+//! `issue-batch`: one JSON request a line in, one JSON result a line out, in input order.
+//!
+//! Input fields: `id` (idempotency key, required), `sii`, and optionally `handle`, `method`,
+//! `validated_at` (RFC 3339), `validity` (e.g. `7d`), `preferred`, `new_holder`, and `csr`
+//! (PEM) or `public_key` (PEM). Output: `{"line","id","serial","sii","not_after","chain_pem"}`
+//! (plus `private_key_pem` when the CA generated the key, and `replayed: true` when the id
+//! was issued before) or `{"line","id","error"}`.
+
+use std::io::{BufRead, Write};
+
+use serde::Deserialize;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::ca::rfc3339;
+use super::{IssueError, IssueRequest, ProviderCa, SubjectKey};
+use crate::profile::{MappingFlags, Method, Span};
+use crate::sii::Sii;
+
+/// How many requests share one reservation and one completion transaction.
+const CHUNK: usize = 512;
+
+/// What a batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Requests read (non-empty lines).
+    pub requests: u64,
+    /// Newly issued certificates.
+    pub issued: u64,
+    /// Requests answered from the store (their id was issued before).
+    pub replayed: u64,
+    /// Requests that failed (reported in the output).
+    pub failed: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    id: Option<String>,
+    sii: Option<String>,
+    handle: Option<String>,
+    method: Option<String>,
+    validated_at: Option<String>,
+    validity: Option<String>,
+    preferred: Option<bool>,
+    new_holder: Option<bool>,
+    csr: Option<String>,
+    public_key: Option<String>,
+}
+
+fn parse_line(text: &str) -> (Option<String>, Result<IssueRequest, IssueError>) {
+    let line: Line = match serde_json::from_str(text) {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                None,
+                Err(IssueError::Request(format!(
+                    "not a valid request object: {e}"
+                ))),
+            )
+        }
+    };
+    let id = line.id.clone();
+    (id, to_request(line))
+}
+
+fn to_request(line: Line) -> Result<IssueRequest, IssueError> {
+    let id = line.id.ok_or_else(|| {
+        IssueError::Request("missing \"id\": every batch request needs an idempotency key".into())
+    })?;
+    let sii = line.sii.ok_or_else(|| {
+        IssueError::Request(
+            "missing \"sii\": name the phone number or email address to attest".into(),
+        )
+    })?;
+    let sii = Sii::parse(&sii)?;
+    let method = line
+        .method
+        .as_deref()
+        .map(str::parse::<Method>)
+        .transpose()?;
+    let validated_at = line
+        .validated_at
+        .as_deref()
+        .map(|t| {
+            OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+                IssueError::Request(format!(
+                    "validated_at {t:?} is not an RFC 3339 time ({e}): write e.g. 2026-11-26T09:00:00Z"
+                ))
+            })
+        })
+        .transpose()?;
+    let validity = line
+        .validity
+        .as_deref()
+        .map(str::parse::<Span>)
+        .transpose()?;
+    let key = match (line.csr, line.public_key) {
+        (Some(_), Some(_)) => {
+            return Err(IssueError::Request(
+                "give either \"csr\" or \"public_key\", not both".into(),
+            ))
+        }
+        (Some(csr), None) => SubjectKey::csr_from_bytes(csr.as_bytes())?,
+        (None, Some(pk)) => SubjectKey::public_key_from_bytes(pk.as_bytes())?,
+        (None, None) => SubjectKey::Generate,
+    };
+    Ok(IssueRequest {
+        sii,
+        handle: line.handle,
+        method,
+        validated_at,
+        validity,
+        flags: MappingFlags {
+            preferred: line.preferred.unwrap_or(false),
+            new_holder: line.new_holder.unwrap_or(false),
+        },
+        key,
+        request_id: Some(id),
+    })
+}
+
+/// Run a batch: read requests from `input`, issue them in chunks (one store transaction per
+/// chunk for the reservations and one for the results, signing on all cores), and write one
+/// result line per request to `output`, in input order. A bad request is reported on its
+/// line and does not stop the batch; a store or I/O failure does. `clock` gives "now" for
+/// each chunk; `progress` is told how many lines are done.
+pub fn run_batch(
+    ca: &mut ProviderCa,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    clock: &dyn Fn() -> OffsetDateTime,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BatchSummary, IssueError> {
+    let mut summary = BatchSummary::default();
+    let mut line_no: u64 = 0;
+    let mut done = false;
+    let io_err = |what: &str, e: std::io::Error| IssueError::Io {
+        path: what.to_owned(),
+        message: e.to_string(),
+    };
+    while !done {
+        // Read up to CHUNK non-empty lines.
+        let mut chunk: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = Vec::new();
+        while chunk.len() < CHUNK {
+            let mut buf = String::new();
+            let n = input
+                .read_line(&mut buf)
+                .map_err(|e| io_err("batch input", e))?;
+            if n == 0 {
+                done = true;
+                break;
+            }
+            line_no += 1;
+            if buf.trim().is_empty() {
+                continue;
+            }
+            let (id, req) = parse_line(buf.trim_end_matches(['\n', '\r']));
+            chunk.push((line_no, id, req));
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let good: Vec<IssueRequest> = chunk
+            .iter()
+            .filter_map(|(_, _, r)| r.as_ref().ok().cloned())
+            .collect();
+        let mut issued = ca.issue_many(&good, clock())?.into_iter();
+        for (line, id, req) in chunk {
+            summary.requests += 1;
+            let result = match req {
+                Ok(_) => issued.next().expect("one result per good request"),
+                Err(e) => Err(e),
+            };
+            let value = match result {
+                Ok(i) => {
+                    if i.replayed {
+                        summary.replayed += 1;
+                    } else {
+                        summary.issued += 1;
+                    }
+                    let mut v = json!({
+                        "line": line,
+                        "id": id,
+                        "serial": i.serial,
+                        "sii": i.sii.canonical(),
+                        "not_after": rfc3339(i.not_after),
+                        "chain_pem": i.chain_pem,
+                    });
+                    if let Some(k) = i.private_key_pem {
+                        v["private_key_pem"] = k.into();
+                    }
+                    if i.replayed {
+                        v["replayed"] = true.into();
+                    }
+                    v
+                }
+                Err(e) => {
+                    summary.failed += 1;
+                    json!({ "line": line, "id": id, "error": e.to_string() })
+                }
+            };
+            serde_json::to_writer(&mut *output, &value)
+                .map_err(|e| io_err("batch output", e.into()))?;
+            output
+                .write_all(b"\n")
+                .map_err(|e| io_err("batch output", e))?;
+        }
+        progress(line_no);
+    }
+    Ok(summary)
+}

@@ -1,0 +1,874 @@
+//! A provider CA directory: creating it (`ca init`), opening it and issuing mapping leaves.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    SubjectPublicKeyInfo, PKCS_ECDSA_P256_SHA256,
+};
+use ring::rand::{SecureRandom, SystemRandom};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
+
+use super::files::{write_atomic, FileMode, Overwrite};
+use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+use super::{CaConfig, IssueError};
+use crate::profile::{
+    self, certificate_policies_der, oids, serial_hex, MappingFlags, Method, MimiMapping, Span,
+};
+use crate::sii::{Sii, SiiKind};
+
+/// File names inside a CA directory.
+pub(crate) const ROOT_PEM: &str = "root.pem";
+pub(crate) const ROOT_KEY: &str = "root.key";
+pub(crate) const CA_PEM: &str = "ca.pem";
+pub(crate) const CA_KEY: &str = "ca.key";
+pub(crate) const CONFIG: &str = "config.yaml";
+pub(crate) const STORE: &str = "store.db";
+
+/// Where the subject public key of a leaf comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubjectKey {
+    /// A PKCS#10 CSR (DER) from the user's client: its signature proves the user took part,
+    /// and its hash goes into the mapping's `consent`.
+    Csr(Vec<u8>),
+    /// A SubjectPublicKeyInfo (DER) of a P-256 key.
+    PublicKey(Vec<u8>),
+    /// Generate a fresh P-256 key and hand its private half back once.
+    Generate,
+}
+
+/// One leaf to issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The SII to attest.
+    pub sii: Sii,
+    /// The handle (SSI) on this provider, if any.
+    pub handle: Option<String>,
+    /// How possession was proven; defaults by SII kind (sms-otp / email-otp).
+    pub method: Option<Method>,
+    /// When possession was proven; defaults to now. Never in the future.
+    pub validated_at: Option<OffsetDateTime>,
+    /// Leaf validity; defaults to the CA's `leaf_default`.
+    pub validity: Option<Span>,
+    /// Preference and new-holder flags.
+    pub flags: MappingFlags,
+    /// Where the subject key comes from.
+    pub key: SubjectKey,
+    /// Idempotency key: a request id issues at most one certificate, ever.
+    pub request_id: Option<String>,
+}
+
+impl SubjectKey {
+    /// A CSR from PEM (`CERTIFICATE REQUEST`) or DER bytes.
+    pub fn csr_from_bytes(bytes: &[u8]) -> Result<Self, IssueError> {
+        Ok(SubjectKey::Csr(pem_or_der(
+            bytes,
+            &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
+            "a PKCS#10 CSR",
+        )?))
+    }
+
+    /// A public key from PEM (`PUBLIC KEY`, SubjectPublicKeyInfo) or DER bytes.
+    pub fn public_key_from_bytes(bytes: &[u8]) -> Result<Self, IssueError> {
+        Ok(SubjectKey::PublicKey(pem_or_der(
+            bytes,
+            &["PUBLIC KEY"],
+            "a SubjectPublicKeyInfo public key",
+        )?))
+    }
+}
+
+/// The DER inside `bytes`: one PEM block with one of `labels`, or the bytes themselves when
+/// they are not PEM.
+fn pem_or_der(bytes: &[u8], labels: &[&str], what: &str) -> Result<Vec<u8>, IssueError> {
+    let text = std::str::from_utf8(bytes).ok().map(str::trim_start);
+    match text {
+        Some(t) if t.starts_with("-----BEGIN") => {
+            let block = pem::parse(t).map_err(|e| {
+                IssueError::SubjectKey(format!(
+                    "expected {what} in PEM, but the PEM is invalid: {e}"
+                ))
+            })?;
+            if !labels.contains(&block.tag()) {
+                return Err(IssueError::SubjectKey(format!(
+                    "expected {what} (PEM label {}), found a PEM \"{}\" block",
+                    labels[0],
+                    block.tag()
+                )));
+            }
+            Ok(block.into_contents())
+        }
+        _ if bytes.first() == Some(&0x30) => Ok(bytes.to_vec()),
+        _ => Err(IssueError::SubjectKey(format!(
+            "expected {what} as PEM or DER, found neither"
+        ))),
+    }
+}
+
+impl IssueRequest {
+    /// A request for `sii` with every option at its default and a generated key.
+    pub fn new(sii: Sii) -> Self {
+        IssueRequest {
+            sii,
+            handle: None,
+            method: None,
+            validated_at: None,
+            validity: None,
+            flags: MappingFlags::default(),
+            key: SubjectKey::Generate,
+            request_id: None,
+        }
+    }
+
+    /// SHA-256 over the request's content (not its id), to tell a replay from a conflict.
+    fn fingerprint(&self) -> String {
+        let key = match &self.key {
+            SubjectKey::Csr(der) => format!("csr:{}", profile::hex(&profile::sha256(der))),
+            SubjectKey::PublicKey(der) => format!("spki:{}", profile::hex(&profile::sha256(der))),
+            SubjectKey::Generate => "generate".into(),
+        };
+        let text = format!(
+            "v1\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}{}\n{key}",
+            self.sii,
+            self.handle,
+            self.method.map(Method::as_str),
+            self.validated_at.map(|t| t.unix_timestamp()),
+            self.validity.map(|s| s.duration().whole_seconds()),
+            u8::from(self.flags.preferred),
+            u8::from(self.flags.new_holder),
+        );
+        profile::hex(&profile::sha256(text.as_bytes()))
+    }
+}
+
+/// A certificate handed out by the CA.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// The attested SII.
+    pub sii: Sii,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// The leaf, DER.
+    pub leaf_der: Vec<u8>,
+    /// Leaf then issuing CA, PEM.
+    pub chain_pem: String,
+    /// The generated private key (PKCS#8 PEM), when the CA generated it. Shown once: the CA
+    /// never stores subscriber keys.
+    pub private_key_pem: Option<String>,
+    /// True when this is a repeated request id answered from the store.
+    pub replayed: bool,
+}
+
+/// A leaf prepared for signing: everything checked, serial chosen, not yet reserved.
+pub(crate) struct Prepared {
+    params: CertificateParams,
+    spki: SubjectPublicKeyInfo,
+    key_pem: Option<String>,
+    pub(crate) record: StoredCert,
+    pub(crate) sii: Sii,
+}
+
+/// An open provider CA directory.
+pub struct ProviderCa {
+    dir: PathBuf,
+    config: CaConfig,
+    root_pem: String,
+    ca_pem: String,
+    ca_serial: String,
+    ca_not_before: OffsetDateTime,
+    ca_not_after: OffsetDateTime,
+    issuer: Issuer<'static, KeyPair>,
+    pub(crate) store: IssuanceStore,
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
+    IssueError::Io {
+        path: path.display().to_string(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+fn sign_err(e: rcgen::Error) -> IssueError {
+    IssueError::Sign(e.to_string())
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// 128 random bits, positive, first byte non-zero (so every serial has the same length).
+fn random_serial() -> Result<Vec<u8>, IssueError> {
+    let rng = SystemRandom::new();
+    let mut b = [0u8; 16];
+    loop {
+        rng.fill(&mut b)
+            .map_err(|_| IssueError::Sign("the system random generator failed".into()))?;
+        if b[0] != 0 {
+            return Ok(b.to_vec());
+        }
+    }
+}
+
+fn mimi_eku() -> ExtendedKeyUsagePurpose {
+    ExtendedKeyUsagePurpose::Other(oids::ID_KP_MIMI_MAPPING.arcs().to_vec())
+}
+
+fn policies_ext() -> CustomExtension {
+    CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
+}
+
+fn ca_params(
+    config: &CaConfig,
+    common_name: String,
+    path_len: u8,
+    serial: &[u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, IssueError> {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, config.organization.as_str());
+    dn.push(DnType::CommonName, common_name);
+    p.distinguished_name = dn;
+    p.serial_number = Some(SerialNumber::from_slice(serial));
+    p.not_before = not_before;
+    p.not_after = not_after;
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.extended_key_usages = vec![mimi_eku()];
+    p.use_authority_key_identifier_extension = path_len == 0;
+    p.custom_extensions = vec![
+        policies_ext(),
+        CustomExtension::from_oid_content(oids::ID_PE_MIMI_SCOPE.arcs(), config.scope.to_der()?),
+    ];
+    Ok(p)
+}
+
+/// The CA certificate's validity and serial, read back from its DER.
+fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), String> {
+    let (_, c) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+    Ok((
+        serial_hex(c.raw_serial()),
+        c.validity().not_before.to_datetime(),
+        c.validity().not_after.to_datetime(),
+    ))
+}
+
+fn ca_row(
+    kind: CertKind,
+    der: &[u8],
+    issuer_serial: Option<String>,
+    now: OffsetDateTime,
+) -> Result<StoredCert, IssueError> {
+    let (serial, not_before, not_after) = cert_facts(der).map_err(IssueError::Sign)?;
+    Ok(StoredCert {
+        serial,
+        kind,
+        request_id: None,
+        request_sha256: None,
+        sii: None,
+        handle: None,
+        method: None,
+        validated_at: None,
+        not_before,
+        not_after,
+        issuer_serial,
+        der: Some(der.to_vec()),
+        csr_sha256: None,
+        status: CertStatus::Issued,
+        created_at: now,
+        revoked_at: None,
+        revocation_reason: None,
+    })
+}
+
+fn read_text(path: &Path, dir: &Path) -> Result<String, IssueError> {
+    if !path.exists() {
+        return Err(IssueError::NotCaDir {
+            dir: dir.display().to_string(),
+            missing: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        });
+    }
+    fs::read_to_string(path).map_err(|e| io_err(path, "cannot read", e))
+}
+
+/// Reject key files that group or others can read.
+pub(crate) fn check_key_permissions(path: &Path) -> Result<(), IssueError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|e| io_err(path, "cannot read", e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(IssueError::Io {
+                path: path.display().to_string(),
+                message: format!(
+                    "private key is readable by group or others (mode {:o}): run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+impl ProviderCa {
+    /// Create a new CA directory at `dir` from `config` (whose YAML text `config_yaml` is kept
+    /// as `config.yaml`): a provider root, an issuing CA under it, their keys (0600) and an
+    /// issuance store holding both certificates. The directory appears whole or not at all;
+    /// an existing non-empty directory is never touched.
+    pub fn init(
+        config_yaml: &str,
+        config_origin: &str,
+        dir: &Path,
+        now: OffsetDateTime,
+    ) -> Result<ProviderCa, IssueError> {
+        let config = CaConfig::from_yaml(config_yaml, config_origin)?;
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        if dir.exists() {
+            let empty = dir.is_dir()
+                && fs::read_dir(dir)
+                    .map_err(|e| io_err(dir, "cannot read", e))?
+                    .next()
+                    .is_none();
+            if !empty {
+                return Err(IssueError::DirExists {
+                    dir: dir.display().to_string(),
+                });
+            }
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, "cannot create", e))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".mimi-attest-ca-init-")
+            .tempdir_in(&parent)
+            .map_err(|e| io_err(&parent, "cannot create a staging directory", e))?;
+
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
+        let root_not_after = now + config.validity.root.duration();
+        let root_params = ca_params(
+            &config,
+            format!("{} Mapping Root", config.organization),
+            1,
+            &random_serial()?,
+            now,
+            root_not_after,
+        )?;
+        let root_cert = root_params.self_signed(&root_key).map_err(sign_err)?;
+        let root_issuer = Issuer::from_params(&root_params, &root_key);
+        let ca_not_after = (now + config.validity.ca.duration()).min(root_not_after);
+        let ca_cert = ca_params(
+            &config,
+            format!("{} Mapping Issuing CA 1", config.organization),
+            0,
+            &random_serial()?,
+            now,
+            ca_not_after,
+        )?
+        .signed_by(&ca_key, &root_issuer)
+        .map_err(sign_err)?;
+
+        let s = staging.path();
+        let write = |name: &str, data: &[u8], mode: FileMode| {
+            let p = s.join(name);
+            write_atomic(&p, data, mode, Overwrite::Refuse)
+                .map_err(|e| io_err(&p, "cannot write", e))
+        };
+        write(ROOT_PEM, root_cert.pem().as_bytes(), FileMode::Public)?;
+        write(
+            ROOT_KEY,
+            root_key.serialize_pem().as_bytes(),
+            FileMode::Private,
+        )?;
+        write(CA_PEM, ca_cert.pem().as_bytes(), FileMode::Public)?;
+        write(CA_KEY, ca_key.serialize_pem().as_bytes(), FileMode::Private)?;
+        write(CONFIG, config_yaml.as_bytes(), FileMode::Public)?;
+        {
+            let mut store = IssuanceStore::create(&s.join(STORE))?;
+            let root_row = ca_row(CertKind::Root, root_cert.der(), None, now)?;
+            let ca_row = ca_row(
+                CertKind::Ca,
+                ca_cert.der(),
+                Some(root_row.serial.clone()),
+                now,
+            )?;
+            store.write(|tx| {
+                IssuanceStore::insert(tx, &root_row)?;
+                IssuanceStore::insert(tx, &ca_row)
+            })?;
+            // Fold the WAL into the main file so the directory is self-contained.
+            store.checkpoint()?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(s, fs::Permissions::from_mode(0o700))
+                .map_err(|e| io_err(s, "cannot set permissions", e))?;
+        }
+        let staged = staging.keep();
+        if let Err(e) = fs::rename(&staged, dir) {
+            let _ = fs::remove_dir_all(&staged);
+            return Err(match e.kind() {
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                    IssueError::DirExists {
+                        dir: dir.display().to_string(),
+                    }
+                }
+                _ => io_err(dir, "cannot create the CA directory", e),
+            });
+        }
+        super::files::sync_parent(dir).map_err(|e| io_err(dir, "cannot sync", e))?;
+        ProviderCa::open(dir)
+    }
+
+    /// Open an existing CA directory.
+    pub fn open(dir: &Path) -> Result<ProviderCa, IssueError> {
+        if !dir.is_dir() {
+            return Err(IssueError::NotCaDir {
+                dir: dir.display().to_string(),
+                missing: "the directory itself".into(),
+            });
+        }
+        let config_path = dir.join(CONFIG);
+        let config = CaConfig::from_yaml(
+            &read_text(&config_path, dir)?,
+            &config_path.display().to_string(),
+        )?;
+        let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
+        let ca_pem = read_text(&dir.join(CA_PEM), dir)?;
+        let key_path = dir.join(CA_KEY);
+        let key_pem = read_text(&key_path, dir)?;
+        check_key_permissions(&key_path)?;
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| IssueError::Io {
+            path: key_path.display().to_string(),
+            message: format!("not a usable P-256 private key (PKCS#8 PEM): {e}"),
+        })?;
+        let ca_der =
+            CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| IssueError::Io {
+                path: dir.join(CA_PEM).display().to_string(),
+                message: format!("not a PEM certificate: {e}"),
+            })?;
+        let (_, parsed) = X509Certificate::from_der(&ca_der).map_err(|e| IssueError::Io {
+            path: dir.join(CA_PEM).display().to_string(),
+            message: format!("not a valid certificate: {e}"),
+        })?;
+        if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(IssueError::Io {
+                path: key_path.display().to_string(),
+                message: "this key does not belong to ca.pem: restore the matching ca.key".into(),
+            });
+        }
+        let ca_serial = serial_hex(parsed.raw_serial());
+        let ca_not_before = parsed.validity().not_before.to_datetime();
+        let ca_not_after = parsed.validity().not_after.to_datetime();
+        let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(sign_err)?;
+        let store = IssuanceStore::open(&dir.join(STORE))?;
+        Ok(ProviderCa {
+            dir: dir.to_owned(),
+            config,
+            root_pem,
+            ca_pem,
+            ca_serial,
+            ca_not_before,
+            ca_not_after,
+            issuer,
+            store,
+        })
+    }
+
+    /// The CA directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CaConfig {
+        &self.config
+    }
+
+    /// The provider root certificate, PEM.
+    pub fn root_pem(&self) -> &str {
+        &self.root_pem
+    }
+
+    /// The issuing CA certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The issuance store.
+    pub fn store(&self) -> &IssuanceStore {
+        &self.store
+    }
+
+    /// Issue one leaf: checked, reserved in the store, signed, stored, then handed out.
+    pub fn issue(&mut self, req: &IssueRequest, now: OffsetDateTime) -> Result<Issued, IssueError> {
+        let mut out = self.issue_many(std::slice::from_ref(req), now)?;
+        out.pop().expect("one request, one result")
+    }
+
+    /// Issue several leaves with one store transaction for the reservations and one for the
+    /// results. Results come back in request order; a bad request fails alone.
+    pub fn issue_many(
+        &mut self,
+        reqs: &[IssueRequest],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
+        use rayon::prelude::*;
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        // 1. Check and prepare each request; answer replays from the store.
+        let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());
+        let mut prepared: Vec<(usize, Prepared)> = Vec::new();
+        let mut ids_in_this_call = std::collections::HashSet::new();
+        for (i, req) in reqs.iter().enumerate() {
+            if let Some(id) = &req.request_id {
+                if !ids_in_this_call.insert(id.clone()) {
+                    results.push(Some(Err(IssueError::Request(format!(
+                        "request id {id:?} appears twice in this batch: give each request its own id"
+                    )))));
+                    continue;
+                }
+                match self.replay(req, id) {
+                    Ok(Some(issued)) => {
+                        results.push(Some(Ok(issued)));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        results.push(Some(Err(e)));
+                        continue;
+                    }
+                }
+            }
+            match self.prepare(req, now) {
+                Ok(p) => {
+                    results.push(None);
+                    prepared.push((i, p));
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        // 2. Reserve every serial (and request id) before signing anything.
+        self.store.write(|tx| {
+            for (_, p) in &prepared {
+                if let Some(id) = &p.record.request_id {
+                    IssuanceStore::release_request_id(tx, id)?;
+                }
+                IssuanceStore::insert(tx, &p.record)?;
+            }
+            Ok(())
+        })?;
+        // 3. Sign (all cores).
+        let signed: Vec<(usize, Prepared, Result<Vec<u8>, IssueError>)> = prepared
+            .into_par_iter()
+            .map(|(i, p)| {
+                let der = p
+                    .params
+                    .signed_by(&p.spki, &self.issuer)
+                    .map(|c| c.der().to_vec())
+                    .map_err(sign_err)
+                    .and_then(|der| crate::issue::ca::pre_issuance_check(&der).map(|_| der));
+                (i, p, der)
+            })
+            .collect();
+        // 4. Store the results, then hand them out.
+        self.store.write(|tx| {
+            for (_, p, der) in &signed {
+                match der {
+                    Ok(der) => IssuanceStore::complete(tx, &p.record.serial, der)?,
+                    Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
+                }
+            }
+            Ok(())
+        })?;
+        for (i, p, der) in signed {
+            results[i] = Some(der.map(|der| Issued {
+                serial: p.record.serial.clone(),
+                sii: p.sii,
+                not_before: p.record.not_before,
+                not_after: p.record.not_after,
+                chain_pem: self.chain_pem(&der),
+                leaf_der: der,
+                private_key_pem: p.key_pem,
+                replayed: false,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every request has a result"))
+            .collect())
+    }
+
+    fn chain_pem(&self, leaf_der: &[u8]) -> String {
+        let leaf = pem_cert(leaf_der);
+        format!("{leaf}{}", self.ca_pem)
+    }
+
+    /// A repeated request id: the stored certificate when the request is the same, an error
+    /// when it differs, `None` when the id is new (or its earlier attempt never completed).
+    fn replay(&self, req: &IssueRequest, id: &str) -> Result<Option<Issued>, IssueError> {
+        let Some(row) = self.store.by_request_id(id)? else {
+            return Ok(None);
+        };
+        let der = match (&row.der, row.status) {
+            (Some(der), CertStatus::Issued | CertStatus::Revoked) => der.clone(),
+            _ => return Ok(None),
+        };
+        if row.request_sha256.as_deref() != Some(req.fingerprint().as_str()) {
+            return Err(IssueError::RequestIdConflict {
+                id: id.to_owned(),
+                serial: row.serial,
+            });
+        }
+        Ok(Some(Issued {
+            serial: row.serial,
+            sii: req.sii.clone(),
+            not_before: row.not_before,
+            not_after: row.not_after,
+            chain_pem: self.chain_pem(&der),
+            leaf_der: der,
+            private_key_pem: None,
+            replayed: true,
+        }))
+    }
+
+    fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
+        let config = &self.config;
+        if !config.scope.permits(&req.sii) {
+            return Err(IssueError::OutOfScope {
+                sii: req.sii.canonical(),
+                scope: config.scope.to_string(),
+            });
+        }
+        if now < self.ca_not_before || now >= self.ca_not_after {
+            return Err(IssueError::IssuerNotValid {
+                now: rfc3339(now),
+                not_before: rfc3339(self.ca_not_before),
+                not_after: rfc3339(self.ca_not_after),
+            });
+        }
+        let validity = req.validity.unwrap_or(config.validity.leaf_default);
+        if validity > config.validity.leaf_max {
+            return Err(IssueError::ValidityTooLong {
+                requested: validity.to_string(),
+                max: config.validity.leaf_max.to_string(),
+            });
+        }
+        if validity.duration() < Duration::SECOND {
+            return Err(IssueError::ValidityTooShort {
+                requested: validity.to_string(),
+            });
+        }
+        let not_after = now + validity.duration();
+        if not_after > self.ca_not_after {
+            return Err(IssueError::OutlivesIssuer {
+                not_after: rfc3339(not_after),
+                ca_not_after: rfc3339(self.ca_not_after),
+            });
+        }
+        let validated_at = req.validated_at.unwrap_or(now);
+        let validated_at = validated_at.replace_nanosecond(0).unwrap_or(validated_at);
+        if validated_at > now {
+            return Err(IssueError::ValidatedInFuture {
+                given: rfc3339(validated_at),
+                now: rfc3339(now),
+            });
+        }
+        if let Some(h) = &req.handle {
+            if h.is_empty() || h.len() > 1024 || h.chars().any(char::is_control) {
+                return Err(IssueError::Request(format!(
+                    "handle {h:?} must be 1 to 1024 bytes of text without control characters"
+                )));
+            }
+        }
+        if let Some(id) = &req.request_id {
+            if id.is_empty() || id.len() > 256 {
+                return Err(IssueError::Request(
+                    "a request id must be 1 to 256 bytes".into(),
+                ));
+            }
+        }
+        let method = req.method.unwrap_or(match req.sii.kind() {
+            SiiKind::Email => Method::EmailOtp,
+            _ => Method::SmsOtp,
+        });
+        let (spki_der, key_pem, consent) = subject_key(&req.key, &req.sii)?;
+        let spki = SubjectPublicKeyInfo::from_der(&spki_der)
+            .map_err(|e| IssueError::SubjectKey(format!("unusable public key: {e}")))?;
+        let mapping = MimiMapping {
+            provider: config.provider.clone(),
+            handle: req.handle.clone(),
+            method,
+            validated_at,
+            flags: req.flags,
+            consent,
+        };
+        let serial = random_serial()?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = DistinguishedName::new();
+        p.serial_number = Some(SerialNumber::from_slice(&serial));
+        p.not_before = now;
+        p.not_after = not_after;
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![mimi_eku()];
+        p.use_authority_key_identifier_extension = true;
+        p.subject_alt_names = vec![match req.sii.kind() {
+            SiiKind::Email => {
+                rcgen::SanType::Rfc822Name(req.sii.san_value().try_into().map_err(sign_err)?)
+            }
+            _ => rcgen::SanType::URI(req.sii.san_value().try_into().map_err(sign_err)?),
+        }];
+        if let Some(crl) = &config.crl {
+            p.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![crl.url.clone()],
+            }];
+        }
+        p.custom_extensions = vec![
+            policies_ext(),
+            CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), mapping.to_der()?),
+        ];
+        let record = StoredCert {
+            serial: serial_hex(&serial),
+            kind: CertKind::Leaf,
+            request_id: req.request_id.clone(),
+            request_sha256: Some(req.fingerprint()),
+            sii: Some(req.sii.canonical()),
+            handle: req.handle.clone(),
+            method: Some(method.as_str().to_owned()),
+            validated_at: Some(validated_at),
+            not_before: now,
+            not_after,
+            issuer_serial: Some(self.ca_serial.clone()),
+            der: None,
+            csr_sha256: consent.map(|h| profile::hex(&h)),
+            status: CertStatus::Reserved,
+            created_at: now,
+            revoked_at: None,
+            revocation_reason: None,
+        };
+        Ok(Prepared {
+            params: p,
+            spki,
+            key_pem,
+            record,
+            sii: req.sii.clone(),
+        })
+    }
+}
+
+/// Checks every certificate passes before it is stored as issued and handed out.
+pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
+    X509Certificate::from_der(der)
+        .map(|_| ())
+        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))
+}
+
+/// PEM of one certificate.
+pub(crate) fn pem_cert(der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// The subject key's SPKI DER, the generated private key (if any) and the consent hash.
+fn subject_key(
+    key: &SubjectKey,
+    sii: &Sii,
+) -> Result<(Vec<u8>, Option<String>, Option<[u8; 32]>), IssueError> {
+    match key {
+        SubjectKey::Generate => {
+            let kp = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
+            Ok((
+                rcgen::PublicKeyData::subject_public_key_info(&kp),
+                Some(kp.serialize_pem()),
+                None,
+            ))
+        }
+        SubjectKey::PublicKey(der) => {
+            require_p256(der)?;
+            Ok((der.clone(), None, None))
+        }
+        SubjectKey::Csr(der) => {
+            let (rest, csr) = X509CertificationRequest::from_der(der).map_err(|e| {
+                IssueError::SubjectKey(format!("the CSR is not a valid PKCS#10 request: {e}"))
+            })?;
+            if !rest.is_empty() {
+                return Err(IssueError::SubjectKey(
+                    "the CSR has trailing bytes after its DER: send the request alone".into(),
+                ));
+            }
+            let spki = csr.certification_request_info.subject_pki.raw.to_vec();
+            require_p256(&spki)?;
+            csr.verify_signature().map_err(|_| {
+                IssueError::SubjectKey(
+                    "the CSR's signature does not verify: the request was altered or signed with another key; ask the client for a fresh CSR".into(),
+                )
+            })?;
+            let requested = csr_sii(&csr)?;
+            if &requested != sii {
+                return Err(IssueError::SubjectKey(format!(
+                    "the CSR asks for {requested} but the request is for {sii}: the SII must be the one the user signed"
+                )));
+            }
+            Ok((spki, None, Some(profile::sha256(der))))
+        }
+    }
+}
+
+/// The SII a CSR asks for: its one subjectAltName (tel: URI or rfc822Name).
+fn csr_sii(csr: &X509CertificationRequest<'_>) -> Result<Sii, IssueError> {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    let mut names = Vec::new();
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext {
+            names.extend(san.general_names.iter().cloned());
+        }
+    }
+    match names.as_slice() {
+        [GeneralName::URI(u)] => Ok(Sii::parse(u)?),
+        [GeneralName::RFC822Name(a)] => Ok(Sii::parse(a)?),
+        [] => Err(IssueError::SubjectKey(
+            "the CSR names no SII: put the phone number (URI tel:+...) or email address (rfc822Name) in its subjectAltName".into(),
+        )),
+        _ => Err(IssueError::SubjectKey(format!(
+            "the CSR's subjectAltName holds {} names: a mapping CSR names exactly one SII",
+            names.len()
+        ))),
+    }
+}
+
+fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
+    use p256::pkcs8::DecodePublicKey;
+    p256::PublicKey::from_public_key_der(spki_der)
+        .map(|_| ())
+        .map_err(|_| {
+            IssueError::SubjectKey(
+                "the subject key is not a P-256 public key: mapping certificates use ECDSA P-256 keys only".into(),
+            )
+        })
+}

@@ -1,0 +1,194 @@
+//! The provider CA configuration (`ca-config/*.yaml`, copied into every CA directory as
+//! `config.yaml`).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use time::Duration;
+
+use super::IssueError;
+use crate::profile::{scope::normalize_domain, Scope, Span};
+
+/// Validity periods for the certificates a CA makes.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidityConfig {
+    /// Provider root lifetime (default 10y).
+    #[serde(default = "default_root")]
+    pub root: Span,
+    /// Issuing CA lifetime (default 1y).
+    #[serde(default = "default_ca")]
+    pub ca: Span,
+    /// Leaf lifetime when a request names none (default 7d).
+    #[serde(default = "default_leaf")]
+    pub leaf_default: Span,
+    /// The longest leaf this CA issues (default 90d).
+    #[serde(default = "default_leaf_max")]
+    pub leaf_max: Span,
+}
+
+fn days(n: i64) -> Span {
+    Span::new(Duration::days(n))
+}
+fn default_root() -> Span {
+    days(3650)
+}
+fn default_ca() -> Span {
+    days(365)
+}
+fn default_leaf() -> Span {
+    days(7)
+}
+fn default_leaf_max() -> Span {
+    days(90)
+}
+
+impl Default for ValidityConfig {
+    fn default() -> Self {
+        ValidityConfig {
+            root: default_root(),
+            ca: default_ca(),
+            leaf_default: default_leaf(),
+            leaf_max: default_leaf_max(),
+        }
+    }
+}
+
+/// Where and how often this CA publishes CRLs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlConfig {
+    /// The URL put in every leaf's cRLDistributionPoints.
+    pub url: String,
+    /// thisUpdate to nextUpdate (default 24h).
+    #[serde(default = "default_crl_lifetime")]
+    pub lifetime: Span,
+}
+
+fn default_crl_lifetime() -> Span {
+    Span::new(Duration::hours(24))
+}
+
+/// A provider CA's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// The provider's domain, lower-case; goes into every `MimiMapping`.
+    pub provider: String,
+    /// Subject O of the CA certificates.
+    pub organization: String,
+    /// What this CA may ever attest.
+    pub scope: Scope,
+    /// Validity periods.
+    #[serde(default)]
+    pub validity: ValidityConfig,
+    /// CRL publication, if any.
+    #[serde(default)]
+    pub crl: Option<CrlConfig>,
+}
+
+impl CaConfig {
+    /// Parse and check a config from YAML text; `origin` names it in messages.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, IssueError> {
+        let bad = |message: String| IssueError::Config {
+            path: origin.to_owned(),
+            message,
+        };
+        let config: CaConfig = serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let provider = normalize_domain(&config.provider)
+            .map_err(|e| bad(format!("provider {:?}: {e}", config.provider)))?;
+        if provider != config.provider {
+            return Err(bad(format!(
+                "provider {:?} must be written in lower-case ASCII form: {provider:?}",
+                config.provider
+            )));
+        }
+        if config.organization.trim().is_empty() {
+            return Err(bad("organization must not be empty".into()));
+        }
+        if config.scope.tel_prefixes().is_empty() && config.scope.email_domains().is_empty() {
+            return Err(bad(
+                "scope permits nothing: list phone prefixes under scope.tel and/or domains under scope.email".into(),
+            ));
+        }
+        let v = &config.validity;
+        let positive = |name: &str, s: Span| {
+            if s.duration() <= Duration::ZERO {
+                Err(bad(format!("validity.{name} must be longer than zero")))
+            } else {
+                Ok(())
+            }
+        };
+        positive("root", v.root)?;
+        positive("ca", v.ca)?;
+        positive("leaf_default", v.leaf_default)?;
+        positive("leaf_max", v.leaf_max)?;
+        if v.leaf_default > v.leaf_max {
+            return Err(bad(format!(
+                "validity.leaf_default ({}) is longer than validity.leaf_max ({})",
+                v.leaf_default, v.leaf_max
+            )));
+        }
+        if v.leaf_max > v.ca || v.ca > v.root {
+            return Err(bad(format!(
+                "validity must nest: leaf_max ({}) <= ca ({}) <= root ({})",
+                v.leaf_max, v.ca, v.root
+            )));
+        }
+        if let Some(crl) = &config.crl {
+            if !(crl.url.starts_with("http://") || crl.url.starts_with("https://"))
+                || crl.url.contains(char::is_whitespace)
+            {
+                return Err(bad(format!(
+                    "crl.url {:?} must be an http:// or https:// URL",
+                    crl.url
+                )));
+            }
+            positive("crl.lifetime", crl.lifetime)?;
+        }
+        Ok(config)
+    }
+
+    /// Read and check a config file.
+    pub fn from_file(path: &Path) -> Result<Self, IssueError> {
+        let text = std::fs::read_to_string(path).map_err(|e| IssueError::Io {
+            path: path.display().to_string(),
+            message: format!("cannot read the CA config: {e}"),
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str =
+        "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+
+    #[test]
+    fn defaults() {
+        let c = CaConfig::from_yaml(GOOD, "t").unwrap();
+        assert_eq!(c.validity, ValidityConfig::default());
+        assert!(c.crl.is_none());
+    }
+
+    #[test]
+    fn rejections_name_the_problem() {
+        for (yaml, needle) in [
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncolour: red\n", "colour"),
+            ("provider: Chat-A.example\norganization: X\nscope: {tel: [\"+1\"]}\n", "lower-case"),
+            ("provider: chat-a.example\norganization: X\nscope: {}\n", "permits nothing"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"1\"]}\n", "'+'"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {leaf_default: 100d}\n", "leaf_max"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {leaf_max: 2y}\n", "nest"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {ca: soon}\n", "duration"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"ftp://x\"}\n", "http"),
+            ("organization: X\nscope: {tel: [\"+1\"]}\n", "provider"),
+        ] {
+            let e = CaConfig::from_yaml(yaml, "t.yaml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{yaml}: {e}");
+            assert!(e.contains("t.yaml"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The provider's side: CA configuration, creating a provider CA, issuing mapping leaves
+//! (one at a time or in batches) and the issuance store.
+
+pub mod batch;
+mod ca;
+pub mod config;
+pub mod files;
+pub mod store;
+
+pub use batch::{run_batch, BatchSummary};
+pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
+pub use config::{CaConfig, CrlConfig, ValidityConfig};
+pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+
+/// Why a CA operation could not be done. Every message says what to change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The CA config is unreadable or invalid.
+    #[error("{path}: {message}")]
+    Config {
+        /// The config's path (or origin).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// `ca init` found something already at the target directory.
+    #[error("{dir} already exists and is not empty: a CA directory is never overwritten; choose a new --dir")]
+    DirExists {
+        /// The directory.
+        dir: String,
+    },
+    /// The directory is not a complete CA directory.
+    #[error("{dir} is not a CA directory ({missing} is missing): create one with `mimi-attest ca init --config <provider.yaml> --dir {dir}`")]
+    NotCaDir {
+        /// The directory.
+        dir: String,
+        /// The first file found missing.
+        missing: String,
+    },
+    /// The SII lies outside what this CA may attest.
+    #[error("{sii} is outside this CA's scope ({scope}): this provider may not attest it; check the SII or the CA's scope")]
+    OutOfScope {
+        /// The canonical SII.
+        sii: String,
+        /// The CA's scope.
+        scope: String,
+    },
+    /// The requested leaf validity is longer than the CA allows.
+    #[error("validity {requested} is longer than this CA's maximum leaf validity {max}: ask for {max} or less")]
+    ValidityTooLong {
+        /// What was asked for.
+        requested: String,
+        /// validity.leaf_max.
+        max: String,
+    },
+    /// The requested validity is zero or negative.
+    #[error("validity {requested} is too short: a leaf must be valid for at least one second")]
+    ValidityTooShort {
+        /// What was asked for.
+        requested: String,
+    },
+    /// The leaf would outlive its issuing CA.
+    #[error("a leaf valid until {not_after} would outlive the issuing CA (valid until {ca_not_after}): ask for a shorter validity, or rotate the issuing CA")]
+    OutlivesIssuer {
+        /// The leaf's notAfter.
+        not_after: String,
+        /// The CA's notAfter.
+        ca_not_after: String,
+    },
+    /// The issuing CA is not valid now.
+    #[error("the issuing CA is not valid at {now} (valid {not_before} to {not_after}): rotate or re-create the CA")]
+    IssuerNotValid {
+        /// Now.
+        now: String,
+        /// CA notBefore.
+        not_before: String,
+        /// CA notAfter.
+        not_after: String,
+    },
+    /// `validated_at` lies in the future.
+    #[error("validated-at {given} is in the future (now is {now}): give the time possession of the SII was actually proven")]
+    ValidatedInFuture {
+        /// What was given.
+        given: String,
+        /// Now.
+        now: String,
+    },
+    /// The subject key material (CSR or public key) is unusable.
+    #[error("{0}")]
+    SubjectKey(String),
+    /// A request field is invalid.
+    #[error("{0}")]
+    Request(String),
+    /// A request id was used before for a different request.
+    #[error("request id {id:?} was already used for a different request (serial {serial}): give this request a new id")]
+    RequestIdConflict {
+        /// The id.
+        id: String,
+        /// The certificate the id is bound to.
+        serial: String,
+    },
+    /// The store failed.
+    #[error("issuance store {path}: {message}")]
+    Store {
+        /// The database file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Building or signing a certificate failed.
+    #[error("could not sign the certificate: {0}")]
+    Sign(String),
+    /// The pre-issuance lint found errors; nothing was issued.
+    #[error("refused to issue: the certificate fails lint: {findings}")]
+    LintFailed {
+        /// The error-level findings, one per line.
+        findings: String,
+    },
+}
+
+impl From<crate::profile::ProfileError> for IssueError {
+    fn from(e: crate::profile::ProfileError) -> Self {
+        IssueError::Request(e.to_string())
+    }
+}
+
+impl From<crate::sii::SiiError> for IssueError {
+    fn from(e: crate::sii::SiiError) -> Self {
+        IssueError::Request(e.to_string())
+    }
+}

@@ -1,0 +1,420 @@
+//! The issuance store: every certificate a CA made, its request and its status, in SQLite
+//! (WAL, synchronous=FULL). A serial is reserved in the store before anything is signed, and
+//! a certificate is handed out only after its DER is committed here.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::IssueError;
+
+/// What a stored certificate is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CertKind {
+    /// The provider root.
+    Root,
+    /// An issuing CA.
+    Ca,
+    /// A mapping leaf.
+    Leaf,
+}
+
+/// Where a stored certificate is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CertStatus {
+    /// Serial taken, not signed yet (or the process died before it was).
+    Reserved,
+    /// Signed, stored and handed out.
+    Issued,
+    /// Revoked.
+    Revoked,
+    /// A reservation whose signing never completed; the serial is never reused.
+    Abandoned,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            /// The name stored in the database and shown in reports.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown value {other:?}")) }
+            }
+        }
+    };
+}
+
+text_enum!(CertKind { Root => "root", Ca => "ca", Leaf => "leaf" });
+text_enum!(CertStatus { Reserved => "reserved", Issued => "issued", Revoked => "revoked", Abandoned => "abandoned" });
+
+/// One certificate's row in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCert {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// Root, CA or leaf.
+    pub kind: CertKind,
+    /// The request's idempotency key, if it had one.
+    pub request_id: Option<String>,
+    /// SHA-256 (hex) of the request's content, to tell a replay from a conflicting reuse.
+    pub request_sha256: Option<String>,
+    /// Canonical SII (leaves).
+    pub sii: Option<String>,
+    /// Handle (SSI), if any.
+    pub handle: Option<String>,
+    /// Validation method name (leaves).
+    pub method: Option<String>,
+    /// When possession was proven (leaves).
+    pub validated_at: Option<OffsetDateTime>,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// Serial of the issuing certificate (`None` for a root).
+    pub issuer_serial: Option<String>,
+    /// The certificate, once signed.
+    pub der: Option<Vec<u8>>,
+    /// SHA-256 (hex) of the CSR the key came from, if any.
+    pub csr_sha256: Option<String>,
+    /// Status.
+    pub status: CertStatus,
+    /// When the row was written.
+    pub created_at: OffsetDateTime,
+    /// When it was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why it was revoked.
+    pub revocation_reason: Option<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial            TEXT PRIMARY KEY,
+    kind              TEXT NOT NULL CHECK (kind IN ('root','ca','leaf')),
+    request_id        TEXT UNIQUE,
+    request_sha256    TEXT,
+    sii               TEXT,
+    handle            TEXT,
+    method            TEXT,
+    validated_at      TEXT,
+    not_before        TEXT NOT NULL,
+    not_after         TEXT NOT NULL,
+    issuer_serial     TEXT,
+    der               BLOB,
+    csr_sha256        TEXT,
+    status            TEXT NOT NULL CHECK (status IN ('reserved','issued','revoked','abandoned')),
+    created_at        TEXT NOT NULL,
+    revoked_at        TEXT,
+    revocation_reason TEXT,
+    CHECK (status = 'reserved' OR status = 'abandoned' OR der IS NOT NULL)
+);
+CREATE INDEX IF NOT EXISTS certificates_sii ON certificates (sii);
+CREATE INDEX IF NOT EXISTS certificates_status ON certificates (status, not_after);
+";
+
+const SCHEMA_VERSION: &str = "1";
+
+/// The SQLite issuance store of one CA directory.
+pub struct IssuanceStore {
+    conn: Connection,
+}
+
+fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339)
+        .expect("UTC times always format as RFC 3339")
+}
+
+fn parse_time(idx: usize, s: String) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::parse(&s, &Rfc3339).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn opt_time(idx: usize, s: Option<String>) -> rusqlite::Result<Option<OffsetDateTime>> {
+    s.map(|s| parse_time(idx, s)).transpose()
+}
+
+fn parse_enum<T: FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+const COLUMNS: &str = "serial, kind, request_id, request_sha256, sii, handle, method, validated_at, \
+     not_before, not_after, issuer_serial, der, csr_sha256, status, created_at, revoked_at, revocation_reason";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
+    Ok(StoredCert {
+        serial: r.get(0)?,
+        kind: parse_enum(1, r.get(1)?)?,
+        request_id: r.get(2)?,
+        request_sha256: r.get(3)?,
+        sii: r.get(4)?,
+        handle: r.get(5)?,
+        method: r.get(6)?,
+        validated_at: opt_time(7, r.get(7)?)?,
+        not_before: parse_time(8, r.get(8)?)?,
+        not_after: parse_time(9, r.get(9)?)?,
+        issuer_serial: r.get(10)?,
+        der: r.get(11)?,
+        csr_sha256: r.get(12)?,
+        status: parse_enum(13, r.get(13)?)?,
+        created_at: parse_time(14, r.get(14)?)?,
+        revoked_at: opt_time(15, r.get(15)?)?,
+        revocation_reason: r.get(16)?,
+    })
+}
+
+/// How long a writer waits for another process holding the database before giving up.
+const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
+
+impl IssuanceStore {
+    fn configure(conn: &Connection, path: &Path) -> Result<(), IssueError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store_err(path, e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| store_err(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(IssueError::Store {
+                path: path.display().to_string(),
+                message: format!("could not switch the store to WAL mode (got {mode})"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(|e| store_err(path, e))
+    }
+
+    /// Create a new, empty store at `path` (which must not exist).
+    pub fn create(path: &Path) -> Result<Self, IssueError> {
+        if path.exists() {
+            return Err(IssueError::Store {
+                path: path.display().to_string(),
+                message: "a store already exists here; open it instead of creating one".into(),
+            });
+        }
+        let conn = Connection::open(path).map_err(|e| store_err(path, e))?;
+        Self::configure(&conn, path)?;
+        conn.execute_batch(SCHEMA).map_err(|e| store_err(path, e))?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('crl_number', '0')",
+            [SCHEMA_VERSION],
+        )
+        .map_err(|e| store_err(path, e))?;
+        Ok(IssuanceStore { conn })
+    }
+
+    /// Open an existing store.
+    pub fn open(path: &Path) -> Result<Self, IssueError> {
+        if !path.is_file() {
+            return Err(IssueError::Store {
+                path: path.display().to_string(),
+                message:
+                    "no issuance store here: is this a CA directory made by `mimi-attest ca init`?"
+                        .into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| store_err(path, e))?;
+        Self::configure(&conn, path)?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| store_err(path, e))?;
+        if version.as_deref() != Some(SCHEMA_VERSION) {
+            return Err(IssueError::Store {
+                path: path.display().to_string(),
+                message: format!(
+                    "store schema version {} is not the one this build reads ({SCHEMA_VERSION})",
+                    version.as_deref().unwrap_or("(none)")
+                ),
+            });
+        }
+        Ok(IssuanceStore { conn })
+    }
+
+    fn path(&self) -> String {
+        self.conn.path().unwrap_or("store.db").to_owned()
+    }
+
+    fn err(&self, e: rusqlite::Error) -> IssueError {
+        IssueError::Store {
+            path: self.path(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Run `f` in one IMMEDIATE transaction (the write lock taken up front, so concurrent
+    /// writers queue on the busy timeout instead of failing half-way).
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, IssueError> {
+        let path = self.path();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| IssueError::Store {
+                path: path.clone(),
+                message: format!("{e} (another process holds the store; try again)"),
+            })?;
+        let out = f(&tx).map_err(|e| IssueError::Store {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        tx.commit().map_err(|e| IssueError::Store {
+            path,
+            message: e.to_string(),
+        })?;
+        Ok(out)
+    }
+
+    /// Insert rows as they are (CA certificates at init, reservations before signing).
+    pub(crate) fn insert(tx: &Transaction<'_>, c: &StoredCert) -> rusqlite::Result<()> {
+        tx.prepare_cached(&format!(
+            "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        ))?
+        .execute(params![
+            c.serial,
+            c.kind.as_str(),
+            c.request_id,
+            c.request_sha256,
+            c.sii,
+            c.handle,
+            c.method,
+            c.validated_at.map(fmt_time),
+            fmt_time(c.not_before),
+            fmt_time(c.not_after),
+            c.issuer_serial,
+            c.der,
+            c.csr_sha256,
+            c.status.as_str(),
+            fmt_time(c.created_at),
+            c.revoked_at.map(fmt_time),
+            c.revocation_reason,
+        ])?;
+        Ok(())
+    }
+
+    /// Mark a reservation issued with its signed DER.
+    pub(crate) fn complete(tx: &Transaction<'_>, serial: &str, der: &[u8]) -> rusqlite::Result<()> {
+        let n = tx
+            .prepare_cached(
+                "UPDATE certificates SET der = ?2, status = 'issued' WHERE serial = ?1 AND status = 'reserved'",
+            )?
+            .execute(params![serial, der])?;
+        if n != 1 {
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
+        Ok(())
+    }
+
+    /// Give up reservations whose signing failed (the serials are never reused).
+    pub(crate) fn abandon(tx: &Transaction<'_>, serial: &str) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "UPDATE certificates SET status = 'abandoned' WHERE serial = ?1 AND status = 'reserved'",
+        )?
+        .execute([serial])?;
+        Ok(())
+    }
+
+    /// Release the request id of an abandoned reservation so the request can be retried.
+    pub(crate) fn release_request_id(
+        tx: &Transaction<'_>,
+        request_id: &str,
+    ) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "UPDATE certificates SET status = 'abandoned', request_id = NULL WHERE request_id = ?1 AND status IN ('reserved','abandoned')",
+        )?
+        .execute([request_id])?;
+        Ok(())
+    }
+
+    /// Fold the write-ahead log into the database file.
+    pub fn checkpoint(&self) -> Result<(), IssueError> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
+    }
+
+    /// The row with this serial.
+    pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, IssueError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM certificates WHERE serial = ?1"),
+                [serial],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The row that holds this request id.
+    pub fn by_request_id(&self, id: &str) -> Result<Option<StoredCert>, IssueError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM certificates WHERE request_id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every row, oldest first.
+    pub fn all(&self) -> Result<Vec<StoredCert>, IssueError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM certificates ORDER BY created_at, rowid"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], from_row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// How many rows have this status.
+    pub fn count(&self, status: CertStatus) -> Result<u64, IssueError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM certificates WHERE status = ?1",
+                [status.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn store_err(path: &Path, e: rusqlite::Error) -> IssueError {
+    IssueError::Store {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}

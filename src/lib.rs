@@ -1,0 +1,23 @@
+//! # mimi-attest
+//!
+//! Mapping attestations for messaging interoperability (IETF MIMI user discovery).
+//!
+//! A messaging provider acts as a certificate authority and issues short-lived X.509
+//! *mapping attestations*: "SII X (a phone number or email address) is served by provider P
+//! as handle H; possession was proven by method M at time T". Relying platforms verify such
+//! chains offline against a trust list that says which provider may assert what. Auditors
+//! inspect and lint chains and issuance records.
+//!
+//! - [`sii`]: service-independent identifiers and their canonical form.
+//! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
+//! - [`issue`]: the provider CA (create, issue, batch, store).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod issue;
+pub mod profile;
+pub mod sii;
+
+pub use issue::{CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
+pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
+pub use sii::{Sii, SiiError, SiiKind};

@@ -1,0 +1,370 @@
+//! The `id-pe-mimiMapping` leaf extension.
+//!
+//! ```text
+//! MimiMapping ::= SEQUENCE {
+//!   version      INTEGER { v1(1) },
+//!   provider     IA5String,
+//!   handle       [0] IMPLICIT UTF8String OPTIONAL,
+//!   method       ENUMERATED { smsOtp(1), voiceOtp(2), emailLink(3), emailOtp(4),
+//!                             operatorToken(5), oauth(6), other(7) },
+//!   validatedAt  GeneralizedTime,
+//!   flags        [1] IMPLICIT BIT STRING { preferred(0), newHolder(1) } OPTIONAL,
+//!   consent      [2] IMPLICIT OCTET STRING (SIZE(32)) OPTIONAL
+//! }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString, Utf8StringRef};
+use der::{Decode, Encode, Enumerated, Sequence};
+use time::OffsetDateTime;
+
+use super::ProfileError;
+
+/// How possession of the SII was last proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Enumerated)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum Method {
+    /// A one-time code sent by SMS.
+    SmsOtp = 1,
+    /// A one-time code read out in a voice call.
+    VoiceOtp = 2,
+    /// A link sent by email.
+    EmailLink = 3,
+    /// A one-time code sent by email.
+    EmailOtp = 4,
+    /// A token from the mobile operator (e.g. network-based number verification).
+    OperatorToken = 5,
+    /// An OAuth/OpenID login at the email or phone provider.
+    Oauth = 6,
+    /// Anything else.
+    Other = 7,
+}
+
+impl Method {
+    /// Every method, in code order.
+    pub const ALL: [Method; 7] = [
+        Method::SmsOtp,
+        Method::VoiceOtp,
+        Method::EmailLink,
+        Method::EmailOtp,
+        Method::OperatorToken,
+        Method::Oauth,
+        Method::Other,
+    ];
+
+    /// The CLI and JSON name (`sms-otp`, `voice-otp`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::SmsOtp => "sms-otp",
+            Method::VoiceOtp => "voice-otp",
+            Method::EmailLink => "email-link",
+            Method::EmailOtp => "email-otp",
+            Method::OperatorToken => "operator-token",
+            Method::Oauth => "oauth",
+            Method::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = ProfileError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| ProfileError::UnknownMethod {
+                given: s.to_owned(),
+            })
+    }
+}
+
+/// The `flags` bits of a mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MappingFlags {
+    /// The user prefers to be reached on this provider for this SII.
+    pub preferred: bool,
+    /// The SII changed hands recently (e.g. a recycled phone number); relying platforms
+    /// should not carry over trust from an earlier holder.
+    pub new_holder: bool,
+}
+
+impl MappingFlags {
+    fn is_empty(self) -> bool {
+        !self.preferred && !self.new_holder
+    }
+
+    /// DER of a named bit list: trailing zero bits removed (X.690 11.2.2).
+    fn to_bit_string(self) -> Result<Option<BitString>, ProfileError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let byte = (u8::from(self.preferred) << 7) | (u8::from(self.new_holder) << 6);
+        let unused = if self.new_holder { 6 } else { 7 };
+        Ok(Some(BitString::new(unused, vec![byte]).map_err(der_err)?))
+    }
+
+    fn from_bit_string(bits: &BitString) -> Self {
+        let bit = |n: usize| bits.bits().nth(n).unwrap_or(false);
+        MappingFlags {
+            preferred: bit(0),
+            new_holder: bit(1),
+        }
+    }
+}
+
+/// The decoded `id-pe-mimiMapping` extension (version v1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MimiMapping {
+    /// The provider domain, lower-case, e.g. `chat-a.example`.
+    pub provider: String,
+    /// The service-specific identifier (SSI), e.g. `mimi://chat-a.example/u/alice`.
+    pub handle: Option<String>,
+    /// How possession of the SII was proven.
+    pub method: Method,
+    /// When possession of the SII was last proven (whole seconds, UTC).
+    pub validated_at: OffsetDateTime,
+    /// Preference and new-holder bits.
+    pub flags: MappingFlags,
+    /// SHA-256 of the user's signed CSR (DER), when the leaf was issued from one.
+    pub consent: Option<[u8; 32]>,
+}
+
+#[derive(Sequence)]
+struct MimiMappingAsn1<'a> {
+    version: u8,
+    provider: Ia5String,
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
+    handle: Option<Utf8StringRef<'a>>,
+    method: Method,
+    validated_at: GeneralizedTime,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    flags: Option<BitString>,
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT", optional = "true")]
+    consent: Option<OctetString>,
+}
+
+fn der_err(e: der::Error) -> ProfileError {
+    ProfileError::Der(e.to_string())
+}
+
+/// `OffsetDateTime` → `GeneralizedTime` (whole seconds, 1970 onwards).
+pub(crate) fn to_generalized_time(t: OffsetDateTime) -> Result<GeneralizedTime, ProfileError> {
+    let secs = u64::try_from(t.unix_timestamp()).map_err(|_| ProfileError::TimeOutOfRange)?;
+    GeneralizedTime::from_unix_duration(Duration::from_secs(secs)).map_err(der_err)
+}
+
+fn from_generalized_time(t: GeneralizedTime) -> Result<OffsetDateTime, ProfileError> {
+    let secs =
+        i64::try_from(t.to_unix_duration().as_secs()).map_err(|_| ProfileError::TimeOutOfRange)?;
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| ProfileError::TimeOutOfRange)
+}
+
+impl MimiMapping {
+    /// The DER encoding (the extension's `extnValue` contents).
+    pub fn to_der(&self) -> Result<Vec<u8>, ProfileError> {
+        let provider = Ia5String::new(&self.provider).map_err(|_| ProfileError::BadProvider {
+            given: self.provider.clone(),
+        })?;
+        let consent = match &self.consent {
+            Some(h) => Some(OctetString::new(h.to_vec()).map_err(der_err)?),
+            None => None,
+        };
+        let asn1 = MimiMappingAsn1 {
+            version: 1,
+            provider,
+            handle: match &self.handle {
+                Some(h) => Some(Utf8StringRef::new(h).map_err(der_err)?),
+                None => None,
+            },
+            method: self.method,
+            validated_at: to_generalized_time(self.validated_at)?,
+            flags: self.flags.to_bit_string()?,
+            consent,
+        };
+        asn1.to_der().map_err(der_err)
+    }
+
+    /// Strict DER decoding; rejects other versions, trailing bytes and a consent hash that
+    /// is not 32 bytes.
+    pub fn from_der(bytes: &[u8]) -> Result<Self, ProfileError> {
+        let asn1 = MimiMappingAsn1::from_der(bytes).map_err(der_err)?;
+        if asn1.version != 1 {
+            return Err(ProfileError::UnsupportedVersion {
+                version: asn1.version.into(),
+            });
+        }
+        let consent = match asn1.consent {
+            None => None,
+            Some(c) => Some(<[u8; 32]>::try_from(c.as_bytes()).map_err(|_| {
+                ProfileError::Der(format!(
+                    "consent must be a 32-byte SHA-256 hash, found {} bytes",
+                    c.as_bytes().len()
+                ))
+            })?),
+        };
+        Ok(MimiMapping {
+            provider: asn1.provider.to_string(),
+            handle: asn1.handle.map(|h| h.as_str().to_owned()),
+            method: asn1.method,
+            validated_at: from_generalized_time(asn1.validated_at)?,
+            flags: asn1
+                .flags
+                .as_ref()
+                .map(MappingFlags::from_bit_string)
+                .unwrap_or_default(),
+            consent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn sample() -> MimiMapping {
+        MimiMapping {
+            provider: "chat-a.example".into(),
+            handle: Some("mimi://chat-a.example/u/alice".into()),
+            method: Method::SmsOtp,
+            validated_at: OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(), // 2026-01-01T00:00:00Z
+            flags: MappingFlags {
+                preferred: true,
+                new_holder: false,
+            },
+            consent: Some([0xab; 32]),
+        }
+    }
+
+    #[test]
+    fn round_trip_full() {
+        let m = sample();
+        assert_eq!(MimiMapping::from_der(&m.to_der().unwrap()).unwrap(), m);
+    }
+
+    #[test]
+    fn round_trip_minimal_and_all_flags() {
+        for (preferred, new_holder) in [(false, false), (true, false), (false, true), (true, true)]
+        {
+            let m = MimiMapping {
+                handle: None,
+                consent: None,
+                flags: MappingFlags {
+                    preferred,
+                    new_holder,
+                },
+                ..sample()
+            };
+            assert_eq!(MimiMapping::from_der(&m.to_der().unwrap()).unwrap(), m);
+        }
+    }
+
+    /// Fixed vector, checked by hand against the ASN.1 in DESIGN.md:
+    /// 30 6c | 02 01 01 | 16 0e "chat-a.example" | 80 1d "mimi://chat-a.example/u/alice"
+    /// | 0a 01 01 | 18 0f "20260101000000Z" | 81 02 07 80 | 82 20 ab*32
+    #[test]
+    fn fixed_vector_full() {
+        let expected = concat!(
+            "306c",
+            "020101",
+            "160e",
+            "636861742d612e6578616d706c65",
+            "801d",
+            "6d696d693a2f2f636861742d612e6578616d706c652f752f616c696365",
+            "0a0101",
+            "180f",
+            "32303236303130313030303030305a",
+            "81020780",
+            "8220",
+            "abababababababababababababababababababababababababababababababab",
+        );
+        assert_eq!(hex(&sample().to_der().unwrap()), expected);
+    }
+
+    #[test]
+    fn fixed_vector_minimal() {
+        let m = MimiMapping {
+            provider: "b.example".into(),
+            handle: None,
+            method: Method::EmailLink,
+            validated_at: OffsetDateTime::from_unix_timestamp(0).unwrap(),
+            flags: MappingFlags::default(),
+            consent: None,
+        };
+        let expected = concat!(
+            "3022",
+            "020101",
+            "1609",
+            "622e6578616d706c65",
+            "0a0103",
+            "180f",
+            "31393730303130313030303030305a",
+        );
+        assert_eq!(hex(&m.to_der().unwrap()), expected);
+        // new-holder only: one unused-bits byte of 6 and 0x40.
+        let m2 = MimiMapping {
+            flags: MappingFlags {
+                preferred: false,
+                new_holder: true,
+            },
+            ..m
+        };
+        assert!(hex(&m2.to_der().unwrap()).ends_with("81020640"));
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let good = sample().to_der().unwrap();
+        // trailing byte
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(MimiMapping::from_der(&trailing).is_err());
+        // truncated
+        assert!(MimiMapping::from_der(&good[..good.len() - 1]).is_err());
+        // version 2
+        let mut v2 = good.clone();
+        v2[4] = 2;
+        assert!(matches!(
+            MimiMapping::from_der(&v2),
+            Err(ProfileError::UnsupportedVersion { version: 2 })
+        ));
+        // unknown method 9
+        let minimal = hex(&MimiMapping {
+            handle: None,
+            consent: None,
+            flags: MappingFlags::default(),
+            ..sample()
+        }
+        .to_der()
+        .unwrap());
+        let bad_method = minimal.replace("0a0101", "0a0109");
+        let bytes: Vec<u8> = (0..bad_method.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&bad_method[i..i + 2], 16).unwrap())
+            .collect();
+        assert!(MimiMapping::from_der(&bytes).is_err());
+        assert!(MimiMapping::from_der(&[]).is_err());
+    }
+
+    #[test]
+    fn method_names() {
+        for m in Method::ALL {
+            assert_eq!(m.as_str().parse::<Method>().unwrap(), m);
+        }
+        assert!("sms".parse::<Method>().is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! Certificate profile "mapping-v1": object identifiers, the `MimiMapping` and `MimiScope`
+//! extensions, and reading them (and the SII) back out of a parsed certificate.
+
+pub mod mapping;
+pub mod oids;
+pub mod scope;
+pub mod span;
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, X509Extension};
+
+pub use mapping::{MappingFlags, Method, MimiMapping};
+pub use scope::{Scope, ScopeSpec};
+pub use span::Span;
+
+use crate::sii::{Sii, SiiError};
+
+/// What is wrong with a profile value or a certificate's use of the profile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The DER is malformed.
+    #[error("malformed DER: {0}")]
+    Der(String),
+    /// The `MimiMapping` version is not v1.
+    #[error("MimiMapping version {version} is not supported (this implementation reads v1)")]
+    UnsupportedVersion {
+        /// The version found.
+        version: i64,
+    },
+    /// A method name that is not one of the profile's.
+    #[error("unknown validation method {given:?}: use one of sms-otp, voice-otp, email-link, email-otp, operator-token, oauth, other")]
+    UnknownMethod {
+        /// What was given.
+        given: String,
+    },
+    /// A provider that is not a lower-case ASCII domain name.
+    #[error(
+        "provider {given:?} is not a domain name: give the provider's domain, e.g. chat-a.example"
+    )]
+    BadProvider {
+        /// What was given.
+        given: String,
+    },
+    /// A scope entry that is not valid.
+    #[error("scope entry {entry:?} is invalid: {reason}")]
+    BadScope {
+        /// The entry.
+        entry: String,
+        /// Why.
+        reason: String,
+    },
+    /// A duration such as `7d` that cannot be read.
+    #[error("duration {given:?} is invalid: write a number and a unit (s, m, h, d, w, y), e.g. 7d, 24h, 1y")]
+    BadSpan {
+        /// What was given.
+        given: String,
+    },
+    /// A time outside what the profile encodes (before 1970 or far future).
+    #[error("time is out of the range this profile encodes")]
+    TimeOutOfRange,
+    /// The leaf does not hold exactly one SII in its subjectAltName.
+    #[error("the leaf must name exactly one SII in subjectAltName, found {found}")]
+    SiiCount {
+        /// How many names the SAN held (0 when the extension is absent).
+        found: usize,
+    },
+    /// The SII in the SAN is invalid or not canonical.
+    #[error("the SII in subjectAltName is invalid: {0}")]
+    BadSii(#[from] SiiError),
+    /// The leaf's one subjectAltName is of a kind that cannot hold an SII.
+    #[error("the subjectAltName holds a {kind}, but an SII must be a tel: URI or an rfc822Name")]
+    NotAnSii {
+        /// The kind of name found (e.g. `dNSName`).
+        kind: &'static str,
+    },
+    /// The leaf lacks the `id-pe-mimiMapping` extension.
+    #[error("the leaf has no id-pe-mimiMapping extension (2.999.6464.2.1)")]
+    MappingMissing,
+    /// An extension appears more than once.
+    #[error("extension {oid} appears more than once")]
+    DuplicateExtension {
+        /// Its dotted OID.
+        oid: String,
+    },
+}
+
+/// The one extension with this OID, if any; two of them is an error (RFC 5280 4.2).
+pub fn find_extension<'a>(
+    cert: &'a X509Certificate<'_>,
+    oid: &oids::ProfileOid,
+) -> Result<Option<&'a X509Extension<'a>>, ProfileError> {
+    let mut found = cert
+        .extensions()
+        .iter()
+        .filter(|e| e.oid.as_bytes() == oid.der_value());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(ProfileError::DuplicateExtension {
+            oid: oid.dotted.to_owned(),
+        });
+    }
+    Ok(first)
+}
+
+/// The leaf's one SII, from its subjectAltName; it must already be canonical.
+pub fn leaf_sii(cert: &X509Certificate<'_>) -> Result<Sii, ProfileError> {
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|_| ProfileError::DuplicateExtension {
+            oid: "2.5.29.17".into(),
+        })?;
+    let names = match san {
+        Some(san) => &san.value.general_names,
+        None => return Err(ProfileError::SiiCount { found: 0 }),
+    };
+    match names.as_slice() {
+        [GeneralName::URI(uri)] => Ok(Sii::from_san_uri(uri)?),
+        [GeneralName::RFC822Name(addr)] => Ok(Sii::from_san_rfc822(addr)?),
+        [other] => Err(ProfileError::NotAnSii {
+            kind: general_name_kind(other),
+        }),
+        other => Err(ProfileError::SiiCount { found: other.len() }),
+    }
+}
+
+/// The ASN.1 name of a GeneralName's kind, for messages and reports.
+pub fn general_name_kind(name: &GeneralName<'_>) -> &'static str {
+    match name {
+        GeneralName::OtherName(..) => "otherName",
+        GeneralName::RFC822Name(_) => "rfc822Name",
+        GeneralName::DNSName(_) => "dNSName",
+        GeneralName::X400Address(_) => "x400Address",
+        GeneralName::DirectoryName(_) => "directoryName",
+        GeneralName::EDIPartyName(_) => "ediPartyName",
+        GeneralName::URI(_) => "uniformResourceIdentifier",
+        GeneralName::IPAddress(_) => "iPAddress",
+        GeneralName::RegisteredID(_) => "registeredID",
+        GeneralName::Invalid(..) => "invalid name",
+    }
+}
+
+/// The leaf's decoded `id-pe-mimiMapping`.
+pub fn leaf_mapping(cert: &X509Certificate<'_>) -> Result<MimiMapping, ProfileError> {
+    match find_extension(cert, &oids::ID_PE_MIMI_MAPPING)? {
+        Some(ext) => MimiMapping::from_der(ext.value),
+        None => Err(ProfileError::MappingMissing),
+    }
+}
+
+/// A CA certificate's decoded `id-pe-mimiScope`; `None` when absent (no limit from this cert).
+pub fn ca_scope(cert: &X509Certificate<'_>) -> Result<Option<Scope>, ProfileError> {
+    find_extension(cert, &oids::ID_PE_MIMI_SCOPE)?
+        .map(|ext| Scope::from_der(ext.value))
+        .transpose()
+}
+
+/// DER of a certificatePolicies extension value naming `id-cp-mimiMappingV1` only.
+pub fn certificate_policies_der() -> Vec<u8> {
+    let oid = yasna::models::ObjectIdentifier::from_slice(oids::ID_CP_MIMI_MAPPING_V1.arcs());
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| w.next().write_oid(&oid));
+        })
+    })
+}
+
+/// A serial number as lower-case hex without separators or leading zero bytes.
+pub fn serial_hex(raw: &[u8]) -> String {
+    let start = raw
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(raw.len().saturating_sub(1));
+    raw[start..].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex of any byte string (fingerprints, hashes).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_fixed_vector() {
+        // SEQUENCE { SEQUENCE { OID 2.999.6464.3.1 } }
+        assert_eq!(hex(&certificate_policies_der()), "300a300806068837b2400301");
+    }
+
+    #[test]
+    fn serial_hex_strips_leading_zeros() {
+        assert_eq!(serial_hex(&[0x00, 0x8f, 0x01]), "8f01");
+        assert_eq!(serial_hex(&[0x00]), "00");
+        assert_eq!(serial_hex(&[0x7f]), "7f");
+    }
+}

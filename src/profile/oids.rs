@@ -1,0 +1,147 @@
+//! Object identifiers of profile mapping-v1.
+//!
+//! Until IANA assigns code points, every identifier sits under the X.660 example arc
+//! `2.999.6464` ("MIMI" on a phone keypad). They are experimental: a future profile version
+//! moves them, and verifiers match them exactly.
+
+/// An object identifier of this profile, in the three forms the toolkit needs.
+///
+/// (`const-oid`, behind the `der` crate, cannot represent arcs above 39 under the `2` root,
+/// so the profile keeps its own small constant type; a test checks the encodings.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProfileOid {
+    /// ASN.1 name, e.g. `id-kp-mimiMapping`.
+    pub name: &'static str,
+    /// Dotted form, e.g. `2.999.6464.1.1`.
+    pub dotted: &'static str,
+    arcs: &'static [u64],
+    value: &'static [u8],
+}
+
+impl ProfileOid {
+    /// The arcs (as rcgen wants them).
+    pub const fn arcs(&self) -> &'static [u64] {
+        self.arcs
+    }
+
+    /// The DER contents octets (no tag or length), as rustls-webpki and x509-parser compare them.
+    pub const fn der_value(&self) -> &'static [u8] {
+        self.value
+    }
+}
+
+impl std::fmt::Display for ProfileOid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.dotted)
+    }
+}
+
+/// `id-kp-mimiMapping` (extended key usage), 2.999.6464.1.1.
+pub const ID_KP_MIMI_MAPPING: ProfileOid = ProfileOid {
+    name: "id-kp-mimiMapping",
+    dotted: "2.999.6464.1.1",
+    arcs: &[2, 999, 6464, 1, 1],
+    value: &[0x88, 0x37, 0xb2, 0x40, 0x01, 0x01],
+};
+/// `id-pe-mimiMapping` (leaf extension), 2.999.6464.2.1.
+pub const ID_PE_MIMI_MAPPING: ProfileOid = ProfileOid {
+    name: "id-pe-mimiMapping",
+    dotted: "2.999.6464.2.1",
+    arcs: &[2, 999, 6464, 2, 1],
+    value: &[0x88, 0x37, 0xb2, 0x40, 0x02, 0x01],
+};
+/// `id-pe-mimiScope` (CA extension), 2.999.6464.2.2.
+pub const ID_PE_MIMI_SCOPE: ProfileOid = ProfileOid {
+    name: "id-pe-mimiScope",
+    dotted: "2.999.6464.2.2",
+    arcs: &[2, 999, 6464, 2, 2],
+    value: &[0x88, 0x37, 0xb2, 0x40, 0x02, 0x02],
+};
+/// `id-cp-mimiMappingV1` (certificate policy), 2.999.6464.3.1.
+pub const ID_CP_MIMI_MAPPING_V1: ProfileOid = ProfileOid {
+    name: "id-cp-mimiMappingV1",
+    dotted: "2.999.6464.3.1",
+    arcs: &[2, 999, 6464, 3, 1],
+    value: &[0x88, 0x37, 0xb2, 0x40, 0x03, 0x01],
+};
+
+/// Every OID of the profile.
+pub const ALL: [ProfileOid; 4] = [
+    ID_KP_MIMI_MAPPING,
+    ID_PE_MIMI_MAPPING,
+    ID_PE_MIMI_SCOPE,
+    ID_CP_MIMI_MAPPING_V1,
+];
+
+/// The dotted form of an OID given by its DER contents octets.
+///
+/// x509-parser's own `to_id_string` mis-reads first arcs under `2` above 39 (it shows
+/// 2.999.6464.1.1 as "3.16.55.6464.1.1"), so every report goes through this instead.
+pub fn dotted(value: &[u8]) -> String {
+    let mut der = vec![0x06];
+    if value.len() < 128 {
+        der.push(value.len() as u8);
+    } else {
+        return format!("(unreadable OID of {} bytes)", value.len());
+    }
+    der.extend_from_slice(value);
+    match yasna::parse_der(&der, |r| r.read_oid()) {
+        Ok(oid) => oid
+            .components()
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+        Err(_) => format!("(malformed OID {})", super::hex(value)),
+    }
+}
+
+/// The name of an OID this profile (or RFC 5280) knows, for reports.
+pub fn name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.999.6464.1.1" => "id-kp-mimiMapping",
+        "2.999.6464.2.1" => "id-pe-mimiMapping",
+        "2.999.6464.2.2" => "id-pe-mimiScope",
+        "2.999.6464.3.1" => "id-cp-mimiMappingV1",
+        "1.3.6.1.5.5.7.3.1" => "serverAuth",
+        "1.3.6.1.5.5.7.3.2" => "clientAuth",
+        "1.3.6.1.5.5.7.3.3" => "codeSigning",
+        "1.3.6.1.5.5.7.3.4" => "emailProtection",
+        "1.3.6.1.5.5.7.3.8" => "timeStamping",
+        "1.3.6.1.5.5.7.3.9" => "OCSPSigning",
+        "2.5.29.37.0" => "anyExtendedKeyUsage",
+        "2.5.29.32.0" => "anyPolicy",
+        "2.5.29.14" => "subjectKeyIdentifier",
+        "2.5.29.15" => "keyUsage",
+        "2.5.29.17" => "subjectAltName",
+        "2.5.29.19" => "basicConstraints",
+        "2.5.29.30" => "nameConstraints",
+        "2.5.29.31" => "cRLDistributionPoints",
+        "2.5.29.32" => "certificatePolicies",
+        "2.5.29.35" => "authorityKeyIdentifier",
+        "2.5.29.37" => "extKeyUsage",
+        "2.5.29.20" => "cRLNumber",
+        "2.5.29.21" => "reasonCode",
+        "1.3.6.1.5.5.7.1.1" => "authorityInfoAccess",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_agree() {
+        for oid in ALL {
+            let der = yasna::construct_der(|w| {
+                w.write_oid(&yasna::models::ObjectIdentifier::from_slice(oid.arcs()))
+            });
+            assert_eq!(&der[2..], oid.der_value(), "{}", oid.name);
+            let arcs: Vec<String> = oid.arcs().iter().map(u64::to_string).collect();
+            assert_eq!(arcs.join("."), oid.dotted);
+            assert_eq!(name(oid.dotted), Some(oid.name));
+            assert_eq!(dotted(oid.der_value()), oid.dotted);
+        }
+    }
+}
