@@ -1,0 +1,251 @@
+//! `ca init`, `issue`, `issue-batch`.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
+use mimi_attest::issue::run_batch;
+use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{read_input, CliError, CliResult, Verdict};
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Provider CA config (YAML), e.g. ca-config/chat-a.yaml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Directory to create; must not exist (or be empty).
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct IssueArgs {
+    /// CA directory made by `ca init`.
+    #[arg(long)]
+    ca: PathBuf,
+    /// The phone number or email address to attest, e.g. +15551234567 or alice@chat-a.example.
+    #[arg(long)]
+    sii: String,
+    /// The user's handle (SSI) on this provider, e.g. mimi://chat-a.example/u/alice.
+    #[arg(long)]
+    handle: Option<String>,
+    /// How possession of the SII was proven [default: sms-otp for numbers, email-otp for addresses].
+    #[arg(long, value_parser = parse_method)]
+    method: Option<Method>,
+    /// When possession was proven (RFC 3339) [default: now].
+    #[arg(long, value_parser = parse_time)]
+    validated_at: Option<OffsetDateTime>,
+    /// Leaf validity, e.g. 7d [default: the CA's leaf_default].
+    #[arg(long, value_parser = parse_span)]
+    validity: Option<Span>,
+    /// Mark this provider as the user's preferred one for this SII.
+    #[arg(long)]
+    preferred: bool,
+    /// Mark the SII as recently reassigned to this user.
+    #[arg(long)]
+    new_holder: bool,
+    /// The user's PKCS#10 CSR (PEM or DER); it must name the same SII.
+    #[arg(long, conflicts_with_all = ["public_key", "key_out"])]
+    csr: Option<PathBuf>,
+    /// The user's P-256 public key (PEM SubjectPublicKeyInfo or DER).
+    #[arg(long, conflicts_with = "key_out")]
+    public_key: Option<PathBuf>,
+    /// Generate the key pair and write the private key here (mode 0600).
+    #[arg(long)]
+    key_out: Option<PathBuf>,
+    /// Idempotency key: issuing the same request id again returns the same certificate.
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Write the chain (leaf, issuing CA; PEM) here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct BatchArgs {
+    /// CA directory made by `ca init`.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Requests, one JSON object a line.
+    #[arg(long)]
+    input: PathBuf,
+    /// Results, one JSON object a line, in input order (written whole or not at all).
+    #[arg(long)]
+    output: PathBuf,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    s.parse()
+        .map_err(|e: mimi_attest::ProfileError| e.to_string())
+}
+
+fn parse_span(s: &str) -> Result<Span, String> {
+    s.parse()
+        .map_err(|e: mimi_attest::ProfileError| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+        format!("{s:?} is not an RFC 3339 time ({e}); write e.g. 2026-11-26T09:00:00Z")
+    })
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+pub fn init(a: InitArgs) -> CliResult {
+    let text = read_input(&a.config)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| CliError(format!("{} is not UTF-8 text", a.config.display())))?;
+    let ca = ProviderCa::init(&text, &a.config.display().to_string(), &a.dir, now())?;
+    let c = ca.config();
+    eprintln!(
+        "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600) — keep root.key offline\n  store:       store.db",
+        c.provider,
+        a.dir.display(),
+        a.dir.join("root.pem").display(),
+        a.dir.join("ca.pem").display(),
+        c.scope,
+    );
+    Ok(Verdict::Yes)
+}
+
+pub fn issue(a: IssueArgs) -> CliResult {
+    let sii = Sii::parse(&a.sii)?;
+    if let Some(p) = &a.key_out {
+        if p.exists() {
+            return Err(CliError(format!(
+                "{} already exists: --key-out never overwrites a key; choose another path",
+                p.display()
+            )));
+        }
+    }
+    let key = match (&a.csr, &a.public_key) {
+        (Some(p), _) => SubjectKey::csr_from_bytes(&read_input(p)?)
+            .map_err(|e| CliError(format!("{}: {e}", p.display())))?,
+        (_, Some(p)) => SubjectKey::public_key_from_bytes(&read_input(p)?)
+            .map_err(|e| CliError(format!("{}: {e}", p.display())))?,
+        _ => {
+            if a.key_out.is_none() {
+                return Err(CliError(
+                    "no subject key: give the user's --csr (preferred) or --public-key, or --key-out FILE to generate a key pair".into(),
+                ));
+            }
+            SubjectKey::Generate
+        }
+    };
+    let mut ca = ProviderCa::open(&a.ca)?;
+    let req = IssueRequest {
+        sii,
+        handle: a.handle,
+        method: a.method,
+        validated_at: a.validated_at,
+        validity: a.validity,
+        flags: MappingFlags {
+            preferred: a.preferred,
+            new_holder: a.new_holder,
+        },
+        key,
+        request_id: a.request_id,
+    };
+    let issued = ca.issue(&req, now())?;
+    if let (Some(path), Some(key)) = (&a.key_out, &issued.private_key_pem) {
+        write_atomic(path, key.as_bytes(), FileMode::Private, Overwrite::Refuse).map_err(|e| {
+            CliError(format!(
+                "certificate {} was issued and stored, but the key could not be written to {}: {e}; revoke it and issue again",
+                issued.serial,
+                path.display()
+            ))
+        })?;
+    }
+    match &a.out {
+        Some(path) => {
+            write_atomic(
+                path,
+                issued.chain_pem.as_bytes(),
+                FileMode::Public,
+                Overwrite::Allow,
+            )
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+        }
+        None => {
+            std::io::stdout()
+                .write_all(issued.chain_pem.as_bytes())
+                .map_err(|e| CliError(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    eprintln!(
+        "{} {} serial {} valid until {}",
+        if issued.replayed {
+            "already issued:"
+        } else {
+            "issued"
+        },
+        issued.sii,
+        issued.serial,
+        issued.not_after.format(&Rfc3339).unwrap_or_default()
+    );
+    Ok(Verdict::Yes)
+}
+
+pub fn issue_batch(a: BatchArgs) -> CliResult {
+    let mut ca = ProviderCa::open(&a.ca)?;
+    let total = {
+        use std::io::BufRead;
+        let f = File::open(&a.input)
+            .map_err(|e| CliError(format!("cannot read {}: {e}", a.input.display())))?;
+        BufReader::new(f).lines().count() as u64
+    };
+    let input = File::open(&a.input)
+        .map_err(|e| CliError(format!("cannot read {}: {e}", a.input.display())))?;
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let mut out = PendingFile::create(&a.output, FileMode::Public).map_err(|e| {
+        CliError(format!(
+            "cannot create {} (or a temporary file beside it): {e}",
+            a.output.display()
+        ))
+    })?;
+    let bar = if a.quiet || total < 1000 {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} lines ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b
+    };
+    let started = std::time::Instant::now();
+    let summary = run_batch(&mut ca, &mut input, &mut out, &now, &mut |done| {
+        bar.set_position(done)
+    })?;
+    out.commit()
+        .map_err(|e| CliError(format!("cannot write {}: {e}", a.output.display())))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{} requests: {} issued, {} already issued, {} failed ({:.1}s) -> {}",
+        summary.requests,
+        summary.issued,
+        summary.replayed,
+        summary.failed,
+        started.elapsed().as_secs_f64(),
+        a.output.display()
+    );
+    Ok(if summary.failed == 0 {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
+}

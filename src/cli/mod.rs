@@ -1,0 +1,113 @@
+//! Command-line interface. Data goes to stdout, diagnostics to stderr. Exit codes:
+//! 0 = yes (valid, clean), 1 = no (rejected, lint error), 2 = could not run.
+
+mod ca;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Mapping attestations for messaging interoperability: providers issue short-lived X.509
+/// certificates binding phone numbers and email addresses to their service; relying
+/// platforms verify them offline against a trust list; auditors inspect and lint them.
+#[derive(Parser)]
+#[command(name = "mimi-attest", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and manage a provider CA.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Issue one mapping attestation (leaf + issuing CA chain, PEM).
+    Issue(ca::IssueArgs),
+    /// Issue many attestations from a JSON-lines file, idempotently.
+    IssueBatch(ca::BatchArgs),
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create a new CA directory: provider root, issuing CA, keys and issuance store.
+    Init(ca::InitArgs),
+}
+
+/// Output format for commands that report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// Stable JSON, documented in the README.
+    Json,
+}
+
+/// The answer of a command that ran: yes (exit 0) or no (exit 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid, clean, done.
+    Yes,
+    /// A chain rejected, a lint error found.
+    No,
+}
+
+/// A command that could not run (exit 2). The message says what was wrong and what to do.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Shorthand for command results.
+pub type CliResult = Result<Verdict, CliError>;
+
+/// Read a whole file, or stdin for `-`, with a message naming the file on failure.
+pub fn read_input(path: &PathBuf) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Run the command line; never panics on bad input, never prints a backtrace.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Ca(CaCommand::Init(a)) => ca::init(a),
+        Command::Issue(a) => ca::issue(a),
+        Command::IssueBatch(a) => ca::issue_batch(a),
+    };
+    match result {
+        Ok(Verdict::Yes) => ExitCode::SUCCESS,
+        Ok(Verdict::No) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
