@@ -715,7 +715,11 @@ impl ProviderCa {
             SiiKind::Email => Method::EmailOtp,
             _ => Method::SmsOtp,
         });
-        let (spki_der, key_pem, consent) = subject_key(&req.key, &req.sii)?;
+        let KeyParts {
+            spki_der,
+            private_key_pem: key_pem,
+            consent,
+        } = subject_key(&req.key, &req.sii)?;
         let spki = SubjectPublicKeyInfo::from_der(&spki_der)
             .map_err(|e| IssueError::SubjectKey(format!("unusable public key: {e}")))?;
         let mapping = MimiMapping {
@@ -796,22 +800,29 @@ pub(crate) fn pem_cert(der: &[u8]) -> String {
 }
 
 /// The subject key's SPKI DER, the generated private key (if any) and the consent hash.
-fn subject_key(
-    key: &SubjectKey,
-    sii: &Sii,
-) -> Result<(Vec<u8>, Option<String>, Option<[u8; 32]>), IssueError> {
+struct KeyParts {
+    spki_der: Vec<u8>,
+    private_key_pem: Option<String>,
+    consent: Option<[u8; 32]>,
+}
+
+fn subject_key(key: &SubjectKey, sii: &Sii) -> Result<KeyParts, IssueError> {
     match key {
         SubjectKey::Generate => {
             let kp = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
-            Ok((
-                rcgen::PublicKeyData::subject_public_key_info(&kp),
-                Some(kp.serialize_pem()),
-                None,
-            ))
+            Ok(KeyParts {
+                spki_der: rcgen::PublicKeyData::subject_public_key_info(&kp),
+                private_key_pem: Some(kp.serialize_pem()),
+                consent: None,
+            })
         }
         SubjectKey::PublicKey(der) => {
             require_p256(der)?;
-            Ok((der.clone(), None, None))
+            Ok(KeyParts {
+                spki_der: der.clone(),
+                private_key_pem: None,
+                consent: None,
+            })
         }
         SubjectKey::Csr(der) => {
             let (rest, csr) = X509CertificationRequest::from_der(der).map_err(|e| {
@@ -835,7 +846,11 @@ fn subject_key(
                     "the CSR asks for {requested} but the request is for {sii}: the SII must be the one the user signed"
                 )));
             }
-            Ok((spki, None, Some(profile::sha256(der))))
+            Ok(KeyParts {
+                spki_der: spki,
+                private_key_pem: None,
+                consent: Some(profile::sha256(der)),
+            })
         }
     }
 }
