@@ -71,7 +71,7 @@ pub struct BatchArgs {
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
-    /// Requests, one JSON object a line.
+    /// Requests, one JSON object a line (`-` for stdin).
     #[arg(long)]
     input: PathBuf,
     /// Results, one JSON object a line, in input order (written whole or not at all).
@@ -199,33 +199,42 @@ pub fn issue(a: IssueArgs) -> CliResult {
 
 pub fn issue_batch(a: BatchArgs) -> CliResult {
     let mut ca = ProviderCa::open(&a.ca)?;
-    let total = {
-        use std::io::BufRead;
+    // One pass over the input (it may be a pipe): the bar follows the bytes read.
+    let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if a.input.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
         let f = File::open(&a.input)
             .map_err(|e| CliError(format!("cannot read {}: {e}", a.input.display())))?;
-        BufReader::new(f).lines().count() as u64
+        let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        (Box::new(f), len)
     };
-    let input = File::open(&a.input)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", a.input.display())))?;
-    let mut input = BufReader::with_capacity(1 << 16, input);
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut input = BufReader::with_capacity(
+        1 << 16,
+        Counting {
+            inner: reader,
+            read: read.clone(),
+        },
+    );
     let mut out = PendingFile::create(&a.output, FileMode::Public).map_err(|e| {
         CliError(format!(
             "cannot create {} (or a temporary file beside it): {e}",
             a.output.display()
         ))
     })?;
-    let bar = if a.quiet || total < 1000 {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(total);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} lines ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
+    let bar = match total {
+        Some(len) if !a.quiet && len >= 1 << 20 => {
+            let b = indicatif::ProgressBar::new(len);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {msg} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b
+        }
+        _ => indicatif::ProgressBar::hidden(),
     };
     let started = std::time::Instant::now();
     let summary = run_batch(&mut ca, &mut input, &mut out, &now, &mut |done| {
@@ -248,4 +257,18 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
     } else {
         Verdict::No
     })
+}
+
+/// Counts the bytes read through it, for the progress bar.
+struct Counting {
+    inner: Box<dyn std::io::Read>,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl std::io::Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
 }
