@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
-use mimi_attest::issue::run_batch;
+use mimi_attest::issue::{run_batch, RevokeReason};
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -80,6 +80,40 @@ pub struct BatchArgs {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// CA directory made by `ca init`.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Serial of the attestation (hex, as `issue` printed it).
+    #[arg(long, required_unless_present = "sii", conflicts_with = "sii")]
+    serial: Option<String>,
+    /// Revoke every live attestation of this SII instead.
+    #[arg(long)]
+    sii: Option<String>,
+    /// key-compromise | sii-reassigned | account-closed | superseded | unspecified
+    #[arg(long, value_parser = parse_reason)]
+    reason: RevokeReason,
+}
+
+#[derive(Args)]
+pub struct CrlArgs {
+    /// CA directory made by `ca init`.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Where to write the CRL (PEM).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write DER instead of PEM.
+    #[arg(long)]
+    der: bool,
+}
+
+fn parse_reason(s: &str) -> Result<RevokeReason, String> {
+    s.parse()
+        .map_err(|e: mimi_attest::IssueError| e.to_string())
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -271,4 +305,63 @@ impl std::io::Read for Counting {
         self.read.set(self.read.get() + n as u64);
         Ok(n)
     }
+}
+
+pub fn revoke(a: RevokeArgs) -> CliResult {
+    let mut ca = ProviderCa::open(&a.ca)?;
+    let outcomes = match (&a.serial, &a.sii) {
+        (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now())?],
+        (_, Some(sii)) => {
+            let sii = Sii::parse(sii)?;
+            let out = ca.revoke_sii(&sii, a.reason, now())?;
+            if out.is_empty() {
+                eprintln!("no live attestation of {sii} to revoke");
+            }
+            out
+        }
+        _ => unreachable!("clap requires --serial or --sii"),
+    };
+    for o in outcomes {
+        let sii = o.sii.as_deref().unwrap_or("-");
+        match o.already {
+            Some((at, reason)) => eprintln!(
+                "already revoked: serial {} ({sii}) at {} for {reason}; nothing changed",
+                o.serial,
+                at.format(&Rfc3339).unwrap_or_default()
+            ),
+            None => eprintln!("revoked serial {} ({sii}): {}", o.serial, a.reason),
+        }
+        println!("{}", o.serial);
+    }
+    eprintln!(
+        "publish a new CRL with `mimi-attest crl --ca {} --out <FILE>`",
+        a.ca.display()
+    );
+    Ok(Verdict::Yes)
+}
+
+pub fn crl(a: CrlArgs) -> CliResult {
+    let mut ca = ProviderCa::open(&a.ca)?;
+    let crl = ca.crl(now())?;
+    let data = if a.der {
+        crl.der.clone()
+    } else {
+        crl.pem.clone().into_bytes()
+    };
+    write_atomic(&a.out, &data, FileMode::Public, Overwrite::Allow).map_err(|e| {
+        CliError(format!(
+            "CRL number {} was signed but cannot be written to {}: {e}; run `crl` again",
+            crl.number,
+            a.out.display()
+        ))
+    })?;
+    eprintln!(
+        "CRL number {} with {} revoked attestation(s), valid {} to {} -> {}",
+        crl.number,
+        crl.entries,
+        crl.this_update.format(&Rfc3339).unwrap_or_default(),
+        crl.next_update.format(&Rfc3339).unwrap_or_default(),
+        a.out.display()
+    );
+    Ok(Verdict::Yes)
 }

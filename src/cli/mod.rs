@@ -28,6 +28,10 @@ enum Command {
     Issue(ca::IssueArgs),
     /// Issue many attestations from a JSON-lines file, idempotently.
     IssueBatch(ca::BatchArgs),
+    /// Revoke an attestation (by serial) or every live attestation of an SII.
+    Revoke(ca::RevokeArgs),
+    /// Sign a new CRL for the issuing CA.
+    Crl(ca::CrlArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Ca(CaCommand::Init(a)) => ca::init(a),
         Command::Issue(a) => ca::issue(a),
         Command::IssueBatch(a) => ca::issue_batch(a),
+        Command::Revoke(a) => ca::revoke(a),
+        Command::Crl(a) => ca::crl(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

@@ -182,14 +182,16 @@ pub(crate) struct Prepared {
 /// An open provider CA directory.
 pub struct ProviderCa {
     dir: PathBuf,
-    config: CaConfig,
+    pub(super) config: CaConfig,
     root_pem: String,
     ca_pem: String,
-    ca_serial: String,
+    pub(super) ca_serial: String,
+    /// The issuing CA's subjectKeyIdentifier, repeated as AKI in its CRLs.
+    pub(super) ca_ski: Vec<u8>,
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
-    issuer: Issuer<'static, KeyPair>,
-    pub(crate) store: IssuanceStore,
+    pub(super) issuer: Issuer<'static, KeyPair>,
+    pub(super) store: IssuanceStore,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
@@ -199,7 +201,7 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
     }
 }
 
-fn sign_err(e: rcgen::Error) -> IssueError {
+pub(super) fn sign_err(e: rcgen::Error) -> IssueError {
     IssueError::Sign(e.to_string())
 }
 
@@ -482,6 +484,21 @@ impl ProviderCa {
             });
         }
         let ca_serial = serial_hex(parsed.raw_serial());
+        let ca_ski = parsed
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
+                    Some(k.0.to_vec())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| IssueError::Io {
+                path: dir.join(CA_PEM).display().to_string(),
+                message:
+                    "the issuing CA has no subjectKeyIdentifier: re-create the CA with `ca init`"
+                        .into(),
+            })?;
         let ca_not_before = parsed.validity().not_before.to_datetime();
         let ca_not_after = parsed.validity().not_after.to_datetime();
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(sign_err)?;
@@ -492,6 +509,7 @@ impl ProviderCa {
             root_pem,
             ca_pem,
             ca_serial,
+            ca_ski,
             ca_not_before,
             ca_not_after,
             issuer,

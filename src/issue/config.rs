@@ -66,7 +66,14 @@ pub struct CrlConfig {
 }
 
 fn default_crl_lifetime() -> Span {
-    Span::new(Duration::hours(24))
+    CrlConfig::default_lifetime()
+}
+
+impl CrlConfig {
+    /// thisUpdate to nextUpdate when the config names none: 24h.
+    pub fn default_lifetime() -> Span {
+        Span::new(Duration::hours(24))
+    }
 }
 
 /// A provider CA's configuration.

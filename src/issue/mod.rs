@@ -5,11 +5,13 @@ pub mod batch;
 mod ca;
 pub mod config;
 pub mod files;
+pub mod revoke;
 pub mod store;
 
 pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
+pub use revoke::{RevokeOutcome, RevokeReason, SignedCrl};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// Why a CA operation could not be done. Every message says what to change.

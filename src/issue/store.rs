@@ -361,6 +361,38 @@ impl IssuanceStore {
             .map_err(|e| self.err(e))
     }
 
+    /// Mark an issued leaf revoked.
+    pub(crate) fn mark_revoked(
+        tx: &Transaction<'_>,
+        serial: &str,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> rusqlite::Result<()> {
+        let n = tx
+            .prepare_cached(
+                "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1 AND status = 'issued'",
+            )?
+            .execute(params![serial, fmt_time(at), reason])?;
+        if n != 1 {
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
+        Ok(())
+    }
+
+    /// Take the next CRL number (strictly increasing, never reused).
+    pub(crate) fn next_crl_number(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
+        let current: String =
+            tx.query_row("SELECT value FROM meta WHERE key = 'crl_number'", [], |r| {
+                r.get(0)
+            })?;
+        let next = current.parse::<u64>().unwrap_or(0) + 1;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'crl_number'",
+            [next.to_string()],
+        )?;
+        Ok(next)
+    }
+
     /// The row with this serial.
     pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, IssueError> {
         self.conn

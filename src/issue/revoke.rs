@@ -1,0 +1,321 @@
+//! Withdrawing attestations before they expire: `revoke` (by serial or by SII) and `crl`.
+//!
+//! Reasons and their RFC 5280 (5.3.1) reason codes:
+//!
+//! | reason | CRLReason | why |
+//! | --- | --- | --- |
+//! | `key-compromise` | keyCompromise (1) | the user's key is known or suspected to be compromised |
+//! | `sii-reassigned` | affiliationChanged (3) | the number or address now belongs to someone else: the certificate's identifying information is no longer true of its subject |
+//! | `account-closed` | cessationOfOperation (5) | the user left the provider; the certificate is no longer needed |
+//! | `superseded` | superseded (4) | a newer attestation replaces this one |
+//! | `unspecified` | (no reasonCode entry extension) | RFC 5280 says the unspecified code SHOULD NOT be used, so the entry carries no reason |
+
+use std::fmt;
+use std::str::FromStr;
+
+use rcgen::{CertificateRevocationListParams, RevocationReason, RevokedCertParams, SerialNumber};
+use time::OffsetDateTime;
+
+use super::ca::sign_err;
+use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+use super::{IssueError, ProviderCa};
+use crate::sii::Sii;
+
+/// Why an attestation is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevokeReason {
+    /// The user's private key is compromised.
+    KeyCompromise,
+    /// The SII now belongs to someone else.
+    SiiReassigned,
+    /// The user's account was closed.
+    AccountClosed,
+    /// Replaced by a newer attestation.
+    Superseded,
+    /// No reason given.
+    Unspecified,
+}
+
+impl RevokeReason {
+    /// Every reason.
+    pub const ALL: [RevokeReason; 5] = [
+        RevokeReason::KeyCompromise,
+        RevokeReason::SiiReassigned,
+        RevokeReason::AccountClosed,
+        RevokeReason::Superseded,
+        RevokeReason::Unspecified,
+    ];
+
+    /// The CLI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::KeyCompromise => "key-compromise",
+            RevokeReason::SiiReassigned => "sii-reassigned",
+            RevokeReason::AccountClosed => "account-closed",
+            RevokeReason::Superseded => "superseded",
+            RevokeReason::Unspecified => "unspecified",
+        }
+    }
+
+    /// The RFC 5280 reason code put in the CRL entry (`None`: no reasonCode extension).
+    pub fn crl_reason_code(self) -> Option<u8> {
+        self.rcgen().map(|r| r as u8)
+    }
+
+    fn rcgen(self) -> Option<RevocationReason> {
+        match self {
+            RevokeReason::KeyCompromise => Some(RevocationReason::KeyCompromise),
+            RevokeReason::SiiReassigned => Some(RevocationReason::AffiliationChanged),
+            RevokeReason::AccountClosed => Some(RevocationReason::CessationOfOperation),
+            RevokeReason::Superseded => Some(RevocationReason::Superseded),
+            RevokeReason::Unspecified => None,
+        }
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RevokeReason {
+    type Err = IssueError;
+
+    fn from_str(s: &str) -> Result<Self, IssueError> {
+        RevokeReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                IssueError::Request(format!(
+                    "unknown revocation reason {s:?}: use one of key-compromise, sii-reassigned, account-closed, superseded, unspecified"
+                ))
+            })
+    }
+}
+
+/// What one revocation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokeOutcome {
+    /// The serial.
+    pub serial: String,
+    /// The certificate's SII.
+    pub sii: Option<String>,
+    /// `Some((when, reason))` when it had been revoked before; nothing was changed.
+    pub already: Option<(OffsetDateTime, String)>,
+}
+
+/// A freshly signed CRL.
+#[derive(Clone, Debug)]
+pub struct SignedCrl {
+    /// DER.
+    pub der: Vec<u8>,
+    /// PEM (`X509 CRL`).
+    pub pem: String,
+    /// Its CRL number.
+    pub number: u64,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// How many revoked certificates it lists.
+    pub entries: usize,
+}
+
+/// A serial as given by a person (hex, any case, optional `:` separators) in store form.
+pub fn normalize_serial(given: &str) -> Result<String, IssueError> {
+    let digits: String = given
+        .trim()
+        .trim_start_matches("0x")
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(IssueError::Request(format!(
+            "serial {given:?} is not a hexadecimal serial number: copy it from `issue` output or `store list`"
+        )));
+    }
+    let trimmed = digits.trim_start_matches('0');
+    let mut s = if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    };
+    if s.len() % 2 == 1 {
+        s.insert(0, '0');
+    }
+    Ok(s)
+}
+
+fn serial_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+impl ProviderCa {
+    /// Revoke the leaf with this serial. Revoking it again reports the first revocation
+    /// and changes nothing.
+    pub fn revoke_serial(
+        &mut self,
+        serial: &str,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<RevokeOutcome, IssueError> {
+        let serial = normalize_serial(serial)?;
+        let row = self.store.get(&serial)?.ok_or_else(|| {
+            IssueError::Request(format!(
+                "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
+                self.dir().join("store.db").display()
+            ))
+        })?;
+        self.revoke_row(row, reason, now)
+    }
+
+    /// Revoke every live (issued, unexpired) leaf of this SII.
+    pub fn revoke_sii(
+        &mut self,
+        sii: &Sii,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RevokeOutcome>, IssueError> {
+        let rows: Vec<StoredCert> = self
+            .store
+            .all()?
+            .into_iter()
+            .filter(|r| {
+                r.kind == CertKind::Leaf
+                    && r.status == CertStatus::Issued
+                    && r.not_after > now
+                    && r.sii.as_deref() == Some(sii.canonical().as_str())
+            })
+            .collect();
+        rows.into_iter()
+            .map(|r| self.revoke_row(r, reason, now))
+            .collect()
+    }
+
+    fn revoke_row(
+        &mut self,
+        row: StoredCert,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<RevokeOutcome, IssueError> {
+        if row.kind != CertKind::Leaf {
+            return Err(IssueError::Request(format!(
+                "serial {} is the provider's {} certificate, not an attestation: CA certificates are not revoked with this command",
+                row.serial,
+                if row.kind == CertKind::Root { "root" } else { "issuing CA" }
+            )));
+        }
+        match row.status {
+            CertStatus::Revoked => {
+                return Ok(RevokeOutcome {
+                    serial: row.serial,
+                    sii: row.sii,
+                    already: Some((
+                        row.revoked_at.unwrap_or(now),
+                        row.revocation_reason.unwrap_or_default(),
+                    )),
+                })
+            }
+            CertStatus::Issued => {}
+            other => {
+                return Err(IssueError::Request(format!(
+                    "serial {} was never issued (status {other}): there is nothing to revoke",
+                    row.serial
+                )))
+            }
+        }
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        self.store
+            .write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
+        Ok(RevokeOutcome {
+            serial: row.serial,
+            sii: row.sii,
+            already: None,
+        })
+    }
+
+    /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
+    /// with the next CRL number (kept in the store, strictly increasing).
+    pub fn crl(&mut self, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let lifetime = self
+            .config
+            .crl
+            .as_ref()
+            .map(|c| c.lifetime)
+            .unwrap_or_else(|| super::config::CrlConfig::default_lifetime());
+        let next_update = now + lifetime.duration();
+        let revoked: Vec<RevokedCertParams> = self
+            .store
+            .all()?
+            .into_iter()
+            .filter(|r| {
+                r.kind == CertKind::Leaf
+                    && r.status == CertStatus::Revoked
+                    && r.not_after > now
+                    && r.issuer_serial.as_deref() == Some(self.ca_serial.as_str())
+            })
+            .map(|r| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&serial_bytes(&r.serial)),
+                revocation_time: r.revoked_at.unwrap_or(now),
+                reason_code: r
+                    .revocation_reason
+                    .as_deref()
+                    .and_then(|s| s.parse::<RevokeReason>().ok())
+                    .and_then(RevokeReason::rcgen),
+                invalidity_date: None,
+            })
+            .collect();
+        let entries = revoked.len();
+        let number = self.store.write(IssuanceStore::next_crl_number)?;
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update,
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: rcgen::KeyIdMethod::PreSpecified(self.ca_ski.clone()),
+        };
+        let crl = params.signed_by(&self.issuer).map_err(sign_err)?;
+        Ok(SignedCrl {
+            der: crl.der().to_vec(),
+            pem: crl.pem().map_err(sign_err)?,
+            number,
+            this_update: now,
+            next_update,
+            entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_normalise() {
+        assert_eq!(normalize_serial("00:8F:01").unwrap(), "8f01");
+        assert_eq!(normalize_serial(" 0x0ABC ").unwrap(), "0abc");
+        assert_eq!(normalize_serial("abc").unwrap(), "0abc");
+        assert!(normalize_serial("xyz").is_err());
+        assert!(normalize_serial("").is_err());
+    }
+
+    #[test]
+    fn reasons_map_to_rfc5280() {
+        assert_eq!(RevokeReason::KeyCompromise.crl_reason_code(), Some(1));
+        assert_eq!(RevokeReason::SiiReassigned.crl_reason_code(), Some(3));
+        assert_eq!(RevokeReason::Superseded.crl_reason_code(), Some(4));
+        assert_eq!(RevokeReason::AccountClosed.crl_reason_code(), Some(5));
+        assert_eq!(RevokeReason::Unspecified.crl_reason_code(), None);
+        for r in RevokeReason::ALL {
+            assert_eq!(r.as_str().parse::<RevokeReason>().unwrap(), r);
+        }
+    }
+}
