@@ -249,7 +249,7 @@ impl ProviderCa {
             .crl
             .as_ref()
             .map(|c| c.lifetime)
-            .unwrap_or_else(|| super::config::CrlConfig::default_lifetime());
+            .unwrap_or_else(super::config::CrlConfig::default_lifetime);
         let next_update = now + lifetime.duration();
         let revoked: Vec<RevokedCertParams> = self
             .store
