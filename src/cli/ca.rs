@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
-use mimi_attest::issue::{run_batch, RevokeReason};
+use mimi_attest::issue::{run_batch, RenewalWindow, RevokeReason};
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -342,26 +342,217 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
 
 pub fn crl(a: CrlArgs) -> CliResult {
     let mut ca = ProviderCa::open(&a.ca)?;
-    let crl = ca.crl(now())?;
+    let crls = ca.crls(now())?;
     let data = if a.der {
-        crl.der.clone()
+        if crls.len() > 1 {
+            return Err(CliError(format!(
+                "{} issuing CAs are still valid (after `ca rotate`), and a DER file holds one CRL: drop --der to get all of them as PEM",
+                crls.len()
+            )));
+        }
+        crls[0].der.clone()
     } else {
-        crl.pem.clone().into_bytes()
+        crls.iter()
+            .map(|c| c.pem.as_str())
+            .collect::<String>()
+            .into_bytes()
     };
     write_atomic(&a.out, &data, FileMode::Public, Overwrite::Allow).map_err(|e| {
         CliError(format!(
-            "CRL number {} was signed but cannot be written to {}: {e}; run `crl` again",
-            crl.number,
+            "CRLs were signed but cannot be written to {}: {e}; run `crl` again",
             a.out.display()
         ))
     })?;
+    for crl in &crls {
+        eprintln!(
+            "CRL number {} of issuing CA {} with {} revoked attestation(s), valid {} to {}",
+            crl.number,
+            crl.issuer_serial,
+            crl.entries,
+            crl.this_update.format(&Rfc3339).unwrap_or_default(),
+            crl.next_update.format(&Rfc3339).unwrap_or_default(),
+        );
+    }
+    eprintln!("-> {}", a.out.display());
+    Ok(Verdict::Yes)
+}
+
+#[derive(Args)]
+pub struct RenewArgs {
+    /// CA directory made by `ca init`.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Serial of the attestation to renew.
+    #[arg(
+        long,
+        required_unless_present = "due_within",
+        conflicts_with = "due_within"
+    )]
+    serial: Option<String>,
+    /// Renew every live attestation due within this window (e.g. 30% or 2d) instead.
+    #[arg(long, value_parser = parse_window)]
+    due_within: Option<RenewalWindow>,
+    /// A new proof of possession (RFC 3339) [default: keep the certificate's validatedAt].
+    #[arg(long, value_parser = parse_time)]
+    validated_at: Option<OffsetDateTime>,
+    /// Validity of the renewed leaf [default: the CA's leaf_default].
+    #[arg(long, value_parser = parse_span)]
+    validity: Option<Span>,
+    /// With --serial: where to write the new chain [default: stdout]. With --due-within:
+    /// the JSON-lines results file (same shape as issue-batch output), required.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_window(s: &str) -> Result<RenewalWindow, String> {
+    s.parse()
+        .map_err(|e: mimi_attest::IssueError| e.to_string())
+}
+
+pub fn renew(a: RenewArgs) -> CliResult {
+    let mut ca = ProviderCa::open(&a.ca)?;
+    if let Some(serial) = &a.serial {
+        let issued = ca.renew(serial, a.validated_at, a.validity, now())?;
+        emit_chain(&issued.chain_pem, a.out.as_ref())?;
+        eprintln!(
+            "{} {} serial {} (renewing {}) valid until {}",
+            if issued.replayed {
+                "already renewed:"
+            } else {
+                "renewed"
+            },
+            issued.sii,
+            issued.serial,
+            serial,
+            issued.not_after.format(&Rfc3339).unwrap_or_default()
+        );
+        return Ok(Verdict::Yes);
+    }
+    let window = a
+        .due_within
+        .expect("clap requires --serial or --due-within");
+    let out_path = a.out.as_ref().ok_or_else(|| {
+        CliError("--due-within writes JSON-lines results: give --out <results.jsonl>".into())
+    })?;
+    let due = ca.due_for_renewal(window, now())?;
+    let mut reqs = Vec::new();
+    let mut lines = Vec::new();
+    for serial in &due {
+        match ca.renewal_request(serial, a.validated_at, a.validity) {
+            Ok(r) => reqs.push(r),
+            Err(e) => lines
+                .push(serde_json::json!({"id": format!("renew:{serial}"), "error": e.to_string()})),
+        }
+    }
+    let (mut ok, mut failed) = (0, lines.len());
+    for (req, result) in reqs.iter().zip(ca.issue_many(&reqs, now())?) {
+        lines.push(match result {
+            Ok(i) => {
+                ok += 1;
+                serde_json::json!({"id": req.request_id, "serial": i.serial, "sii": i.sii.canonical(), "not_after": i.not_after.format(&Rfc3339).unwrap_or_default(), "chain_pem": i.chain_pem})
+            }
+            Err(e) => {
+                failed += 1;
+                serde_json::json!({"id": req.request_id, "error": e.to_string()})
+            }
+        });
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    write_atomic(
+        out_path,
+        text.as_bytes(),
+        FileMode::Public,
+        Overwrite::Allow,
+    )
+    .map_err(|e| CliError(format!("cannot write {}: {e}", out_path.display())))?;
     eprintln!(
-        "CRL number {} with {} revoked attestation(s), valid {} to {} -> {}",
-        crl.number,
-        crl.entries,
-        crl.this_update.format(&Rfc3339).unwrap_or_default(),
-        crl.next_update.format(&Rfc3339).unwrap_or_default(),
-        a.out.display()
+        "{} due: {ok} renewed, {failed} failed -> {}",
+        due.len(),
+        out_path.display()
+    );
+    Ok(if failed == 0 {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
+}
+
+fn emit_chain(chain_pem: &str, out: Option<&PathBuf>) -> Result<(), CliError> {
+    match out {
+        Some(path) => write_atomic(
+            path,
+            chain_pem.as_bytes(),
+            FileMode::Public,
+            Overwrite::Allow,
+        )
+        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display()))),
+        None => std::io::stdout()
+            .write_all(chain_pem.as_bytes())
+            .map_err(|e| CliError(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+#[derive(Args)]
+pub struct NeedsRenewalArgs {
+    /// A certificate or chain (PEM or DER); the first certificate is checked.
+    file: PathBuf,
+    /// Due when less than this remains: a share of the lifetime (30%) or a time (2d).
+    #[arg(long, default_value = "30%", value_parser = parse_window)]
+    within: RenewalWindow,
+}
+
+/// Exit 0 when the certificate needs renewal, 1 when it does not (as `step certificate
+/// needs-renewal` does), 2 when it cannot be read.
+pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let bytes = read_input(&a.file)?;
+    let der = match ::pem::parse_many(&bytes) {
+        Ok(blocks) if !blocks.is_empty() => {
+            let first = blocks.into_iter().next().expect("non-empty");
+            if first.tag() != "CERTIFICATE" {
+                return Err(CliError(format!(
+                    "{}: expected a PEM CERTIFICATE, found {}",
+                    a.file.display(),
+                    first.tag()
+                )));
+            }
+            first.into_contents()
+        }
+        _ => bytes,
+    };
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|e| CliError(format!("{}: not a certificate: {e}", a.file.display())))?;
+    let (nb, na) = (
+        cert.validity().not_before.to_datetime(),
+        cert.validity().not_after.to_datetime(),
+    );
+    let due = mimi_attest::issue::needs_renewal(nb, na, a.within, now());
+    eprintln!(
+        "{}: {} (valid until {})",
+        a.file.display(),
+        if due {
+            "needs renewal"
+        } else {
+            "does not need renewal yet"
+        },
+        na.format(&Rfc3339).unwrap_or_default()
+    );
+    Ok(if due { Verdict::Yes } else { Verdict::No })
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    /// CA directory made by `ca init` (its root.key must be present for this step).
+    #[arg(long)]
+    ca: PathBuf,
+}
+
+pub fn rotate(a: RotateArgs) -> CliResult {
+    ProviderCa::rotate(&a.ca, now())?;
+    eprintln!(
+        "new issuing CA in {}; the previous one is kept in {} and its leaves stay valid until they expire; `crl` now signs CRLs for both",
+        a.ca.join("ca.pem").display(),
+        a.ca.join("previous").display()
     );
     Ok(Verdict::Yes)
 }

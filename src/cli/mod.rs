@@ -30,14 +30,20 @@ enum Command {
     IssueBatch(ca::BatchArgs),
     /// Revoke an attestation (by serial) or every live attestation of an SII.
     Revoke(ca::RevokeArgs),
-    /// Sign a new CRL for the issuing CA.
+    /// Sign new CRLs for the issuing CA (and any still-valid one retired by `ca rotate`).
     Crl(ca::CrlArgs),
+    /// Re-issue an attestation (or every one due) with a new validity.
+    Renew(ca::RenewArgs),
+    /// Exit 0 if a certificate is due for renewal, 1 if not (for scripts).
+    NeedsRenewal(ca::NeedsRenewalArgs),
 }
 
 #[derive(Subcommand)]
 enum CaCommand {
     /// Create a new CA directory: provider root, issuing CA, keys and issuance store.
     Init(ca::InitArgs),
+    /// Make a new issuing CA under the same root; the old one keeps serving its leaves.
+    Rotate(ca::RotateArgs),
 }
 
 /// Output format for commands that report.
@@ -107,6 +113,9 @@ pub fn main() -> ExitCode {
         Command::IssueBatch(a) => ca::issue_batch(a),
         Command::Revoke(a) => ca::revoke(a),
         Command::Crl(a) => ca::crl(a),
+        Command::Renew(a) => ca::renew(a),
+        Command::NeedsRenewal(a) => ca::needs_renewal(a),
+        Command::Ca(CaCommand::Rotate(a)) => ca::rotate(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

@@ -42,6 +42,14 @@ pub enum SubjectKey {
     PublicKey(Vec<u8>),
     /// Generate a fresh P-256 key and hand its private half back once.
     Generate,
+    /// The key of a certificate being renewed (SubjectPublicKeyInfo DER); the consent hash
+    /// of the original CSR, if any, carries over.
+    Renewal {
+        /// The certified key.
+        spki: Vec<u8>,
+        /// The original `consent`.
+        consent: Option<[u8; 32]>,
+    },
 }
 
 /// One leaf to issue.
@@ -133,6 +141,9 @@ impl IssueRequest {
             SubjectKey::Csr(der) => format!("csr:{}", profile::hex(&profile::sha256(der))),
             SubjectKey::PublicKey(der) => format!("spki:{}", profile::hex(&profile::sha256(der))),
             SubjectKey::Generate => "generate".into(),
+            SubjectKey::Renewal { spki, .. } => {
+                format!("renewal:{}", profile::hex(&profile::sha256(spki)))
+            }
         };
         let text = format!(
             "v1\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}{}\n{key}",
@@ -194,7 +205,7 @@ pub struct ProviderCa {
     pub(super) store: IssuanceStore,
 }
 
-fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
+pub(super) fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
     IssueError::Io {
         path: path.display().to_string(),
         message: format!("{what}: {e}"),
@@ -210,7 +221,7 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// 128 random bits, positive, first byte non-zero (so every serial has the same length).
-fn random_serial() -> Result<Vec<u8>, IssueError> {
+pub(super) fn random_serial() -> Result<Vec<u8>, IssueError> {
     let rng = SystemRandom::new();
     let mut b = [0u8; 16];
     loop {
@@ -230,7 +241,7 @@ fn policies_ext() -> CustomExtension {
     CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
 }
 
-fn ca_params(
+pub(super) fn ca_params(
     config: &CaConfig,
     common_name: String,
     path_len: u8,
@@ -258,7 +269,7 @@ fn ca_params(
 }
 
 /// The CA certificate's validity and serial, read back from its DER.
-fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), String> {
+pub(super) fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), String> {
     let (_, c) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
     Ok((
         serial_hex(c.raw_serial()),
@@ -267,7 +278,7 @@ fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), St
     ))
 }
 
-fn ca_row(
+pub(super) fn ca_row(
     kind: CertKind,
     der: &[u8],
     issuer_serial: Option<String>,
@@ -295,7 +306,7 @@ fn ca_row(
     })
 }
 
-fn read_text(path: &Path, dir: &Path) -> Result<String, IssueError> {
+pub(super) fn read_text(path: &Path, dir: &Path) -> Result<String, IssueError> {
     if !path.exists() {
         return Err(IssueError::NotCaDir {
             dir: dir.display().to_string(),
@@ -306,6 +317,16 @@ fn read_text(path: &Path, dir: &Path) -> Result<String, IssueError> {
         });
     }
     fs::read_to_string(path).map_err(|e| io_err(path, "cannot read", e))
+}
+
+/// A certificate's subjectKeyIdentifier.
+pub(super) fn cert_ski(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        })
 }
 
 /// Reject key files that group or others can read.
@@ -454,6 +475,7 @@ impl ProviderCa {
                 missing: "the directory itself".into(),
             });
         }
+        super::lifecycle::finish_rotation(dir)?;
         let config_path = dir.join(CONFIG);
         let config = CaConfig::from_yaml(
             &read_text(&config_path, dir)?,
@@ -484,21 +506,11 @@ impl ProviderCa {
             });
         }
         let ca_serial = serial_hex(parsed.raw_serial());
-        let ca_ski = parsed
-            .extensions()
-            .iter()
-            .find_map(|e| match e.parsed_extension() {
-                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => {
-                    Some(k.0.to_vec())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| IssueError::Io {
-                path: dir.join(CA_PEM).display().to_string(),
-                message:
-                    "the issuing CA has no subjectKeyIdentifier: re-create the CA with `ca init`"
-                        .into(),
-            })?;
+        let ca_ski = cert_ski(&parsed).ok_or_else(|| IssueError::Io {
+            path: dir.join(CA_PEM).display().to_string(),
+            message: "the issuing CA has no subjectKeyIdentifier: re-create the CA with `ca init`"
+                .into(),
+        })?;
         let ca_not_before = parsed.validity().not_before.to_datetime();
         let ca_not_after = parsed.validity().not_after.to_datetime();
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(sign_err)?;
@@ -715,6 +727,20 @@ impl ProviderCa {
                 now: rfc3339(now),
             });
         }
+        let max_age = config.validity.max_validation_age.duration();
+        if validated_at + max_age < not_after {
+            let fits = validated_at + max_age - now;
+            return Err(IssueError::ValidationTooOld {
+                validated_at: rfc3339(validated_at),
+                max_age: config.validity.max_validation_age.to_string(),
+                stale_at: rfc3339(validated_at + max_age),
+                fits: if fits.is_positive() {
+                    format!("ask for --validity {} or less, or ", Span::new(fits))
+                } else {
+                    String::new()
+                },
+            });
+        }
         if let Some(h) = &req.handle {
             if h.is_empty() || h.len() > 1024 || h.chars().any(char::is_control) {
                 return Err(IssueError::Request(format!(
@@ -840,6 +866,14 @@ fn subject_key(key: &SubjectKey, sii: &Sii) -> Result<KeyParts, IssueError> {
                 spki_der: der.clone(),
                 private_key_pem: None,
                 consent: None,
+            })
+        }
+        SubjectKey::Renewal { spki, consent } => {
+            require_p256(spki)?;
+            Ok(KeyParts {
+                spki_der: spki.clone(),
+                private_key_pem: None,
+                consent: *consent,
             })
         }
         SubjectKey::Csr(der) => {

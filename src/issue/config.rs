@@ -25,6 +25,10 @@ pub struct ValidityConfig {
     /// The longest leaf this CA issues (default 90d).
     #[serde(default = "default_leaf_max")]
     pub leaf_max: Span,
+    /// How long a proof of possession stays good (default 30d, the trust-list default): the
+    /// CA never issues a leaf that would outlive `validatedAt` + this.
+    #[serde(default = "default_max_validation_age")]
+    pub max_validation_age: Span,
 }
 
 fn days(n: i64) -> Span {
@@ -42,6 +46,9 @@ fn default_leaf() -> Span {
 fn default_leaf_max() -> Span {
     days(90)
 }
+fn default_max_validation_age() -> Span {
+    days(30)
+}
 
 impl Default for ValidityConfig {
     fn default() -> Self {
@@ -50,6 +57,7 @@ impl Default for ValidityConfig {
             ca: default_ca(),
             leaf_default: default_leaf(),
             leaf_max: default_leaf_max(),
+            max_validation_age: default_max_validation_age(),
         }
     }
 }
@@ -130,6 +138,7 @@ impl CaConfig {
         positive("ca", v.ca)?;
         positive("leaf_default", v.leaf_default)?;
         positive("leaf_max", v.leaf_max)?;
+        positive("max_validation_age", v.max_validation_age)?;
         if v.leaf_default > v.leaf_max {
             return Err(bad(format!(
                 "validity.leaf_default ({}) is longer than validity.leaf_max ({})",

@@ -5,12 +5,14 @@ pub mod batch;
 mod ca;
 pub mod config;
 pub mod files;
+mod lifecycle;
 pub mod revoke;
 pub mod store;
 
 pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
+pub use lifecycle::{needs_renewal, RenewalWindow};
 pub use revoke::{RevokeOutcome, RevokeReason, SignedCrl};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
@@ -95,6 +97,18 @@ pub enum IssueError {
         given: String,
         /// Now.
         now: String,
+    },
+    /// Possession of the SII was proven too long ago for the certificate's whole life.
+    #[error("validated-at {validated_at} is too old: relying platforms accept a proof of possession for {max_age}, so this attestation would go stale at {stale_at} before it expires; {fits}re-validate the SII and give the new --validated-at")]
+    ValidationTooOld {
+        /// validatedAt.
+        validated_at: String,
+        /// validity.max_validation_age.
+        max_age: String,
+        /// When it goes stale.
+        stale_at: String,
+        /// A validity that would still fit, phrased as advice (may be empty).
+        fits: String,
     },
     /// The subject key material (CSR or public key) is unusable.
     #[error("{0}")]

@@ -16,10 +16,12 @@ use std::str::FromStr;
 use rcgen::{CertificateRevocationListParams, RevocationReason, RevokedCertParams, SerialNumber};
 use time::OffsetDateTime;
 
-use super::ca::sign_err;
+use super::ca::{cert_ski, sign_err};
 use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{IssueError, ProviderCa};
+use crate::profile::serial_hex;
 use crate::sii::Sii;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Why an attestation is revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,6 +117,8 @@ pub struct SignedCrl {
     pub pem: String,
     /// Its CRL number.
     pub number: u64,
+    /// Serial of the issuing CA that signed it.
+    pub issuer_serial: String,
     /// thisUpdate.
     pub this_update: OffsetDateTime,
     /// nextUpdate.
@@ -243,55 +247,95 @@ impl ProviderCa {
     /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
     /// with the next CRL number (kept in the store, strictly increasing).
     pub fn crl(&mut self, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        let lifetime = self
-            .config
-            .crl
-            .as_ref()
-            .map(|c| c.lifetime)
-            .unwrap_or_else(super::config::CrlConfig::default_lifetime);
-        let next_update = now + lifetime.duration();
-        let revoked: Vec<RevokedCertParams> = self
-            .store
-            .all()?
-            .into_iter()
-            .filter(|r| {
-                r.kind == CertKind::Leaf
-                    && r.status == CertStatus::Revoked
-                    && r.not_after > now
-                    && r.issuer_serial.as_deref() == Some(self.ca_serial.as_str())
-            })
-            .map(|r| RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&serial_bytes(&r.serial)),
-                revocation_time: r.revoked_at.unwrap_or(now),
-                reason_code: r
-                    .revocation_reason
-                    .as_deref()
-                    .and_then(|s| s.parse::<RevokeReason>().ok())
-                    .and_then(RevokeReason::rcgen),
-                invalidity_date: None,
-            })
-            .collect();
-        let entries = revoked.len();
-        let number = self.store.write(IssuanceStore::next_crl_number)?;
-        let params = CertificateRevocationListParams {
-            this_update: now,
-            next_update,
-            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
-            issuing_distribution_point: None,
-            revoked_certs: revoked,
-            key_identifier_method: rcgen::KeyIdMethod::PreSpecified(self.ca_ski.clone()),
-        };
-        let crl = params.signed_by(&self.issuer).map_err(sign_err)?;
-        Ok(SignedCrl {
-            der: crl.der().to_vec(),
-            pem: crl.pem().map_err(sign_err)?,
-            number,
-            this_update: now,
-            next_update,
-            entries,
-        })
+        let (serial, ski) = (self.ca_serial.clone(), self.ca_ski.clone());
+        let issuer = &self.issuer;
+        sign_crl(&mut self.store, &self.config, issuer, &serial, ski, now)
     }
+
+    /// CRLs for every issuing CA that is still valid: the current one first, then those
+    /// retired by `ca rotate` (their leaves stay valid until they expire, so their CRLs must
+    /// keep coming).
+    pub fn crls(&mut self, now: OffsetDateTime) -> Result<Vec<SignedCrl>, IssueError> {
+        let mut out = vec![self.crl(now)?];
+        for (der, key) in super::lifecycle::previous_issuers(self.dir())? {
+            let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
+                IssueError::Sign(format!("a retired issuing CA is unreadable: {e}"))
+            })?;
+            if cert.validity().not_after.to_datetime() <= now {
+                continue;
+            }
+            let serial = serial_hex(cert.raw_serial());
+            let ski = cert_ski(&cert).unwrap_or_default();
+            let issuer =
+                rcgen::Issuer::from_ca_cert_der(&der.clone().into(), key).map_err(sign_err)?;
+            out.push(sign_crl(
+                &mut self.store,
+                &self.config,
+                &issuer,
+                &serial,
+                ski,
+                now,
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+fn sign_crl(
+    store: &mut IssuanceStore,
+    config: &super::CaConfig,
+    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
+    issuer_serial: &str,
+    ski: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<SignedCrl, IssueError> {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let lifetime = config
+        .crl
+        .as_ref()
+        .map(|c| c.lifetime)
+        .unwrap_or_else(super::config::CrlConfig::default_lifetime);
+    let next_update = now + lifetime.duration();
+    let revoked: Vec<RevokedCertParams> = store
+        .all()?
+        .into_iter()
+        .filter(|r| {
+            r.kind == CertKind::Leaf
+                && r.status == CertStatus::Revoked
+                && r.not_after > now
+                && r.issuer_serial.as_deref() == Some(issuer_serial)
+        })
+        .map(|r| RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&serial_bytes(&r.serial)),
+            revocation_time: r.revoked_at.unwrap_or(now),
+            reason_code: r
+                .revocation_reason
+                .as_deref()
+                .and_then(|s| s.parse::<RevokeReason>().ok())
+                .and_then(RevokeReason::rcgen),
+            invalidity_date: None,
+        })
+        .collect();
+    let entries = revoked.len();
+    let number = store.write(IssuanceStore::next_crl_number)?;
+    let params = CertificateRevocationListParams {
+        this_update: now,
+        next_update,
+        crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        key_identifier_method: rcgen::KeyIdMethod::PreSpecified(ski),
+    };
+    let crl = params.signed_by(issuer).map_err(sign_err)?;
+    Ok(SignedCrl {
+        der: crl.der().to_vec(),
+        pem: crl.pem().map_err(sign_err)?,
+        number,
+        issuer_serial: issuer_serial.to_owned(),
+        this_update: now,
+        next_update,
+        entries,
+    })
 }
 
 #[cfg(test)]
