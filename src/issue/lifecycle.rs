@@ -152,18 +152,18 @@ impl ProviderCa {
         window: RenewalWindow,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, IssueError> {
-        let rows = self.store.all()?;
-        let renewed: std::collections::HashSet<&str> = rows
-            .iter()
-            .filter_map(|r| r.request_id.as_deref()?.strip_prefix("renew:"))
+        let renewed: std::collections::HashSet<String> = self
+            .store
+            .request_ids_with_prefix("renew:")?
+            .into_iter()
+            .filter_map(|id| id.strip_prefix("renew:").map(str::to_owned))
             .collect();
-        Ok(rows
+        Ok(self
+            .store
+            .live_leaves(now)?
             .iter()
             .filter(|r| {
-                r.kind == CertKind::Leaf
-                    && r.status == CertStatus::Issued
-                    && r.not_after > now
-                    && !renewed.contains(r.serial.as_str())
+                !renewed.contains(r.serial.as_str())
                     && needs_renewal(r.not_before, r.not_after, window, now)
             })
             .map(|r| r.serial.clone())
@@ -211,13 +211,7 @@ impl ProviderCa {
                 not_after: rfc3339(root_not_after),
             });
         }
-        let generation = ca
-            .store
-            .all()?
-            .iter()
-            .filter(|r| r.kind == CertKind::Ca)
-            .count()
-            + 1;
+        let generation = ca.store.issuing_cas()?.len() + 1;
         let root_issuer = Issuer::from_ca_cert_der(&root_der, root_key).map_err(sign_err)?;
         let new_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
         let config = ca.config.clone();

@@ -186,17 +186,7 @@ impl ProviderCa {
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<Vec<RevokeOutcome>, IssueError> {
-        let rows: Vec<StoredCert> = self
-            .store
-            .all()?
-            .into_iter()
-            .filter(|r| {
-                r.kind == CertKind::Leaf
-                    && r.status == CertStatus::Issued
-                    && r.not_after > now
-                    && r.sii.as_deref() == Some(sii.canonical().as_str())
-            })
-            .collect();
+        let rows: Vec<StoredCert> = self.store.live_leaves_of(&sii.canonical(), now)?;
         rows.into_iter()
             .map(|r| self.revoke_row(r, reason, now))
             .collect()
@@ -297,19 +287,13 @@ fn sign_crl(
         .unwrap_or_else(super::config::CrlConfig::default_lifetime);
     let next_update = now + lifetime.duration();
     let revoked: Vec<RevokedCertParams> = store
-        .all()?
+        .revoked_entries(issuer_serial, now)?
         .into_iter()
-        .filter(|r| {
-            r.kind == CertKind::Leaf
-                && r.status == CertStatus::Revoked
-                && r.not_after > now
-                && r.issuer_serial.as_deref() == Some(issuer_serial)
-        })
-        .map(|r| RevokedCertParams {
-            serial_number: SerialNumber::from_slice(&serial_bytes(&r.serial)),
-            revocation_time: r.revoked_at.unwrap_or(now),
-            reason_code: r
-                .revocation_reason
+        .map(|e| RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&serial_bytes(&e.serial)),
+            revocation_time: e.revoked_at.unwrap_or(now),
+            reason_code: e
+                .reason
                 .as_deref()
                 .and_then(|s| s.parse::<RevokeReason>().ok())
                 .and_then(RevokeReason::rcgen),

@@ -103,6 +103,17 @@ pub struct StoredCert {
     pub revocation_reason: Option<String>,
 }
 
+/// One line of a CRL, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedEntry {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// When it was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The reason name (`key-compromise`, ...).
+    pub reason: Option<String>,
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS certificates (
@@ -127,6 +138,7 @@ CREATE TABLE IF NOT EXISTS certificates (
 );
 CREATE INDEX IF NOT EXISTS certificates_sii ON certificates (sii);
 CREATE INDEX IF NOT EXISTS certificates_status ON certificates (status, not_after);
+CREATE INDEX IF NOT EXISTS certificates_issuer ON certificates (issuer_serial, status);
 ";
 
 const SCHEMA_VERSION: &str = "1";
@@ -415,6 +427,91 @@ impl IssuanceStore {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    fn query(
+        &self,
+        sql_where: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<StoredCert>, IssueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM certificates WHERE {sql_where} ORDER BY created_at, rowid"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(args, from_row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Issued, unexpired leaves of one SII (canonical form).
+    pub fn live_leaves_of(
+        &self,
+        sii: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<StoredCert>, IssueError> {
+        self.query(
+            "kind = 'leaf' AND status = 'issued' AND sii = ?1 AND not_after > ?2",
+            &[&sii, &fmt_time(now)],
+        )
+    }
+
+    /// Issued, unexpired leaves (for renewal planning).
+    pub fn live_leaves(&self, now: OffsetDateTime) -> Result<Vec<StoredCert>, IssueError> {
+        self.query(
+            "kind = 'leaf' AND status = 'issued' AND not_after > ?1",
+            &[&fmt_time(now)],
+        )
+    }
+
+    /// Issuing CA certificates, oldest first.
+    pub fn issuing_cas(&self) -> Result<Vec<StoredCert>, IssueError> {
+        self.query("kind = 'ca'", &[])
+    }
+
+    /// Request ids that start with `prefix` (e.g. the `renew:` ids).
+    pub fn request_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>, IssueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT request_id FROM certificates WHERE substr(request_id, 1, length(?1)) = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let ids = stmt
+            .query_map([prefix], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e));
+        ids
+    }
+
+    /// Serial, revocation time and reason of the revoked, unexpired leaves of one issuer:
+    /// what its CRL lists. Reads no certificate bodies.
+    pub fn revoked_entries(
+        &self,
+        issuer_serial: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RevokedEntry>, IssueError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT serial, revoked_at, revocation_reason FROM certificates \
+                 WHERE kind = 'leaf' AND status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![issuer_serial, fmt_time(now)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    opt_time(1, r.get(1)?)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e));
+        rows
     }
 
     /// Every row, oldest first.
