@@ -503,11 +503,11 @@ impl IssuanceStore {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![issuer_serial, fmt_time(now)], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    opt_time(1, r.get(1)?)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
+                Ok(RevokedEntry {
+                    serial: r.get(0)?,
+                    revoked_at: opt_time(1, r.get(1)?)?,
+                    reason: r.get(2)?,
+                })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e));
