@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
-    SubjectPublicKeyInfo, PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P256_SHA256,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls_pki_types::pem::PemObject;
@@ -184,7 +184,7 @@ pub struct Issued {
 /// A leaf prepared for signing: everything checked, serial chosen, not yet reserved.
 pub(crate) struct Prepared {
     params: CertificateParams,
-    spki: SubjectPublicKeyInfo,
+    spki: P256PublicKey,
     key_pem: Option<String>,
     pub(crate) record: StoredCert,
     pub(crate) sii: Sii,
@@ -764,8 +764,7 @@ impl ProviderCa {
             private_key_pem: key_pem,
             consent,
         } = subject_key(&req.key, &req.sii)?;
-        let spki = SubjectPublicKeyInfo::from_der(&spki_der)
-            .map_err(|e| IssueError::SubjectKey(format!("unusable public key: {e}")))?;
+        let spki = P256PublicKey::from_spki(&spki_der)?;
         let mapping = MimiMapping {
             provider: config.provider.clone(),
             handle: req.handle.clone(),
@@ -926,6 +925,36 @@ fn csr_sii(csr: &X509CertificationRequest<'_>) -> Result<Sii, IssueError> {
             "the CSR's subjectAltName holds {} names: a mapping CSR names exactly one SII",
             names.len()
         ))),
+    }
+}
+
+/// A validated P-256 subject key, as rcgen signs over it (the uncompressed point).
+pub(crate) struct P256PublicKey {
+    point: Vec<u8>,
+}
+
+impl P256PublicKey {
+    fn from_spki(spki_der: &[u8]) -> Result<Self, IssueError> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        use p256::pkcs8::DecodePublicKey;
+        let key = p256::PublicKey::from_public_key_der(spki_der).map_err(|_| {
+            IssueError::SubjectKey(
+                "the subject key is not a P-256 public key: mapping certificates use ECDSA P-256 keys only".into(),
+            )
+        })?;
+        Ok(P256PublicKey {
+            point: key.to_encoded_point(false).as_bytes().to_vec(),
+        })
+    }
+}
+
+impl rcgen::PublicKeyData for P256PublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.point
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
     }
 }
 

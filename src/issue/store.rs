@@ -407,25 +407,20 @@ impl IssuanceStore {
 
     /// The row with this serial.
     pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, IssueError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM certificates WHERE serial = ?1"),
-                [serial],
-                from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.one("serial = ?1", serial)
     }
 
     /// The row that holds this request id.
     pub fn by_request_id(&self, id: &str) -> Result<Option<StoredCert>, IssueError> {
+        self.one("request_id = ?1", id)
+    }
+
+    fn one(&self, sql_where: &str, key: &str) -> Result<Option<StoredCert>, IssueError> {
         self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM certificates WHERE request_id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM certificates WHERE {sql_where}"
+            ))
+            .and_then(|mut stmt| stmt.query_row([key], from_row).optional())
             .map_err(|e| self.err(e))
     }
 
