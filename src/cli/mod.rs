@@ -2,6 +2,8 @@
 //! 0 = yes (valid, clean), 1 = no (rejected, lint error), 2 = could not run.
 
 mod ca;
+mod demo;
+mod verify;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -28,6 +30,11 @@ enum Command {
     Issue(ca::IssueArgs),
     /// Issue many attestations from a JSON-lines file, idempotently.
     IssueBatch(ca::BatchArgs),
+    /// Verify mapping attestation chains against a relying platform's trust list.
+    Verify(verify::VerifyArgs),
+    /// Run the whole story on the example configs: two providers, attestations, a trust
+    /// list, verification, resolution and rejected forgeries.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +108,8 @@ pub fn main() -> ExitCode {
         Command::Ca(CaCommand::Init(a)) => ca::init(a),
         Command::Issue(a) => ca::issue(a),
         Command::IssueBatch(a) => ca::issue_batch(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::Demo(a) => demo::demo(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,
