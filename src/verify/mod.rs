@@ -249,3 +249,42 @@ impl Policy {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are an interface: DESIGN.md lists them; they never change.
+    #[test]
+    fn codes_are_stable() {
+        let strings: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            strings,
+            [
+                "E_MALFORMED",
+                "E_UNKNOWN_ISSUER",
+                "E_BAD_SIGNATURE",
+                "E_EXPIRED",
+                "E_NOT_YET_VALID",
+                "E_NOT_CA",
+                "E_PATH_LEN",
+                "E_KEY_USAGE",
+                "E_EKU",
+                "E_UNKNOWN_CRITICAL_EXTENSION",
+                "E_REVOKED",
+                "E_REVOCATION_UNKNOWN",
+                "E_BAD_SII",
+                "E_SII_COUNT",
+                "E_MAPPING_MISSING",
+                "E_OUT_OF_SCOPE",
+                "E_SCOPE_WIDENED",
+                "E_PROVIDER_MISMATCH",
+                "E_SII_MISMATCH",
+                "E_STALE_VALIDATION",
+                "E_VALIDITY_TOO_LONG",
+            ]
+        );
+        let e = VerifyError::new(Code::Expired, 1, "x");
+        assert_eq!(e.to_string(), "E_EXPIRED at depth 1: x");
+    }
+}
