@@ -11,13 +11,19 @@
 //! - [`sii`]: service-independent identifiers and their canonical form.
 //! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
 //! - [`issue`]: the provider CA (create, issue, batch, store).
+//! - [`verify`]: the relying platform (trust list, chain verification, resolving an SII).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod issue;
 pub mod profile;
 pub mod sii;
+pub mod verify;
 
 pub use issue::{CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
+pub use verify::{
+    chain_from_pem, Code, Conflict, Policy, Resolution, TrustList, TrustListError, VerifiedMapping,
+    Verifier, VerifyError,
+};

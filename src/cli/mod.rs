@@ -2,6 +2,8 @@
 //! 0 = yes (valid, clean), 1 = no (rejected, lint error), 2 = could not run.
 
 mod ca;
+mod demo;
+mod verify;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,6 +38,11 @@ enum Command {
     Renew(ca::RenewArgs),
     /// Exit 0 if a certificate is due for renewal, 1 if not (for scripts).
     NeedsRenewal(ca::NeedsRenewalArgs),
+    /// Verify mapping attestation chains against a relying platform's trust list.
+    Verify(verify::VerifyArgs),
+    /// Run the whole story on the example configs: two providers, attestations, a trust
+    /// list, verification, resolution and rejected forgeries.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -116,6 +123,8 @@ pub fn main() -> ExitCode {
         Command::Renew(a) => ca::renew(a),
         Command::NeedsRenewal(a) => ca::needs_renewal(a),
         Command::Ca(CaCommand::Rotate(a)) => ca::rotate(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::Demo(a) => demo::demo(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

@@ -1,0 +1,161 @@
+//! `demo`: the whole story on the example provider configs.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use mimi_attest::verify::demo::{self, DemoReport, Expect};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+use super::verify::time_utc;
+use super::{CliError, CliResult, Verdict};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Working directory (created; must not hold a previous demo) [default: a fresh
+    /// temporary directory, kept and named in the report].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Also copy the example roots, chains and trust list into this directory (e.g.
+    /// certs/). Runs the demo at the fixed time 2026-01-01T00:00:00Z so the committed
+    /// examples have stable dates (verify them with --at 2026-01-02T00:00:00Z).
+    #[arg(long)]
+    write_certs: Option<PathBuf>,
+    /// Directory of the example provider configs chat-a.yaml and chat-b.yaml.
+    #[arg(long, default_value = "ca-config")]
+    configs: PathBuf,
+}
+
+/// When `--write-certs` is given, everything happens at this time.
+const EXAMPLE_EPOCH: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        CliError(format!(
+            "cannot read {}: {e}; run the demo from the repository root or give --configs DIR",
+            path.display()
+        ))
+    })
+}
+
+pub fn demo(a: DemoArgs) -> CliResult {
+    let chat_a = read(&a.configs.join("chat-a.yaml"))?;
+    let chat_b = read(&a.configs.join("chat-b.yaml"))?;
+    let dir = match a.dir {
+        Some(d) => d,
+        None => tempfile::Builder::new()
+            .prefix("mimi-attest-demo-")
+            .tempdir()
+            .map_err(|e| CliError(format!("cannot create a temporary directory: {e}")))?
+            .keep(),
+    };
+    let now = if a.write_certs.is_some() {
+        EXAMPLE_EPOCH
+    } else {
+        OffsetDateTime::now_utc()
+    };
+    let report = demo::run(&chat_a, &chat_b, &dir, now)?;
+    print_report(&report);
+    if let Some(out) = &a.write_certs {
+        let written = demo::write_examples(&report, out)?;
+        println!(
+            "\nwrote {} example files to {} (dated {}; verify with --at 2026-01-02T00:00:00Z)",
+            written.len(),
+            out.display(),
+            time_utc(now)
+        );
+    }
+    Ok(if report.as_expected() {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
+}
+
+fn print_report(r: &DemoReport) {
+    println!("mimi-attest demo, working in {}", r.dir.display());
+    println!("\n1. Two providers create their CAs (ca init)");
+    for p in &r.providers {
+        println!(
+            "   {:<16} {}  may attest {}",
+            p.provider,
+            p.ca_dir.display(),
+            p.scope
+        );
+    }
+    println!(
+        "\n2. A relying platform trusts both roots, scoped: {}",
+        r.trust_list.display()
+    );
+    println!("\n3. Verifying every attestation at {}", time_utc(r.now));
+    for c in &r.chains {
+        let mark = if c.as_expected() { "ok  " } else { "FAIL" };
+        match &c.result {
+            Ok(m) => println!(
+                "   {mark} {:<26} valid: {} -> {}{}",
+                c.name,
+                m.sii,
+                m.provider,
+                m.handle
+                    .as_ref()
+                    .map(|h| format!(" as {h}"))
+                    .unwrap_or_default()
+            ),
+            Err(e) => println!(
+                "   {mark} {:<26} rejected {} at depth {}: {}",
+                c.name,
+                e.code(),
+                e.depth(),
+                e.message()
+            ),
+        }
+        println!("        ({})", c.description);
+        if let (Expect::Rejected(code), Ok(_)) = (c.expect, &c.result) {
+            println!("        expected rejection {code}, but it verified");
+        }
+    }
+    let res = &r.resolution;
+    println!(
+        "\n4. Resolving {} from every attestation naming it",
+        res.sii
+    );
+    for (rank, m) in res.mappings.iter().enumerate() {
+        let mm = &m.mapping;
+        println!(
+            "   {}. {} {}{} (validated {})",
+            rank + 1,
+            mm.provider,
+            mm.handle.clone().unwrap_or_default(),
+            if mm.flags.preferred {
+                ", preferred"
+            } else {
+                ""
+            },
+            time_utc(mm.validated_at)
+        );
+    }
+    for rej in &res.rejected {
+        println!(
+            "   rejected: {} ({})",
+            r.resolved_names
+                .get(rej.index)
+                .map(String::as_str)
+                .unwrap_or("?"),
+            rej.error.code()
+        );
+    }
+    if res.conflicts.is_empty() {
+        println!("   conflicts: none");
+    }
+    for c in &res.conflicts {
+        println!("   conflict: {c}");
+    }
+    println!(
+        "\n{}",
+        if r.as_expected() {
+            "Every attestation verified or was rejected as expected."
+        } else {
+            "Some attestation did not verify as expected (see FAIL above)."
+        }
+    );
+}

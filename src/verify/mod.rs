@@ -1,0 +1,290 @@
+//! The relying platform's side: a trust list that says which provider roots are accepted and
+//! what each may assert, a [`Verifier`] that checks a mapping attestation chain offline
+//! (fail-closed, DESIGN.md "Verification" checks 1 to 7), and a resolver for several
+//! attestations of one SII.
+//!
+//! Every rejection is a [`VerifyError`] carrying a stable [`Code`] (`E_*`), a message saying
+//! what is wrong, and the depth of the offending certificate (0 = leaf, counting up the
+//! verified path; the trust anchor's root certificate is one above the topmost intermediate).
+
+pub mod demo;
+mod resolve;
+mod trust_list;
+mod verifier;
+
+use std::fmt;
+
+use crate::profile::Span;
+
+pub use resolve::{Conflict, Rejected, Resolution, Resolved};
+pub use trust_list::{Anchor, TrustList, TrustListError};
+pub use verifier::{chain_from_pem, VerifiedMapping, Verifier};
+
+/// Most certificates a chain may hold (leaf and intermediates, optionally the root).
+pub const MAX_CHAIN_LEN: usize = 8;
+/// Largest DER certificate accepted, in bytes.
+pub const MAX_CERT_LEN: usize = 16 * 1024;
+
+/// The stable rejection codes. Their strings (`E_*`) never change; new ones may be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// Not a well-formed chain: bad DER or PEM, trailing bytes, too many or too large
+    /// certificates, a malformed extension.
+    Malformed,
+    /// No path to an anchor of the trust list.
+    UnknownIssuer,
+    /// A signature does not verify (or uses an algorithm the profile does not allow).
+    BadSignature,
+    /// A certificate's notAfter is past (beyond the clock skew).
+    Expired,
+    /// A certificate's notBefore is in the future (beyond the clock skew).
+    NotYetValid,
+    /// A CA certificate without cA=TRUE, or a leaf with cA=TRUE.
+    NotCa,
+    /// A pathLenConstraint is exceeded.
+    PathLen,
+    /// keyUsage missing or wrong (digitalSignature on leaves, keyCertSign on CAs).
+    KeyUsage,
+    /// extendedKeyUsage missing `id-kp-mimiMapping`, or holding other purposes.
+    Eku,
+    /// A critical extension this verifier does not process.
+    UnknownCriticalExtension,
+    /// A certificate on the path is revoked (reserved: revocation is not checked yet).
+    Revoked,
+    /// Revocation status could not be determined (reserved: revocation is not checked yet).
+    RevocationUnknown,
+    /// The leaf's SII is invalid or not in canonical form.
+    BadSii,
+    /// The leaf does not name exactly one SII.
+    SiiCount,
+    /// The leaf has no `id-pe-mimiMapping` extension.
+    MappingMissing,
+    /// The SII is outside the anchor's trust-list scope or a CA's `MimiScope`.
+    OutOfScope,
+    /// A CA's `MimiScope` is wider than its issuer's or the trust-list scope.
+    ScopeWidened,
+    /// The mapping names another provider than the anchor's.
+    ProviderMismatch,
+    /// The SII is not the one asked for.
+    SiiMismatch,
+    /// `validatedAt` is too old, or after notBefore.
+    StaleValidation,
+    /// The leaf's validity period is longer than the policy allows.
+    ValidityTooLong,
+}
+
+impl Code {
+    /// Every code.
+    pub const ALL: [Code; 21] = [
+        Code::Malformed,
+        Code::UnknownIssuer,
+        Code::BadSignature,
+        Code::Expired,
+        Code::NotYetValid,
+        Code::NotCa,
+        Code::PathLen,
+        Code::KeyUsage,
+        Code::Eku,
+        Code::UnknownCriticalExtension,
+        Code::Revoked,
+        Code::RevocationUnknown,
+        Code::BadSii,
+        Code::SiiCount,
+        Code::MappingMissing,
+        Code::OutOfScope,
+        Code::ScopeWidened,
+        Code::ProviderMismatch,
+        Code::SiiMismatch,
+        Code::StaleValidation,
+        Code::ValidityTooLong,
+    ];
+
+    /// The stable string, e.g. `E_OUT_OF_SCOPE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Malformed => "E_MALFORMED",
+            Code::UnknownIssuer => "E_UNKNOWN_ISSUER",
+            Code::BadSignature => "E_BAD_SIGNATURE",
+            Code::Expired => "E_EXPIRED",
+            Code::NotYetValid => "E_NOT_YET_VALID",
+            Code::NotCa => "E_NOT_CA",
+            Code::PathLen => "E_PATH_LEN",
+            Code::KeyUsage => "E_KEY_USAGE",
+            Code::Eku => "E_EKU",
+            Code::UnknownCriticalExtension => "E_UNKNOWN_CRITICAL_EXTENSION",
+            Code::Revoked => "E_REVOKED",
+            Code::RevocationUnknown => "E_REVOCATION_UNKNOWN",
+            Code::BadSii => "E_BAD_SII",
+            Code::SiiCount => "E_SII_COUNT",
+            Code::MappingMissing => "E_MAPPING_MISSING",
+            Code::OutOfScope => "E_OUT_OF_SCOPE",
+            Code::ScopeWidened => "E_SCOPE_WIDENED",
+            Code::ProviderMismatch => "E_PROVIDER_MISMATCH",
+            Code::SiiMismatch => "E_SII_MISMATCH",
+            Code::StaleValidation => "E_STALE_VALIDATION",
+            Code::ValidityTooLong => "E_VALIDITY_TOO_LONG",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a chain was rejected: a stable code, a message saying what is wrong, and the depth of
+/// the offending certificate (0 = leaf).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code} at depth {depth}: {message}")]
+#[non_exhaustive]
+pub struct VerifyError {
+    code: Code,
+    depth: usize,
+    message: String,
+}
+
+impl VerifyError {
+    pub(crate) fn new(code: Code, depth: usize, message: impl Into<String>) -> Self {
+        VerifyError {
+            code,
+            depth,
+            message: message.into(),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The depth of the offending certificate: 0 = leaf, then up the path to the root.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// What is wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// How revocation is handled. Revocation checking (CRLs, DESIGN.md check 3) lands in a later
+/// issue; until then the only policy is [`RevocationPolicy::NotChecked`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationPolicy {
+    /// Revocation is not checked (no CRLs are consulted).
+    #[default]
+    NotChecked,
+}
+
+/// How the trust-list scope of an anchor constrains the CA scopes on a path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ScopeRule {
+    /// Every CA's `MimiScope` (the root's included) must lie within the anchor's trust-list
+    /// scope and within its issuers' scopes; the SII must lie inside all of them.
+    #[default]
+    Strict,
+    /// The trust-list scope only narrows which SIIs are accepted: CA scopes must lie within
+    /// their issuers' scopes, but may be wider than the trust list. Use this to accept only
+    /// part of what a provider's root claims (e.g. one country).
+    TrustListNarrows,
+}
+
+/// What a relying platform accepts: clock skew, maximum leaf validity, maximum age of the
+/// possession proof, scope rule and revocation. Read from the trust list's `policy:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// How far clocks may disagree (default 5m): applied to validity and `validatedAt`.
+    pub clock_skew: Span,
+    /// The longest leaf validity accepted (default 90d).
+    pub max_leaf_validity: Span,
+    /// The oldest possession proof (`validatedAt`) accepted (default 30d).
+    pub max_validation_age: Span,
+    /// How trust-list scopes constrain CA scopes (default strict).
+    pub scope_rule: ScopeRule,
+    /// Revocation handling (not checked yet).
+    pub revocation: RevocationPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            clock_skew: Span::new(time::Duration::minutes(5)),
+            max_leaf_validity: Span::new(time::Duration::days(90)),
+            max_validation_age: Span::new(time::Duration::days(30)),
+            scope_rule: ScopeRule::Strict,
+            revocation: RevocationPolicy::NotChecked,
+        }
+    }
+}
+
+impl Policy {
+    /// This policy with another clock skew.
+    pub fn with_clock_skew(mut self, skew: Span) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// This policy with another maximum leaf validity.
+    pub fn with_max_leaf_validity(mut self, max: Span) -> Self {
+        self.max_leaf_validity = max;
+        self
+    }
+
+    /// This policy with another maximum validation age.
+    pub fn with_max_validation_age(mut self, max: Span) -> Self {
+        self.max_validation_age = max;
+        self
+    }
+
+    /// This policy with another scope rule.
+    pub fn with_scope_rule(mut self, rule: ScopeRule) -> Self {
+        self.scope_rule = rule;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are an interface: DESIGN.md lists them; they never change.
+    #[test]
+    fn codes_are_stable() {
+        let strings: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            strings,
+            [
+                "E_MALFORMED",
+                "E_UNKNOWN_ISSUER",
+                "E_BAD_SIGNATURE",
+                "E_EXPIRED",
+                "E_NOT_YET_VALID",
+                "E_NOT_CA",
+                "E_PATH_LEN",
+                "E_KEY_USAGE",
+                "E_EKU",
+                "E_UNKNOWN_CRITICAL_EXTENSION",
+                "E_REVOKED",
+                "E_REVOCATION_UNKNOWN",
+                "E_BAD_SII",
+                "E_SII_COUNT",
+                "E_MAPPING_MISSING",
+                "E_OUT_OF_SCOPE",
+                "E_SCOPE_WIDENED",
+                "E_PROVIDER_MISMATCH",
+                "E_SII_MISMATCH",
+                "E_STALE_VALIDATION",
+                "E_VALIDITY_TOO_LONG",
+            ]
+        );
+        let e = VerifyError::new(Code::Expired, 1, "x");
+        assert_eq!(e.to_string(), "E_EXPIRED at depth 1: x");
+    }
+}

@@ -1,0 +1,933 @@
+//! The chain verifier: DESIGN.md "Verification", checks 1 to 7, fail-closed.
+
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::{
+    Anchor, Code, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError, MAX_CERT_LEN,
+    MAX_CHAIN_LEN,
+};
+use crate::profile::{
+    self, ca_scope, leaf_mapping, leaf_sii, oids, MappingFlags, Method, ProfileError, Scope,
+};
+use crate::sii::Sii;
+
+/// The only signature algorithm of profile mapping-v1: ECDSA P-256 with SHA-256.
+static ALGS: &[&dyn SignatureVerificationAlgorithm] = &[webpki::ring::ECDSA_P256_SHA256];
+
+/// `id-kp-mimiMapping` is required on the leaf and every CA.
+const MIMI_EKU: KeyUsage = KeyUsage::required(oids::ID_KP_MIMI_MAPPING.der_value());
+
+/// Critical extensions this verifier (through rustls-webpki) processes: id-ce keyUsage,
+/// subjectAltName, basicConstraints, nameConstraints, cRLDistributionPoints, extKeyUsage.
+const PROCESSED_CRITICAL: [&[u8]; 6] = [
+    &[0x55, 0x1d, 0x0f],
+    &[0x55, 0x1d, 0x11],
+    &[0x55, 0x1d, 0x13],
+    &[0x55, 0x1d, 0x1e],
+    &[0x55, 0x1d, 0x1f],
+    &[0x55, 0x1d, 0x25],
+];
+
+/// A verified mapping attestation: "SII `sii` is served by `provider` as `handle`".
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedMapping {
+    /// The attested SII (canonical).
+    pub sii: Sii,
+    /// The provider serving it; always the anchor's provider.
+    pub provider: String,
+    /// The handle (SSI) on that provider, if the attestation names one.
+    pub handle: Option<String>,
+    /// How possession of the SII was proven.
+    pub method: Method,
+    /// When possession was last proven.
+    pub validated_at: OffsetDateTime,
+    /// Preference and new-holder flags.
+    pub flags: MappingFlags,
+    /// The leaf's notBefore.
+    pub not_before: OffsetDateTime,
+    /// The leaf's notAfter.
+    pub not_after: OffsetDateTime,
+    /// The name of the trust-list anchor the chain led to.
+    pub anchor: String,
+    /// SHA-256 over the DER of the verified path, leaf first and root last, concatenated.
+    pub chain_sha256: [u8; 32],
+}
+
+impl VerifiedMapping {
+    /// [`VerifiedMapping::chain_sha256`] as lower-case hex.
+    pub fn chain_sha256_hex(&self) -> String {
+        profile::hex(&self.chain_sha256)
+    }
+}
+
+/// Verifies mapping attestation chains against a trust list, offline.
+///
+/// ```
+/// use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
+/// use mimi_attest::verify::chain_from_pem;
+///
+/// let tmp = tempfile::tempdir()?;
+/// let now = time::OffsetDateTime::now_utc();
+/// // A provider CA (normally `mimi-attest ca init`) issues an attestation ...
+/// let config = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+/// let mut ca = ProviderCa::init(config, "chat-a.yaml", &tmp.path().join("ca"), now)?;
+/// let issued = ca.issue(&IssueRequest::new(Sii::parse("+1 555 123 4567")?), now)?;
+///
+/// // ... and a relying platform trusts that provider's root for +1 numbers.
+/// std::fs::write(tmp.path().join("chat-a-root.pem"), ca.root_pem())?;
+/// let trust_list = TrustList::from_yaml(
+///     "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    \
+///      certificate: chat-a-root.pem\n    scope: {tel: [\"+1\"]}\n",
+///     tmp.path(),
+/// )?;
+/// let verifier = Verifier::new(trust_list);
+///
+/// let chain = chain_from_pem(issued.chain_pem.as_bytes())?;
+/// let mapping = verifier.verify(&chain, now)?;
+/// assert_eq!(mapping.sii.canonical(), "tel:+15551234567");
+/// assert_eq!(mapping.provider, "chat-a.example");
+/// assert_eq!(mapping.anchor, "chat-a");
+///
+/// // The same chain is not evidence for another number.
+/// let other = Sii::parse("+15559999999")?;
+/// let err = verifier.verify_sii(&chain, now, &other).unwrap_err();
+/// assert_eq!(err.code().as_str(), "E_SII_MISMATCH");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    anchors: Vec<Anchor>,
+    webpki_anchors: Vec<TrustAnchor<'static>>,
+    policy: Policy,
+}
+
+impl From<TrustList> for Verifier {
+    fn from(list: TrustList) -> Self {
+        Verifier::new(list)
+    }
+}
+
+/// The certificates of a PEM chain (`CERTIFICATE` blocks only, leaf first), or of one DER
+/// certificate. Anything else is [`Code::Malformed`].
+pub fn chain_from_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
+    let malformed = |m: String| VerifyError::new(Code::Malformed, 0, m);
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![CertificateDer::from(bytes.to_vec())]);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        malformed("not a certificate chain: neither PEM text nor a DER certificate".into())
+    })?;
+    let blocks = pem::parse_many(text)
+        .map_err(|e| malformed(format!("not a certificate chain: invalid PEM ({e})")))?;
+    if blocks.is_empty() {
+        return Err(malformed(
+            "not a certificate chain: no PEM CERTIFICATE block found".into(),
+        ));
+    }
+    blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if b.tag() == "CERTIFICATE" {
+                Ok(CertificateDer::from(b.into_contents()))
+            } else {
+                Err(VerifyError::new(
+                    Code::Malformed,
+                    i,
+                    format!(
+                        "PEM block {i} is a \"{}\", but a chain holds only CERTIFICATE blocks (leaf first)",
+                        b.tag()
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn not_before(c: &X509Certificate<'_>) -> OffsetDateTime {
+    c.validity().not_before.to_datetime()
+}
+
+fn not_after(c: &X509Certificate<'_>) -> OffsetDateTime {
+    c.validity().not_after.to_datetime()
+}
+
+fn err(code: Code, depth: usize, message: impl Into<String>) -> VerifyError {
+    VerifyError::new(code, depth, message)
+}
+
+impl Verifier {
+    /// A verifier for the anchors and policy of `trust_list`.
+    pub fn new(trust_list: TrustList) -> Self {
+        let (anchors, policy) = trust_list.into_parts();
+        let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
+        Verifier {
+            anchors,
+            webpki_anchors,
+            policy,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trust-list anchors.
+    pub fn anchors(&self) -> &[Anchor] {
+        &self.anchors
+    }
+
+    /// Verify `chain` (leaf first, then its issuing CA(s); the root may be included) at time
+    /// `now`.
+    pub fn verify(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+    ) -> Result<VerifiedMapping, VerifyError> {
+        self.check(chain, now, None)
+    }
+
+    /// Verify `chain` at `now` and require that it attests `expected`
+    /// ([`Code::SiiMismatch`] otherwise).
+    pub fn verify_sii(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+        expected: &Sii,
+    ) -> Result<VerifiedMapping, VerifyError> {
+        self.check(chain, now, Some(expected))
+    }
+
+    /// Verify a PEM chain (or one DER certificate), optionally requiring an SII.
+    pub fn verify_pem(
+        &self,
+        pem: &[u8],
+        now: OffsetDateTime,
+        expected: Option<&Sii>,
+    ) -> Result<VerifiedMapping, VerifyError> {
+        let chain = chain_from_pem(pem)?;
+        self.check(&chain, now, expected)
+    }
+
+    fn check(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+        expected: Option<&Sii>,
+    ) -> Result<VerifiedMapping, VerifyError> {
+        let skew = self.policy.clock_skew.duration();
+
+        // 1. Strict DER, size limits, no unknown critical extension.
+        if chain.is_empty() {
+            return Err(err(
+                Code::Malformed,
+                0,
+                "the chain is empty: give the leaf first, then its issuing CA",
+            ));
+        }
+        if chain.len() > MAX_CHAIN_LEN {
+            return Err(err(
+                Code::Malformed,
+                MAX_CHAIN_LEN,
+                format!(
+                    "the chain holds {} certificates, more than the {MAX_CHAIN_LEN} allowed",
+                    chain.len()
+                ),
+            ));
+        }
+        let mut parsed = Vec::with_capacity(chain.len());
+        for (i, der) in chain.iter().enumerate() {
+            if der.len() > MAX_CERT_LEN {
+                return Err(err(
+                    Code::Malformed,
+                    i,
+                    format!(
+                        "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
+                        der.len()
+                    ),
+                ));
+            }
+            let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+                err(
+                    Code::Malformed,
+                    i,
+                    format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
+                )
+            })?;
+            if !rest.is_empty() {
+                return Err(err(
+                    Code::Malformed,
+                    i,
+                    format!(
+                        "certificate {i} has {} trailing bytes after its DER",
+                        rest.len()
+                    ),
+                ));
+            }
+            check_critical(&cert, i)?;
+            parsed.push(cert);
+        }
+
+        // 2. Path to an anchor (webpki): validity with clock skew, signatures,
+        //    basicConstraints, pathLen, EKU; then what webpki leaves to us.
+        let at = validity_time(&parsed, now, skew)?;
+        let unix_at = u64::try_from(at.unix_timestamp())
+            .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
+            .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
+        let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| self.explain(e, &parsed, at))?;
+        let path = ee
+            .verify_for_usage(
+                ALGS,
+                &self.webpki_anchors,
+                &chain[1..],
+                unix_at,
+                MIMI_EKU,
+                None,
+                None,
+            )
+            .map_err(|e| self.explain(e, &parsed, at))?;
+        let anchor = self
+            .anchors
+            .iter()
+            .find(|a| {
+                a.trust_anchor.subject == path.anchor().subject
+                    && a.trust_anchor.subject_public_key_info
+                        == path.anchor().subject_public_key_info
+            })
+            .ok_or_else(|| err(Code::UnknownIssuer, 1, "path led to an unlisted anchor"))?;
+        let mut on_path = vec![0usize];
+        for c in path.intermediate_certificates() {
+            let der = c.der();
+            let i = chain
+                .iter()
+                .position(|d| d.as_ref() == der.as_ref())
+                .ok_or_else(|| err(Code::Malformed, 1, "path uses an unknown intermediate"))?;
+            on_path.push(i);
+        }
+        let (_, root) = X509Certificate::from_der(anchor.root_der.as_ref()).map_err(|e| {
+            err(
+                Code::Malformed,
+                on_path.len(),
+                format!("anchor root unreadable: {e}"),
+            )
+        })?;
+        let mut certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
+        certs.push(&root);
+        let root_depth = certs.len() - 1;
+        let mut path_der: Vec<u8> = Vec::new();
+        for &i in &on_path {
+            path_der.extend_from_slice(chain[i].as_ref());
+        }
+        path_der.extend_from_slice(anchor.root_der.as_ref());
+
+        // webpki does not look at the anchor certificate itself.
+        check_critical(&root, root_depth)?;
+        if not_before(&root) > now + skew {
+            return Err(err(
+                Code::NotYetValid,
+                root_depth,
+                format!(
+                    "the root of anchor {:?} is not valid before {}",
+                    anchor.name(),
+                    fmt_time(not_before(&root))
+                ),
+            ));
+        }
+        if not_after(&root) < now - skew {
+            return Err(err(
+                Code::Expired,
+                root_depth,
+                format!(
+                    "the root of anchor {:?} expired at {}: the trust list needs the provider's current root",
+                    anchor.name(),
+                    fmt_time(not_after(&root))
+                ),
+            ));
+        }
+        for (depth, c) in certs.iter().enumerate() {
+            check_ca_constraints(c, depth)?;
+            check_key_usage(c, depth)?;
+            check_eku(c, depth)?;
+        }
+
+        // 3. Revocation: a later issue.
+        match self.policy.revocation {
+            RevocationPolicy::NotChecked => {}
+        }
+
+        // 4. Leaf profile.
+        let leaf = certs[0];
+        if leaf.subject().iter_attributes().next().is_some() {
+            return Err(err(
+                Code::SiiCount,
+                0,
+                format!(
+                    "the leaf's subject is {:?}, but profile mapping-v1 requires an empty subject: the SII belongs in subjectAltName only",
+                    leaf.subject().to_string()
+                ),
+            ));
+        }
+        let sii = leaf_sii(leaf).map_err(|e| match e {
+            ProfileError::SiiCount { .. } => err(Code::SiiCount, 0, e.to_string()),
+            ProfileError::BadSii(_) | ProfileError::NotAnSii { .. } => {
+                err(Code::BadSii, 0, e.to_string())
+            }
+            other => err(Code::Malformed, 0, other.to_string()),
+        })?;
+        let mapping = leaf_mapping(leaf).map_err(|e| match e {
+            ProfileError::MappingMissing => err(Code::MappingMissing, 0, e.to_string()),
+            other => err(
+                Code::Malformed,
+                0,
+                format!("the leaf's id-pe-mimiMapping extension is malformed: {other}"),
+            ),
+        })?;
+        let (nb, na) = (not_before(leaf), not_after(leaf));
+        let max_validity = self.policy.max_leaf_validity;
+        if na - nb > max_validity.duration() {
+            return Err(err(
+                Code::ValidityTooLong,
+                0,
+                format!(
+                    "the leaf is valid for {} ({} to {}), longer than the policy maximum {max_validity}",
+                    profile::Span::new(na - nb),
+                    fmt_time(nb),
+                    fmt_time(na)
+                ),
+            ));
+        }
+        if mapping.validated_at > nb + skew {
+            return Err(err(
+                Code::StaleValidation,
+                0,
+                format!(
+                    "validatedAt {} is after the leaf's notBefore {}: possession cannot be proven after issuance",
+                    fmt_time(mapping.validated_at),
+                    fmt_time(nb)
+                ),
+            ));
+        }
+        let max_age = self.policy.max_validation_age;
+        if now - mapping.validated_at > max_age.duration() + skew {
+            return Err(err(
+                Code::StaleValidation,
+                0,
+                format!(
+                    "possession of {sii} was last proven at {}, longer ago than the policy maximum {max_age}: the provider must re-validate the SII",
+                    fmt_time(mapping.validated_at)
+                ),
+            ));
+        }
+
+        // 5. Scope at every hop.
+        self.check_scope(anchor, &certs, &sii)?;
+
+        // 6. Provider binding.
+        if mapping.provider != anchor.provider() {
+            return Err(err(
+                Code::ProviderMismatch,
+                0,
+                format!(
+                    "the attestation claims provider {:?}, but it chains to anchor {:?}, which may speak only for {:?}",
+                    mapping.provider,
+                    anchor.name(),
+                    anchor.provider()
+                ),
+            ));
+        }
+
+        // 7. The SII asked for.
+        if let Some(expected) = expected {
+            if *expected != sii {
+                return Err(err(
+                    Code::SiiMismatch,
+                    0,
+                    format!("the attestation is for {sii}, not for {expected}"),
+                ));
+            }
+        }
+
+        Ok(VerifiedMapping {
+            sii,
+            provider: mapping.provider,
+            handle: mapping.handle,
+            method: mapping.method,
+            validated_at: mapping.validated_at,
+            flags: mapping.flags,
+            not_before: nb,
+            not_after: na,
+            anchor: anchor.name().to_owned(),
+            chain_sha256: profile::sha256(&path_der),
+        })
+    }
+
+    /// Check 5: the SII inside the trust-list scope and every CA's `MimiScope`; no CA
+    /// widening its issuers' scopes (or, under [`ScopeRule::Strict`], the trust-list scope).
+    fn check_scope(
+        &self,
+        anchor: &Anchor,
+        certs: &[&X509Certificate<'_>],
+        sii: &Sii,
+    ) -> Result<(), VerifyError> {
+        let root_depth = certs.len() - 1;
+        let listed = anchor.scope();
+        let mut scopes: Vec<Option<Scope>> = vec![None];
+        for (depth, c) in certs.iter().enumerate().skip(1) {
+            scopes.push(ca_scope(c).map_err(|e| {
+                err(
+                    Code::Malformed,
+                    depth,
+                    format!("the id-pe-mimiScope extension is malformed: {e}"),
+                )
+            })?);
+        }
+        for depth in (1..=root_depth).rev() {
+            let Some(scope) = &scopes[depth] else {
+                continue;
+            };
+            for (outer_depth, outer) in scopes.iter().enumerate().skip(depth + 1) {
+                if let Some(outer) = outer {
+                    if !scope.is_within(outer) {
+                        return Err(err(
+                            Code::ScopeWidened,
+                            depth,
+                            format!(
+                                "the CA's scope ({scope}) is wider than that of its issuer at depth {outer_depth} ({outer}): a CA may not widen what it was delegated"
+                            ),
+                        ));
+                    }
+                }
+            }
+            if self.policy.scope_rule == ScopeRule::Strict && !scope.is_within(listed) {
+                return Err(err(
+                    Code::ScopeWidened,
+                    depth,
+                    format!(
+                        "the CA's scope ({scope}) is wider than what the trust list allows anchor {:?} ({listed})",
+                        anchor.name()
+                    ),
+                ));
+            }
+        }
+        if !listed.permits(sii) {
+            return Err(err(
+                Code::OutOfScope,
+                root_depth,
+                format!(
+                    "{sii} is outside what the trust list lets anchor {:?} assert ({listed})",
+                    anchor.name()
+                ),
+            ));
+        }
+        for depth in (1..=root_depth).rev() {
+            if let Some(scope) = &scopes[depth] {
+                if !scope.permits(sii) {
+                    return Err(err(
+                        Code::OutOfScope,
+                        depth,
+                        format!("{sii} is outside the scope of the CA at depth {depth} ({scope})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A webpki error as a code, with the depth of the certificate it concerns, found by
+    /// following issuer names up the presented chain.
+    fn explain(
+        &self,
+        e: webpki::Error,
+        parsed: &[X509Certificate<'_>],
+        at: OffsetDateTime,
+    ) -> VerifyError {
+        use webpki::Error as W;
+        let (walk, anchor) = self.presented_path(parsed);
+        let top = walk.len() - 1;
+        let find = |pred: &dyn Fn(usize, &X509Certificate<'_>) -> bool| {
+            walk.iter()
+                .enumerate()
+                .find(|(d, &i)| pred(*d, &parsed[i]))
+                .map(|(d, _)| d)
+        };
+        #[allow(deprecated)]
+        match e {
+            W::UnknownIssuer | W::CertDistrusted => err(
+                Code::UnknownIssuer,
+                top,
+                format!(
+                    "no path to a trust-list anchor: the certificate at depth {top} was issued by \"{}\", which is neither in the chain nor a trusted root",
+                    parsed[walk[top]].issuer()
+                ),
+            ),
+            W::InvalidSignatureForPublicKey
+            | W::SignatureAlgorithmMismatch
+            | W::UnsupportedSignatureAlgorithm
+            | W::UnsupportedSignatureAlgorithmContext(_)
+            | W::UnsupportedSignatureAlgorithmForPublicKey
+            | W::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                let root = anchor.and_then(|a| {
+                    X509Certificate::from_der(self.anchors[a].root_der.as_ref())
+                        .ok()
+                        .map(|(_, c)| c)
+                });
+                let depth = (0..walk.len())
+                    .find(|&d| {
+                        let issuer = match walk.get(d + 1) {
+                            Some(&j) => Some(parsed[j].public_key()),
+                            None => root.as_ref().map(|r| r.public_key()),
+                        };
+                        issuer.is_some_and(|spki| parsed[walk[d]].verify_signature(Some(spki)).is_err())
+                    })
+                    .unwrap_or(0);
+                err(
+                    Code::BadSignature,
+                    depth,
+                    format!("the signature of the certificate at depth {depth} does not verify with its issuer's key, or uses an algorithm other than ecdsa-with-SHA256 on P-256 ({e:?})"),
+                )
+            }
+            W::CertExpired { .. } | W::CertNotValidYet { .. } | W::InvalidCertValidity => {
+                let depth = find(&|_, c| at < not_before(c) || at > not_after(c)).unwrap_or(0);
+                let code = if matches!(e, W::CertNotValidYet { .. }) {
+                    Code::NotYetValid
+                } else {
+                    Code::Expired
+                };
+                err(code, depth, format!("the certificate at depth {depth} is not valid at {}", fmt_time(at)))
+            }
+            W::CaUsedAsEndEntity => err(
+                Code::NotCa,
+                0,
+                "the leaf has basicConstraints cA=TRUE: a mapping leaf must not be a CA",
+            ),
+            W::EndEntityUsedAsCa => {
+                let depth = find(&|d, c| d > 0 && !is_ca(c)).unwrap_or(1);
+                err(
+                    Code::NotCa,
+                    depth,
+                    format!("the certificate at depth {depth} issues certificates but lacks basicConstraints cA=TRUE"),
+                )
+            }
+            W::PathLenConstraintViolated | W::MaximumPathDepthExceeded => {
+                let depth = find(&|d, c| d > 0 && path_len(c).is_some_and(|l| d - 1 > l)).unwrap_or(top);
+                err(
+                    Code::PathLen,
+                    depth,
+                    format!("the chain is longer than the pathLenConstraint of the CA at depth {depth} allows"),
+                )
+            }
+            W::RequiredEkuNotFound | W::RequiredEkuNotFoundContext(_) | W::EmptyEkuExtension => {
+                let depth = find(&|_, c| !has_mimi_eku(c)).unwrap_or(0);
+                err(
+                    Code::Eku,
+                    depth,
+                    format!("the certificate at depth {depth} lacks extendedKeyUsage {}", oids::ID_KP_MIMI_MAPPING),
+                )
+            }
+            W::UnsupportedCriticalExtension => {
+                let depth = find(&|_, c| first_unprocessed_critical(c).is_some()).unwrap_or(0);
+                err(
+                    Code::UnknownCriticalExtension,
+                    depth,
+                    "a certificate has a critical extension this verifier does not process",
+                )
+            }
+            W::NameConstraintViolation => err(
+                Code::OutOfScope,
+                0,
+                "the leaf's name violates a CA's nameConstraints",
+            ),
+            W::CertRevoked => err(Code::Revoked, 0, "a certificate on the path is revoked"),
+            W::UnknownRevocationStatus => err(
+                Code::RevocationUnknown,
+                0,
+                "the revocation status of a certificate on the path is unknown",
+            ),
+            other => {
+                let depth = chain_der_depth(parsed, &walk);
+                err(
+                    Code::Malformed,
+                    depth,
+                    format!("the chain was rejected by path validation: {other:?}"),
+                )
+            }
+        }
+    }
+
+    /// Chain indices from the leaf following issuer names, and the anchor the topmost one
+    /// names as issuer, if any.
+    fn presented_path(&self, parsed: &[X509Certificate<'_>]) -> (Vec<usize>, Option<usize>) {
+        let mut walk = vec![0usize];
+        loop {
+            let cur = &parsed[*walk.last().unwrap_or(&0)];
+            let issuer = cur.issuer().as_raw();
+            if let Some(a) = self
+                .webpki_anchors
+                .iter()
+                .position(|a| a.subject.as_ref() == strip_sequence(issuer))
+            {
+                return (walk, Some(a));
+            }
+            match (0..parsed.len())
+                .find(|j| !walk.contains(j) && parsed[*j].subject().as_raw() == issuer)
+            {
+                Some(j) => walk.push(j),
+                None => return (walk, None),
+            }
+        }
+    }
+}
+
+/// The contents of a DER SEQUENCE (webpki keeps names without their outer tag and length).
+fn strip_sequence(der: &[u8]) -> &[u8] {
+    let Some((&0x30, rest)) = der.split_first() else {
+        return der;
+    };
+    match rest.split_first() {
+        Some((&len, body)) if len < 0x80 => body,
+        Some((&len, body)) => body.get(usize::from(len & 0x7f)..).unwrap_or(body),
+        None => der,
+    }
+}
+
+/// Depth of the first certificate on `walk` webpki cannot parse; 0 if none.
+fn chain_der_depth(parsed: &[X509Certificate<'_>], walk: &[usize]) -> usize {
+    walk.iter()
+        .position(|&i| {
+            let der = CertificateDer::from(parsed[i].as_raw());
+            EndEntityCert::try_from(&der).is_err()
+        })
+        .unwrap_or(0)
+}
+
+fn is_ca(c: &X509Certificate<'_>) -> bool {
+    matches!(c.basic_constraints(), Ok(Some(bc)) if bc.value.ca)
+}
+
+fn path_len(c: &X509Certificate<'_>) -> Option<usize> {
+    match c.basic_constraints() {
+        Ok(Some(bc)) => bc
+            .value
+            .path_len_constraint
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
+        _ => None,
+    }
+}
+
+fn has_mimi_eku(c: &X509Certificate<'_>) -> bool {
+    matches!(c.extended_key_usage(), Ok(Some(eku)) if eku.value.other.iter().any(|o| o.as_bytes() == oids::ID_KP_MIMI_MAPPING.der_value()))
+}
+
+fn first_unprocessed_critical(c: &X509Certificate<'_>) -> Option<String> {
+    c.extensions()
+        .iter()
+        .find(|e| e.critical && !PROCESSED_CRITICAL.contains(&e.oid.as_bytes()))
+        .map(|e| oids::dotted(e.oid.as_bytes()))
+}
+
+fn check_critical(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    match first_unprocessed_critical(c) {
+        Some(oid) => Err(err(
+            Code::UnknownCriticalExtension,
+            depth,
+            format!(
+                "the certificate at depth {depth} has a critical extension {oid}{} that this verifier does not process",
+                oids::name(&oid).map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A time inside every certificate's validity and within the clock skew of `now`, or the
+/// reason there is none.
+fn validity_time(
+    parsed: &[X509Certificate<'_>],
+    now: OffsetDateTime,
+    skew: time::Duration,
+) -> Result<OffsetDateTime, VerifyError> {
+    for (depth, c) in parsed.iter().enumerate() {
+        let (nb, na) = (not_before(c), not_after(c));
+        if nb > na {
+            return Err(err(
+                Code::Malformed,
+                depth,
+                format!(
+                    "the certificate at depth {depth} has notBefore {} after notAfter {}",
+                    fmt_time(nb),
+                    fmt_time(na)
+                ),
+            ));
+        }
+        if nb > now + skew {
+            return Err(err(
+                Code::NotYetValid,
+                depth,
+                format!(
+                    "the certificate at depth {depth} is not valid before {} (checked at {}, clock skew allowed {})",
+                    fmt_time(nb),
+                    fmt_time(now),
+                    profile::Span::new(skew)
+                ),
+            ));
+        }
+        if na < now - skew {
+            return Err(err(
+                Code::Expired,
+                depth,
+                format!(
+                    "the certificate at depth {depth} expired at {} (checked at {}, clock skew allowed {})",
+                    fmt_time(na),
+                    fmt_time(now),
+                    profile::Span::new(skew)
+                ),
+            ));
+        }
+    }
+    let lo = parsed.iter().map(not_before).max().unwrap_or(now);
+    let (hi_depth, hi) = parsed
+        .iter()
+        .map(not_after)
+        .enumerate()
+        .min_by_key(|(_, t)| *t)
+        .unwrap_or((0, now));
+    if lo > hi {
+        return Err(err(
+            Code::Expired,
+            hi_depth,
+            format!(
+                "the certificate at depth {hi_depth} expired at {}, before another certificate of the chain became valid ({})",
+                fmt_time(hi),
+                fmt_time(lo)
+            ),
+        ));
+    }
+    Ok(now.clamp(lo, hi))
+}
+
+/// basicConstraints and pathLenConstraint, the anchor's own included (webpki checks neither
+/// on the anchor).
+fn check_ca_constraints(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    if depth == 0 {
+        if is_ca(c) {
+            return Err(err(
+                Code::NotCa,
+                0,
+                "the leaf has basicConstraints cA=TRUE: a mapping leaf must not be a CA",
+            ));
+        }
+        return Ok(());
+    }
+    if !is_ca(c) {
+        return Err(err(
+            Code::NotCa,
+            depth,
+            format!("the certificate at depth {depth} issues certificates but lacks basicConstraints cA=TRUE"),
+        ));
+    }
+    if let Some(len) = path_len(c) {
+        if depth - 1 > len {
+            return Err(err(
+                Code::PathLen,
+                depth,
+                format!(
+                    "the CA at depth {depth} has pathLenConstraint {len}, but {} CA(s) sit below it",
+                    depth - 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_key_usage(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    let ku = c.key_usage().map_err(|e| {
+        err(
+            Code::Malformed,
+            depth,
+            format!("the keyUsage extension at depth {depth} is malformed: {e}"),
+        )
+    })?;
+    let Some(ku) = ku else {
+        return Err(err(
+            Code::KeyUsage,
+            depth,
+            format!("the certificate at depth {depth} has no keyUsage extension"),
+        ));
+    };
+    if depth == 0 {
+        if !ku.value.digital_signature() || ku.value.key_cert_sign() {
+            return Err(err(
+                Code::KeyUsage,
+                0,
+                format!(
+                    "the leaf's keyUsage is {}, but a mapping leaf has digitalSignature and no keyCertSign",
+                    ku.value
+                ),
+            ));
+        }
+    } else if !ku.value.key_cert_sign() {
+        return Err(err(
+            Code::KeyUsage,
+            depth,
+            format!(
+                "the CA at depth {depth} has keyUsage {}, without keyCertSign",
+                ku.value
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `id-kp-mimiMapping` and nothing else, on the leaf and every CA (webpki does not look at
+/// the anchor, and a CA vouching for other purposes could vouch for TLS or S/MIME).
+fn check_eku(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    let eku = c.extended_key_usage().map_err(|e| {
+        err(
+            Code::Malformed,
+            depth,
+            format!("the extendedKeyUsage extension at depth {depth} is malformed: {e}"),
+        )
+    })?;
+    let Some(eku) = eku else {
+        return Err(err(
+            Code::Eku,
+            depth,
+            format!(
+                "the certificate at depth {depth} has no extendedKeyUsage: the profile requires {} on the leaf and every CA",
+                oids::ID_KP_MIMI_MAPPING
+            ),
+        ));
+    };
+    let e = eku.value;
+    let only_mimi = !(e.any
+        || e.server_auth
+        || e.client_auth
+        || e.code_signing
+        || e.email_protection
+        || e.time_stamping
+        || e.ocsp_signing)
+        && e.other.len() == 1
+        && e.other[0].as_bytes() == oids::ID_KP_MIMI_MAPPING.der_value();
+    if !only_mimi {
+        return Err(err(
+            Code::Eku,
+            depth,
+            format!(
+                "the certificate at depth {depth} has extendedKeyUsage other than {} alone",
+                oids::ID_KP_MIMI_MAPPING
+            ),
+        ));
+    }
+    Ok(())
+}

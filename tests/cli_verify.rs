@@ -1,0 +1,199 @@
+//! The real `mimi-attest verify` and `demo` commands: exit codes 0 / 1 / 2 and the JSON.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
+const AT: &str = "2026-01-02T00:00:00Z";
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn valid_chains_exit_0_with_json() {
+    let out = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        AT,
+        "--format",
+        "json",
+        "certs/alice-chat-a.pem",
+        "certs/bob-email-chat-a.pem",
+        "certs/carol-csr-chat-b.pem",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = json(&out);
+    assert_eq!(results.len(), 3);
+    let r = &results[0];
+    assert_eq!(r["file"], "certs/alice-chat-a.pem");
+    assert_eq!(r["valid"], true);
+    assert_eq!(r["sii"], "tel:+15551234567");
+    assert_eq!(r["provider"], "chat-a.example");
+    assert_eq!(r["handle"], "mimi://chat-a.example/u/alice");
+    assert_eq!(r["method"], "sms-otp");
+    assert_eq!(r["anchor"], "chat-a");
+    assert_eq!(r["validated_at"], "2026-01-01T00:00:00Z");
+    assert_eq!(r["not_before"], "2026-01-01T00:00:00Z");
+    assert_eq!(r["not_after"], "2026-01-08T00:00:00Z");
+    assert_eq!(r["chain_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(results[1]["sii"], "mailto:bob@chat-a.example");
+    assert_eq!(results[2]["provider"], "chat-b.example");
+}
+
+#[test]
+fn rejected_chain_exits_1_with_code_message_depth() {
+    let out = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        AT,
+        "--format",
+        "json",
+        "certs/alice-chat-a.pem",
+        "certs/forged-claims-chat-a.pem",
+        "certs/forged-out-of-scope.pem",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let results = json(&out);
+    assert_eq!(results[0]["valid"], true);
+    assert_eq!(results[1]["valid"], false);
+    assert_eq!(results[1]["code"], "E_PROVIDER_MISMATCH");
+    assert_eq!(results[1]["depth"], 0);
+    assert!(results[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("chat-a.example"));
+    assert_eq!(results[2]["code"], "E_OUT_OF_SCOPE");
+}
+
+#[test]
+fn time_travel_and_expect_sii() {
+    let late = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        "2026-02-01T00:00:00Z",
+        "certs/alice-chat-a.pem",
+    ]);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&late.stdout).contains("E_EXPIRED"));
+    let other = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        AT,
+        "--expect-sii",
+        "+1 555 000 0000",
+        "certs/alice-chat-a.pem",
+    ]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&other.stdout).contains("E_SII_MISMATCH"));
+    let same = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        AT,
+        "--expect-sii",
+        "+1 (555) 123-4567",
+        "certs/alice-chat-a.pem",
+    ]);
+    assert_eq!(same.status.code(), Some(0));
+}
+
+#[test]
+fn a_file_that_is_not_a_chain_is_malformed_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "this is not a certificate\n").unwrap();
+    let out = run(&[
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--format",
+        "json",
+        junk.to_str().unwrap(),
+        "ca-config/chat-a.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let results = json(&out);
+    assert!(results.iter().all(|r| r["code"] == "E_MALFORMED"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn unusable_trust_list_exits_2() {
+    let missing = run(&[
+        "verify",
+        "--trust-list",
+        "nowhere.yaml",
+        "certs/alice-chat-a.pem",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nowhere.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("tl.yaml");
+    std::fs::write(&bad, "version: 1\nanchors: []\nextra: 1\n").unwrap();
+    let invalid = run(&[
+        "verify",
+        "--trust-list",
+        bad.to_str().unwrap(),
+        "certs/alice-chat-a.pem",
+    ]);
+    assert_eq!(invalid.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&invalid.stderr);
+    assert!(err.contains("extra") && err.contains(":3"), "{err}");
+    let usage = run(&["verify", "certs/alice-chat-a.pem"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn demo_runs_and_shows_forgeries_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("demo");
+    let out = run(&["demo", "--dir", work.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("E_OUT_OF_SCOPE"), "{text}");
+    assert!(text.contains("E_PROVIDER_MISMATCH"), "{text}");
+    assert!(work.join("trust-list.yaml").exists());
+    // The trust list the demo wrote works with the CLI.
+    let v = run(&[
+        "verify",
+        "--trust-list",
+        work.join("trust-list.yaml").to_str().unwrap(),
+        work.join("chains/alice-chat-b.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(0));
+}

@@ -1,0 +1,222 @@
+//! Building mapping chains directly with rcgen, bypassing the issuer's guards, so tests can
+//! make every kind of hostile certificate.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::{Scope, TrustList, Verifier};
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::CertificateDer;
+use time::{Duration, OffsetDateTime};
+
+/// Now, in whole seconds.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap()
+}
+
+pub fn mimi_eku() -> ExtendedKeyUsagePurpose {
+    ExtendedKeyUsagePurpose::Other(oids::ID_KP_MIMI_MAPPING.arcs().to_vec())
+}
+
+pub fn scope(tel: &[&str], email: &[&str]) -> Scope {
+    Scope::new(tel, email).unwrap()
+}
+
+pub fn scope_ext(s: &Scope) -> CustomExtension {
+    CustomExtension::from_oid_content(oids::ID_PE_MIMI_SCOPE.arcs(), s.to_der().unwrap())
+}
+
+pub fn mapping_ext(m: &MimiMapping) -> CustomExtension {
+    CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), m.to_der().unwrap())
+}
+
+pub fn policies_ext() -> CustomExtension {
+    CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
+}
+
+pub fn mapping(provider: &str, validated_at: OffsetDateTime) -> MimiMapping {
+    MimiMapping {
+        provider: provider.into(),
+        handle: Some(format!("mimi://{provider}/u/alice")),
+        method: Method::SmsOtp,
+        validated_at,
+        flags: MappingFlags::default(),
+        consent: None,
+    }
+}
+
+/// CA parameters as the profile wants them.
+pub fn ca_params(
+    cn: &str,
+    path_len: u8,
+    s: Option<&Scope>,
+    now: OffsetDateTime,
+) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "Test Org");
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    p.not_before = now - Duration::days(1);
+    p.not_after = now + Duration::days(365);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.extended_key_usages = vec![mimi_eku()];
+    p.use_authority_key_identifier_extension = path_len == 0;
+    p.custom_extensions = vec![policies_ext()];
+    if let Some(s) = s {
+        p.custom_extensions.push(scope_ext(s));
+    }
+    p
+}
+
+pub fn tel_san(s: &str) -> SanType {
+    SanType::URI(s.try_into().unwrap())
+}
+
+pub fn email_san(s: &str) -> SanType {
+    SanType::Rfc822Name(s.try_into().unwrap())
+}
+
+/// Leaf parameters as the profile wants them.
+pub fn leaf_params(
+    san: SanType,
+    m: Option<&MimiMapping>,
+    now: OffsetDateTime,
+) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = DistinguishedName::new();
+    p.not_before = now - Duration::hours(1);
+    p.not_after = now + Duration::days(7);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![mimi_eku()];
+    p.use_authority_key_identifier_extension = true;
+    p.subject_alt_names = vec![san];
+    p.custom_extensions = vec![policies_ext()];
+    if let Some(m) = m {
+        p.custom_extensions.push(mapping_ext(m));
+    }
+    p
+}
+
+pub fn key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+}
+
+/// The parameters of a whole chain: root → issuing CA → leaf, and the trust list.
+pub struct Spec {
+    pub now: OffsetDateTime,
+    pub root: CertificateParams,
+    pub ca: CertificateParams,
+    pub leaf: CertificateParams,
+    pub provider: String,
+    pub anchor_scope: Scope,
+    pub policy_yaml: String,
+}
+
+impl Spec {
+    /// A good chain for tel:+15551234567 on chat-a.example.
+    pub fn good() -> Spec {
+        let now = now();
+        let s = scope(&["+1", "+44"], &["chat-a.example"]);
+        let mut root = ca_params("Test Root", 1, Some(&s), now);
+        root.not_after = now + Duration::days(3650);
+        let ca = ca_params("Test Issuing CA", 0, Some(&s), now);
+        let m = mapping("chat-a.example", now - Duration::hours(2));
+        let leaf = leaf_params(tel_san("tel:+15551234567"), Some(&m), now);
+        Spec {
+            now,
+            root,
+            ca,
+            leaf,
+            provider: "chat-a.example".into(),
+            anchor_scope: s,
+            policy_yaml: String::new(),
+        }
+    }
+
+    /// Replace the leaf's mapping extension.
+    pub fn set_mapping(&mut self, m: &MimiMapping) {
+        self.leaf
+            .custom_extensions
+            .retain(|e| e.oid_components().collect::<Vec<_>>() != oids::ID_PE_MIMI_MAPPING.arcs());
+        self.leaf.custom_extensions.push(mapping_ext(m));
+    }
+
+    pub fn build(&self) -> Built {
+        let root_key = key();
+        let ca_key = key();
+        let leaf_key = key();
+        let root = self.root.self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::from_params(&self.root, &root_key);
+        let ca = self.ca.signed_by(&ca_key, &root_issuer).unwrap();
+        let ca_issuer = Issuer::from_params(&self.ca, &ca_key);
+        let leaf = self.leaf.signed_by(&leaf_key, &ca_issuer).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("root.pem"), root.pem()).unwrap();
+        let trust_list = dir.path().join("trust-list.yaml");
+        std::fs::write(&trust_list, self.trust_list_yaml("root.pem")).unwrap();
+        Built {
+            chain: vec![leaf.der().clone(), ca.der().clone()],
+            root: root.der().clone(),
+            root_key,
+            ca_key,
+            trust_list,
+            dir,
+        }
+    }
+
+    pub fn trust_list_yaml(&self, cert: &str) -> String {
+        let spec = self.anchor_scope.to_spec();
+        let q = |v: &[String]| {
+            v.iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "version: 1\nanchors:\n  - name: test\n    provider: {}\n    certificate: {cert}\n    scope:\n      tel: [{}]\n      email: [{}]\n{}",
+            self.provider,
+            q(&spec.tel),
+            q(&spec.email),
+            self.policy_yaml
+        )
+    }
+}
+
+pub struct Built {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub root: CertificateDer<'static>,
+    pub root_key: KeyPair,
+    pub ca_key: KeyPair,
+    pub trust_list: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Built {
+    pub fn verifier(&self) -> Verifier {
+        Verifier::new(TrustList::from_file(&self.trust_list).unwrap())
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The chain as PEM (leaf first).
+    pub fn pem(&self) -> String {
+        pem_of(&self.chain)
+    }
+}
+
+pub fn pem_of(chain: &[CertificateDer<'_>]) -> String {
+    chain
+        .iter()
+        .map(|c| pem::encode(&pem::Pem::new("CERTIFICATE", c.as_ref().to_vec())))
+        .collect()
+}
