@@ -12,14 +12,17 @@
 //! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
 //! - [`issue`]: the provider CA (create, issue, batch, store).
 //! - [`verify`]: the relying platform (trust list, chain verification, resolving an SII).
+//! - [`audit`]: inspecting and linting certificates, chains, CSRs, CRLs and the store.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod issue;
 pub mod profile;
 pub mod sii;
 pub mod verify;
 
+pub use audit::{AuditError, Finding, Lint, Role, Severity};
 pub use issue::{CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};

@@ -1,6 +1,7 @@
 //! Command-line interface. Data goes to stdout, diagnostics to stderr. Exit codes:
 //! 0 = yes (valid, clean), 1 = no (rejected, lint error), 2 = could not run.
 
+mod audit;
 mod ca;
 mod demo;
 mod verify;
@@ -43,6 +44,23 @@ enum Command {
     /// Run the whole story on the example configs: two providers, attestations, a trust
     /// list, verification, resolution and rejected forgeries.
     Demo(demo::DemoArgs),
+    /// Show every field of certificates, chains, CSRs and CRLs (PEM or DER).
+    Inspect(audit::InspectArgs),
+    /// Check certificates, chains and CRLs against profile mapping-v1 and RFC 5280.
+    /// Exit 1 when a finding at or above --severity remains.
+    Lint(audit::LintArgs),
+    /// Read a CA's issuance store (auditors: no keys needed).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// List the store's records with their state now.
+    List(audit::StoreListArgs),
+    /// Write every issued certificate as PEM, each preceded by its record as `# key: value`
+    /// comment lines.
+    Export(audit::StoreExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -125,6 +143,10 @@ pub fn main() -> ExitCode {
         Command::Ca(CaCommand::Rotate(a)) => ca::rotate(a),
         Command::Verify(a) => verify::verify(a),
         Command::Demo(a) => demo::demo(a),
+        Command::Inspect(a) => audit::inspect(a),
+        Command::Lint(a) => audit::lint(a),
+        Command::Store(StoreCommand::List(a)) => audit::store_list(a),
+        Command::Store(StoreCommand::Export(a)) => audit::store_export(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

@@ -827,11 +827,24 @@ impl ProviderCa {
     }
 }
 
-/// Checks every certificate passes before it is stored as issued and handed out.
+/// Checks every certificate passes before it is stored as issued and handed out: the leaf
+/// lints of [`crate::audit`] run on the signed DER, and any error-level finding refuses it.
 pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
-    X509Certificate::from_der(der)
-        .map(|_| ())
-        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))
+    use crate::audit::{lint_certificate, Role, Severity};
+    let (_, findings) = lint_certificate(der, Some(Role::Leaf))
+        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))?;
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{}: {} ({})", f.id, f.message, f.detail))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(IssueError::LintFailed {
+            findings: errors.join("\n"),
+        })
+    }
 }
 
 /// PEM of one certificate.

@@ -16,6 +16,9 @@ pub use lifecycle::{needs_renewal, RenewalWindow};
 pub use revoke::{RevokeOutcome, RevokeReason, SignedCrl};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
+/// The issuance store's file name inside a CA directory.
+pub const STORE_FILE: &str = ca::STORE;
+
 /// Why a CA operation could not be done. Every message says what to change.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,0 +1,45 @@
+//! The auditor's side: reading certificates, chains, CSRs and CRLs (PEM or DER), inspecting
+//! them field by field, linting them against profile mapping-v1 and RFC 5280, and reading
+//! a CA's issuance store.
+//!
+//! ```no_run
+//! use mimi_attest::audit::{self, Severity};
+//! let bytes = std::fs::read("chain.pem").unwrap();
+//! let objects = audit::read_objects(&bytes).unwrap();
+//! let report = audit::lint_objects(&objects);
+//! assert!(!report.fails(Severity::Error));
+//! ```
+
+mod input;
+mod inspect;
+mod lint;
+mod store;
+
+pub use input::{read_objects, Object, ObjectKind};
+pub use inspect::{
+    inspect, CertificateReport, CrlEntryReport, CrlReport, CsrReport, Inspection, MappingReport,
+    NamedOid, RawExtension, ScopeReport,
+};
+pub use lint::{
+    catalogue, lint_certificate, lint_crl, lint_objects, Finding, Lint, LintReport, LintTarget,
+    LintedObject, Role, Severity,
+};
+pub use store::{export_pem, store_records, RecordState, StoreQuery, StoreRecord};
+
+/// Why an audit could not run. Every message says what was wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The input is not a certificate, chain, CSR or CRL in PEM or DER.
+    #[error("{0}")]
+    Input(String),
+    /// The issuance store could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::issue::IssueError),
+}
+
+/// RFC 3339 (UTC) form of a time, as every report shows it.
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}

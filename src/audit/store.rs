@@ -1,0 +1,195 @@
+//! The issuance store as an auditor sees it: rows with their state at a given time, and an
+//! export of every issued certificate with its record.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{rfc3339, AuditError};
+use crate::issue::{CertStatus, IssuanceStore, StoredCert};
+use crate::profile;
+use crate::sii::Sii;
+
+/// Where a stored certificate is in its life at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RecordState {
+    /// Issued, not revoked, inside its validity.
+    Valid,
+    /// Issued, not revoked, notBefore still ahead.
+    NotYetValid,
+    /// Issued, not revoked, past notAfter.
+    Expired,
+    /// Revoked.
+    Revoked,
+    /// Serial reserved, signing not finished.
+    Reserved,
+    /// Reservation given up (signing or pre-issuance lint failed); never handed out.
+    Abandoned,
+}
+
+impl RecordState {
+    /// The name shown in reports (`valid`, `not-yet-valid`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Valid => "valid",
+            RecordState::NotYetValid => "not-yet-valid",
+            RecordState::Expired => "expired",
+            RecordState::Revoked => "revoked",
+            RecordState::Reserved => "reserved",
+            RecordState::Abandoned => "abandoned",
+        }
+    }
+
+    fn of(row: &StoredCert, now: OffsetDateTime) -> RecordState {
+        match row.status {
+            CertStatus::Revoked => RecordState::Revoked,
+            CertStatus::Reserved => RecordState::Reserved,
+            CertStatus::Abandoned => RecordState::Abandoned,
+            _ if now < row.not_before => RecordState::NotYetValid,
+            _ if now >= row.not_after => RecordState::Expired,
+            _ => RecordState::Valid,
+        }
+    }
+}
+
+/// Which rows to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreQuery {
+    /// Only rows for this SII.
+    pub sii: Option<Sii>,
+    /// Only rows in this state.
+    pub state: Option<RecordState>,
+}
+
+/// One store row as an auditor sees it (times RFC 3339 UTC, serials lower-case hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StoreRecord {
+    /// Serial.
+    pub serial: String,
+    /// `root`, `ca` or `leaf`.
+    pub kind: &'static str,
+    /// State at the query time.
+    pub state: RecordState,
+    /// The stored status (`issued`, `revoked`, `reserved`, `abandoned`).
+    pub status: &'static str,
+    /// Canonical SII (leaves).
+    pub sii: Option<String>,
+    /// Handle.
+    pub handle: Option<String>,
+    /// Validation method.
+    pub method: Option<String>,
+    /// validatedAt.
+    pub validated_at: Option<String>,
+    /// notBefore.
+    pub not_before: String,
+    /// notAfter.
+    pub not_after: String,
+    /// Serial of the issuing certificate.
+    pub issuer_serial: Option<String>,
+    /// Idempotency key of the request.
+    pub request_id: Option<String>,
+    /// SHA-256 (hex) of the CSR the key came from.
+    pub csr_sha256: Option<String>,
+    /// SHA-256 (hex) of the certificate DER: compare with `sha256_fingerprint` of `inspect`.
+    pub sha256_fingerprint: Option<String>,
+    /// When the row was written.
+    pub created_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+    /// Why it was revoked.
+    pub revocation_reason: Option<String>,
+}
+
+impl StoreRecord {
+    fn new(row: &StoredCert, now: OffsetDateTime) -> Self {
+        StoreRecord {
+            serial: row.serial.clone(),
+            kind: row.kind.as_str(),
+            state: RecordState::of(row, now),
+            status: row.status.as_str(),
+            sii: row.sii.clone(),
+            handle: row.handle.clone(),
+            method: row.method.clone(),
+            validated_at: row.validated_at.map(rfc3339),
+            not_before: rfc3339(row.not_before),
+            not_after: rfc3339(row.not_after),
+            issuer_serial: row.issuer_serial.clone(),
+            request_id: row.request_id.clone(),
+            csr_sha256: row.csr_sha256.clone(),
+            sha256_fingerprint: row.der.as_ref().map(|d| profile::hex(&profile::sha256(d))),
+            created_at: rfc3339(row.created_at),
+            revoked_at: row.revoked_at.map(rfc3339),
+            revocation_reason: row.revocation_reason.clone(),
+        }
+    }
+
+    /// The record as `# key: value` lines (the header of each certificate in an export).
+    pub fn comment_lines(&self) -> String {
+        let mut o = String::new();
+        let mut line = |k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                let _ = writeln!(o, "# {k}: {v}");
+            }
+        };
+        line("serial", Some(&self.serial));
+        line("kind", Some(self.kind));
+        line("state", Some(self.state.as_str()));
+        line("status", Some(self.status));
+        line("sii", self.sii.as_deref());
+        line("handle", self.handle.as_deref());
+        line("method", self.method.as_deref());
+        line("validated_at", self.validated_at.as_deref());
+        line("not_before", Some(&self.not_before));
+        line("not_after", Some(&self.not_after));
+        line("issuer_serial", self.issuer_serial.as_deref());
+        line("request_id", self.request_id.as_deref());
+        line("csr_sha256", self.csr_sha256.as_deref());
+        line("sha256_fingerprint", self.sha256_fingerprint.as_deref());
+        line("created_at", Some(&self.created_at));
+        line("revoked_at", self.revoked_at.as_deref());
+        line("revocation_reason", self.revocation_reason.as_deref());
+        o
+    }
+}
+
+fn open(ca_dir: &Path) -> Result<IssuanceStore, AuditError> {
+    Ok(IssuanceStore::open(&ca_dir.join(crate::issue::STORE_FILE))?)
+}
+
+/// The rows of the CA directory's store that match `query`, oldest first, with their state
+/// at `now`. Needs only `store.db`, not the CA's keys.
+pub fn store_records(
+    ca_dir: &Path,
+    query: &StoreQuery,
+    now: OffsetDateTime,
+) -> Result<Vec<StoreRecord>, AuditError> {
+    let want_sii = query.sii.as_ref().map(Sii::canonical);
+    Ok(open(ca_dir)?
+        .all()?
+        .iter()
+        .filter(|r| want_sii.is_none() || r.sii == want_sii)
+        .map(|r| StoreRecord::new(r, now))
+        .filter(|r| query.state.is_none_or(|s| r.state == s))
+        .collect())
+}
+
+/// Every certificate the store holds a signature for (issued or revoked; roots and CAs
+/// too), oldest first, each as its record in `# key: value` comment lines followed by the
+/// certificate PEM. `inspect` and `lint` read this format directly (they skip the comments).
+pub fn export_pem(ca_dir: &Path, now: OffsetDateTime) -> Result<String, AuditError> {
+    let mut out = String::new();
+    for row in open(ca_dir)?.all()? {
+        let Some(der) = &row.der else { continue };
+        out.push_str(&StoreRecord::new(&row, now).comment_lines());
+        out.push_str(&pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        ));
+        out.push('\n');
+    }
+    Ok(out)
+}

@@ -1,0 +1,326 @@
+//! `inspect`, `lint`, `store list`, `store export`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use mimi_attest::audit::{
+    self, catalogue, export_pem, lint_objects, read_objects, store_records, Inspection, LintReport,
+    RecordState, Severity, StoreQuery,
+};
+use mimi_attest::Sii;
+use serde::Serialize;
+
+use super::ca::now;
+use super::{read_input, CliError, CliResult, Format, Verdict};
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Output format (json is stable and documented in docs/auditor.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Certificates, chains, CSRs or CRLs, PEM or DER; `-` reads standard input.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SeverityArg {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Self {
+        match s {
+            SeverityArg::Error => Severity::Error,
+            SeverityArg::Warning => Severity::Warning,
+            SeverityArg::Notice => Severity::Notice,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct LintArgs {
+    /// Output format (json is stable and documented in docs/auditor.md).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when a finding at or above this severity remains (every finding is shown).
+    #[arg(long, value_enum, default_value_t = SeverityArg::Error)]
+    severity: SeverityArg,
+    /// Print the lint catalogue (id, severity, applies to, message, citation) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Certificates, chains or CRLs, PEM or DER; `-` reads standard input.
+    #[arg(required_unless_present = "list")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StateArg {
+    Valid,
+    Revoked,
+    Expired,
+    NotYetValid,
+    Reserved,
+    Abandoned,
+}
+
+impl From<StateArg> for RecordState {
+    fn from(s: StateArg) -> Self {
+        match s {
+            StateArg::Valid => RecordState::Valid,
+            StateArg::Revoked => RecordState::Revoked,
+            StateArg::Expired => RecordState::Expired,
+            StateArg::NotYetValid => RecordState::NotYetValid,
+            StateArg::Reserved => RecordState::Reserved,
+            StateArg::Abandoned => RecordState::Abandoned,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct StoreListArgs {
+    /// CA directory made by `ca init` (only its store.db is read; no keys needed).
+    #[arg(long)]
+    ca: PathBuf,
+    /// Only records for this SII (any accepted spelling, e.g. +1 555 123 4567).
+    #[arg(long)]
+    sii: Option<String>,
+    /// Only records in this state now.
+    #[arg(long, value_enum)]
+    status: Option<StateArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Writes every certificate the store holds (issued or revoked; root and issuing CA
+/// included), oldest first, as PEM. Each certificate is preceded by its store record as
+/// `# key: value` comment lines (serial, kind, state, status, sii, handle, method,
+/// validated_at, not_before, not_after, issuer_serial, request_id, csr_sha256,
+/// sha256_fingerprint, created_at, revoked_at, revocation_reason; absent values omitted).
+/// `inspect` and `lint` read the output as it is.
+#[derive(Args)]
+pub struct StoreExportArgs {
+    /// CA directory made by `ca init` (only its store.db is read; no keys needed).
+    #[arg(long)]
+    ca: PathBuf,
+}
+
+fn out(text: &str) -> Result<(), CliError> {
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| CliError(format!("cannot write to stdout: {e}")))
+}
+
+fn json<T: Serialize>(v: &T) -> Result<(), CliError> {
+    let mut s = serde_json::to_string_pretty(v)?;
+    s.push('\n');
+    out(&s)
+}
+
+fn load(path: &PathBuf) -> Result<Vec<audit::Object>, CliError> {
+    let name = if path.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    read_objects(&read_input(path)?).map_err(|e| CliError(format!("{name}: {e}")))
+}
+
+#[derive(Serialize)]
+struct InspectFile {
+    file: String,
+    #[serde(flatten)]
+    inspection: Inspection,
+}
+
+#[derive(Serialize)]
+struct InspectOutput {
+    files: Vec<InspectFile>,
+}
+
+pub fn inspect(a: InspectArgs) -> CliResult {
+    let now = now();
+    let mut files = Vec::new();
+    for path in &a.files {
+        let objects = load(path)?;
+        let inspection = audit::inspect(&objects, now)
+            .map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        files.push(InspectFile {
+            file: path.display().to_string(),
+            inspection,
+        });
+    }
+    match a.format {
+        Format::Json => json(&InspectOutput { files })?,
+        Format::Text => {
+            let mut s = String::new();
+            for f in &files {
+                if files.len() > 1 {
+                    s.push_str(&format!("== {} ==\n", f.file));
+                }
+                s.push_str(&f.inspection.render_text());
+            }
+            out(&s)?;
+        }
+    }
+    Ok(Verdict::Yes)
+}
+
+#[derive(Serialize)]
+struct LintFile {
+    file: String,
+    #[serde(flatten)]
+    report: LintReport,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    error: usize,
+    warning: usize,
+    notice: usize,
+}
+
+#[derive(Serialize)]
+struct LintOutput {
+    threshold: Severity,
+    passed: bool,
+    summary: Summary,
+    files: Vec<LintFile>,
+}
+
+fn list() -> CliResult {
+    Ok(Verdict::Yes)
+}
+
+pub fn lint(a: LintArgs) -> CliResult {
+    if a.list {
+        match a.format {
+            Format::Json => json(&catalogue())?,
+            Format::Text => {
+                let mut s = String::new();
+                for l in catalogue() {
+                    let to: Vec<&str> = l
+                        .applies_to
+                        .iter()
+                        .map(|t| match t {
+                            audit::LintTarget::Leaf => "leaf",
+                            audit::LintTarget::IssuingCa => "issuing-ca",
+                            audit::LintTarget::Root => "root",
+                            audit::LintTarget::Crl => "crl",
+                        })
+                        .collect();
+                    s.push_str(&format!(
+                        "{:<38} {:<8} {:<22} {}\n{:<70}[{}]\n",
+                        l.id,
+                        l.severity,
+                        to.join(","),
+                        l.message,
+                        "",
+                        l.citation
+                    ));
+                }
+                out(&s)?;
+            }
+        }
+        return list();
+    }
+    let threshold = Severity::from(a.severity);
+    let mut files = Vec::new();
+    for path in &a.files {
+        let objects = load(path)?;
+        files.push(LintFile {
+            file: path.display().to_string(),
+            report: lint_objects(&objects),
+        });
+    }
+    let count = |s: Severity| files.iter().map(|f| f.report.count(s)).sum::<usize>();
+    let summary = Summary {
+        error: count(Severity::Error),
+        warning: count(Severity::Warning),
+        notice: count(Severity::Notice),
+    };
+    let passed = !files.iter().any(|f| f.report.fails(threshold));
+    match a.format {
+        Format::Json => json(&LintOutput {
+            threshold,
+            passed,
+            summary,
+            files,
+        })?,
+        Format::Text => {
+            let mut s = String::new();
+            for f in &files {
+                for o in &f.report.objects {
+                    let what = match o.role {
+                        Some(r) => format!("{} {r}", o.kind.as_str()),
+                        None => o.kind.as_str().to_owned(),
+                    };
+                    let serial = o
+                        .serial
+                        .as_ref()
+                        .map(|s| format!(" serial {s}"))
+                        .unwrap_or_default();
+                    s.push_str(&format!("{} [{}] {what}{serial}\n", f.file, o.index));
+                    if o.findings.is_empty() {
+                        s.push_str("  clean\n");
+                    }
+                    for x in &o.findings {
+                        s.push_str(&format!(
+                            "  {:<7} {}: {}\n          {}  [{}]\n",
+                            x.severity, x.id, x.message, x.detail, x.citation
+                        ));
+                    }
+                }
+            }
+            s.push_str(&format!(
+                "{} error(s), {} warning(s), {} notice(s); threshold {threshold}: {}\n",
+                summary.error,
+                summary.warning,
+                summary.notice,
+                if passed { "PASS" } else { "FAIL" }
+            ));
+            out(&s)?;
+        }
+    }
+    Ok(if passed { Verdict::Yes } else { Verdict::No })
+}
+
+pub fn store_list(a: StoreListArgs) -> CliResult {
+    let sii = a.sii.as_deref().map(Sii::parse).transpose()?;
+    let query = StoreQuery {
+        sii,
+        state: a.status.map(RecordState::from),
+    };
+    let records = store_records(&a.ca, &query, now())?;
+    match a.format {
+        Format::Json => json(&records)?,
+        Format::Text => {
+            let mut s = format!(
+                "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                "SERIAL", "KIND", "STATE", "NOT AFTER", "SII"
+            );
+            for r in &records {
+                s.push_str(&format!(
+                    "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                    r.serial,
+                    r.kind,
+                    r.state.as_str(),
+                    r.not_after,
+                    r.sii.as_deref().unwrap_or("-")
+                ));
+            }
+            out(&s)?;
+            eprintln!("{} record(s)", records.len());
+        }
+    }
+    Ok(Verdict::Yes)
+}
+
+pub fn store_export(a: StoreExportArgs) -> CliResult {
+    out(&export_pem(&a.ca, now())?)?;
+    Ok(Verdict::Yes)
+}

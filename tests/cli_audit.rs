@@ -1,0 +1,290 @@
+//! The real binary: `inspect`, `lint`, `store list`, `store export`, with exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A CA directory from the example config, one issued chain (leaf + CA + root).
+fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ca-config/chat-a.yaml"
+    ))
+    .unwrap()
+    .replace(
+        "leaf_max: 90d",
+        &format!("leaf_max: {leaf_max}\n  max_validation_age: {leaf_max}"),
+    );
+    let cfg = dir.join("chat-a.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let ca = dir.join("ca");
+    let o = run(&[
+        "ca",
+        "init",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--dir",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let chain = dir.join("chain.pem");
+    let o = run(&[
+        "issue",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--sii",
+        "+1 555 123 4567",
+        "--handle",
+        "mimi://chat-a.example/u/alice",
+        "--key-out",
+        dir.join("k.pem").to_str().unwrap(),
+        "--out",
+        chain.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let mut text = std::fs::read_to_string(&chain).unwrap();
+    text.push_str(&std::fs::read_to_string(ca.join("root.pem")).unwrap());
+    std::fs::write(&chain, text).unwrap();
+    (
+        ca.to_str().unwrap().to_owned(),
+        chain.to_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn inspect_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, chain) = setup(dir.path(), "90d");
+    let o = run(&["inspect", &chain]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("path (3 certificates, leaf first):\n  [0] leaf tel:+15551234567\n"),
+        "{text}"
+    );
+    assert!(text.contains("mimi://chat-a.example/u/alice"));
+    let o = run(&["inspect", "--format", "json", &chain]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["files"][0]["file"], chain.as_str());
+    assert_eq!(v["files"][0]["certificates"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        v["files"][0]["certificates"][0]["mimi_mapping"]["provider"],
+        "chat-a.example"
+    );
+    // stdin
+    let o = run_stdin(
+        &["inspect", "--format", "json", "-"],
+        &std::fs::read(&chain).unwrap(),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["files"][0]["file"],
+        "-"
+    );
+}
+
+#[test]
+fn unreadable_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    for cmd in ["inspect", "lint"] {
+        let o = run(&[cmd, junk.to_str().unwrap()]);
+        assert_eq!(code(&o), 2, "{cmd}");
+        assert!(stderr(&o).contains("neither PEM nor"), "{}", stderr(&o));
+        let o = run(&[cmd, dir.path().join("missing.pem").to_str().unwrap()]);
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains("cannot read"));
+    }
+    let key = dir.path().join("key.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let o = run(&["inspect", key.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("PRIVATE KEY"));
+}
+
+#[test]
+fn lint_exit_codes_and_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, chain) = setup(dir.path(), "180d");
+    let o = run(&["lint", &chain]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("0 error(s), 0 warning(s), 0 notice(s); threshold error: PASS"));
+    // A 30-day leaf: a warning only. Passes at the default threshold, fails at warning.
+    let long = dir.path().join("long.pem");
+    let o = run(&[
+        "issue",
+        "--ca",
+        &ca,
+        "--sii",
+        "+15550001111",
+        "--validity",
+        "30d",
+        "--key-out",
+        dir.path().join("k2.pem").to_str().unwrap(),
+        "--out",
+        long.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&["lint", long.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("w_leaf_validity_over_7d"));
+    let o = run(&["lint", "--severity", "warning", long.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let o = run(&[
+        "lint",
+        "--format",
+        "json",
+        "--severity",
+        "warning",
+        long.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["threshold"], "warning");
+    assert_eq!(v["summary"]["warning"], 1);
+    assert_eq!(
+        v["files"][0]["objects"][0]["findings"][0]["id"],
+        "w_leaf_validity_over_7d"
+    );
+    // Pre-issuance lint: a 100-day leaf is refused (exit 2, nothing written).
+    let refused = dir.path().join("refused.pem");
+    let o = run(&[
+        "issue",
+        "--ca",
+        &ca,
+        "--sii",
+        "+15550002222",
+        "--validity",
+        "100d",
+        "--key-out",
+        dir.path().join("k3.pem").to_str().unwrap(),
+        "--out",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("e_leaf_validity_over_90d"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!refused.exists());
+}
+
+#[test]
+fn lint_list() {
+    let o = run(&["lint", "--list"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("e_leaf_sii_count"));
+    let o = run(&["lint", "--list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let list = v.as_array().unwrap();
+    assert!(list.len() >= 25);
+    let first = list[0].as_object().unwrap();
+    let mut keys: Vec<&String> = first.keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["applies_to", "citation", "id", "message", "severity"]
+    );
+    // no files and no --list: usage error
+    assert_eq!(code(&run(&["lint"])), 2);
+}
+
+#[test]
+fn store_list_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, chain) = setup(dir.path(), "90d");
+    let o = run(&["store", "list", "--ca", &ca]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(text.contains("tel:+15551234567"));
+    let o = run(&[
+        "store",
+        "list",
+        "--ca",
+        &ca,
+        "--sii",
+        "tel:+1-555-123-4567",
+        "--status",
+        "valid",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["state"], "valid");
+    assert_eq!(v[0]["kind"], "leaf");
+    let o = run(&[
+        "store", "list", "--ca", &ca, "--status", "revoked", "--format", "json",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&o))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Export: the issued leaf's fingerprint matches what inspect shows for the chain.
+    let o = run(&["store", "export", "--ca", &ca]);
+    assert_eq!(code(&o), 0);
+    let export = stdout(&o);
+    assert_eq!(export.matches("-----BEGIN CERTIFICATE-----").count(), 3);
+    let inspected: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["inspect", "--format", "json", &chain]))).unwrap();
+    let fp = inspected["files"][0]["certificates"][0]["sha256_fingerprint"]
+        .as_str()
+        .unwrap();
+    assert!(export.contains(&format!("# sha256_fingerprint: {fp}\n")));
+    // The export is itself lintable.
+    let o = run_stdin(&["lint", "-"], export.as_bytes());
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // Not a CA directory: exit 2.
+    let o = run(&[
+        "store",
+        "list",
+        "--ca",
+        dir.path().join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no issuance store"), "{}", stderr(&o));
+}
