@@ -227,6 +227,7 @@ fn sii_outside_anchor_scope() {
 fn root_scope_wider_than_trust_list_under_strict_rule() {
     let mut s = Spec::good();
     s.anchor_scope = scope(&["+1"], &["chat-a.example"]);
+    s.policy_yaml = "policy:\n  scope_rule: strict\n".into();
     assert_code(&rejected(&s), Code::ScopeWidened, 2);
 }
 

@@ -290,24 +290,24 @@ fn trust_list_policy_and_scope_rule() {
     let s = Spec::good();
     let b = s.build();
     let yaml = format!(
-        "{}policy:\n  clock_skew: 1m\n  max_leaf_validity: 10d\n  max_validation_age: 1d\n  scope_rule: trust-list-narrows\n",
+        "{}policy:\n  clock_skew: 1m\n  max_leaf_validity: 10d\n  max_validation_age: 1d\n  scope_rule: strict\n",
         s.trust_list_yaml("root.pem")
     );
     let tl = TrustList::from_yaml(&yaml, b.dir()).unwrap();
     assert_eq!(tl.policy().clock_skew.to_string(), "1m");
     assert_eq!(tl.policy().max_leaf_validity.to_string(), "10d");
     assert_eq!(tl.policy().max_validation_age.to_string(), "1d");
-    assert_eq!(tl.policy().scope_rule, ScopeRule::TrustListNarrows);
+    assert_eq!(tl.policy().scope_rule, ScopeRule::Strict);
     assert_eq!(tl.anchors()[0].name(), "test");
     Verifier::new(tl).verify(&b.chain, s.now).unwrap();
 }
 
 #[test]
 fn narrowing_trust_list_accepts_inside_its_scope() {
-    // The platform accepts chat-a only for +1; the root claims +1 and +44.
+    // The platform accepts chat-a only for +1; the root claims +1 and +44. This is the
+    // default scope rule.
     let mut s = Spec::good();
     s.anchor_scope = scope(&["+1"], &[]);
-    s.policy_yaml = "policy:\n  scope_rule: trust-list-narrows\n".into();
     let b = s.build();
     b.verifier().verify(&b.chain, s.now).unwrap();
 }

@@ -185,14 +185,16 @@ pub enum RevocationPolicy {
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ScopeRule {
-    /// Every CA's `MimiScope` (the root's included) must lie within the anchor's trust-list
-    /// scope and within its issuers' scopes; the SII must lie inside all of them.
+    /// The trust-list scope narrows which SIIs are accepted: the SII must lie inside it and
+    /// inside every CA's `MimiScope`, and each CA's scope within its issuer's (DESIGN.md
+    /// check 5). A provider's CAs may claim more than this platform grants it, so a platform
+    /// can accept one provider for part of its scope (e.g. one country).
     #[default]
-    Strict,
-    /// The trust-list scope only narrows which SIIs are accepted: CA scopes must lie within
-    /// their issuers' scopes, but may be wider than the trust list. Use this to accept only
-    /// part of what a provider's root claims (e.g. one country).
     TrustListNarrows,
+    /// Also require every CA's `MimiScope` (the root's included) to lie within the anchor's
+    /// trust-list scope: a provider whose CAs claim more than the platform grants is
+    /// rejected outright (E_SCOPE_WIDENED), whatever the SII.
+    Strict,
 }
 
 /// What a relying platform accepts: clock skew, maximum leaf validity, maximum age of the
@@ -206,7 +208,7 @@ pub struct Policy {
     pub max_leaf_validity: Span,
     /// The oldest possession proof (`validatedAt`) accepted (default 30d).
     pub max_validation_age: Span,
-    /// How trust-list scopes constrain CA scopes (default strict).
+    /// How trust-list scopes constrain CA scopes (default: the trust list narrows).
     pub scope_rule: ScopeRule,
     /// Revocation handling (not checked yet).
     pub revocation: RevocationPolicy,
@@ -218,7 +220,7 @@ impl Default for Policy {
             clock_skew: Span::new(time::Duration::minutes(5)),
             max_leaf_validity: Span::new(time::Duration::days(90)),
             max_validation_age: Span::new(time::Duration::days(30)),
-            scope_rule: ScopeRule::Strict,
+            scope_rule: ScopeRule::TrustListNarrows,
             revocation: RevocationPolicy::NotChecked,
         }
     }

@@ -14,7 +14,7 @@
 //!   clock_skew: 5m
 //!   max_leaf_validity: 90d
 //!   max_validation_age: 30d
-//!   scope_rule: strict              # or trust-list-narrows
+//!   scope_rule: trust-list-narrows  # or strict
 //! ```
 
 use std::collections::HashSet;
