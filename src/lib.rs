@@ -30,3 +30,8 @@ pub use verify::{
     chain_from_pem, Code, Conflict, Policy, Resolution, TrustList, TrustListError, VerifiedMapping,
     Verifier, VerifyError,
 };
+
+/// The README's Rust examples, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
