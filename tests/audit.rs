@@ -640,7 +640,9 @@ fn every_certificate_lint_fires_on_its_case_and_stays_quiet_on_clean_certificate
     }
     // Every certificate lint of the catalogue has a case.
     for l in catalogue() {
-        if l.applies_to.contains(&audit::LintTarget::Crl) {
+        if l.applies_to.contains(&audit::LintTarget::Crl)
+            || l.applies_to.contains(&audit::LintTarget::Chain)
+        {
             continue;
         }
         assert!(
@@ -695,6 +697,107 @@ fn crl_lints_fire_and_stay_quiet() {
         assert!(
             cases.iter().any(|(id, _)| *id == l.id),
             "no case for {}",
+            l.id
+        );
+    }
+}
+
+fn chain_pem(ders: &[&[u8]]) -> Vec<u8> {
+    ders.iter()
+        .map(|d| pem::encode(&pem::Pem::new("CERTIFICATE", d.to_vec())))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn chain_ids(ders: &[&[u8]], index: usize) -> Vec<&'static str> {
+    let report = lint_objects(&read_objects(&chain_pem(ders)).unwrap());
+    report.objects[index]
+        .findings
+        .iter()
+        .map(|f| f.id)
+        .collect()
+}
+
+/// The chain lints (a certificate checked against its issuer in the same input) fire on
+/// their case and stay quiet on the issuer's own chain and when the issuer is absent.
+#[test]
+fn chain_lints_fire_on_their_case_and_stay_quiet() {
+    let mut fx = Fixture::new();
+    let issued = fx
+        .ca
+        .issue(
+            &IssueRequest::new(Sii::parse("+15551234567").unwrap()),
+            now(),
+        )
+        .unwrap();
+    // The issuer's own chain, with and without the root: clean.
+    for chain in [
+        vec![
+            issued.leaf_der.as_slice(),
+            fx.ca_der.as_slice(),
+            fx.root_der.as_slice(),
+        ],
+        vec![issued.leaf_der.as_slice(), fx.ca_der.as_slice()],
+    ] {
+        for i in 0..chain.len() {
+            assert_eq!(chain_ids(&chain, i), Vec::<&str>::new(), "object {i}");
+        }
+    }
+    // Leaf for a number outside the fixture CA's scope (+1, +44), signed by that CA.
+    let outside = build(&fx, Kind::Leaf, |p| {
+        p.subject_alt_names = vec![SanType::URI("tel:+33612345678".try_into().unwrap())];
+    });
+    assert!(chain_ids(&[&outside, &fx.ca_der], 0).contains(&"e_chain_sii_outside_issuer_scope"));
+    assert!(
+        !fires(&outside, "e_chain_sii_outside_issuer_scope"),
+        "needs the issuer"
+    );
+    // Leaf outliving its issuing CA.
+    let long = build(&fx, Kind::Leaf, |p| {
+        p.not_after = p.not_before + Duration::days(400)
+    });
+    assert!(chain_ids(&[&long, &fx.ca_der], 0).contains(&"e_chain_outlives_issuer"));
+    // A CA whose scope is wider than its root's (the fixture root allows +1, +44).
+    let wide = build(&fx, Kind::Ca, |p| {
+        let s = mimi_attest::Scope::new(&["+"], &[] as &[&str]).unwrap();
+        p.custom_extensions = vec![
+            policies(),
+            CustomExtension::from_oid_content(oids::ID_PE_MIMI_SCOPE.arcs(), s.to_der().unwrap()),
+        ];
+    });
+    assert!(chain_ids(&[&wide, &fx.root_der], 0).contains(&"e_chain_scope_widened"));
+    // A leaf naming a CA as issuer but signed by another key: AKI and signature both wrong.
+    let named_ca = build(&fx, Kind::Ca, |_| {});
+    let impostor = Issuer::new(ca_params(now(), 0), p256());
+    let forged = leaf_params(now())
+        .signed_by(&p256(), &impostor)
+        .unwrap()
+        .der()
+        .to_vec();
+    let found = chain_ids(&[&forged, &named_ca], 0);
+    assert!(found.contains(&"e_chain_aki_mismatch"), "{found:?}");
+    assert!(found.contains(&"e_chain_signature_invalid"), "{found:?}");
+    // A leaf from the right CA with one bit of its signature flipped.
+    let mut tampered = build(&fx, Kind::Leaf, |_| {});
+    let n = tampered.len();
+    tampered[n - 5] ^= 0x01;
+    let found = chain_ids(&[&tampered, &fx.ca_der], 0);
+    assert_eq!(found, vec!["e_chain_signature_invalid"]);
+    // Every chain lint of the catalogue is covered above.
+    for l in catalogue()
+        .iter()
+        .filter(|l| l.applies_to.contains(&audit::LintTarget::Chain))
+    {
+        assert!(
+            [
+                "e_chain_sii_outside_issuer_scope",
+                "e_chain_outlives_issuer",
+                "e_chain_scope_widened",
+                "e_chain_signature_invalid",
+                "e_chain_aki_mismatch",
+            ]
+            .contains(&l.id),
+            "untested chain lint {}",
             l.id
         );
     }

@@ -95,15 +95,33 @@ pub enum LintTarget {
     Root,
     /// CRLs.
     Crl,
+    /// A certificate together with its issuer, when both are in the same input.
+    Chain,
+}
+
+impl LintTarget {
+    /// `leaf`, `issuing-ca`, `root`, `crl` or `chain` (as in the JSON catalogue).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintTarget::Leaf => "leaf",
+            LintTarget::IssuingCa => "issuing-ca",
+            LintTarget::Root => "root",
+            LintTarget::Crl => "crl",
+            LintTarget::Chain => "chain",
+        }
+    }
 }
 
 type CertCheck = fn(&Cert<'_, '_>) -> Option<String>;
 type CrlCheck = fn(&CertificateRevocationList<'_>) -> Option<String>;
+type PairCheck = fn(&X509Certificate<'_>, &X509Certificate<'_>) -> Option<String>;
 
 #[derive(Clone, Copy)]
 enum Check {
     Cert(CertCheck),
     Crl(CrlCheck),
+    /// (certificate, its issuer).
+    Pair(PairCheck),
 }
 
 /// One entry of the lint catalogue.
@@ -694,15 +712,83 @@ fn crl_signature_not_ecdsa_sha256(crl: &CertificateRevocationList<'_>) -> Option
     (a != OID_ECDSA_SHA256).then(|| format!("signatureAlgorithm is {a}"))
 }
 
+// Chain checks: a certificate and its issuer from the same input.
+
+fn chain_signature_invalid(
+    c: &X509Certificate<'_>,
+    issuer: &X509Certificate<'_>,
+) -> Option<String> {
+    c.verify_signature(Some(issuer.public_key()))
+        .err()
+        .map(|e| format!("the signature does not verify with the issuer's key ({e})"))
+}
+
+fn key_id(c: &X509Certificate<'_>, want_ski: bool) -> Option<Vec<u8>> {
+    c.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) if want_ski => Some(k.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(a) if !want_ski => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })
+}
+
+fn chain_aki_mismatch(c: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Option<String> {
+    match (key_id(c, false), key_id(issuer, true)) {
+        (Some(aki), Some(ski)) if aki != ski => Some(format!(
+            "authorityKeyIdentifier {} but the issuer's subjectKeyIdentifier is {}",
+            profile::hex(&aki),
+            profile::hex(&ski)
+        )),
+        _ => None,
+    }
+}
+
+fn chain_outlives_issuer(c: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Option<String> {
+    let (mine, theirs) = (c.validity().not_after, issuer.validity().not_after);
+    (mine > theirs).then(|| {
+        format!(
+            "valid until {} but its issuer only until {}",
+            super::rfc3339(mine.to_datetime()),
+            super::rfc3339(theirs.to_datetime())
+        )
+    })
+}
+
+fn chain_sii_outside_issuer_scope(
+    c: &X509Certificate<'_>,
+    issuer: &X509Certificate<'_>,
+) -> Option<String> {
+    if Role::of(c) != Role::Leaf {
+        return None;
+    }
+    let sii = profile::leaf_sii(c).ok()?;
+    let scope = profile::ca_scope(issuer).ok()??;
+    (!scope.permits(&sii)).then(|| format!("{sii} is outside the issuer's scope ({scope})"))
+}
+
+fn chain_scope_widened(c: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Option<String> {
+    if Role::of(c) == Role::Leaf {
+        return None;
+    }
+    let mine = profile::ca_scope(c).ok()??;
+    let theirs = profile::ca_scope(issuer).ok()??;
+    (!mine.is_within(&theirs))
+        .then(|| format!("scope ({mine}) is wider than the issuer's ({theirs})"))
+}
+
 // ---------------------------------------------------------------------------------------
 // The catalogue.
 
-use LintTarget::{Crl, IssuingCa, Leaf, Root};
+use LintTarget::{Chain, Crl, IssuingCa, Leaf, Root};
 const LEAF: &[LintTarget] = &[Leaf];
 const CAS: &[LintTarget] = &[IssuingCa, Root];
 const CERTS: &[LintTarget] = &[Leaf, IssuingCa, Root];
 const NON_ROOT: &[LintTarget] = &[Leaf, IssuingCa];
 const CRLS: &[LintTarget] = &[Crl];
+const CHAIN: &[LintTarget] = &[Chain];
 
 const PROFILE: &str = "DESIGN.md, Certificate profile \"mapping-v1\"";
 const PROFILE_LEAF: &str = "DESIGN.md, Certificate profile \"mapping-v1\": Mapping leaf";
@@ -716,6 +802,16 @@ macro_rules! lint {
             message: $msg,
             citation: $cite,
             check: Check::Cert($f),
+        }
+    };
+    ($id:literal, $sev:ident, $to:expr, $msg:literal, $cite:expr, pair $f:expr) => {
+        Lint {
+            id: $id,
+            severity: Severity::$sev,
+            applies_to: $to,
+            message: $msg,
+            citation: $cite,
+            check: Check::Pair($f),
         }
     };
     ($id:literal, $sev:ident, $to:expr, $msg:literal, $cite:expr, crl $f:expr) => {
@@ -776,6 +872,12 @@ static CATALOGUE: &[Lint] = &[
     lint!("e_unknown_critical_extension", Error, CERTS, "a critical extension this profile does not know: verifiers reject the certificate", "DESIGN.md, Verification step 1; RFC 5280 4.2", cert unknown_critical_extension),
     lint!("e_duplicate_extension", Error, CERTS, "an extension appears more than once", "RFC 5280 4.2", cert duplicate_extension),
     lint!("e_version_not_v3", Error, CERTS, "a certificate with extensions must be version 3", "RFC 5280 4.1.2.1", cert version_not_v3),
+    // A certificate and its issuer, when the input holds both.
+    lint!("e_chain_signature_invalid", Error, CHAIN, "the certificate's signature does not verify with its issuer's key", "RFC 5280 6.1.3 (a)(1)", pair chain_signature_invalid),
+    lint!("e_chain_aki_mismatch", Error, CHAIN, "authorityKeyIdentifier does not match the issuer's subjectKeyIdentifier", "RFC 5280 4.2.1.1", pair chain_aki_mismatch),
+    lint!("e_chain_outlives_issuer", Error, CHAIN, "the certificate is valid after its issuer expires", "DESIGN.md, Mapping leaf (validity inside the issuer's)", pair chain_outlives_issuer),
+    lint!("e_chain_sii_outside_issuer_scope", Error, CHAIN, "the leaf's SII is outside its issuing CA's id-pe-mimiScope: verifiers reject it", "DESIGN.md, Verification step 5", pair chain_sii_outside_issuer_scope),
+    lint!("e_chain_scope_widened", Error, CHAIN, "a CA's id-pe-mimiScope is wider than its issuer's: delegation may only narrow", "DESIGN.md, Verification step 5", pair chain_scope_widened),
     // CRLs.
     lint!("e_crl_missing_number", Error, CRLS, "a CRL must carry cRLNumber", "RFC 5280 5.2.3", crl crl_missing_number),
     lint!("e_crl_next_update_missing", Error, CRLS, "a CRL must carry nextUpdate", "RFC 5280 5.1.2.5", crl crl_next_update_missing),
@@ -815,7 +917,7 @@ fn run_cert(cert: &X509Certificate<'_>, role: Role) -> Vec<Finding> {
         .filter(|l| l.applies_to.contains(&target))
         .filter_map(|l| match l.check {
             Check::Cert(f) => f(&ctx).map(|d| finding(l, d)),
-            Check::Crl(_) => None,
+            Check::Crl(_) | Check::Pair(..) => None,
         })
         .collect();
     sort(&mut out);
@@ -846,16 +948,74 @@ fn run_crl(crl: &CertificateRevocationList<'_>) -> Vec<Finding> {
         .iter()
         .filter_map(|l| match l.check {
             Check::Crl(f) => f(crl).map(|d| finding(l, d)),
-            Check::Cert(_) => None,
+            Check::Cert(_) | Check::Pair(..) => None,
         })
         .collect();
     sort(&mut out);
     out
 }
 
+fn run_pair(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Vec<Finding> {
+    CATALOGUE
+        .iter()
+        .filter_map(|l| match l.check {
+            Check::Pair(f) => f(cert, issuer).map(|d| finding(l, d)),
+            Check::Cert(_) | Check::Crl(_) => None,
+        })
+        .collect()
+}
+
+/// The index of `cert`'s issuer among `certs`: another certificate whose subject is its
+/// issuer name, preferring one whose subjectKeyIdentifier its AKI names.
+fn issuer_in(
+    cert: &X509Certificate<'_>,
+    me: usize,
+    certs: &[Option<X509Certificate<'_>>],
+) -> Option<usize> {
+    if cert.subject() == cert.issuer() {
+        return None;
+    }
+    let aki = key_id(cert, false);
+    let named: Vec<usize> = certs
+        .iter()
+        .enumerate()
+        .filter(|(j, c)| *j != me && c.as_ref().is_some_and(|c| c.subject() == cert.issuer()))
+        .map(|(j, _)| j)
+        .collect();
+    named
+        .iter()
+        .copied()
+        .find(|j| aki.is_some() && certs[*j].as_ref().and_then(|c| key_id(c, true)) == aki)
+        .or_else(|| named.first().copied())
+}
+
 /// Lints every certificate and CRL of an input (CSRs are listed without findings: the
-/// profile constrains what a CA issues, not what clients ask for).
+/// profile constrains what a CA issues, not what clients ask for). A certificate whose
+/// issuer is in the same input is also checked against it (the `e_chain_*` lints).
 pub fn lint_objects(objects: &[Object]) -> LintReport {
+    let parsed: Vec<Option<X509Certificate<'_>>> = objects
+        .iter()
+        .map(|o| match o.kind {
+            ObjectKind::Certificate => X509Certificate::from_der(&o.der).ok().map(|(_, c)| c),
+            _ => None,
+        })
+        .collect();
+    let mut report = lint_each(objects);
+    for (i, cert) in parsed.iter().enumerate() {
+        let Some(cert) = cert else { continue };
+        if let Some(j) = issuer_in(cert, i, &parsed) {
+            let issuer = parsed[j]
+                .as_ref()
+                .expect("issuer_in returns parsed certificates");
+            let obj = &mut report.objects[i];
+            obj.findings.extend(run_pair(cert, issuer));
+            sort(&mut obj.findings);
+        }
+    }
+    report
+}
+
+fn lint_each(objects: &[Object]) -> LintReport {
     let objects = objects
         .iter()
         .enumerate()

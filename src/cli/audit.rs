@@ -203,16 +203,7 @@ pub fn lint(a: LintArgs) -> CliResult {
             Format::Text => {
                 let mut s = String::new();
                 for l in catalogue() {
-                    let to: Vec<&str> = l
-                        .applies_to
-                        .iter()
-                        .map(|t| match t {
-                            audit::LintTarget::Leaf => "leaf",
-                            audit::LintTarget::IssuingCa => "issuing-ca",
-                            audit::LintTarget::Root => "root",
-                            audit::LintTarget::Crl => "crl",
-                        })
-                        .collect();
+                    let to: Vec<&str> = l.applies_to.iter().map(|t| t.as_str()).collect();
                     s.push_str(&format!(
                         "{:<38} {:<8} {:<22} {}\n{:<70}[{}]\n",
                         l.id,
