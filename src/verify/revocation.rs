@@ -82,10 +82,7 @@ pub fn crls_from_pem(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'s
         std::str::from_utf8(bytes).map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?;
     let blocks = pem::parse_many(text).map_err(|e| bad(0, format!("not valid PEM ({e})")))?;
     if blocks.is_empty() {
-        return Err(bad(
-            0,
-            "no PEM \"X509 CRL\" block found: give the file written by `mimi-attest crl`".into(),
-        ));
+        return Err(bad(0, "no PEM \"X509 CRL\" block found".into()));
     }
     blocks
         .into_iter()
