@@ -27,8 +27,9 @@ pub use issue::{CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectK
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use verify::{
-    chain_from_pem, Code, Conflict, Policy, Resolution, TrustList, TrustListError, VerifiedMapping,
-    Verifier, VerifyError,
+    chain_from_pem, crls_from_pem, Code, Conflict, CrlError, CrlNote, Policy, Resolution,
+    RevocationPolicy, TrustList, TrustListError, Verification, VerifiedMapping, Verifier,
+    VerifyError,
 };
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use mimi_attest::verify::{crls_from_pem, CrlNote, RevocationPolicy};
 use mimi_attest::{Sii, TrustList, VerifiedMapping, Verifier, VerifyError};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -18,6 +19,14 @@ pub struct VerifyArgs {
     /// Verify as of this time (RFC 3339) instead of now, e.g. 2026-01-02T00:00:00Z.
     #[arg(long, value_parser = parse_time)]
     at: Option<OffsetDateTime>,
+    /// A CRL file to check revocation with (repeatable): a PEM bundle of `X509 CRL` blocks, as
+    /// written by `mimi-attest crl` (one CRL per still-valid issuing CA), or one DER CRL.
+    /// Consulted when the trust list's policy says `revocation: leaf` or `chain`. CRLs that
+    /// are ignored for a chain (signature not from the CA on the path, or not fresh) are named
+    /// on stderr as `note:` lines and, with `--format json`, in each result's `crl_notes`
+    /// array (`[{"crl": "FILE#N", "issuer", "message"}]`, present whenever --crl is given).
+    #[arg(long = "crl", value_name = "FILE")]
+    crls: Vec<PathBuf>,
     /// Require every chain to attest this SII (any accepted spelling, e.g. "+1 555 123 4567").
     #[arg(long)]
     expect_sii: Option<String>,
@@ -102,7 +111,34 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             "cannot use the trust list: {e}\n  fix the trust list (see ca-config/trust-list.yaml for an example)"
         ))
     })?;
-    let verifier = Verifier::new(trust_list);
+    let revocation = trust_list.policy().revocation;
+    let mut verifier = Verifier::new(trust_list);
+    // One label per CRL, in the order the verifier numbers them (CrlNote::index).
+    let mut crl_labels: Vec<String> = Vec::new();
+    for path in &a.crls {
+        let bytes = read_input(path)?;
+        let name = path.display().to_string();
+        let cannot = |e: String| {
+            CliError(format!(
+                "cannot use the CRL file {name}: {e}\n  give a CRL written by `mimi-attest crl` (PEM \"X509 CRL\" blocks or one DER CRL)"
+            ))
+        };
+        let crls = crls_from_pem(&bytes).map_err(|e| cannot(e.to_string()))?;
+        let n = crls.len();
+        verifier = verifier.with_crls(crls).map_err(|e| {
+            cannot(format!(
+                "CRL {} in the file: {}",
+                e.index - crl_labels.len(),
+                e.message
+            ))
+        })?;
+        crl_labels.extend((0..n).map(|i| format!("{name}#{i}")));
+    }
+    if !a.crls.is_empty() && revocation == RevocationPolicy::Off {
+        eprintln!(
+            "note: the trust list's policy has revocation: off, so the CRLs given are not consulted; set policy.revocation to leaf or chain"
+        );
+    }
     let expected = match &a.expect_sii {
         Some(s) => Some(Sii::parse(s).map_err(|e| CliError(format!("--expect-sii: {e}")))?),
         None => None,
@@ -112,11 +148,38 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let mut json_out = Vec::new();
     for path in &a.chains {
         let bytes = read_input(path)?;
-        let result = verifier.verify_pem(&bytes, now, expected.as_ref());
+        let checked = verifier.verify_pem_with_notes(&bytes, now, expected.as_ref());
+        let result = checked.result;
         all_valid &= result.is_ok();
         let name = path.display().to_string();
+        let label = |n: &CrlNote| {
+            crl_labels
+                .get(n.index)
+                .cloned()
+                .unwrap_or_else(|| format!("CRL {}", n.index))
+        };
+        for n in &checked.crl_notes {
+            eprintln!(
+                "note: {name}: CRL {} from \"{}\" ignored: {}",
+                label(n),
+                n.issuer,
+                n.message
+            );
+        }
         match a.format {
-            Format::Json => json_out.push(result_json(&name, &result)),
+            Format::Json => {
+                let mut v = result_json(&name, &result);
+                if !a.crls.is_empty() {
+                    v["crl_notes"] = Value::Array(
+                        checked
+                            .crl_notes
+                            .iter()
+                            .map(|n| json!({"crl": label(n), "issuer": n.issuer, "message": n.message}))
+                            .collect(),
+                    );
+                }
+                json_out.push(v)
+            }
             Format::Text => print!("{}", result_text(&name, &result)),
         }
     }

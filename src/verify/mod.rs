@@ -9,6 +9,7 @@
 
 pub mod demo;
 mod resolve;
+mod revocation;
 mod trust_list;
 mod verifier;
 
@@ -17,8 +18,9 @@ use std::fmt;
 use crate::profile::Span;
 
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
+pub use revocation::{crls_from_pem, CrlError, CrlNote};
 pub use trust_list::{Anchor, TrustList, TrustListError};
-pub use verifier::{chain_from_pem, VerifiedMapping, Verifier};
+pub use verifier::{chain_from_pem, Verification, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -50,9 +52,11 @@ pub enum Code {
     Eku,
     /// A critical extension this verifier does not process.
     UnknownCriticalExtension,
-    /// A certificate on the path is revoked (reserved: revocation is not checked yet).
+    /// A certificate on the path is listed on a valid, fresh CRL of its issuer.
     Revoked,
-    /// Revocation status could not be determined (reserved: revocation is not checked yet).
+    /// The policy requires a revocation check, but no fresh CRL signed by the certificate's
+    /// issuer was given (none at all, only stale or expired ones, or only ones whose signature
+    /// does not verify): fail closed.
     RevocationUnknown,
     /// The leaf's SII is invalid or not in canonical form.
     BadSii,
@@ -170,14 +174,46 @@ impl VerifyError {
     }
 }
 
-/// How revocation is handled. Revocation checking (CRLs, DESIGN.md check 3) lands in a later
-/// issue; until then the only policy is [`RevocationPolicy::NotChecked`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which certificates of a path must be shown not revoked by a fresh CRL (DESIGN.md check 3).
+/// Trust-list YAML: `policy: { revocation: off | leaf | chain }`, default `off` so that trust
+/// lists written before revocation checking existed keep their meaning.
+///
+/// Under `leaf` and `chain` the check fails closed: a certificate whose issuer has no fresh
+/// CRL among those given ([`Verifier::with_crls`]) is rejected with
+/// [`Code::RevocationUnknown`]. A CRL is fresh when its signature verifies with the issuer's
+/// key, its thisUpdate is not older than [`Policy::max_crl_age`] (nor in the future beyond the
+/// clock skew) and the verification time is before its nextUpdate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum RevocationPolicy {
-    /// Revocation is not checked (no CRLs are consulted).
+    /// Revocation is not checked; CRLs given are not consulted.
     #[default]
-    NotChecked,
+    Off,
+    /// The leaf must be covered by a fresh CRL of its issuing CA (the provider's `crl`
+    /// command writes these).
+    Leaf,
+    /// The leaf and every CA below the trust anchor must be covered by a fresh CRL of their
+    /// issuer: for the profile's root → issuing CA → leaf chains that means a CRL from the
+    /// issuing CA *and* one signed by the provider root covering the issuing CA.
+    Chain,
+}
+
+impl RevocationPolicy {
+    /// The trust-list spelling: `off`, `leaf` or `chain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationPolicy::Off => "off",
+            RevocationPolicy::Leaf => "leaf",
+            RevocationPolicy::Chain => "chain",
+        }
+    }
+}
+
+impl fmt::Display for RevocationPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How the trust-list scope of an anchor constrains the CA scopes on a path.
@@ -210,8 +246,11 @@ pub struct Policy {
     pub max_validation_age: Span,
     /// How trust-list scopes constrain CA scopes (default: the trust list narrows).
     pub scope_rule: ScopeRule,
-    /// Revocation handling (not checked yet).
+    /// Which certificates must be covered by a fresh CRL (default `off`).
     pub revocation: RevocationPolicy,
+    /// The oldest CRL accepted, measured from its thisUpdate to the verification time
+    /// (default 2d; a CRL past its nextUpdate is never fresh, whatever this says).
+    pub max_crl_age: Span,
 }
 
 impl Default for Policy {
@@ -221,7 +260,8 @@ impl Default for Policy {
             max_leaf_validity: Span::new(time::Duration::days(90)),
             max_validation_age: Span::new(time::Duration::days(30)),
             scope_rule: ScopeRule::TrustListNarrows,
-            revocation: RevocationPolicy::NotChecked,
+            revocation: RevocationPolicy::Off,
+            max_crl_age: Span::new(time::Duration::days(2)),
         }
     }
 }
@@ -242,6 +282,18 @@ impl Policy {
     /// This policy with another maximum validation age.
     pub fn with_max_validation_age(mut self, max: Span) -> Self {
         self.max_validation_age = max;
+        self
+    }
+
+    /// This policy with another revocation policy.
+    pub fn with_revocation(mut self, revocation: RevocationPolicy) -> Self {
+        self.revocation = revocation;
+        self
+    }
+
+    /// This policy with another maximum CRL age.
+    pub fn with_max_crl_age(mut self, max: Span) -> Self {
+        self.max_crl_age = max;
         self
     }
 

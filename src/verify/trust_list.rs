@@ -15,6 +15,8 @@
 //!   max_leaf_validity: 90d
 //!   max_validation_age: 30d
 //!   scope_rule: trust-list-narrows  # or strict
+//!   revocation: off                 # or leaf, chain (see RevocationPolicy)
+//!   max_crl_age: 2d                 # oldest CRL thisUpdate accepted
 //! ```
 
 use std::collections::HashSet;
@@ -25,7 +27,7 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{Policy, ScopeRule, MAX_CERT_LEN};
+use super::{Policy, RevocationPolicy, ScopeRule, MAX_CERT_LEN};
 use crate::profile::{scope::normalize_domain, Scope, Span};
 
 /// Why a trust list could not be loaded. Messages name the file and, where known, the line
@@ -88,6 +90,8 @@ struct PolicySpec {
     max_leaf_validity: Option<Span>,
     max_validation_age: Option<Span>,
     scope_rule: Option<ScopeRule>,
+    revocation: Option<RevocationPolicy>,
+    max_crl_age: Option<Span>,
 }
 
 /// One accepted provider root.
@@ -218,7 +222,8 @@ impl TrustList {
                 .max_validation_age
                 .unwrap_or(defaults.max_validation_age),
             scope_rule: spec.policy.scope_rule.unwrap_or(defaults.scope_rule),
-            revocation: defaults.revocation,
+            revocation: spec.policy.revocation.unwrap_or(defaults.revocation),
+            max_crl_age: spec.policy.max_crl_age.unwrap_or(defaults.max_crl_age),
         };
         let mut names = HashSet::new();
         let mut roots = HashSet::new();

@@ -1,14 +1,20 @@
 //! The chain verifier: DESIGN.md "Verification", checks 1 to 7, fail-closed.
 
-use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
+use std::sync::Arc;
+
+use rustls_pki_types::{
+    CertificateDer, CertificateRevocationListDer, SignatureVerificationAlgorithm, TrustAnchor,
+    UnixTime,
+};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::revocation::{revocation_options, CrlSet, IssuerKey, Selection};
 use super::{
-    Anchor, Code, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError, MAX_CERT_LEN,
-    MAX_CHAIN_LEN,
+    Anchor, Code, CrlError, CrlNote, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError,
+    MAX_CERT_LEN, MAX_CHAIN_LEN,
 };
 use crate::profile::{
     self, ca_scope, leaf_mapping, leaf_sii, oids, MappingFlags, Method, ProfileError, Scope,
@@ -103,7 +109,23 @@ impl VerifiedMapping {
 pub struct Verifier {
     anchors: Vec<Anchor>,
     webpki_anchors: Vec<TrustAnchor<'static>>,
+    /// Each anchor's subject (DER with tag) and EC point, for CRL signature checks.
+    anchor_keys: Vec<(Vec<u8>, Vec<u8>)>,
     policy: Policy,
+    /// Parsed once; shared (not copied) by clones and by every verification.
+    crls: Arc<CrlSet>,
+}
+
+/// The outcome of one verification, with the CRLs that were ignored for it and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verification {
+    /// The verified mapping, or why the chain was rejected.
+    pub result: Result<VerifiedMapping, VerifyError>,
+    /// CRLs given to the verifier but not used for this chain: a signature that does not
+    /// verify with the key of the CA on the path they name as issuer, or not fresh. Empty when
+    /// the policy's revocation is `off` (CRLs are then not consulted at all).
+    pub crl_notes: Vec<CrlNote>,
 }
 
 impl From<TrustList> for Verifier {
@@ -170,10 +192,71 @@ impl Verifier {
     pub fn new(trust_list: TrustList) -> Self {
         let (anchors, policy) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
+        let anchor_keys = anchors
+            .iter()
+            .filter_map(|a| {
+                let (_, c) = X509Certificate::from_der(a.root_der.as_ref()).ok()?;
+                Some((
+                    c.subject().as_raw().to_vec(),
+                    c.public_key().subject_public_key.data.to_vec(),
+                ))
+            })
+            .collect();
         Verifier {
             anchors,
             webpki_anchors,
+            anchor_keys,
             policy,
+            crls: Arc::default(),
+        }
+    }
+
+    /// This verifier with more CRLs (DER; see [`crate::verify::crls_from_pem`] for PEM
+    /// bundles). Each is parsed once, here, into rustls-webpki's owned form; verifications
+    /// borrow them. CRLs are consulted only when the policy's revocation is `leaf` or `chain`.
+    /// [`CrlNote::index`] counts the CRLs over all calls, in order.
+    ///
+    /// Fails on a CRL that cannot be parsed or that rustls-webpki cannot use (it needs RFC 5280
+    /// v2 CRLs with nextUpdate and a CRL number, no delta CRLs).
+    pub fn with_crls<'d>(
+        mut self,
+        crls: impl IntoIterator<Item = CertificateRevocationListDer<'d>>,
+    ) -> Result<Self, CrlError> {
+        Arc::make_mut(&mut self.crls).extend(crls)?;
+        Ok(self)
+    }
+
+    /// How many CRLs this verifier holds.
+    pub fn crl_count(&self) -> usize {
+        self.crls.crls.len()
+    }
+
+    /// Like [`Verifier::verify`], optionally requiring an SII, and also reporting the CRLs
+    /// ignored for this chain.
+    pub fn verify_with_notes(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+        expected: Option<&Sii>,
+    ) -> Verification {
+        let mut crl_notes = Vec::new();
+        let result = self.check(chain, now, expected, &mut crl_notes);
+        Verification { result, crl_notes }
+    }
+
+    /// Like [`Verifier::verify_pem`], also reporting the CRLs ignored for this chain.
+    pub fn verify_pem_with_notes(
+        &self,
+        pem: &[u8],
+        now: OffsetDateTime,
+        expected: Option<&Sii>,
+    ) -> Verification {
+        match chain_from_pem(pem) {
+            Ok(chain) => self.verify_with_notes(&chain, now, expected),
+            Err(e) => Verification {
+                result: Err(e),
+                crl_notes: Vec::new(),
+            },
         }
     }
 
@@ -194,7 +277,7 @@ impl Verifier {
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
     ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, None)
+        self.check(chain, now, None, &mut Vec::new())
     }
 
     /// Verify `chain` at `now` and require that it attests `expected`
@@ -205,7 +288,7 @@ impl Verifier {
         now: OffsetDateTime,
         expected: &Sii,
     ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, Some(expected))
+        self.check(chain, now, Some(expected), &mut Vec::new())
     }
 
     /// Verify a PEM chain (or one DER certificate), optionally requiring an SII.
@@ -216,7 +299,7 @@ impl Verifier {
         expected: Option<&Sii>,
     ) -> Result<VerifiedMapping, VerifyError> {
         let chain = chain_from_pem(pem)?;
-        self.check(&chain, now, expected)
+        self.check(&chain, now, expected, &mut Vec::new())
     }
 
     fn check(
@@ -224,6 +307,7 @@ impl Verifier {
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
         expected: Option<&Sii>,
+        notes: &mut Vec<CrlNote>,
     ) -> Result<VerifiedMapping, VerifyError> {
         let skew = self.policy.clock_skew.duration();
 
@@ -285,6 +369,18 @@ impl Verifier {
             .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
             .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
         let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| self.explain(e, &parsed, at))?;
+        // 3. Revocation (webpki, with the CRLs chosen for this chain).
+        let revocation = self.policy.revocation;
+        let selection = (revocation != RevocationPolicy::Off).then(|| {
+            let issuers = self.revocation_issuers(&parsed);
+            self.crls.select(&issuers, now, &self.policy, notes)
+        });
+        let crl_refs = selection
+            .as_ref()
+            .map(Selection::webpki_crls)
+            .unwrap_or_default();
+        let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crl_refs;
+        let options = revocation_options(&crl_refs, revocation);
         let path = ee
             .verify_for_usage(
                 ALGS,
@@ -292,10 +388,27 @@ impl Verifier {
                 &chain[1..],
                 unix_at,
                 MIMI_EKU,
-                None,
+                options,
                 None,
             )
-            .map_err(|e| self.explain(e, &parsed, at))?;
+            .map_err(|e| match &selection {
+                Some(sel) if is_revocation_error(&e) => {
+                    self.explain_revocation(e, &parsed, at, sel)
+                }
+                _ => self.explain(e, &parsed, at),
+            })?;
+        if let (Some(sel), None) = (&selection, options) {
+            // Revocation required, but not one CRL was usable: fail closed.
+            let issuer = parsed[0].issuer();
+            return Err(err(
+                Code::RevocationUnknown,
+                0,
+                format!(
+                    "revocation: {revocation} requires a fresh CRL from the leaf's issuer \"{issuer}\", but {}",
+                    sel.why_missing(issuer.as_raw())
+                ),
+            ));
+        }
         let anchor = self
             .anchors
             .iter()
@@ -358,11 +471,6 @@ impl Verifier {
             check_ca_constraints(c, depth)?;
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
-        }
-
-        // 3. Revocation: a later issue.
-        match self.policy.revocation {
-            RevocationPolicy::NotChecked => {}
         }
 
         // 4. Leaf profile.
@@ -664,6 +772,148 @@ impl Verifier {
         }
     }
 
+    /// The possible issuers (subject and key) of the certificates the revocation policy
+    /// covers: the leaf under `leaf`; every certificate not issued by itself under `chain`.
+    fn revocation_issuers<'p>(&'p self, parsed: &'p [X509Certificate<'_>]) -> Vec<IssuerKey<'p>> {
+        let covered = match self.policy.revocation {
+            RevocationPolicy::Leaf => 1,
+            _ => parsed.len(),
+        };
+        let mut out: Vec<IssuerKey<'p>> = Vec::new();
+        for (i, c) in parsed.iter().enumerate().take(covered) {
+            let issuer = c.issuer().as_raw();
+            if i > 0 && issuer == c.subject().as_raw() {
+                continue;
+            }
+            let in_chain = parsed
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && p.subject().as_raw() == issuer)
+                .map(|(_, p)| IssuerKey {
+                    subject: p.subject().as_raw(),
+                    point: p.public_key().subject_public_key.data.as_ref(),
+                });
+            let anchors = self
+                .anchor_keys
+                .iter()
+                .filter(|(s, _)| s.as_slice() == issuer)
+                .map(|(s, k)| IssuerKey {
+                    subject: s,
+                    point: k,
+                });
+            for k in in_chain.chain(anchors) {
+                if !out
+                    .iter()
+                    .any(|o| o.subject == k.subject && o.point == k.point)
+                {
+                    out.push(k);
+                }
+            }
+        }
+        out
+    }
+
+    /// A webpki revocation error as E_REVOKED or E_REVOCATION_UNKNOWN, with the depth of the
+    /// certificate concerned and the CRL behind the verdict.
+    fn explain_revocation(
+        &self,
+        e: webpki::Error,
+        parsed: &[X509Certificate<'_>],
+        at: OffsetDateTime,
+        sel: &Selection<'_>,
+    ) -> VerifyError {
+        let (walk, _) = self.presented_path(parsed);
+        let covered = match self.policy.revocation {
+            RevocationPolicy::Leaf => 1,
+            _ => walk.len(),
+        };
+        let revocation = self.policy.revocation;
+        let depths = || walk.iter().take(covered).enumerate();
+        match e {
+            webpki::Error::CertRevoked => {
+                for (d, &i) in depths() {
+                    let c = &parsed[i];
+                    let Some(crl) = sel.for_issuer(c.issuer().as_raw()) else {
+                        continue;
+                    };
+                    if let Ok(Some(entry)) = crl.crl.find_serial(c.raw_serial()) {
+                        let when = OffsetDateTime::from_unix_timestamp(
+                            i64::try_from(entry.revocation_date.as_secs()).unwrap_or(i64::MAX),
+                        )
+                        .map(fmt_time)
+                        .unwrap_or_default();
+                        let reason = entry
+                            .reason_code
+                            .map(|r| format!(", reason {r:?}"))
+                            .unwrap_or_default();
+                        return err(
+                            Code::Revoked,
+                            d,
+                            format!(
+                                "the certificate at depth {d} (serial {}) is revoked: listed on CRL {}{} from \"{}\" (revoked at {when}{reason})",
+                                profile::serial_hex(c.raw_serial()),
+                                crl.index,
+                                crl.number.as_ref().map(|n| format!(" number {n}")).unwrap_or_default(),
+                                crl.issuer
+                            ),
+                        );
+                    }
+                }
+                err(Code::Revoked, 0, "a certificate on the path is revoked")
+            }
+            webpki::Error::CrlExpired { .. } => {
+                for (d, &i) in depths() {
+                    let c = &parsed[i];
+                    if let Some(crl) = sel.for_issuer(c.issuer().as_raw()) {
+                        if crl.next_update <= at {
+                            return err(
+                                Code::RevocationUnknown,
+                                d,
+                                format!(
+                                    "the newest CRL from \"{}\" (CRL {}) is past its nextUpdate {} (checked at {}): the status of the certificate at depth {d} is unknown; fetch a current CRL from the provider",
+                                    crl.issuer,
+                                    crl.index,
+                                    fmt_time(crl.next_update),
+                                    fmt_time(at)
+                                ),
+                            );
+                        }
+                    }
+                }
+                err(
+                    Code::RevocationUnknown,
+                    0,
+                    "a CRL on the path is past its nextUpdate",
+                )
+            }
+            webpki::Error::UnknownRevocationStatus => {
+                for (d, &i) in depths() {
+                    let issuer = parsed[i].issuer();
+                    if sel.for_issuer(issuer.as_raw()).is_none() {
+                        return err(
+                            Code::RevocationUnknown,
+                            d,
+                            format!(
+                                "revocation: {revocation} requires a fresh CRL from \"{issuer}\", the issuer of the certificate at depth {d}, but {}",
+                                sel.why_missing(issuer.as_raw())
+                            ),
+                        );
+                    }
+                }
+                err(
+                    Code::RevocationUnknown,
+                    0,
+                    "the revocation status of a certificate on the path is unknown",
+                )
+            }
+            other => err(
+                Code::RevocationUnknown,
+                0,
+                format!("a CRL could not be used, so revocation status is unknown: {other:?}"),
+            ),
+        }
+    }
+
     /// Chain indices from the leaf following issuer names, and the anchor the topmost one
     /// names as issuer, if any.
     fn presented_path(&self, parsed: &[X509Certificate<'_>]) -> (Vec<usize>, Option<usize>) {
@@ -686,6 +936,30 @@ impl Verifier {
             }
         }
     }
+}
+
+/// Errors webpki raises while checking revocation.
+fn is_revocation_error(e: &webpki::Error) -> bool {
+    use webpki::Error as W;
+    #[allow(deprecated)]
+    let crl = matches!(
+        e,
+        W::CertRevoked
+            | W::UnknownRevocationStatus
+            | W::CrlExpired { .. }
+            | W::InvalidCrlSignatureForPublicKey
+            | W::IssuerNotCrlSigner
+            | W::InvalidCrlNumber
+            | W::UnsupportedCrlSignatureAlgorithm
+            | W::UnsupportedCrlSignatureAlgorithmContext(_)
+            | W::UnsupportedCrlSignatureAlgorithmForPublicKey
+            | W::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_)
+            | W::UnsupportedCrlVersion
+            | W::UnsupportedDeltaCrl
+            | W::UnsupportedIndirectCrl
+            | W::UnsupportedCrlIssuingDistributionPoint
+    );
+    crl
 }
 
 /// The contents of a DER SEQUENCE (webpki keeps names without their outer tag and length).

@@ -1,0 +1,436 @@
+//! Revocation for the relying platform (DESIGN.md check 3): CRLs loaded once, chosen per
+//! chain, and handed to rustls-webpki's revocation check.
+//!
+//! How a chain is checked when the policy is `leaf` or `chain`:
+//!
+//! 1. For each certificate that must be checked (the leaf; under `chain` also every CA below
+//!    the trust anchor), the CRLs naming its issuer are looked at. A CRL whose signature does
+//!    not verify with that issuer's key is ignored, and a [`CrlNote`] says so; so is one
+//!    whose thisUpdate is older than `max_crl_age` or in the future. Of the rest, the one
+//!    with the highest CRL number (then the latest thisUpdate) is used.
+//! 2. rustls-webpki checks the path with those CRLs: revocation depth (leaf or chain),
+//!    unknown status denied, CRL expiry (nextUpdate) enforced.
+//!
+//! The CRLs are parsed once, when given ([`crate::verify::Verifier::with_crls`]), into
+//! webpki's `OwnedCertRevocationList` (serials in a `BTreeMap`); a verification borrows them
+//! and copies nothing. Our own signature check of a CRL against an issuer key is done once
+//! per (CRL, key) pair and remembered. webpki itself verifies the chosen CRL's signature on
+//! every check it makes (rustls/webpki#81), which hashes the whole CRL each time.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+use rustls_pki_types::CertificateRevocationListDer;
+use time::OffsetDateTime;
+use webpki::{
+    CertRevocationList, ExpirationPolicy, OwnedCertRevocationList, RevocationCheckDepth,
+    RevocationOptions, RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+use x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256;
+use x509_parser::prelude::{CertificateRevocationList, FromDer};
+
+use super::{Policy, RevocationPolicy};
+use crate::profile;
+
+/// A CRL that could not be loaded: not PEM `X509 CRL` blocks or one DER CRL, or a CRL
+/// rustls-webpki cannot use (RFC 5280 v2 with nextUpdate and a CRL number is required).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("CRL {index}: {message}")]
+#[non_exhaustive]
+pub struct CrlError {
+    /// Position of the CRL in the list given (0-based); for [`crls_from_pem`], of the PEM
+    /// block.
+    pub index: usize,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A CRL that was given but not used for a chain, and why: its signature does not verify with
+/// the key of the CA on the path that it names as issuer, or it is not fresh.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CrlNote {
+    /// Position of the CRL in the list given to [`crate::verify::Verifier::with_crls`]
+    /// (0-based, over all calls).
+    pub index: usize,
+    /// The CRL's issuer name, as text.
+    pub issuer: String,
+    /// Why it was ignored.
+    pub message: String,
+}
+
+impl fmt::Display for CrlNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CRL {} from \"{}\" ignored: {}",
+            self.index, self.issuer, self.message
+        )
+    }
+}
+
+/// The CRLs of a PEM bundle (`X509 CRL` blocks only), or of one DER CRL. The provider's
+/// `crl` command writes such bundles (one CRL per still-valid issuing CA).
+pub fn crls_from_pem(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, CrlError> {
+    let bad = |index, message: String| CrlError { index, message };
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())]);
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?;
+    let blocks = pem::parse_many(text).map_err(|e| bad(0, format!("not valid PEM ({e})")))?;
+    if blocks.is_empty() {
+        return Err(bad(0, "no PEM \"X509 CRL\" block found".into()));
+    }
+    blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if b.tag() == "X509 CRL" {
+                Ok(CertificateRevocationListDer::from(b.into_contents()))
+            } else {
+                Err(bad(
+                    i,
+                    format!(
+                        "PEM block {i} is a \"{}\", but a CRL file holds only \"X509 CRL\" blocks",
+                        b.tag()
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// One CRL, parsed once.
+pub(crate) struct LoadedCrl {
+    pub(crate) index: usize,
+    /// webpki's form: the revoked serials in a `BTreeMap`.
+    pub(crate) crl: CertRevocationList<'static>,
+    /// The issuer name, DER with its SEQUENCE tag (compared with certificates' issuer).
+    issuer_raw: Vec<u8>,
+    pub(crate) issuer: String,
+    /// CRL number as hex, if any.
+    pub(crate) number: Option<String>,
+    number_bytes: Vec<u8>,
+    pub(crate) this_update: OffsetDateTime,
+    pub(crate) next_update: OffsetDateTime,
+    /// For our own signature check (once per issuer key).
+    tbs: Vec<u8>,
+    signature: Vec<u8>,
+    ecdsa_sha256: bool,
+}
+
+impl LoadedCrl {
+    fn load(index: usize, der: &[u8]) -> Result<LoadedCrl, CrlError> {
+        let bad = |message: String| CrlError { index, message };
+        let (rest, parsed) = CertificateRevocationList::from_der(der)
+            .map_err(|e| bad(format!("not a DER X.509 CRL: {e}")))?;
+        if !rest.is_empty() {
+            return Err(bad(format!("{} trailing bytes after the CRL", rest.len())));
+        }
+        let next_update = parsed.next_update().ok_or_else(|| {
+            bad("the CRL has no nextUpdate: without it its freshness cannot be judged".into())
+        })?;
+        let crl = OwnedCertRevocationList::from_der(der)
+            .map_err(|e| bad(format!("rustls-webpki cannot use this CRL: {e:?}")))?;
+        let number_bytes = parsed
+            .crl_number()
+            .map(|n| n.to_bytes_be())
+            .unwrap_or_default();
+        Ok(LoadedCrl {
+            index,
+            crl: crl.into(),
+            issuer_raw: parsed.issuer().as_raw().to_vec(),
+            issuer: parsed.issuer().to_string(),
+            number: (!number_bytes.is_empty()).then(|| profile::hex(&number_bytes)),
+            number_bytes,
+            this_update: parsed.last_update().to_datetime(),
+            next_update: next_update.to_datetime(),
+            tbs: parsed.tbs_cert_list.as_ref().to_vec(),
+            signature: parsed.signature_value.data.to_vec(),
+            ecdsa_sha256: parsed.signature_algorithm.algorithm == OID_SIG_ECDSA_WITH_SHA256,
+        })
+    }
+
+    fn label(&self) -> String {
+        match &self.number {
+            Some(n) => format!("CRL {} (number {n})", self.index),
+            None => format!("CRL {}", self.index),
+        }
+    }
+
+    fn note(&self, message: String) -> CrlNote {
+        CrlNote {
+            index: self.index,
+            issuer: self.issuer.clone(),
+            message,
+        }
+    }
+
+    /// Newer first: higher CRL number, then later thisUpdate.
+    fn newer_than(&self, other: &LoadedCrl) -> bool {
+        let (a, b) = (&self.number_bytes, &other.number_bytes);
+        let by_number = a.len().cmp(&b.len()).then_with(|| a.cmp(b));
+        by_number
+            .then_with(|| self.this_update.cmp(&other.this_update))
+            .is_gt()
+    }
+}
+
+/// The CRLs a verifier holds, and the signature checks already made.
+#[derive(Default)]
+pub(crate) struct CrlSet {
+    pub(crate) crls: Vec<Arc<LoadedCrl>>,
+    /// (CRL index, issuer EC point) → signature verifies.
+    verified: Mutex<HashMap<(usize, Vec<u8>), bool>>,
+}
+
+impl Clone for CrlSet {
+    fn clone(&self) -> Self {
+        CrlSet {
+            crls: self.crls.clone(),
+            verified: Mutex::new(self.verified.lock().map(|m| m.clone()).unwrap_or_default()),
+        }
+    }
+}
+
+impl fmt::Debug for CrlSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.crls.iter().map(|c| {
+                format!(
+                    "{} from \"{}\", thisUpdate {}, nextUpdate {}",
+                    c.label(),
+                    c.issuer,
+                    c.this_update,
+                    c.next_update
+                )
+            }))
+            .finish()
+    }
+}
+
+/// A possible issuer of a certificate on the path: its subject (DER, with tag) and EC point.
+pub(crate) struct IssuerKey<'a> {
+    pub(crate) subject: &'a [u8],
+    pub(crate) point: &'a [u8],
+}
+
+/// The CRLs chosen for one chain, and for each issuer without one, why not.
+pub(crate) struct Selection<'a> {
+    pub(crate) chosen: Vec<&'a LoadedCrl>,
+    missing: Vec<(Vec<u8>, String)>,
+}
+
+impl<'a> Selection<'a> {
+    /// The chosen CRL of an issuer (by subject DER).
+    pub(crate) fn for_issuer(&self, subject: &[u8]) -> Option<&'a LoadedCrl> {
+        self.chosen
+            .iter()
+            .copied()
+            .find(|c| c.issuer_raw == subject)
+    }
+
+    /// Why the issuer `subject` has no chosen CRL.
+    pub(crate) fn why_missing(&self, subject: &[u8]) -> String {
+        self.missing
+            .iter()
+            .find(|(s, _)| s == subject)
+            .map(|(_, m)| m.clone())
+            .unwrap_or_else(|| "no CRL from this issuer was given".into())
+    }
+
+    /// webpki's view of the chosen CRLs.
+    pub(crate) fn webpki_crls(&self) -> Vec<&'a CertRevocationList<'static>> {
+        self.chosen.iter().map(|c| &c.crl).collect()
+    }
+}
+
+impl CrlSet {
+    /// Append CRLs, parsing each once.
+    pub(crate) fn extend<'d>(
+        &mut self,
+        crls: impl IntoIterator<Item = CertificateRevocationListDer<'d>>,
+    ) -> Result<(), CrlError> {
+        for der in crls {
+            let index = self.crls.len();
+            self.crls
+                .push(Arc::new(LoadedCrl::load(index, der.as_ref())?));
+        }
+        Ok(())
+    }
+
+    fn signature_verifies(&self, crl: &LoadedCrl, point: &[u8]) -> bool {
+        let key = (crl.index, point.to_vec());
+        if let Some(ok) = self.verified.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return ok;
+        }
+        let ok = crl.ecdsa_sha256
+            && UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
+                .verify(&crl.tbs, &crl.signature)
+                .is_ok();
+        if let Ok(mut m) = self.verified.lock() {
+            m.insert(key, ok);
+        }
+        ok
+    }
+
+    /// Choose, for each possible issuer, its freshest CRL whose signature verifies with the
+    /// issuer's key; say why the others were ignored.
+    pub(crate) fn select<'s>(
+        &'s self,
+        issuers: &[IssuerKey<'_>],
+        now: OffsetDateTime,
+        policy: &Policy,
+        notes: &mut Vec<CrlNote>,
+    ) -> Selection<'s> {
+        let skew = policy.clock_skew.duration();
+        let max_age = policy.max_crl_age;
+        let mut sel = Selection {
+            chosen: Vec::new(),
+            missing: Vec::new(),
+        };
+        for issuer in issuers {
+            let named: Vec<&LoadedCrl> = self
+                .crls
+                .iter()
+                .map(|c| &**c)
+                .filter(|c| c.issuer_raw == issuer.subject)
+                .collect();
+            let mut best: Option<&LoadedCrl> = None;
+            let mut reasons = Vec::new();
+            for c in &named {
+                let why = if !self.signature_verifies(c, issuer.point) {
+                    Some(format!(
+                        "its signature does not verify with the key of the CA \"{}\" on the path: it was signed by another CA (perhaps one with the same name) or altered",
+                        c.issuer
+                    ))
+                } else if c.this_update > now + skew {
+                    Some(format!(
+                        "its thisUpdate {} is in the future",
+                        fmt_time(c.this_update)
+                    ))
+                } else if now - c.this_update > max_age.duration() + skew {
+                    Some(format!(
+                        "its thisUpdate {} is older than the policy's max_crl_age {max_age}: fetch a current CRL from the provider",
+                        fmt_time(c.this_update)
+                    ))
+                } else {
+                    None
+                };
+                match why {
+                    Some(m) => {
+                        reasons.push(format!("{}: {m}", c.label()));
+                        if !notes.iter().any(|n| n.index == c.index) {
+                            notes.push(c.note(m));
+                        }
+                    }
+                    None if best.is_none_or(|b| c.newer_than(b)) => best = Some(c),
+                    None => {}
+                }
+            }
+            match best {
+                Some(b) => {
+                    if !sel.chosen.iter().any(|c| c.index == b.index) {
+                        sel.chosen.push(b);
+                    }
+                }
+                None => {
+                    let why = if named.is_empty() {
+                        format!(
+                            "none of the {} CRL(s) given is from this issuer",
+                            self.crls.len()
+                        )
+                    } else {
+                        format!("no usable CRL from this issuer ({})", reasons.join("; "))
+                    };
+                    sel.missing.push((issuer.subject.to_vec(), why));
+                }
+            }
+        }
+        sel
+    }
+}
+
+/// The webpki revocation options for `policy`: `None` when revocation is off or no CRL was
+/// chosen. Every builder call is chained into the value used: the builder is `Copy`, and a
+/// `with_*` call whose result is dropped would change nothing.
+pub(crate) fn revocation_options<'a>(
+    crls: &'a [&'a CertRevocationList<'a>],
+    policy: RevocationPolicy,
+) -> Option<RevocationOptions<'a>> {
+    let depth = match policy {
+        RevocationPolicy::Off => return None,
+        RevocationPolicy::Leaf => RevocationCheckDepth::EndEntity,
+        RevocationPolicy::Chain => RevocationCheckDepth::Chain,
+    };
+    let options = RevocationOptionsBuilder::new(crls)
+        .ok()?
+        .with_depth(depth)
+        .with_status_policy(UnknownStatusPolicy::Deny)
+        .with_expiration_policy(ExpirationPolicy::Enforce)
+        .build();
+    Some(options)
+}
+
+pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Copy trap, looked at directly: the options built carry every setting asked for,
+    /// not the builder's defaults (Chain, Deny, Ignore).
+    #[test]
+    fn options_carry_every_setting() {
+        let empty: [&CertRevocationList<'_>; 0] = [];
+        assert!(revocation_options(&empty, RevocationPolicy::Leaf).is_none());
+        let der = include_crl();
+        let crl: CertRevocationList<'static> =
+            OwnedCertRevocationList::from_der(&der).unwrap().into();
+        let crls = [&crl];
+        assert!(revocation_options(&crls, RevocationPolicy::Off).is_none());
+        let leaf = format!(
+            "{:?}",
+            revocation_options(&crls, RevocationPolicy::Leaf).unwrap()
+        );
+        assert!(leaf.contains("depth: EndEntity"), "{leaf}");
+        assert!(leaf.contains("status_policy: Deny"), "{leaf}");
+        assert!(leaf.contains("expiration_policy: Enforce"), "{leaf}");
+        let chain = format!(
+            "{:?}",
+            revocation_options(&crls, RevocationPolicy::Chain).unwrap()
+        );
+        assert!(chain.contains("depth: Chain"), "{chain}");
+        assert!(chain.contains("expiration_policy: Enforce"), "{chain}");
+    }
+
+    fn include_crl() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::default();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let issuer = rcgen::Issuer::new(p, key);
+        let now = OffsetDateTime::now_utc();
+        rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .unwrap()
+        .der()
+        .to_vec()
+    }
+}
