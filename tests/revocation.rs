@@ -586,3 +586,49 @@ fn openssl_agrees_on_revoked_and_good_leaf() {
         }
     }
 }
+
+/// Partial CRLs (issuingDistributionPoint) and delta CRLs are refused when loaded: the
+/// verifier looks serials up itself and would otherwise read "not listed" as "not revoked"
+/// for certificates outside such a CRL's scope.
+#[test]
+fn partial_crls_are_refused_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    let ca = new_ca(&dir, &config_24h());
+    let key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("root.key")).unwrap()).unwrap();
+    let root_der = rustls_pki_types::CertificateDer::from(
+        pem::parse(ca.root_pem()).unwrap().contents().to_vec(),
+    );
+    let issuer = rcgen::Issuer::from_ca_cert_der(&root_der, key).unwrap();
+    let at = now();
+    let partial = rcgen::CertificateRevocationListParams {
+        this_update: at,
+        next_update: at + Duration::days(1),
+        crl_number: rcgen::SerialNumber::from(7u64),
+        issuing_distribution_point: Some(rcgen::CrlIssuingDistributionPoint {
+            distribution_point: rcgen::CrlDistributionPoint {
+                uris: vec!["http://crl.chat-a.example/users.crl".into()],
+            },
+            scope: Some(rcgen::CrlScope::UserCertsOnly),
+        }),
+        revoked_certs: vec![],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&issuer)
+    .unwrap()
+    .der()
+    .to_vec();
+    let e = verifier_result(tmp.path(), &ca, &[&partial]).unwrap_err();
+    assert!(e.contains("issuingDistributionPoint"), "{e}");
+}
+
+fn verifier_result(dir: &Path, ca: &ProviderCa, crls: &[&[u8]]) -> Result<Verifier, String> {
+    let tl = TrustList::from_file(&trust_list_file(dir, ca, "  revocation: leaf\n")).unwrap();
+    Verifier::new(tl)
+        .with_crls(
+            crls.iter()
+                .map(|d| rustls_pki_types::CertificateRevocationListDer::from(d.to_vec())),
+        )
+        .map_err(|e| e.to_string())
+}

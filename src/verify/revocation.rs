@@ -1,5 +1,5 @@
 //! Revocation for the relying platform (DESIGN.md check 3): CRLs loaded once, chosen per
-//! chain, and handed to rustls-webpki's revocation check.
+//! chain, and searched for the serials on the verified path.
 //!
 //! How a chain is checked when the policy is `leaf` or `chain`:
 //!
@@ -8,14 +8,17 @@
 //!    not verify with that issuer's key is ignored, and a [`CrlNote`] says so; so is one
 //!    whose thisUpdate is older than `max_crl_age` or in the future. Of the rest, the one
 //!    with the highest CRL number (then the latest thisUpdate) is used.
-//! 2. rustls-webpki checks the path with those CRLs: revocation depth (leaf or chain),
-//!    unknown status denied, CRL expiry (nextUpdate) enforced.
+//! 2. The certificate's serial is looked up in that CRL. Listed → `E_REVOKED`; no usable
+//!    CRL, or the CRL past its nextUpdate → `E_REVOCATION_UNKNOWN` (fail closed).
 //!
 //! The CRLs are parsed once, when given ([`crate::verify::Verifier::with_crls`]), into
 //! webpki's `OwnedCertRevocationList` (serials in a `BTreeMap`); a verification borrows them
-//! and copies nothing. Our own signature check of a CRL against an issuer key is done once
-//! per (CRL, key) pair and remembered. webpki itself verifies the chosen CRL's signature on
-//! every check it makes (rustls/webpki#81), which hashes the whole CRL each time.
+//! and copies nothing. The signature check of a CRL against an issuer key is done once per
+//! (CRL, key) pair and remembered. (Handing the CRLs to rustls-webpki's own revocation
+//! options instead would re-verify the CRL's signature, hashing the whole list, on every
+//! chain: 50 ms per chain with a million entries.) CRLs this toolkit cannot judge safely —
+//! delta CRLs and CRLs with an issuingDistributionPoint (partial scope) — are refused when
+//! loaded rather than half-understood.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,14 +27,11 @@ use std::sync::{Arc, Mutex};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use rustls_pki_types::CertificateRevocationListDer;
 use time::OffsetDateTime;
-use webpki::{
-    CertRevocationList, ExpirationPolicy, OwnedCertRevocationList, RevocationCheckDepth,
-    RevocationOptions, RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{CertRevocationList, OwnedCertRevocationList};
 use x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256;
 use x509_parser::prelude::{CertificateRevocationList, FromDer};
 
-use super::{Policy, RevocationPolicy};
+use super::Policy;
 use crate::profile;
 
 /// A CRL that could not be loaded: not PEM `X509 CRL` blocks or one DER CRL, or a CRL
@@ -129,6 +129,19 @@ impl LoadedCrl {
             .map_err(|e| bad(format!("not a DER X.509 CRL: {e}")))?;
         if !rest.is_empty() {
             return Err(bad(format!("{} trailing bytes after the CRL", rest.len())));
+        }
+        for ext in parsed.extensions() {
+            let oid = profile::oids::dotted(ext.oid.as_bytes());
+            let refused = match oid.as_str() {
+                "2.5.29.28" => Some("an issuingDistributionPoint (a partial CRL)"),
+                "2.5.29.27" => Some("a deltaCRLIndicator (a delta CRL)"),
+                _ => None,
+            };
+            if let Some(what) = refused {
+                return Err(bad(format!(
+                    "the CRL carries {what}; only full CRLs are supported: give the issuer's complete CRL"
+                )));
+            }
         }
         let next_update = parsed.next_update().ok_or_else(|| {
             bad("the CRL has no nextUpdate: without it its freshness cannot be judged".into())
@@ -241,11 +254,6 @@ impl<'a> Selection<'a> {
             .map(|(_, m)| m.clone())
             .unwrap_or_else(|| "no CRL from this issuer was given".into())
     }
-
-    /// webpki's view of the chosen CRLs.
-    pub(crate) fn webpki_crls(&self) -> Vec<&'a CertRevocationList<'static>> {
-        self.chosen.iter().map(|c| &c.crl).collect()
-    }
 }
 
 impl CrlSet {
@@ -354,83 +362,7 @@ impl CrlSet {
     }
 }
 
-/// The webpki revocation options for `policy`: `None` when revocation is off or no CRL was
-/// chosen. Every builder call is chained into the value used: the builder is `Copy`, and a
-/// `with_*` call whose result is dropped would change nothing.
-pub(crate) fn revocation_options<'a>(
-    crls: &'a [&'a CertRevocationList<'a>],
-    policy: RevocationPolicy,
-) -> Option<RevocationOptions<'a>> {
-    let depth = match policy {
-        RevocationPolicy::Off => return None,
-        RevocationPolicy::Leaf => RevocationCheckDepth::EndEntity,
-        RevocationPolicy::Chain => RevocationCheckDepth::Chain,
-    };
-    let options = RevocationOptionsBuilder::new(crls)
-        .ok()?
-        .with_depth(depth)
-        .with_status_policy(UnknownStatusPolicy::Deny)
-        .with_expiration_policy(ExpirationPolicy::Enforce)
-        .build();
-    Some(options)
-}
-
 pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The Copy trap, looked at directly: the options built carry every setting asked for,
-    /// not the builder's defaults (Chain, Deny, Ignore).
-    #[test]
-    fn options_carry_every_setting() {
-        let empty: [&CertRevocationList<'_>; 0] = [];
-        assert!(revocation_options(&empty, RevocationPolicy::Leaf).is_none());
-        let der = include_crl();
-        let crl: CertRevocationList<'static> =
-            OwnedCertRevocationList::from_der(&der).unwrap().into();
-        let crls = [&crl];
-        assert!(revocation_options(&crls, RevocationPolicy::Off).is_none());
-        let leaf = format!(
-            "{:?}",
-            revocation_options(&crls, RevocationPolicy::Leaf).unwrap()
-        );
-        assert!(leaf.contains("depth: EndEntity"), "{leaf}");
-        assert!(leaf.contains("status_policy: Deny"), "{leaf}");
-        assert!(leaf.contains("expiration_policy: Enforce"), "{leaf}");
-        let chain = format!(
-            "{:?}",
-            revocation_options(&crls, RevocationPolicy::Chain).unwrap()
-        );
-        assert!(chain.contains("depth: Chain"), "{chain}");
-        assert!(chain.contains("expiration_policy: Enforce"), "{chain}");
-    }
-
-    fn include_crl() -> Vec<u8> {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = rcgen::CertificateParams::default();
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let issuer = rcgen::Issuer::new(p, key);
-        let now = OffsetDateTime::now_utc();
-        rcgen::CertificateRevocationListParams {
-            this_update: now,
-            next_update: now + time::Duration::days(1),
-            crl_number: rcgen::SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: vec![],
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
-        }
-        .signed_by(&issuer)
-        .unwrap()
-        .der()
-        .to_vec()
-    }
 }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::revocation::{revocation_options, CrlSet, IssuerKey, Selection};
+use super::revocation::{CrlSet, IssuerKey};
 use super::{
     Anchor, Code, CrlError, CrlNote, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError,
     MAX_CERT_LEN, MAX_CHAIN_LEN,
@@ -109,8 +109,6 @@ impl VerifiedMapping {
 pub struct Verifier {
     anchors: Vec<Anchor>,
     webpki_anchors: Vec<TrustAnchor<'static>>,
-    /// Each anchor's subject (DER with tag) and EC point, for CRL signature checks.
-    anchor_keys: Vec<(Vec<u8>, Vec<u8>)>,
     policy: Policy,
     /// Parsed once; shared (not copied) by clones and by every verification.
     crls: Arc<CrlSet>,
@@ -192,20 +190,9 @@ impl Verifier {
     pub fn new(trust_list: TrustList) -> Self {
         let (anchors, policy) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
-        let anchor_keys = anchors
-            .iter()
-            .filter_map(|a| {
-                let (_, c) = X509Certificate::from_der(a.root_der.as_ref()).ok()?;
-                Some((
-                    c.subject().as_raw().to_vec(),
-                    c.public_key().subject_public_key.data.to_vec(),
-                ))
-            })
-            .collect();
         Verifier {
             anchors,
             webpki_anchors,
-            anchor_keys,
             policy,
             crls: Arc::default(),
         }
@@ -369,18 +356,6 @@ impl Verifier {
             .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
             .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
         let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| self.explain(e, &parsed, at))?;
-        // 3. Revocation (webpki, with the CRLs chosen for this chain).
-        let revocation = self.policy.revocation;
-        let selection = (revocation != RevocationPolicy::Off).then(|| {
-            let issuers = self.revocation_issuers(&parsed);
-            self.crls.select(&issuers, now, &self.policy, notes)
-        });
-        let crl_refs = selection
-            .as_ref()
-            .map(Selection::webpki_crls)
-            .unwrap_or_default();
-        let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crl_refs;
-        let options = revocation_options(&crl_refs, revocation);
         let path = ee
             .verify_for_usage(
                 ALGS,
@@ -388,27 +363,10 @@ impl Verifier {
                 &chain[1..],
                 unix_at,
                 MIMI_EKU,
-                options,
+                None,
                 None,
             )
-            .map_err(|e| match &selection {
-                Some(sel) if is_revocation_error(&e) => {
-                    self.explain_revocation(e, &parsed, at, sel)
-                }
-                _ => self.explain(e, &parsed, at),
-            })?;
-        if let (Some(sel), None) = (&selection, options) {
-            // Revocation required, but not one CRL was usable: fail closed.
-            let issuer = parsed[0].issuer();
-            return Err(err(
-                Code::RevocationUnknown,
-                0,
-                format!(
-                    "revocation: {revocation} requires a fresh CRL from the leaf's issuer \"{issuer}\", but {}",
-                    sel.why_missing(issuer.as_raw())
-                ),
-            ));
-        }
+            .map_err(|e| self.explain(e, &parsed, at))?;
         let anchor = self
             .anchors
             .iter()
@@ -472,6 +430,10 @@ impl Verifier {
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
         }
+
+        // 3. Revocation, on the verified path: each covered certificate's serial is looked up
+        //    in the freshest CRL its issuer (the next certificate up the path) signed.
+        self.check_revocation(&certs, now, notes)?;
 
         // 4. Leaf profile.
         let leaf = certs[0];
@@ -772,146 +734,91 @@ impl Verifier {
         }
     }
 
-    /// The possible issuers (subject and key) of the certificates the revocation policy
-    /// covers: the leaf under `leaf`; every certificate not issued by itself under `chain`.
-    fn revocation_issuers<'p>(&'p self, parsed: &'p [X509Certificate<'_>]) -> Vec<IssuerKey<'p>> {
-        let covered = match self.policy.revocation {
-            RevocationPolicy::Leaf => 1,
-            _ => parsed.len(),
-        };
-        let mut out: Vec<IssuerKey<'p>> = Vec::new();
-        for (i, c) in parsed.iter().enumerate().take(covered) {
-            let issuer = c.issuer().as_raw();
-            if i > 0 && issuer == c.subject().as_raw() {
-                continue;
-            }
-            let in_chain = parsed
-                .iter()
-                .enumerate()
-                .filter(|(j, p)| *j != i && p.subject().as_raw() == issuer)
-                .map(|(_, p)| IssuerKey {
-                    subject: p.subject().as_raw(),
-                    point: p.public_key().subject_public_key.data.as_ref(),
-                });
-            let anchors = self
-                .anchor_keys
-                .iter()
-                .filter(|(s, _)| s.as_slice() == issuer)
-                .map(|(s, k)| IssuerKey {
-                    subject: s,
-                    point: k,
-                });
-            for k in in_chain.chain(anchors) {
-                if !out
-                    .iter()
-                    .any(|o| o.subject == k.subject && o.point == k.point)
-                {
-                    out.push(k);
-                }
-            }
-        }
-        out
-    }
-
-    /// A webpki revocation error as E_REVOKED or E_REVOCATION_UNKNOWN, with the depth of the
-    /// certificate concerned and the CRL behind the verdict.
-    fn explain_revocation(
+    /// DESIGN.md check 3 on the verified path `certs` (leaf first, anchor root last): under
+    /// `leaf` the leaf, under `chain` every certificate below the root, must have a fresh CRL
+    /// from its issuer (signature checked once per CRL and key, then cached) that does not
+    /// list its serial. The lookup is a `BTreeMap` search in the CRL parsed at load: a
+    /// million-entry CRL costs no more per chain than a short one.
+    fn check_revocation(
         &self,
-        e: webpki::Error,
-        parsed: &[X509Certificate<'_>],
-        at: OffsetDateTime,
-        sel: &Selection<'_>,
-    ) -> VerifyError {
-        let (walk, _) = self.presented_path(parsed);
-        let covered = match self.policy.revocation {
-            RevocationPolicy::Leaf => 1,
-            _ => walk.len(),
-        };
+        certs: &[&X509Certificate<'_>],
+        now: OffsetDateTime,
+        notes: &mut Vec<CrlNote>,
+    ) -> Result<(), VerifyError> {
         let revocation = self.policy.revocation;
-        let depths = || walk.iter().take(covered).enumerate();
-        match e {
-            webpki::Error::CertRevoked => {
-                for (d, &i) in depths() {
-                    let c = &parsed[i];
-                    let Some(crl) = sel.for_issuer(c.issuer().as_raw()) else {
-                        continue;
-                    };
-                    if let Ok(Some(entry)) = crl.crl.find_serial(c.raw_serial()) {
-                        let when = OffsetDateTime::from_unix_timestamp(
-                            i64::try_from(entry.revocation_date.as_secs()).unwrap_or(i64::MAX),
-                        )
-                        .map(fmt_time)
+        let covered = match revocation {
+            RevocationPolicy::Off => return Ok(()),
+            RevocationPolicy::Leaf => 1,
+            RevocationPolicy::Chain => certs.len() - 1,
+        };
+        let issuers: Vec<IssuerKey<'_>> = certs[1..=covered]
+            .iter()
+            .map(|c| IssuerKey {
+                subject: c.subject().as_raw(),
+                point: c.public_key().subject_public_key.data.as_ref(),
+            })
+            .collect();
+        let sel = self.crls.select(&issuers, now, &self.policy, notes);
+        let skew = self.policy.clock_skew.duration();
+        for (d, c) in certs.iter().take(covered).enumerate() {
+            let issuer = certs[d + 1].subject();
+            let Some(crl) = sel.for_issuer(issuer.as_raw()) else {
+                return Err(err(
+                    Code::RevocationUnknown,
+                    d,
+                    format!(
+                        "revocation: {revocation} requires a fresh CRL from \"{issuer}\", the issuer of the certificate at depth {d}, but {}",
+                        sel.why_missing(issuer.as_raw())
+                    ),
+                ));
+            };
+            if crl.next_update + skew < now {
+                return Err(err(
+                    Code::RevocationUnknown,
+                    d,
+                    format!(
+                        "the newest CRL from \"{}\" (CRL {}) is past its nextUpdate {} (checked at {}): the status of the certificate at depth {d} is unknown; fetch a current CRL from the provider",
+                        crl.issuer,
+                        crl.index,
+                        fmt_time(crl.next_update),
+                        fmt_time(now)
+                    ),
+                ));
+            }
+            match crl.crl.find_serial(c.raw_serial()) {
+                Ok(None) => {}
+                Ok(Some(entry)) => {
+                    let when = OffsetDateTime::from_unix_timestamp(
+                        i64::try_from(entry.revocation_date.as_secs()).unwrap_or(i64::MAX),
+                    )
+                    .map(fmt_time)
+                    .unwrap_or_default();
+                    let reason = entry
+                        .reason_code
+                        .map(|r| format!(", reason {r:?}"))
                         .unwrap_or_default();
-                        let reason = entry
-                            .reason_code
-                            .map(|r| format!(", reason {r:?}"))
-                            .unwrap_or_default();
-                        return err(
-                            Code::Revoked,
-                            d,
-                            format!(
-                                "the certificate at depth {d} (serial {}) is revoked: listed on CRL {}{} from \"{}\" (revoked at {when}{reason})",
-                                profile::serial_hex(c.raw_serial()),
-                                crl.index,
-                                crl.number.as_ref().map(|n| format!(" number {n}")).unwrap_or_default(),
-                                crl.issuer
-                            ),
-                        );
-                    }
+                    return Err(err(
+                        Code::Revoked,
+                        d,
+                        format!(
+                            "the certificate at depth {d} (serial {}) is revoked: listed on CRL {}{} from \"{}\" (revoked at {when}{reason})",
+                            profile::serial_hex(c.raw_serial()),
+                            crl.index,
+                            crl.number.as_ref().map(|n| format!(" number {n}")).unwrap_or_default(),
+                            crl.issuer
+                        ),
+                    ));
                 }
-                err(Code::Revoked, 0, "a certificate on the path is revoked")
-            }
-            webpki::Error::CrlExpired { .. } => {
-                for (d, &i) in depths() {
-                    let c = &parsed[i];
-                    if let Some(crl) = sel.for_issuer(c.issuer().as_raw()) {
-                        if crl.next_update <= at {
-                            return err(
-                                Code::RevocationUnknown,
-                                d,
-                                format!(
-                                    "the newest CRL from \"{}\" (CRL {}) is past its nextUpdate {} (checked at {}): the status of the certificate at depth {d} is unknown; fetch a current CRL from the provider",
-                                    crl.issuer,
-                                    crl.index,
-                                    fmt_time(crl.next_update),
-                                    fmt_time(at)
-                                ),
-                            );
-                        }
-                    }
+                Err(e) => {
+                    return Err(err(
+                        Code::RevocationUnknown,
+                        d,
+                        format!("CRL {} from \"{}\" could not be searched ({e:?}): the status of the certificate at depth {d} is unknown", crl.index, crl.issuer),
+                    ))
                 }
-                err(
-                    Code::RevocationUnknown,
-                    0,
-                    "a CRL on the path is past its nextUpdate",
-                )
             }
-            webpki::Error::UnknownRevocationStatus => {
-                for (d, &i) in depths() {
-                    let issuer = parsed[i].issuer();
-                    if sel.for_issuer(issuer.as_raw()).is_none() {
-                        return err(
-                            Code::RevocationUnknown,
-                            d,
-                            format!(
-                                "revocation: {revocation} requires a fresh CRL from \"{issuer}\", the issuer of the certificate at depth {d}, but {}",
-                                sel.why_missing(issuer.as_raw())
-                            ),
-                        );
-                    }
-                }
-                err(
-                    Code::RevocationUnknown,
-                    0,
-                    "the revocation status of a certificate on the path is unknown",
-                )
-            }
-            other => err(
-                Code::RevocationUnknown,
-                0,
-                format!("a CRL could not be used, so revocation status is unknown: {other:?}"),
-            ),
         }
+        Ok(())
     }
 
     /// Chain indices from the leaf following issuer names, and the anchor the topmost one
@@ -936,30 +843,6 @@ impl Verifier {
             }
         }
     }
-}
-
-/// Errors webpki raises while checking revocation.
-fn is_revocation_error(e: &webpki::Error) -> bool {
-    use webpki::Error as W;
-    #[allow(deprecated)]
-    let crl = matches!(
-        e,
-        W::CertRevoked
-            | W::UnknownRevocationStatus
-            | W::CrlExpired { .. }
-            | W::InvalidCrlSignatureForPublicKey
-            | W::IssuerNotCrlSigner
-            | W::InvalidCrlNumber
-            | W::UnsupportedCrlSignatureAlgorithm
-            | W::UnsupportedCrlSignatureAlgorithmContext(_)
-            | W::UnsupportedCrlSignatureAlgorithmForPublicKey
-            | W::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_)
-            | W::UnsupportedCrlVersion
-            | W::UnsupportedDeltaCrl
-            | W::UnsupportedIndirectCrl
-            | W::UnsupportedCrlIssuingDistributionPoint
-    );
-    crl
 }
 
 /// The contents of a DER SEQUENCE (webpki keeps names without their outer tag and length).
