@@ -247,7 +247,8 @@ impl ProviderCa {
     /// keep coming).
     pub fn crls(&mut self, now: OffsetDateTime) -> Result<Vec<SignedCrl>, IssueError> {
         let mut out = vec![self.crl(now)?];
-        for (der, key) in super::lifecycle::previous_issuers(self.dir())? {
+        for (der, key) in super::lifecycle::previous_issuers(self.dir(), self.passphrase.as_ref())?
+        {
             let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
                 IssueError::Sign(format!("a retired issuing CA is unreadable: {e}"))
             })?;
