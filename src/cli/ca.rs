@@ -597,8 +597,19 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
         }
         _ => bytes,
     };
-    let (_, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| CliError(format!("{}: not a certificate: {e}", a.file.display())))?;
+    let (rest, cert) = X509Certificate::from_der(&der).map_err(|_| {
+        CliError(format!(
+            "{}: not a certificate (expected PEM CERTIFICATE or DER)",
+            a.file.display()
+        ))
+    })?;
+    if !rest.is_empty() {
+        return Err(CliError(format!(
+            "{}: {} trailing bytes after the certificate's DER",
+            a.file.display(),
+            rest.len()
+        )));
+    }
     let (nb, na) = (
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),

@@ -17,7 +17,7 @@ use std::fmt;
 use crate::profile::Span;
 
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
-pub use trust_list::{Anchor, TrustList, TrustListError};
+pub use trust_list::{Anchor, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
 pub use verifier::{chain_from_pem, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
