@@ -605,6 +605,9 @@ impl ProviderCa {
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
         use rayon::prelude::*;
+        // One issuing process at a time: reservations never outlive this call unless their
+        // process died, so releasing a `reserved` row below is safe (see issue::lock).
+        let _lock = super::lock::IssueLock::acquire(&self.dir)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // 1. Check and prepare each request; answer replays from the store.
         let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());

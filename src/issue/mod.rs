@@ -7,6 +7,7 @@ pub mod config;
 pub mod files;
 pub mod keys;
 mod lifecycle;
+mod lock;
 pub mod revoke;
 pub mod store;
 
