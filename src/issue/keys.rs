@@ -2,7 +2,8 @@
 //! or plain PKCS#8 when the operator chose so explicitly), and reading them back.
 //!
 //! Encrypted keys are PKCS#8 `ENCRYPTED PRIVATE KEY` PEM (RFC 5958, PBES2 of RFC 8018):
-//! scrypt (N = 2^15, r = 8, p = 1, 16-byte random salt) and AES-256-CBC with a random IV.
+//! scrypt (N = 2^14, r = 8, p = 1: 16 MiB, as `openssl pkcs8 -scrypt`; 16-byte random salt)
+//! and AES-256-CBC with a random IV.
 //! `openssl pkey -in ca.key` reads them. When reading, the scrypt cost is capped
 //! ([`MAX_SCRYPT_LOG_N`]) so a doctored key file cannot make the tool allocate gigabytes.
 
@@ -18,8 +19,8 @@ use super::IssueError;
 /// The environment variable a passphrase may come from (never from the command line).
 pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
 
-/// scrypt cost written: N = 2^15 (32 MiB, about 0.1 s).
-const SCRYPT_LOG_N: u8 = 15;
+/// scrypt cost written: N = 2^14 (16 MiB; OpenSSL refuses to read above its 32 MiB default).
+const SCRYPT_LOG_N: u8 = 14;
 /// Largest scrypt cost accepted when reading: N = 2^20 (1 GiB with r = 8).
 pub const MAX_SCRYPT_LOG_N: u8 = 20;
 /// Largest key file read, in bytes (a P-256 PKCS#8 PEM is about 250).
