@@ -107,6 +107,21 @@ fn encrypted_ca_keys_end_to_end() {
     let o = issue(None, &["--password-file", pw.to_str().unwrap()]);
     assert!(o.status.success(), "{}", err(&o));
 
+    // Revoking marks the store only: no passphrase needed.
+    let o = run(
+        &[
+            "revoke",
+            "--ca",
+            ca_s,
+            "--sii",
+            "+15551234567",
+            "--reason",
+            "superseded",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+
     // Rotation (root key too), then CRLs signed with the current and the retired key.
     let o = run(&["ca", "rotate", "--ca", ca_s], Some("s3cret passphrase"));
     assert!(o.status.success(), "{}", err(&o));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::issue::{
-    run_batch, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
+    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
 };
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
@@ -129,8 +129,6 @@ pub struct BatchArgs {
 
 #[derive(Args)]
 pub struct RevokeArgs {
-    #[command(flatten)]
-    key: KeyArgs,
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
@@ -383,7 +381,8 @@ impl std::io::Read for Counting {
 }
 
 pub fn revoke(a: RevokeArgs) -> CliResult {
-    let mut ca = a.key.open(&a.ca)?;
+    // Marking a leaf revoked needs the store, not the CA key: no passphrase asked.
+    let mut ca = CaRecords::open(&a.ca)?;
     let outcomes = match (&a.serial, &a.sii) {
         (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now())?],
         (_, Some(sii)) => {

@@ -16,7 +16,7 @@ pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
-pub use revoke::{RevokeOutcome, RevokeReason, SignedCrl};
+pub use revoke::{CaRecords, RevokeOutcome, RevokeReason, SignedCrl};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// The issuance store's file name inside a CA directory.
