@@ -163,6 +163,12 @@ fn setup() -> Files {
     std::fs::write(d.join("configs/chat-a.yaml"), b"provider: [oops\n").unwrap();
     std::fs::copy(repo("ca-config/chat-b.yaml"), d.join("configs/chat-b.yaml")).unwrap();
     std::fs::create_dir(d.join("notca")).unwrap();
+    // A CA directory whose store is garbage.
+    std::fs::create_dir(d.join("badstore")).unwrap();
+    for name in ["config.yaml", "root.pem", "ca.pem", "ca.key", "root.key"] {
+        std::fs::copy(ca.join(name), d.join("badstore").join(name)).unwrap();
+    }
+    std::fs::write(d.join("badstore/store.db"), &garbage).unwrap();
 
     let have_openssl = openssl(&["version"]);
     if have_openssl {
