@@ -107,6 +107,28 @@ fn encrypted_ca_keys_end_to_end() {
     let o = issue(None, &["--password-file", pw.to_str().unwrap()]);
     assert!(o.status.success(), "{}", err(&o));
 
+    // Batch results may hold generated private keys: mode 0600.
+    let input = d.join("req.jsonl");
+    std::fs::write(&input, "{\"id\":\"b1\",\"sii\":\"+15550001111\"}\n").unwrap();
+    let results = d.join("results.jsonl");
+    let o = run(
+        &[
+            "issue-batch",
+            "--ca",
+            ca_s,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            results.to_str().unwrap(),
+        ],
+        Some("s3cret passphrase"),
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(std::fs::read_to_string(&results)
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    assert_eq!(mode(&results), 0o600);
+
     // Revoking marks the store only: no passphrase needed.
     let o = run(
         &[

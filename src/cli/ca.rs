@@ -119,7 +119,8 @@ pub struct BatchArgs {
     /// Requests, one JSON object a line (`-` for stdin).
     #[arg(long)]
     input: PathBuf,
-    /// Results, one JSON object a line, in input order (written whole or not at all).
+    /// Results, one JSON object a line, in input order (written whole or not at all; mode
+    /// 0600, as it may hold generated private keys).
     #[arg(long)]
     output: PathBuf,
     /// Hide the progress bar.
@@ -323,7 +324,9 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
             read: read.clone(),
         },
     );
-    let mut out = PendingFile::create(&a.output, FileMode::Public).map_err(|e| {
+    // Private (0600): results carry the private keys the CA generated for requests without
+    // a CSR or public key, in the final file and in a killed run's partial .tmp file alike.
+    let mut out = PendingFile::create(&a.output, FileMode::Private).map_err(|e| {
         CliError(format!(
             "cannot create {} (or a temporary file beside it): {e}",
             a.output.display()
