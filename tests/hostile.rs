@@ -842,6 +842,55 @@ fn cases(f: &Files) -> Vec<Case> {
     ] {
         add(name, s(&["needs-renewal", &file]), 2, says, false);
     }
+    let bad = f.p("badstore");
+    for (name, args) in [
+        (
+            "issue: garbage store",
+            s(&[
+                "issue",
+                "--ca",
+                &bad,
+                "--sii",
+                "+15551234567",
+                "--key-out",
+                &f.p("k2"),
+            ]),
+        ),
+        (
+            "issue-batch: garbage store",
+            s(&[
+                "issue-batch",
+                "--ca",
+                &bad,
+                "--input",
+                &f.p("empty"),
+                "--output",
+                &f.p("o2.jsonl"),
+            ]),
+        ),
+        (
+            "revoke: garbage store",
+            s(&[
+                "revoke",
+                "--ca",
+                &bad,
+                "--serial",
+                "01",
+                "--reason",
+                "superseded",
+            ]),
+        ),
+        (
+            "crl: garbage store",
+            s(&["crl", "--ca", &bad, "--out", &f.p("crl2.pem")]),
+        ),
+        (
+            "store list: garbage store",
+            s(&["store", "list", "--ca", &bad]),
+        ),
+    ] {
+        add(name, args, 2, "not a database", false);
+    }
     add(
         "demo: missing configs dir",
         s(&["demo", "--configs", &f.p("nope")]),
