@@ -12,7 +12,10 @@ use time::macros::datetime;
 fn verifier() -> &'static Verifier {
     static V: OnceLock<Verifier> = OnceLock::new();
     V.get_or_init(|| {
-        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/trust-list.yaml"));
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../certs/trust-list.yaml"
+        ));
         Verifier::new(TrustList::from_file(path).expect("the committed trust list loads"))
     })
 }

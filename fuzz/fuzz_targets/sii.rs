@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(sii) = Sii::parse(text) {
         let canonical = sii.canonical();
         assert_eq!(Sii::parse(&canonical).as_ref(), Ok(&sii), "{canonical}");
-        assert_eq!(Sii::parse_canonical(&canonical).as_ref(), Ok(&sii), "{canonical}");
+        assert_eq!(
+            Sii::parse_canonical(&canonical).as_ref(),
+            Ok(&sii),
+            "{canonical}"
+        );
         let _ = sii.san_value();
     }
     let _ = Sii::parse_canonical(text);
