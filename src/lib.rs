@@ -23,7 +23,10 @@ pub mod sii;
 pub mod verify;
 
 pub use audit::{AuditError, Finding, Lint, Role, Severity};
-pub use issue::{CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
+pub use issue::{
+    CaConfig, CaRecords, IssueError, IssueRequest, Issued, KeyProtection, Passphrase, ProviderCa,
+    SubjectKey,
+};
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use verify::{

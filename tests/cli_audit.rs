@@ -51,6 +51,7 @@ fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
     let o = run(&[
         "ca",
         "init",
+        "--insecure-no-password",
         "--config",
         cfg.to_str().unwrap(),
         "--dir",

@@ -52,6 +52,7 @@ impl Ca {
         ok(run(&[
             "ca",
             "init",
+            "--insecure-no-password",
             "--config",
             &repo(config),
             "--dir",
@@ -300,6 +301,7 @@ fn ca_init_never_overwrites() {
     let o = run(&[
         "ca",
         "init",
+        "--insecure-no-password",
         "--config",
         &repo("ca-config/chat-b.yaml"),
         "--dir",
@@ -320,6 +322,7 @@ fn ca_init_never_overwrites() {
     let o = run(&[
         "ca",
         "init",
+        "--insecure-no-password",
         "--config",
         bad.to_str().unwrap(),
         "--dir",

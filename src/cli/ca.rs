@@ -6,12 +6,48 @@ use std::path::PathBuf;
 
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
-use mimi_attest::issue::{run_batch, RenewalWindow, RevokeReason};
+use mimi_attest::issue::{
+    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
+};
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{read_input, CliError, CliResult, Verdict};
+
+/// Where the CA keys' passphrase comes from (never the command line itself).
+#[derive(Args)]
+pub struct KeyArgs {
+    /// File whose first line is the CA keys' passphrase [default: the MIMI_ATTEST_PASSWORD
+    /// environment variable].
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The passphrase from --password-file, else from the environment, else none.
+    pub fn passphrase(&self) -> Result<Option<Passphrase>, CliError> {
+        if let Some(p) = &self.password_file {
+            return Ok(Some(Passphrase::from_file(p)?));
+        }
+        match std::env::var(PASSWORD_ENV) {
+            Ok(v) => Ok(Some(Passphrase::new(v).map_err(|_| {
+                CliError(format!(
+                    "{PASSWORD_ENV} is set but empty: unset it or give the passphrase"
+                ))
+            })?)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(CliError(format!("{PASSWORD_ENV} is not valid UTF-8")))
+            }
+        }
+    }
+
+    /// Open the CA directory with the passphrase, if one was given.
+    pub fn open(&self, dir: &std::path::Path) -> Result<ProviderCa, CliError> {
+        Ok(ProviderCa::open_with(dir, self.passphrase()?.as_ref())?)
+    }
+}
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -21,10 +57,17 @@ pub struct InitArgs {
     /// Directory to create; must not exist (or be empty).
     #[arg(long)]
     dir: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Write the CA keys unencrypted (protected by their 0600 mode alone).
+    #[arg(long, conflicts_with = "password_file")]
+    insecure_no_password: bool,
 }
 
 #[derive(Args)]
 pub struct IssueArgs {
+    #[command(flatten)]
+    key: KeyArgs,
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
@@ -68,13 +111,16 @@ pub struct IssueArgs {
 
 #[derive(Args)]
 pub struct BatchArgs {
+    #[command(flatten)]
+    key: KeyArgs,
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
     /// Requests, one JSON object a line (`-` for stdin).
     #[arg(long)]
     input: PathBuf,
-    /// Results, one JSON object a line, in input order (written whole or not at all).
+    /// Results, one JSON object a line, in input order (written whole or not at all; mode
+    /// 0600, as it may hold generated private keys).
     #[arg(long)]
     output: PathBuf,
     /// Hide the progress bar.
@@ -100,6 +146,8 @@ pub struct RevokeArgs {
 
 #[derive(Args)]
 pub struct CrlArgs {
+    #[command(flatten)]
+    key: KeyArgs,
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
@@ -140,15 +188,41 @@ pub fn init(a: InitArgs) -> CliResult {
     let text = read_input(&a.config)?;
     let text = String::from_utf8(text)
         .map_err(|_| CliError(format!("{} is not UTF-8 text", a.config.display())))?;
-    let ca = ProviderCa::init(&text, &a.config.display().to_string(), &a.dir, now())?;
+    let protection = match (a.key.passphrase()?, a.insecure_no_password) {
+        (Some(p), false) => KeyProtection::Passphrase(p),
+        (None, true) => KeyProtection::Insecure,
+        (Some(_), true) => {
+            return Err(CliError(format!(
+                "--insecure-no-password and a passphrase ({PASSWORD_ENV}) were both given: choose one"
+            )))
+        }
+        (None, false) => {
+            return Err(CliError(format!(
+                "the CA keys need a passphrase: give --password-file FILE or set {PASSWORD_ENV} (or --insecure-no-password to write them unencrypted)"
+            )))
+        }
+    };
+    let encrypted = matches!(protection, KeyProtection::Passphrase(_));
+    let ca = ProviderCa::init_with(
+        &text,
+        &a.config.display().to_string(),
+        &a.dir,
+        now(),
+        &protection,
+    )?;
     let c = ca.config();
     eprintln!(
-        "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600) — keep root.key offline\n  store:       store.db",
+        "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600{}) — keep root.key offline\n  store:       store.db",
         c.provider,
         a.dir.display(),
         a.dir.join("root.pem").display(),
         a.dir.join("ca.pem").display(),
         c.scope,
+        if encrypted {
+            ", encrypted"
+        } else {
+            ", NOT encrypted"
+        },
     );
     Ok(Verdict::Yes)
 }
@@ -177,7 +251,7 @@ pub fn issue(a: IssueArgs) -> CliResult {
             SubjectKey::Generate
         }
     };
-    let mut ca = ProviderCa::open(&a.ca)?;
+    let mut ca = a.key.open(&a.ca)?;
     let req = IssueRequest {
         sii,
         handle: a.handle,
@@ -232,7 +306,7 @@ pub fn issue(a: IssueArgs) -> CliResult {
 }
 
 pub fn issue_batch(a: BatchArgs) -> CliResult {
-    let mut ca = ProviderCa::open(&a.ca)?;
+    let mut ca = a.key.open(&a.ca)?;
     // One pass over the input (it may be a pipe): the bar follows the bytes read.
     let (reader, total): (Box<dyn std::io::Read>, Option<u64>) = if a.input.as_os_str() == "-" {
         (Box::new(std::io::stdin()), None)
@@ -250,7 +324,9 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
             read: read.clone(),
         },
     );
-    let mut out = PendingFile::create(&a.output, FileMode::Public).map_err(|e| {
+    // Private (0600): results carry the private keys the CA generated for requests without
+    // a CSR or public key, in the final file and in a killed run's partial .tmp file alike.
+    let mut out = PendingFile::create(&a.output, FileMode::Private).map_err(|e| {
         CliError(format!(
             "cannot create {} (or a temporary file beside it): {e}",
             a.output.display()
@@ -308,7 +384,8 @@ impl std::io::Read for Counting {
 }
 
 pub fn revoke(a: RevokeArgs) -> CliResult {
-    let mut ca = ProviderCa::open(&a.ca)?;
+    // Marking a leaf revoked needs the store, not the CA key: no passphrase asked.
+    let mut ca = CaRecords::open(&a.ca)?;
     let outcomes = match (&a.serial, &a.sii) {
         (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now())?],
         (_, Some(sii)) => {
@@ -341,7 +418,7 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
 }
 
 pub fn crl(a: CrlArgs) -> CliResult {
-    let mut ca = ProviderCa::open(&a.ca)?;
+    let mut ca = a.key.open(&a.ca)?;
     let crls = ca.crls(now())?;
     let data = if a.der {
         if crls.len() > 1 {
@@ -379,6 +456,8 @@ pub fn crl(a: CrlArgs) -> CliResult {
 
 #[derive(Args)]
 pub struct RenewArgs {
+    #[command(flatten)]
+    key: KeyArgs,
     /// CA directory made by `ca init`.
     #[arg(long)]
     ca: PathBuf,
@@ -410,7 +489,7 @@ fn parse_window(s: &str) -> Result<RenewalWindow, String> {
 }
 
 pub fn renew(a: RenewArgs) -> CliResult {
-    let mut ca = ProviderCa::open(&a.ca)?;
+    let mut ca = a.key.open(&a.ca)?;
     if let Some(serial) = &a.serial {
         let issued = ca.renew(serial, a.validated_at, a.validity, now())?;
         emit_chain(&issued.chain_pem, a.out.as_ref())?;
@@ -520,8 +599,19 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
         }
         _ => bytes,
     };
-    let (_, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| CliError(format!("{}: not a certificate: {e}", a.file.display())))?;
+    let (rest, cert) = X509Certificate::from_der(&der).map_err(|_| {
+        CliError(format!(
+            "{}: not a certificate (expected PEM CERTIFICATE or DER)",
+            a.file.display()
+        ))
+    })?;
+    if !rest.is_empty() {
+        return Err(CliError(format!(
+            "{}: {} trailing bytes after the certificate's DER",
+            a.file.display(),
+            rest.len()
+        )));
+    }
     let (nb, na) = (
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
@@ -542,13 +632,15 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
 
 #[derive(Args)]
 pub struct RotateArgs {
+    #[command(flatten)]
+    key: KeyArgs,
     /// CA directory made by `ca init` (its root.key must be present for this step).
     #[arg(long)]
     ca: PathBuf,
 }
 
 pub fn rotate(a: RotateArgs) -> CliResult {
-    ProviderCa::rotate(&a.ca, now())?;
+    ProviderCa::rotate_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
     eprintln!(
         "new issuing CA in {}; the previous one is kept in {} and its leaves stay valid until they expire; `crl` now signs CRLs for both",
         a.ca.join("ca.pem").display(),

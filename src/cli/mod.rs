@@ -109,17 +109,39 @@ impl<E: std::error::Error> From<E> for CliError {
 /// Shorthand for command results.
 pub type CliResult = Result<Verdict, CliError>;
 
-/// Read a whole file, or stdin for `-`, with a message naming the file on failure.
+/// Largest input file (or standard input) any command reads, in bytes. Chains, CSRs, keys
+/// and configs are a few KiB; this bound keeps a hostile 50 MB file from being read at all.
+pub const MAX_INPUT_LEN: u64 = 16 * 1024 * 1024;
+
+/// Read a whole file, or stdin for `-`, with a message naming the file on failure; inputs
+/// over [`MAX_INPUT_LEN`] are refused after reading at most one byte more than it.
 pub fn read_input(path: &PathBuf) -> Result<Vec<u8>, CliError> {
     use std::io::Read;
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
-        return Ok(buf);
+    let (reader, name): (Box<dyn Read>, String) = if path.as_os_str() == "-" {
+        (Box::new(std::io::stdin()), "standard input".into())
+    } else {
+        let f = std::fs::File::open(path)
+            .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(CliError(format!(
+                "cannot read {}: it is a directory",
+                path.display()
+            )));
+        }
+        (Box::new(f), path.display().to_string())
+    };
+    let mut buf = Vec::new();
+    reader
+        .take(MAX_INPUT_LEN + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError(format!("cannot read {name}: {e}")))?;
+    if buf.len() as u64 > MAX_INPUT_LEN {
+        return Err(CliError(format!(
+            "{name} is larger than {} MiB, more than any input this tool reads: give the certificate, chain, CSR or config itself",
+            MAX_INPUT_LEN >> 20
+        )));
     }
-    std::fs::read(path).map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))
+    Ok(buf)
 }
 
 /// Run the command line; never panics on bad input, never prints a backtrace.

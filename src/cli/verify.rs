@@ -108,7 +108,7 @@ pub fn result_text(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Stri
 pub fn verify(a: VerifyArgs) -> CliResult {
     let trust_list = TrustList::from_file(&a.trust_list).map_err(|e| {
         CliError(format!(
-            "cannot use the trust list: {e}\n  fix the trust list (see ca-config/trust-list.yaml for an example)"
+            "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
         ))
     })?;
     let revocation = trust_list.policy().revocation;

@@ -6,7 +6,7 @@
 //! (plus `private_key_pem` when the CA generated the key, and `replayed: true` when the id
 //! was issued before) or `{"line","id","error"}`.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -17,6 +17,9 @@ use super::ca::rfc3339;
 use super::{IssueError, IssueRequest, ProviderCa, SubjectKey};
 use crate::profile::{MappingFlags, Method, Span};
 use crate::sii::Sii;
+
+/// Longest request line read, in bytes (a request with a PEM CSR is about 1 KiB).
+pub const MAX_LINE_LEN: u64 = 64 * 1024;
 
 /// How many requests share one reservation and one completion transaction.
 const CHUNK: usize = 512;
@@ -145,14 +148,20 @@ pub fn run_batch(
         let mut chunk: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = Vec::new();
         while chunk.len() < CHUNK {
             let mut buf = String::new();
-            let n = input
+            let n = (&mut *input)
+                .take(MAX_LINE_LEN + 1)
                 .read_line(&mut buf)
-                .map_err(|e| io_err("batch input", e))?;
+                .map_err(|e| io_err(&format!("batch input line {}", line_no + 1), e))?;
             if n == 0 {
                 done = true;
                 break;
             }
             line_no += 1;
+            if n as u64 > MAX_LINE_LEN {
+                return Err(IssueError::Request(format!(
+                    "batch input line {line_no} is longer than {MAX_LINE_LEN} bytes: one JSON request a line"
+                )));
+            }
             if buf.trim().is_empty() {
                 continue;
             }

@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
 use super::files::{write_atomic, FileMode, Overwrite};
+use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
 use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{CaConfig, IssueError};
 use crate::profile::{
@@ -203,6 +204,8 @@ pub struct ProviderCa {
     ca_not_after: OffsetDateTime,
     pub(super) issuer: Issuer<'static, KeyPair>,
     pub(super) store: IssuanceStore,
+    /// The passphrase the CA was opened with (for the retired keys under `previous/`).
+    pub(super) passphrase: Option<Passphrase>,
 }
 
 pub(super) fn io_err(path: &Path, what: &str, e: std::io::Error) -> IssueError {
@@ -359,11 +362,32 @@ impl ProviderCa {
     /// as `config.yaml`): a provider root, an issuing CA under it, their keys (0600) and an
     /// issuance store holding both certificates. The directory appears whole or not at all;
     /// an existing non-empty directory is never touched.
+    ///
+    /// The keys are written unencrypted (as [`KeyProtection::Insecure`]); operators use
+    /// [`ProviderCa::init_with`] with a passphrase.
     pub fn init(
         config_yaml: &str,
         config_origin: &str,
         dir: &Path,
         now: OffsetDateTime,
+    ) -> Result<ProviderCa, IssueError> {
+        Self::init_with(
+            config_yaml,
+            config_origin,
+            dir,
+            now,
+            &KeyProtection::Insecure,
+        )
+    }
+
+    /// [`ProviderCa::init`] with the CA keys (`root.key`, `ca.key`) protected as asked:
+    /// encrypted PKCS#8 under a passphrase, or plain.
+    pub fn init_with(
+        config_yaml: &str,
+        config_origin: &str,
+        dir: &Path,
+        now: OffsetDateTime,
+        protection: &KeyProtection,
     ) -> Result<ProviderCa, IssueError> {
         let config = CaConfig::from_yaml(config_yaml, config_origin)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -423,11 +447,15 @@ impl ProviderCa {
         write(ROOT_PEM, root_cert.pem().as_bytes(), FileMode::Public)?;
         write(
             ROOT_KEY,
-            root_key.serialize_pem().as_bytes(),
+            encode_key(&root_key, protection)?.as_bytes(),
             FileMode::Private,
         )?;
         write(CA_PEM, ca_cert.pem().as_bytes(), FileMode::Public)?;
-        write(CA_KEY, ca_key.serialize_pem().as_bytes(), FileMode::Private)?;
+        write(
+            CA_KEY,
+            encode_key(&ca_key, protection)?.as_bytes(),
+            FileMode::Private,
+        )?;
         write(CONFIG, config_yaml.as_bytes(), FileMode::Public)?;
         {
             let mut store = IssuanceStore::create(&s.join(STORE))?;
@@ -464,11 +492,21 @@ impl ProviderCa {
             });
         }
         super::files::sync_parent(dir).map_err(|e| io_err(dir, "cannot sync", e))?;
-        ProviderCa::open(dir)
+        ProviderCa::open_with(dir, protection.passphrase())
     }
 
-    /// Open an existing CA directory.
+    /// Open an existing CA directory whose keys are not encrypted.
     pub fn open(dir: &Path) -> Result<ProviderCa, IssueError> {
+        Self::open_with(dir, None)
+    }
+
+    /// Open an existing CA directory; `passphrase` decrypts its encrypted keys (`ca.key`, and
+    /// the retired keys under `previous/` when CRLs are signed). An encrypted key without a
+    /// passphrase, or with a wrong one, is an [`IssueError::Key`].
+    pub fn open_with(
+        dir: &Path,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<ProviderCa, IssueError> {
         if !dir.is_dir() {
             return Err(IssueError::NotCaDir {
                 dir: dir.display().to_string(),
@@ -484,12 +522,10 @@ impl ProviderCa {
         let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
         let ca_pem = read_text(&dir.join(CA_PEM), dir)?;
         let key_path = dir.join(CA_KEY);
-        let key_pem = read_text(&key_path, dir)?;
-        check_key_permissions(&key_path)?;
-        let key = KeyPair::from_pem(&key_pem).map_err(|e| IssueError::Io {
-            path: key_path.display().to_string(),
-            message: format!("not a usable P-256 private key (PKCS#8 PEM): {e}"),
-        })?;
+        if !key_path.exists() {
+            read_text(&key_path, dir)?;
+        }
+        let key = load_key(&key_path, passphrase)?;
         let ca_der =
             CertificateDer::from_pem_slice(ca_pem.as_bytes()).map_err(|e| IssueError::Io {
                 path: dir.join(CA_PEM).display().to_string(),
@@ -526,6 +562,7 @@ impl ProviderCa {
             ca_not_after,
             issuer,
             store,
+            passphrase: passphrase.cloned(),
         })
     }
 
@@ -568,6 +605,9 @@ impl ProviderCa {
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
         use rayon::prelude::*;
+        // One issuing process at a time: reservations never outlive this call unless their
+        // process died, so releasing a `reserved` row below is safe (see issue::lock).
+        let _lock = super::lock::IssueLock::acquire(&self.dir)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // 1. Check and prepare each request; answer replays from the store.
         let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());

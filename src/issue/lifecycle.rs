@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::ca::{
-    ca_params, ca_row, check_key_permissions, io_err, random_serial, read_text, rfc3339, sign_err,
-    CA_KEY, CA_PEM, ROOT_KEY, ROOT_PEM,
+    ca_params, ca_row, io_err, random_serial, rfc3339, sign_err, CA_KEY, CA_PEM, ROOT_KEY, ROOT_PEM,
 };
 use super::files::{sync_parent, write_atomic, FileMode, Overwrite};
+use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
 use super::store::{CertKind, CertStatus, IssuanceStore};
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 use crate::profile::{self, Span};
@@ -171,20 +171,30 @@ impl ProviderCa {
     }
 
     /// Make a new issuing CA under the same root (needs `root.key`). The previous issuing
-    /// CA's certificate and key move to `previous/ca-<serial>.{pem,key}`.
+    /// CA's certificate and key move to `previous/ca-<serial>.{pem,key}`. For unencrypted
+    /// keys; see [`ProviderCa::rotate_with`].
     pub fn rotate(dir: &Path, now: OffsetDateTime) -> Result<ProviderCa, IssueError> {
-        let mut ca = ProviderCa::open(dir)?;
+        Self::rotate_with(dir, now, None)
+    }
+
+    /// [`ProviderCa::rotate`] for a CA whose keys are encrypted under `passphrase`: it opens
+    /// `root.key` and `ca.key`, and the new `ca.key` is encrypted under it too (plain when
+    /// `passphrase` is `None`).
+    pub fn rotate_with(
+        dir: &Path,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<ProviderCa, IssueError> {
+        let mut ca = ProviderCa::open_with(dir, passphrase)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let root_key_path = dir.join(ROOT_KEY);
-        let root_key_pem = read_text(&root_key_path, dir).map_err(|_| IssueError::Io {
-            path: root_key_path.display().to_string(),
-            message: "rotation needs the provider root's key: bring root.key back from offline storage for this step".into(),
-        })?;
-        check_key_permissions(&root_key_path)?;
-        let root_key = KeyPair::from_pem(&root_key_pem).map_err(|e| IssueError::Io {
-            path: root_key_path.display().to_string(),
-            message: format!("not a usable P-256 private key: {e}"),
-        })?;
+        if !root_key_path.exists() {
+            return Err(IssueError::Io {
+                path: root_key_path.display().to_string(),
+                message: "rotation needs the provider root's key: bring root.key back from offline storage for this step".into(),
+            });
+        }
+        let root_key = load_key(&root_key_path, passphrase)?;
         let root_der = CertificateDer::from_pem_slice(ca.root_pem().as_bytes()).map_err(|e| {
             IssueError::Io {
                 path: dir.join(ROOT_PEM).display().to_string(),
@@ -250,16 +260,20 @@ impl ProviderCa {
             write_atomic(&p, data, mode, Overwrite::Allow)
                 .map_err(|e| io_err(&p, "cannot write", e))
         };
+        let protection = match passphrase {
+            Some(p) => KeyProtection::Passphrase(p.clone()),
+            None => KeyProtection::Insecure,
+        };
         stage(
             CA_KEY,
-            new_key.serialize_pem().as_bytes(),
+            encode_key(&new_key, &protection)?.as_bytes(),
             FileMode::Private,
         )?;
         stage(CA_PEM, new_cert.pem().as_bytes(), FileMode::Public)?;
         ca.store.write(|tx| IssuanceStore::insert(tx, &row))?;
         drop(ca);
         finish_rotation(dir)?;
-        ProviderCa::open(dir)
+        ProviderCa::open_with(dir, passphrase)
     }
 }
 
@@ -304,7 +318,10 @@ pub(crate) fn finish_rotation(dir: &Path) -> Result<(), IssueError> {
 }
 
 /// The retired issuing CAs kept under `previous/` (certificate DER, key), for CRLs.
-pub(crate) fn previous_issuers(dir: &Path) -> Result<Vec<(Vec<u8>, KeyPair)>, IssueError> {
+pub(crate) fn previous_issuers(
+    dir: &Path,
+    passphrase: Option<&Passphrase>,
+) -> Result<Vec<(Vec<u8>, KeyPair)>, IssueError> {
     let previous = dir.join(PREVIOUS);
     let Ok(entries) = fs::read_dir(&previous) else {
         return Ok(Vec::new());
@@ -324,14 +341,7 @@ pub(crate) fn previous_issuers(dir: &Path) -> Result<Vec<(Vec<u8>, KeyPair)>, Is
             path: pem_path.display().to_string(),
             message: format!("not a PEM certificate: {e}"),
         })?;
-        check_key_permissions(&key_path)?;
-        let key = KeyPair::from_pem(
-            &fs::read_to_string(&key_path).map_err(|e| io_err(&key_path, "cannot read", e))?,
-        )
-        .map_err(|e| IssueError::Io {
-            path: key_path.display().to_string(),
-            message: format!("not a usable P-256 private key: {e}"),
-        })?;
+        let key = load_key(&key_path, passphrase)?;
         out.push((der.to_vec(), key));
     }
     Ok(out)

@@ -5,15 +5,18 @@ pub mod batch;
 mod ca;
 pub mod config;
 pub mod files;
+pub mod keys;
 mod lifecycle;
+mod lock;
 pub mod revoke;
 pub mod store;
 
 pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
+pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
-pub use revoke::{RevokeOutcome, RevokeReason, SignedCrl};
+pub use revoke::{CaRecords, RevokeOutcome, RevokeReason, SignedCrl};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// The issuance store's file name inside a CA directory.
@@ -126,6 +129,15 @@ pub enum IssueError {
         id: String,
         /// The certificate the id is bound to.
         serial: String,
+    },
+    /// A CA key file is unusable: encrypted without a passphrase, a wrong passphrase, not
+    /// P-256, not PKCS#8.
+    #[error("{path}: {message}")]
+    Key {
+        /// The key file (or "passphrase").
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
     },
     /// The store failed.
     #[error("issuance store {path}: {message}")]

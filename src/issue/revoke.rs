@@ -160,7 +160,35 @@ fn serial_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-impl ProviderCa {
+/// A CA directory opened for revocation only: its issuance store, no keys. Marking a leaf
+/// revoked needs no signature (the CRL that publishes it does), so `revoke` works on a CA
+/// whose keys are encrypted without asking for the passphrase.
+pub struct CaRecords {
+    dir: std::path::PathBuf,
+    store: IssuanceStore,
+}
+
+impl CaRecords {
+    /// Open the store of the CA directory `dir`.
+    pub fn open(dir: &std::path::Path) -> Result<CaRecords, IssueError> {
+        for name in [super::ca::CONFIG, super::ca::CA_PEM] {
+            if !dir.join(name).is_file() {
+                return Err(IssueError::NotCaDir {
+                    dir: dir.display().to_string(),
+                    missing: if dir.is_dir() {
+                        name.into()
+                    } else {
+                        "the directory itself".into()
+                    },
+                });
+            }
+        }
+        Ok(CaRecords {
+            dir: dir.to_owned(),
+            store: IssuanceStore::open(&dir.join(super::ca::STORE))?,
+        })
+    }
+
     /// Revoke the leaf with this serial. Revoking it again reports the first revocation
     /// and changes nothing.
     pub fn revoke_serial(
@@ -169,14 +197,7 @@ impl ProviderCa {
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<RevokeOutcome, IssueError> {
-        let serial = normalize_serial(serial)?;
-        let row = self.store.get(&serial)?.ok_or_else(|| {
-            IssueError::Request(format!(
-                "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
-                self.dir().join("store.db").display()
-            ))
-        })?;
-        self.revoke_row(row, reason, now)
+        revoke_serial(&self.dir, &mut self.store, serial, reason, now)
     }
 
     /// Revoke every live (issued, unexpired) leaf of this SII.
@@ -186,52 +207,101 @@ impl ProviderCa {
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<Vec<RevokeOutcome>, IssueError> {
-        let rows: Vec<StoredCert> = self.store.live_leaves_of(&sii.canonical(), now)?;
-        rows.into_iter()
-            .map(|r| self.revoke_row(r, reason, now))
-            .collect()
+        revoke_sii(&mut self.store, sii, reason, now)
     }
+}
 
-    fn revoke_row(
+fn revoke_serial(
+    dir: &std::path::Path,
+    store: &mut IssuanceStore,
+    serial: &str,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> Result<RevokeOutcome, IssueError> {
+    let serial = normalize_serial(serial)?;
+    let row = store.get(&serial)?.ok_or_else(|| {
+        IssueError::Request(format!(
+            "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
+            dir.join("store.db").display()
+        ))
+    })?;
+    revoke_row(store, row, reason, now)
+}
+
+fn revoke_sii(
+    store: &mut IssuanceStore,
+    sii: &Sii,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> Result<Vec<RevokeOutcome>, IssueError> {
+    let rows: Vec<StoredCert> = store.live_leaves_of(&sii.canonical(), now)?;
+    rows.into_iter()
+        .map(|r| revoke_row(store, r, reason, now))
+        .collect()
+}
+
+fn revoke_row(
+    store: &mut IssuanceStore,
+    row: StoredCert,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> Result<RevokeOutcome, IssueError> {
+    if row.kind != CertKind::Leaf {
+        return Err(IssueError::Request(format!(
+            "serial {} is the provider's {} certificate, not an attestation: CA certificates are not revoked with this command",
+            row.serial,
+            if row.kind == CertKind::Root { "root" } else { "issuing CA" }
+        )));
+    }
+    match row.status {
+        CertStatus::Revoked => {
+            return Ok(RevokeOutcome {
+                serial: row.serial,
+                sii: row.sii,
+                already: Some((
+                    row.revoked_at.unwrap_or(now),
+                    row.revocation_reason.unwrap_or_default(),
+                )),
+            })
+        }
+        CertStatus::Issued => {}
+        other => {
+            return Err(IssueError::Request(format!(
+                "serial {} was never issued (status {other}): there is nothing to revoke",
+                row.serial
+            )))
+        }
+    }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
+    Ok(RevokeOutcome {
+        serial: row.serial,
+        sii: row.sii,
+        already: None,
+    })
+}
+
+impl ProviderCa {
+    /// Revoke the leaf with this serial. Revoking it again reports the first revocation
+    /// and changes nothing.
+    pub fn revoke_serial(
         &mut self,
-        row: StoredCert,
+        serial: &str,
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<RevokeOutcome, IssueError> {
-        if row.kind != CertKind::Leaf {
-            return Err(IssueError::Request(format!(
-                "serial {} is the provider's {} certificate, not an attestation: CA certificates are not revoked with this command",
-                row.serial,
-                if row.kind == CertKind::Root { "root" } else { "issuing CA" }
-            )));
-        }
-        match row.status {
-            CertStatus::Revoked => {
-                return Ok(RevokeOutcome {
-                    serial: row.serial,
-                    sii: row.sii,
-                    already: Some((
-                        row.revoked_at.unwrap_or(now),
-                        row.revocation_reason.unwrap_or_default(),
-                    )),
-                })
-            }
-            CertStatus::Issued => {}
-            other => {
-                return Err(IssueError::Request(format!(
-                    "serial {} was never issued (status {other}): there is nothing to revoke",
-                    row.serial
-                )))
-            }
-        }
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        self.store
-            .write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
-        Ok(RevokeOutcome {
-            serial: row.serial,
-            sii: row.sii,
-            already: None,
-        })
+        let dir = self.dir().to_owned();
+        revoke_serial(&dir, &mut self.store, serial, reason, now)
+    }
+
+    /// Revoke every live (issued, unexpired) leaf of this SII.
+    pub fn revoke_sii(
+        &mut self,
+        sii: &Sii,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RevokeOutcome>, IssueError> {
+        revoke_sii(&mut self.store, sii, reason, now)
     }
 
     /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
@@ -247,7 +317,8 @@ impl ProviderCa {
     /// keep coming).
     pub fn crls(&mut self, now: OffsetDateTime) -> Result<Vec<SignedCrl>, IssueError> {
         let mut out = vec![self.crl(now)?];
-        for (der, key) in super::lifecycle::previous_issuers(self.dir())? {
+        for (der, key) in super::lifecycle::previous_issuers(self.dir(), self.passphrase.as_ref())?
+        {
             let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
                 IssueError::Sign(format!("a retired issuing CA is unreadable: {e}"))
             })?;

@@ -19,7 +19,7 @@ use crate::profile::Span;
 
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
-pub use trust_list::{Anchor, TrustList, TrustListError};
+pub use trust_list::{Anchor, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
 pub use verifier::{chain_from_pem, Verification, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).

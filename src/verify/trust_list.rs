@@ -141,10 +141,16 @@ pub struct TrustList {
 
 impl TrustList {
     /// Read a trust list file; certificate paths are relative to its directory.
+    /// Files larger than [`MAX_TRUST_LIST_LEN`] are refused before they are read.
     pub fn from_file(path: &Path) -> Result<TrustList, TrustListError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrustListError::Io {
+        let bytes =
+            read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|message| TrustListError::Io {
+                path: path.display().to_string(),
+                message: format!("cannot read the trust list: {message}"),
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| TrustListError::Io {
             path: path.display().to_string(),
-            message: format!("cannot read the trust list: {e}"),
+            message: "the trust list is not UTF-8 text".into(),
         })?;
         let base = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -329,7 +335,8 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 /// One root certificate from a PEM (exactly one CERTIFICATE block) or DER file, checked to
 /// be a well-formed CA certificate.
 fn read_root(path: &Path) -> Result<CertificateDer<'static>, String> {
-    let bytes = std::fs::read(path)
+    // A PEM certificate is about 4/3 of its DER, plus header lines and comments.
+    let bytes = read_bounded(path, 4 * MAX_CERT_LEN as u64)
         .map_err(|e| format!("cannot read the root certificate {}: {e}", path.display()))?;
     let der = match std::str::from_utf8(&bytes) {
         Ok(t) if t.trim_start().starts_with("-----BEGIN") => {
@@ -363,6 +370,12 @@ fn read_root(path: &Path) -> Result<CertificateDer<'static>, String> {
             path.display()
         ));
     }
+    if !is_p256(&cert) {
+        return Err(format!(
+            "{} does not hold a P-256 key: provider roots are ECDSA P-256 (profile mapping-v1)",
+            path.display()
+        ));
+    }
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
     if !is_ca {
         return Err(format!(
@@ -371,4 +384,33 @@ fn read_root(path: &Path) -> Result<CertificateDer<'static>, String> {
         ));
     }
     Ok(CertificateDer::from(der))
+}
+
+/// Largest trust-list file read, in bytes.
+pub const MAX_TRUST_LIST_LEN: u64 = 1024 * 1024;
+
+/// The whole file, unless it is larger than `max` bytes (refused without reading it).
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > max {
+        return Err(format!("the file is larger than {max} bytes"));
+    }
+    Ok(buf)
+}
+
+/// Whether the certificate's key is an EC key on P-256.
+fn is_p256(cert: &X509Certificate<'_>) -> bool {
+    use x509_parser::der_parser::oid;
+    let alg = &cert.public_key().algorithm;
+    alg.algorithm == oid!(1.2.840 .10045 .2 .1)
+        && alg
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .is_some_and(|c| c == oid!(1.2.840 .10045 .3 .1 .7))
 }

@@ -1,0 +1,244 @@
+//! CA private key files: how they are protected on disk (encrypted PKCS#8 under a passphrase,
+//! or plain PKCS#8 when the operator chose so explicitly), and reading them back.
+//!
+//! Encrypted keys are PKCS#8 `ENCRYPTED PRIVATE KEY` PEM (RFC 5958, PBES2 of RFC 8018):
+//! scrypt (N = 2^14, r = 8, p = 1: 16 MiB, as `openssl pkcs8 -scrypt`; 16-byte random salt)
+//! and AES-256-CBC with a random IV.
+//! `openssl pkey -in ca.key` reads them. When reading, the scrypt cost is capped
+//! ([`MAX_SCRYPT_LOG_N`]) so a doctored key file cannot make the tool allocate gigabytes.
+
+use std::fmt;
+use std::path::Path;
+
+use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
+use zeroize::Zeroizing;
+
+use super::ca::{check_key_permissions, io_err};
+use super::IssueError;
+
+/// The environment variable a passphrase may come from (never from the command line).
+pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
+
+/// scrypt cost written: N = 2^14 (16 MiB; OpenSSL refuses to read above its 32 MiB default).
+const SCRYPT_LOG_N: u8 = 14;
+/// Largest scrypt cost accepted when reading: N = 2^20 (1 GiB with r = 8).
+pub const MAX_SCRYPT_LOG_N: u8 = 20;
+/// Largest key file read, in bytes (a P-256 PKCS#8 PEM is about 250).
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// A passphrase for CA keys, wiped from memory when dropped. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// A passphrase from text; one trailing newline (as `echo` writes it) is dropped.
+    /// Empty passphrases are refused.
+    pub fn new(text: impl Into<String>) -> Result<Self, IssueError> {
+        let mut s = Zeroizing::new(text.into());
+        if s.ends_with('\n') {
+            s.pop();
+            if s.ends_with('\r') {
+                s.pop();
+            }
+        }
+        if s.is_empty() {
+            return Err(IssueError::Key {
+                path: "passphrase".into(),
+                message: "the passphrase is empty: give a non-empty one".into(),
+            });
+        }
+        Ok(Passphrase(s))
+    }
+
+    /// The passphrase in the first line of `path` (which should be mode 0600).
+    pub fn from_file(path: &Path) -> Result<Self, IssueError> {
+        let text = read_limited(path)?;
+        let text =
+            Zeroizing::new(
+                String::from_utf8(text.to_vec()).map_err(|_| IssueError::Key {
+                    path: path.display().to_string(),
+                    message: "the password file is not UTF-8 text".into(),
+                })?,
+            );
+        let first = text.lines().next().unwrap_or("");
+        Passphrase::new(first.to_owned()).map_err(|_| IssueError::Key {
+            path: path.display().to_string(),
+            message: "the password file is empty: write the passphrase on its first line".into(),
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passphrase(..)")
+    }
+}
+
+/// How `ca init` (and `ca rotate`) protect the CA keys they write.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum KeyProtection {
+    /// Encrypted PKCS#8 under this passphrase.
+    Passphrase(Passphrase),
+    /// Plain PKCS#8, protected by the file mode (0600) alone. For tests and demos, or keys
+    /// kept in a hardware-protected or encrypted volume.
+    Insecure,
+}
+
+impl KeyProtection {
+    /// The passphrase, if any.
+    pub fn passphrase(&self) -> Option<&Passphrase> {
+        match self {
+            KeyProtection::Passphrase(p) => Some(p),
+            KeyProtection::Insecure => None,
+        }
+    }
+}
+
+fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, IssueError> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| io_err(path, "cannot read", e))?;
+    let mut buf = Zeroizing::new(Vec::new());
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_err(path, "cannot read", e))?;
+    if buf.len() as u64 > MAX_KEY_FILE {
+        return Err(IssueError::Key {
+            path: path.display().to_string(),
+            message: format!("larger than {MAX_KEY_FILE} bytes: this is not a key file"),
+        });
+    }
+    Ok(buf)
+}
+
+/// The PEM text of `key` protected as asked.
+pub(crate) fn encode_key(
+    key: &KeyPair,
+    protection: &KeyProtection,
+) -> Result<Zeroizing<String>, IssueError> {
+    let pass = match protection {
+        KeyProtection::Insecure => return Ok(Zeroizing::new(key.serialize_pem())),
+        KeyProtection::Passphrase(p) => p,
+    };
+    use ring::rand::{SecureRandom, SystemRandom};
+    let rng = SystemRandom::new();
+    let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+    rng.fill(&mut salt)
+        .and_then(|_| rng.fill(&mut iv))
+        .map_err(|_| IssueError::Sign("the system random generator failed".into()))?;
+    let enc_err = |e: String| IssueError::Sign(format!("cannot encrypt the key: {e}"));
+    let params = pkcs8::pkcs5::scrypt::Params::new(SCRYPT_LOG_N, 8, 1, 32)
+        .map_err(|e| enc_err(e.to_string()))?;
+    let params = pkcs8::pkcs5::pbes2::Parameters::scrypt_aes256cbc(params, &salt, &iv)
+        .map_err(|e| enc_err(e.to_string()))?;
+    let info = pkcs8::PrivateKeyInfo::try_from(key.serialized_der())
+        .map_err(|e| enc_err(e.to_string()))?;
+    let doc = info
+        .encrypt_with_params(params, pass.bytes())
+        .map_err(|e| enc_err(e.to_string()))?;
+    doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .map_err(|e| enc_err(e.to_string()))
+}
+
+/// Read a CA key file: refuse it when group or others may read it, decrypt it when it is
+/// encrypted (the passphrase is then required), and require a P-256 key.
+pub(crate) fn load_key(path: &Path, pass: Option<&Passphrase>) -> Result<KeyPair, IssueError> {
+    let bytes = read_limited(path)?;
+    check_key_permissions(path)?;
+    let key_err = |message: String| IssueError::Key {
+        path: path.display().to_string(),
+        message,
+    };
+    let block = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| pem::parse(t).ok())
+        .ok_or_else(|| {
+            key_err("not a PEM private key (expected PKCS#8 \"PRIVATE KEY\" or \"ENCRYPTED PRIVATE KEY\")".into())
+        })?;
+    let der: Zeroizing<Vec<u8>> = match block.tag() {
+        "PRIVATE KEY" => Zeroizing::new(block.contents().to_vec()),
+        "ENCRYPTED PRIVATE KEY" => {
+            let pass = pass.ok_or_else(|| {
+                key_err(format!(
+                    "the key is encrypted: give its passphrase with --password-file FILE or the {PASSWORD_ENV} environment variable"
+                ))
+            })?;
+            let info = pkcs8::EncryptedPrivateKeyInfo::try_from(block.contents())
+                .map_err(|e| key_err(format!("not a valid encrypted PKCS#8 key: {e}")))?;
+            if let pkcs8::pkcs5::EncryptionScheme::Pbes2(p) = &info.encryption_algorithm {
+                if let pkcs8::pkcs5::pbes2::Kdf::Scrypt(s) = &p.kdf {
+                    if s.cost_parameter > 1 << MAX_SCRYPT_LOG_N
+                        || s.block_size > 16
+                        || s.parallelization > 4
+                    {
+                        return Err(key_err(
+                            "the key's scrypt parameters are too costly to try (N > 2^20, r > 16 or p > 4)".into(),
+                        ));
+                    }
+                }
+            }
+            let doc = info.decrypt(pass.bytes()).map_err(|_| {
+                key_err("wrong passphrase (or the key file is damaged): check --password-file / MIMI_ATTEST_PASSWORD".into())
+            })?;
+            Zeroizing::new(doc.as_bytes().to_vec())
+        }
+        "EC PRIVATE KEY" | "RSA PRIVATE KEY" => {
+            return Err(key_err(format!(
+                "a \"{}\" key: CA keys are P-256 PKCS#8; convert with `openssl pkcs8 -topk8 -in {} -out NEW`",
+                block.tag(),
+                path.display()
+            )))
+        }
+        other => {
+            return Err(key_err(format!(
+                "a PEM \"{other}\" block, not a private key (expected \"PRIVATE KEY\" or \"ENCRYPTED PRIVATE KEY\")"
+            )))
+        }
+    };
+    let key = KeyPair::try_from(der.as_slice())
+        .map_err(|e| key_err(format!("not a usable private key: {e}")))?;
+    if key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+        return Err(key_err(
+            "not a P-256 key: CA keys are ECDSA P-256 (ecdsa-with-SHA256) only".into(),
+        ));
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_round_trip_and_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let pass = Passphrase::new("correct horse\n").unwrap();
+        let pem = encode_key(&key, &KeyProtection::Passphrase(pass.clone())).unwrap();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+        let p = dir.path().join("ca.key");
+        super::super::files::write_atomic(
+            &p,
+            pem.as_bytes(),
+            super::super::files::FileMode::Private,
+            super::super::files::Overwrite::Refuse,
+        )
+        .unwrap();
+        let back = load_key(&p, Some(&pass)).unwrap();
+        assert_eq!(back.public_key_raw(), key.public_key_raw());
+        let e = load_key(&p, None).unwrap_err().to_string();
+        assert!(
+            e.contains("encrypted") && e.contains("--password-file"),
+            "{e}"
+        );
+        let wrong = Passphrase::new("wrong").unwrap();
+        let e = load_key(&p, Some(&wrong)).unwrap_err().to_string();
+        assert!(e.contains("wrong passphrase"), "{e}");
+        assert_eq!(format!("{pass:?}"), "Passphrase(..)");
+        assert!(Passphrase::new("\n").is_err());
+    }
+}
