@@ -198,14 +198,27 @@ impl LintReport {
 /// A parsed certificate and what the lints share about it.
 struct Cert<'c, 'a> {
     cert: &'c X509Certificate<'a>,
+    /// The dotted OID of each extension, in order (read once, not once per lint).
+    ext_oids: Vec<String>,
 }
 
-impl Cert<'_, '_> {
+impl<'c, 'a> Cert<'c, 'a> {
+    fn new(cert: &'c X509Certificate<'a>) -> Self {
+        let ext_oids = cert
+            .extensions()
+            .iter()
+            .map(|e| oids::dotted(e.oid.as_bytes()))
+            .collect();
+        Cert { cert, ext_oids }
+    }
+
     fn ext(&self, dotted: &str) -> Vec<&x509_parser::extensions::X509Extension<'_>> {
         self.cert
             .extensions()
             .iter()
-            .filter(|e| oids::dotted(e.oid.as_bytes()) == dotted)
+            .zip(&self.ext_oids)
+            .filter(|(_, oid)| *oid == dotted)
+            .map(|(e, _)| e)
             .collect()
     }
 
@@ -606,22 +619,21 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
-    let unknown: Vec<String> = c
+    let unknown: Vec<&str> = c
         .cert
         .extensions()
         .iter()
-        .filter(|e| e.critical)
-        .map(|e| oids::dotted(e.oid.as_bytes()))
-        .filter(|o| !UNDERSTOOD.contains(&o.as_str()))
+        .zip(&c.ext_oids)
+        .filter(|(e, o)| e.critical && !UNDERSTOOD.contains(&o.as_str()))
+        .map(|(_, o)| o.as_str())
         .collect();
     (!unknown.is_empty()).then(|| format!("critical: {}", unknown.join(", ")))
 }
 
 fn duplicate_extension(c: &Cert<'_, '_>) -> Option<String> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut dups: Vec<String> = Vec::new();
-    for e in c.cert.extensions() {
-        let o = oids::dotted(e.oid.as_bytes());
+    let mut seen: Vec<&str> = Vec::new();
+    let mut dups: Vec<&str> = Vec::new();
+    for o in c.ext_oids.iter().map(String::as_str) {
         if seen.contains(&o) {
             if !dups.contains(&o) {
                 dups.push(o);
@@ -809,7 +821,7 @@ fn run_cert(cert: &X509Certificate<'_>, role: Role) -> Vec<Finding> {
         Role::IssuingCa => IssuingCa,
         Role::Root => Root,
     };
-    let ctx = Cert { cert };
+    let ctx = Cert::new(cert);
     let mut out: Vec<Finding> = CATALOGUE
         .iter()
         .filter(|l| l.applies_to.contains(&target))

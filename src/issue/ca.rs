@@ -571,7 +571,7 @@ impl ProviderCa {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // 1. Check and prepare each request; answer replays from the store.
         let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());
-        let mut prepared: Vec<(usize, Prepared)> = Vec::new();
+        let mut to_prepare: Vec<usize> = Vec::with_capacity(reqs.len());
         let mut ids_in_this_call = std::collections::HashSet::new();
         for (i, req) in reqs.iter().enumerate() {
             if let Some(id) = &req.request_id {
@@ -593,12 +593,21 @@ impl ProviderCa {
                     }
                 }
             }
-            match self.prepare(req, now) {
-                Ok(p) => {
-                    results.push(None);
-                    prepared.push((i, p));
-                }
-                Err(e) => results.push(Some(Err(e))),
+            results.push(None);
+            to_prepare.push(i);
+        }
+        // Preparing (checks, key parsing, extension DER, fingerprint) is per request and
+        // independent of the store: all cores.
+        let ctx = self.prepare_ctx();
+        let prepared_all: Vec<(usize, Result<Prepared, IssueError>)> = to_prepare
+            .into_par_iter()
+            .map(|i| (i, ctx.prepare(&reqs[i], now)))
+            .collect();
+        let mut prepared: Vec<(usize, Prepared)> = Vec::with_capacity(prepared_all.len());
+        for (i, p) in prepared_all {
+            match p {
+                Ok(p) => prepared.push((i, p)),
+                Err(e) => results[i] = Some(Err(e)),
             }
         }
         // 2. Reserve every serial (and request id) before signing anything.
@@ -611,16 +620,21 @@ impl ProviderCa {
             }
             Ok(())
         })?;
-        // 3. Sign (all cores).
-        let signed: Vec<(usize, Prepared, Result<Vec<u8>, IssueError>)> = prepared
+        // 3. Sign, check and encode the chain (all cores).
+        let (issuer, ca_pem) = (&self.issuer, &self.ca_pem);
+        let signed: Vec<SignedLeaf> = prepared
             .into_par_iter()
             .map(|(i, p)| {
                 let der = p
                     .params
-                    .signed_by(&p.spki, &self.issuer)
+                    .signed_by(&p.spki, issuer)
                     .map(|c| c.der().to_vec())
                     .map_err(sign_err)
-                    .and_then(|der| crate::issue::ca::pre_issuance_check(&der).map(|_| der));
+                    .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                    .map(|der| {
+                        let chain = chain_pem(&der, ca_pem);
+                        (der, chain)
+                    });
                 (i, p, der)
             })
             .collect();
@@ -628,19 +642,19 @@ impl ProviderCa {
         self.store.write(|tx| {
             for (_, p, der) in &signed {
                 match der {
-                    Ok(der) => IssuanceStore::complete(tx, &p.record.serial, der)?,
+                    Ok((der, _)) => IssuanceStore::complete(tx, &p.record.serial, der)?,
                     Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
                 }
             }
             Ok(())
         })?;
         for (i, p, der) in signed {
-            results[i] = Some(der.map(|der| Issued {
-                serial: p.record.serial.clone(),
+            results[i] = Some(der.map(|(der, chain_pem)| Issued {
+                serial: p.record.serial,
                 sii: p.sii,
                 not_before: p.record.not_before,
                 not_after: p.record.not_after,
-                chain_pem: self.chain_pem(&der),
+                chain_pem,
                 leaf_der: der,
                 private_key_pem: p.key_pem,
                 replayed: false,
@@ -653,8 +667,17 @@ impl ProviderCa {
     }
 
     fn chain_pem(&self, leaf_der: &[u8]) -> String {
-        let leaf = pem_cert(leaf_der);
-        format!("{leaf}{}", self.ca_pem)
+        chain_pem(leaf_der, &self.ca_pem)
+    }
+
+    /// What preparing a request needs of the CA (shareable across threads, unlike the store).
+    fn prepare_ctx(&self) -> PrepareCtx<'_> {
+        PrepareCtx {
+            config: &self.config,
+            ca_not_before: self.ca_not_before,
+            ca_not_after: self.ca_not_after,
+            ca_serial: &self.ca_serial,
+        }
     }
 
     /// A repeated request id: the stored certificate when the request is the same, an error
@@ -684,7 +707,27 @@ impl ProviderCa {
             replayed: true,
         }))
     }
+}
 
+/// A signed leaf (DER and chain PEM) or why it was not, with its request index.
+type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
+
+/// Leaf then issuing CA, PEM.
+fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
+    let mut out = pem_cert(leaf_der);
+    out.push_str(ca_pem);
+    out
+}
+
+/// The parts of a [`ProviderCa`] that preparing a leaf reads.
+struct PrepareCtx<'a> {
+    config: &'a CaConfig,
+    ca_not_before: OffsetDateTime,
+    ca_not_after: OffsetDateTime,
+    ca_serial: &'a String,
+}
+
+impl PrepareCtx<'_> {
     fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
         let config = &self.config;
         if !config.scope.permits(&req.sii) {
