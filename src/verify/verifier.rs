@@ -103,7 +103,56 @@ impl VerifiedMapping {
 pub struct Verifier {
     anchors: Vec<Anchor>,
     webpki_anchors: Vec<TrustAnchor<'static>>,
+    /// What the checks need of each anchor's root, read once (same order as `anchors`).
+    roots: Vec<Result<RootFacts, String>>,
     policy: Policy,
+}
+
+/// An anchor's root certificate as the checks see it, read once when the [`Verifier`] is
+/// made instead of parsed for every chain. The root sits at a different depth depending on
+/// the path length, so the depth-dependent checks are kept for every depth it can take.
+#[derive(Clone, Debug)]
+struct RootFacts {
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    /// [`check_critical`] with the root at depth `d`, at index `d`.
+    critical: Vec<Result<(), VerifyError>>,
+    /// [`check_ca_constraints`], [`check_key_usage`] and [`check_eku`] with the root at
+    /// depth `d`, at index `d`.
+    ca_checks: Vec<Result<(), VerifyError>>,
+    /// Its `id-pe-mimiScope`, or why that is malformed.
+    scope: Result<Option<Scope>, String>,
+}
+
+impl RootFacts {
+    fn read(der: &CertificateDer<'_>) -> Result<Self, String> {
+        let (_, root) = X509Certificate::from_der(der.as_ref()).map_err(|e| e.to_string())?;
+        let depths = 0..=MAX_CHAIN_LEN;
+        Ok(RootFacts {
+            not_before: not_before(&root),
+            not_after: not_after(&root),
+            critical: depths.clone().map(|d| check_critical(&root, d)).collect(),
+            ca_checks: depths
+                .map(|d| {
+                    check_ca_constraints(&root, d)?;
+                    check_key_usage(&root, d)?;
+                    check_eku(&root, d)
+                })
+                .collect(),
+            scope: ca_scope(&root).map_err(|e| e.to_string()),
+        })
+    }
+
+    /// The result kept for `depth`; a path too long to have one is malformed.
+    fn at(results: &[Result<(), VerifyError>], depth: usize) -> Result<(), VerifyError> {
+        results.get(depth).cloned().unwrap_or_else(|| {
+            Err(err(
+                Code::Malformed,
+                depth,
+                format!("the path is longer than the {MAX_CHAIN_LEN} certificates allowed"),
+            ))
+        })
+    }
 }
 
 impl From<TrustList> for Verifier {
@@ -170,9 +219,14 @@ impl Verifier {
     pub fn new(trust_list: TrustList) -> Self {
         let (anchors, policy) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
+        let roots = anchors
+            .iter()
+            .map(|a| RootFacts::read(&a.root_der))
+            .collect();
         Verifier {
             anchors,
             webpki_anchors,
+            roots,
             policy,
         }
     }
@@ -296,15 +350,16 @@ impl Verifier {
                 None,
             )
             .map_err(|e| self.explain(e, &parsed, at))?;
-        let anchor = self
+        let anchor_index = self
             .anchors
             .iter()
-            .find(|a| {
+            .position(|a| {
                 a.trust_anchor.subject == path.anchor().subject
                     && a.trust_anchor.subject_public_key_info
                         == path.anchor().subject_public_key_info
             })
             .ok_or_else(|| err(Code::UnknownIssuer, 1, "path led to an unlisted anchor"))?;
+        let anchor = &self.anchors[anchor_index];
         let mut on_path = vec![0usize];
         for c in path.intermediate_certificates() {
             let der = c.der();
@@ -314,43 +369,38 @@ impl Verifier {
                 .ok_or_else(|| err(Code::Malformed, 1, "path uses an unknown intermediate"))?;
             on_path.push(i);
         }
-        let (_, root) = X509Certificate::from_der(anchor.root_der.as_ref()).map_err(|e| {
+        let root = self.roots[anchor_index].as_ref().map_err(|e| {
             err(
                 Code::Malformed,
                 on_path.len(),
                 format!("anchor root unreadable: {e}"),
             )
         })?;
-        let mut certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
-        certs.push(&root);
-        let root_depth = certs.len() - 1;
-        let mut path_der: Vec<u8> = Vec::new();
-        for &i in &on_path {
-            path_der.extend_from_slice(chain[i].as_ref());
-        }
-        path_der.extend_from_slice(anchor.root_der.as_ref());
+        // The path below the root; the root's facts were read with the trust list.
+        let certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
+        let root_depth = certs.len();
 
         // webpki does not look at the anchor certificate itself.
-        check_critical(&root, root_depth)?;
-        if not_before(&root) > now + skew {
+        RootFacts::at(&root.critical, root_depth)?;
+        if root.not_before > now + skew {
             return Err(err(
                 Code::NotYetValid,
                 root_depth,
                 format!(
                     "the root of anchor {:?} is not valid before {}",
                     anchor.name(),
-                    fmt_time(not_before(&root))
+                    fmt_time(root.not_before)
                 ),
             ));
         }
-        if not_after(&root) < now - skew {
+        if root.not_after < now - skew {
             return Err(err(
                 Code::Expired,
                 root_depth,
                 format!(
                     "the root of anchor {:?} expired at {}: the trust list needs the provider's current root",
                     anchor.name(),
-                    fmt_time(not_after(&root))
+                    fmt_time(root.not_after)
                 ),
             ));
         }
@@ -359,6 +409,7 @@ impl Verifier {
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
         }
+        RootFacts::at(&root.ca_checks, root_depth)?;
 
         // 3. Revocation: a later issue.
         match self.policy.revocation {
@@ -430,7 +481,7 @@ impl Verifier {
         }
 
         // 5. Scope at every hop.
-        self.check_scope(anchor, &certs, &sii)?;
+        self.check_scope(anchor, &certs, &root.scope, &sii)?;
 
         // 6. Provider binding.
         if mapping.provider != anchor.provider() {
@@ -467,30 +518,43 @@ impl Verifier {
             not_before: nb,
             not_after: na,
             anchor: anchor.name().to_owned(),
-            chain_sha256: profile::sha256(&path_der),
+            chain_sha256: path_sha256(
+                on_path
+                    .iter()
+                    .map(|&i| chain[i].as_ref())
+                    .chain([anchor.root_der.as_ref()]),
+            ),
         })
     }
 
     /// Check 5: the SII inside the trust-list scope and every CA's `MimiScope`; no CA
     /// widening its issuers' scopes (or, under [`ScopeRule::Strict`], the trust-list scope).
+    /// `certs` is the path below the root (leaf first), `root_scope` the root's scope.
     fn check_scope(
         &self,
         anchor: &Anchor,
         certs: &[&X509Certificate<'_>],
+        root_scope: &Result<Option<Scope>, String>,
         sii: &Sii,
     ) -> Result<(), VerifyError> {
-        let root_depth = certs.len() - 1;
+        let root_depth = certs.len();
         let listed = anchor.scope();
-        let mut scopes: Vec<Option<Scope>> = vec![None];
+        let malformed = |depth: usize, e: &dyn std::fmt::Display| {
+            err(
+                Code::Malformed,
+                depth,
+                format!("the id-pe-mimiScope extension is malformed: {e}"),
+            )
+        };
+        let mut below_root: Vec<Option<Scope>> = Vec::with_capacity(root_depth);
         for (depth, c) in certs.iter().enumerate().skip(1) {
-            scopes.push(ca_scope(c).map_err(|e| {
-                err(
-                    Code::Malformed,
-                    depth,
-                    format!("the id-pe-mimiScope extension is malformed: {e}"),
-                )
-            })?);
+            below_root.push(ca_scope(c).map_err(|e| malformed(depth, &e))?);
         }
+        let root_scope = root_scope.as_ref().map_err(|e| malformed(root_depth, e))?;
+        let scopes: Vec<Option<&Scope>> = std::iter::once(None)
+            .chain(below_root.iter().map(Option::as_ref))
+            .chain([root_scope.as_ref()])
+            .collect();
         for depth in (1..=root_depth).rev() {
             let Some(scope) = &scopes[depth] else {
                 continue;
@@ -686,6 +750,17 @@ impl Verifier {
             }
         }
     }
+}
+
+/// SHA-256 over the DER of the verified path (leaf first, root last), without copying it.
+fn path_sha256<'a>(ders: impl Iterator<Item = &'a [u8]>) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for der in ders {
+        ctx.update(der);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// The contents of a DER SEQUENCE (webpki keeps names without their outer tag and length).
