@@ -18,7 +18,8 @@ use super::{IssueError, IssueRequest, ProviderCa, SubjectKey};
 use crate::profile::{MappingFlags, Method, Span};
 use crate::sii::Sii;
 
-/// How many requests share one reservation and one completion transaction.
+/// How many requests go to [`ProviderCa::issue_many`] at once (its store transactions cover
+/// sub-batches of these).
 const CHUNK: usize = 512;
 
 /// What a batch did.
@@ -121,8 +122,8 @@ fn to_request(line: Line) -> Result<IssueRequest, IssueError> {
     })
 }
 
-/// Run a batch: read requests from `input`, issue them in chunks (one store transaction per
-/// chunk for the reservations and one for the results, signing on all cores), and write one
+/// Run a batch: read requests from `input`, issue them in chunks ([`ProviderCa::issue_many`]:
+/// preparing and signing on all cores, store writes overlapping the signing), and write one
 /// result line per request to `output`, in input order. A bad request is reported on its
 /// line and does not stop the batch; a store or I/O failure does. `clock` gives "now" for
 /// each chunk; `progress` is told how many lines are done.

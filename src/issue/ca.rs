@@ -560,8 +560,12 @@ impl ProviderCa {
         out.pop().expect("one request, one result")
     }
 
-    /// Issue several leaves with one store transaction for the reservations and one for the
-    /// results. Results come back in request order; a bad request fails alone.
+    /// Issue several leaves: every serial is reserved in the store before it is signed, and
+    /// a leaf is handed out only after it is stored as issued. Reservations and results are
+    /// written one transaction per sub-batch of 128, overlapping the signing of the next
+    /// sub-batch. Results come back in request order; a bad request fails alone. A store
+    /// failure fails the call; sub-batches stored before it stay issued (a retry with the
+    /// same request ids answers them from the store).
     pub fn issue_many(
         &mut self,
         reqs: &[IssueRequest],
@@ -610,44 +614,43 @@ impl ProviderCa {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
-        // 2. Reserve every serial (and request id) before signing anything.
-        self.store.write(|tx| {
-            for (_, p) in &prepared {
-                if let Some(id) = &p.record.request_id {
-                    IssuanceStore::release_request_id(tx, id)?;
-                }
-                IssuanceStore::insert(tx, &p.record)?;
-            }
-            Ok(())
-        })?;
-        // 3. Sign, check and encode the chain (all cores).
+        // 2-4. Reserve every serial (and request id) before signing it, sign on all cores,
+        // store the results, then hand them out. In sub-batches of STAGE, so the store work
+        // of one sub-batch (completing the previous, reserving the next) runs while this
+        // one is signed: the single store connection no longer serialises the batch.
+        let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> =
+            std::collections::VecDeque::new();
+        let mut rest = prepared.into_iter().peekable();
+        while rest.peek().is_some() {
+            stages.push_back(rest.by_ref().take(STAGE).collect());
+        }
         let (issuer, ca_pem) = (&self.issuer, &self.ca_pem);
-        let signed: Vec<SignedLeaf> = prepared
-            .into_par_iter()
-            .map(|(i, p)| {
-                let der = p
-                    .params
-                    .signed_by(&p.spki, issuer)
-                    .map(|c| c.der().to_vec())
-                    .map_err(sign_err)
-                    .and_then(|der| pre_issuance_check(&der).map(|_| der))
-                    .map(|der| {
-                        let chain = chain_pem(&der, ca_pem);
-                        (der, chain)
-                    });
-                (i, p, der)
-            })
-            .collect();
-        // 4. Store the results, then hand them out.
-        self.store.write(|tx| {
-            for (_, p, der) in &signed {
-                match der {
-                    Ok((der, _)) => IssuanceStore::complete(tx, &p.record.serial, der)?,
-                    Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
-                }
-            }
-            Ok(())
-        })?;
+        let store = &mut self.store;
+        let mut signing = stages.pop_front();
+        if let Some(first) = &signing {
+            reserve(store, first)?;
+        }
+        let mut to_complete: Vec<SignedLeaf> = Vec::new();
+        let mut signed: Vec<SignedLeaf> = Vec::new();
+        while let Some(stage) = signing.take() {
+            let next = stages.pop_front();
+            let (just_signed, stored) = rayon::join(
+                || sign_stage(stage, issuer, ca_pem),
+                || -> Result<(), IssueError> {
+                    complete(store, &to_complete)?;
+                    if let Some(next) = &next {
+                        reserve(store, next)?;
+                    }
+                    Ok(())
+                },
+            );
+            stored?;
+            signed.append(&mut to_complete);
+            to_complete = just_signed;
+            signing = next;
+        }
+        complete(store, &to_complete)?;
+        signed.append(&mut to_complete);
         for (i, p, der) in signed {
             results[i] = Some(der.map(|(der, chain_pem)| Issued {
                 serial: p.record.serial,
@@ -711,6 +714,65 @@ impl ProviderCa {
 
 /// A signed leaf (DER and chain PEM) or why it was not, with its request index.
 type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
+
+/// Leaves per store transaction in [`ProviderCa::issue_many`]: the store work of one such
+/// sub-batch overlaps the signing of the next.
+const STAGE: usize = 128;
+
+/// Reserve the serials (and request ids) of `stage` in one transaction.
+fn reserve(store: &mut IssuanceStore, stage: &[(usize, Prepared)]) -> Result<(), IssueError> {
+    store.write(|tx| {
+        for (_, p) in stage {
+            if let Some(id) = &p.record.request_id {
+                IssuanceStore::release_request_id(tx, id)?;
+            }
+            IssuanceStore::insert(tx, &p.record)?;
+        }
+        Ok(())
+    })
+}
+
+/// Sign, check and encode the chain of every leaf of `stage` (all cores).
+fn sign_stage(
+    stage: Vec<(usize, Prepared)>,
+    issuer: &Issuer<'static, KeyPair>,
+    ca_pem: &str,
+) -> Vec<SignedLeaf> {
+    use rayon::prelude::*;
+    stage
+        .into_par_iter()
+        .map(|(i, p)| {
+            let der = p
+                .params
+                .signed_by(&p.spki, issuer)
+                .map(|c| c.der().to_vec())
+                .map_err(sign_err)
+                .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                .map(|der| {
+                    let chain = chain_pem(&der, ca_pem);
+                    (der, chain)
+                });
+            (i, p, der)
+        })
+        .collect()
+}
+
+/// Store the signed leaves of a stage as issued (and abandon those that failed), in one
+/// transaction; nothing to do for an empty stage.
+fn complete(store: &mut IssuanceStore, signed: &[SignedLeaf]) -> Result<(), IssueError> {
+    if signed.is_empty() {
+        return Ok(());
+    }
+    store.write(|tx| {
+        for (_, p, der) in signed {
+            match der {
+                Ok((der, _)) => IssuanceStore::complete(tx, &p.record.serial, der)?,
+                Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
+            }
+        }
+        Ok(())
+    })
+}
 
 /// Leaf then issuing CA, PEM.
 fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
