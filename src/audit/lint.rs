@@ -235,6 +235,10 @@ const OID_EKU: &str = "2.5.29.37";
 const OID_POLICIES: &str = "2.5.29.32";
 const OID_SKI: &str = "2.5.29.14";
 const OID_AKI: &str = "2.5.29.35";
+/// The DER contents of `OID_EKU` and `OID_POLICIES`, to find them without decoding every
+/// extension's OID.
+const DER_EKU: &[u8] = &[0x55, 0x1d, 0x25];
+const DER_POLICIES: &[u8] = &[0x55, 0x1d, 0x20];
 pub(crate) const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 pub(crate) const OID_P256: &str = "1.2.840.10045.3.1.7";
@@ -273,7 +277,7 @@ pub(crate) fn eku(cert: &X509Certificate<'_>) -> Option<(bool, Option<Vec<String
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == OID_EKU)?;
+        .find(|e| e.oid.as_bytes() == DER_EKU)?;
     Some((ext.critical, oid_sequence(ext.value)))
 }
 
@@ -282,7 +286,7 @@ pub(crate) fn policies(cert: &X509Certificate<'_>) -> Option<(bool, Vec<String>)
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == OID_POLICIES)?;
+        .find(|e| e.oid.as_bytes() == DER_POLICIES)?;
     match ext.parsed_extension() {
         ParsedExtension::CertificatePolicies(p) => Some((
             ext.critical,
@@ -942,5 +946,16 @@ pub(crate) fn general_name_value(n: &GeneralName<'_>) -> String {
             format!("{}: {}", oids::dotted(o.as_bytes()), profile::hex(v))
         }
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_constants_are_the_dotted_ones() {
+        assert_eq!(oids::dotted(DER_EKU), OID_EKU);
+        assert_eq!(oids::dotted(DER_POLICIES), OID_POLICIES);
     }
 }
