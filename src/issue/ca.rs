@@ -562,7 +562,7 @@ impl ProviderCa {
 
     /// Issue several leaves: every serial is reserved in the store before it is signed, and
     /// a leaf is handed out only after it is stored as issued. Reservations and results are
-    /// written one transaction per sub-batch of 128, overlapping the signing of the next
+    /// written one transaction per sub-batch (up to 128), overlapping the signing of the next
     /// sub-batch. Results come back in request order; a bad request fails alone. A store
     /// failure fails the call; sub-batches stored before it stay issued (a retry with the
     /// same request ids answers them from the store).
@@ -620,9 +620,9 @@ impl ProviderCa {
         // one is signed: the single store connection no longer serialises the batch.
         let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> =
             std::collections::VecDeque::new();
-        let mut rest = prepared.into_iter().peekable();
-        while rest.peek().is_some() {
-            stages.push_back(rest.by_ref().take(STAGE).collect());
+        let mut rest = prepared.into_iter();
+        for size in stage_sizes(rest.len()) {
+            stages.push_back(rest.by_ref().take(size).collect());
         }
         let (issuer, ca_pem) = (&self.issuer, &self.ca_pem);
         let store = &mut self.store;
@@ -718,6 +718,23 @@ type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
 /// Leaves per store transaction in [`ProviderCa::issue_many`]: the store work of one such
 /// sub-batch overlaps the signing of the next.
 const STAGE: usize = 128;
+/// The first and last sub-batch of a call (see [`stage_sizes`]).
+const STAGE_EDGE: usize = 32;
+
+/// Stage sizes for `n` leaves: at most [`STAGE`] each, with a short first and last stage
+/// ([`STAGE_EDGE`]) because the first reservation and the last completion cannot overlap any
+/// signing.
+fn stage_sizes(n: usize) -> Vec<usize> {
+    if n <= 2 * STAGE_EDGE {
+        return if n == 0 { Vec::new() } else { vec![n] };
+    }
+    let middle = n - 2 * STAGE_EDGE;
+    let parts = middle.div_ceil(STAGE);
+    let mut sizes = vec![STAGE_EDGE];
+    sizes.extend((0..parts).map(|i| middle / parts + usize::from(i < middle % parts)));
+    sizes.push(STAGE_EDGE);
+    sizes
+}
 
 /// Reserve the serials (and request ids) of `stage` in one transaction.
 fn reserve(store: &mut IssuanceStore, stage: &[(usize, Prepared)]) -> Result<(), IssueError> {
@@ -1085,4 +1102,19 @@ fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
                 "the subject key is not a P-256 public key: mapping certificates use ECDSA P-256 keys only".into(),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_cover_every_leaf_once() {
+        for n in [0, 1, 63, 64, 65, 128, 192, 193, 511, 512, 1000] {
+            let sizes = stage_sizes(n);
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}");
+            assert!(sizes.iter().all(|&s| s > 0 && s <= STAGE), "{n}: {sizes:?}");
+        }
+        assert_eq!(stage_sizes(512), [32, 112, 112, 112, 112, 32]);
+    }
 }
