@@ -1,7 +1,8 @@
 //! Issuance cost against its floor, in one run: a raw ECDSA P-256 signature with ring versus
 //! issuing leaves through `ProviderCa::issue_many` (checks, serial reservation, signing and
-//! the durable store write, WAL + synchronous=FULL). Run single-core for the ratio:
-//! `RAYON_NUM_THREADS=1 cargo bench --bench issue`.
+//! the durable store write, WAL + synchronous=FULL), for a small batch and for one
+//! `issue-batch` chunk. Run single-core for the ratio, and on two cores for the scaling:
+//! `RAYON_NUM_THREADS=1 cargo bench --bench issue` and `RAYON_NUM_THREADS=2 cargo bench --bench issue`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
@@ -36,30 +37,41 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     // Public keys made once, outside the measurement: a real batch brings its clients' keys.
     let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
-    const N: u64 = 64;
     let mut counter: u64 = 0;
-    g.throughput(Throughput::Elements(N));
-    g.bench_function("issue_many: 64 leaves, stored durably", |b| {
-        b.iter_batched(
-            || {
-                (0..N)
-                    .map(|_| {
-                        counter += 1;
-                        let mut r = IssueRequest::new(
-                            Sii::parse(&format!("+1555{:07}", counter % 10_000_000)).unwrap(),
-                        );
-                        r.key = SubjectKey::PublicKey(spki.clone());
-                        r
-                    })
-                    .collect::<Vec<_>>()
-            },
-            |reqs| {
-                let out = ca.issue_many(&reqs, OffsetDateTime::now_utc()).unwrap();
-                assert!(out.iter().all(Result::is_ok));
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    // 64: a small batch (two fsyncs per 64 leaves); 512: one `issue-batch` chunk, with a
+    // request id per leaf as `issue-batch` gives (the id lookup and the unique index).
+    for (n, with_ids) in [(64u64, false), (512, true)] {
+        g.throughput(Throughput::Elements(n));
+        let name = if with_ids {
+            format!("issue_many: {n} leaves with request ids, stored durably")
+        } else {
+            format!("issue_many: {n} leaves, stored durably")
+        };
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    (0..n)
+                        .map(|_| {
+                            counter += 1;
+                            let mut r = IssueRequest::new(
+                                Sii::parse(&format!("+1555{:07}", counter % 10_000_000)).unwrap(),
+                            );
+                            r.key = SubjectKey::PublicKey(spki.clone());
+                            if with_ids {
+                                r.request_id = Some(format!("bench-{counter}"));
+                            }
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |reqs| {
+                    let out = ca.issue_many(&reqs, OffsetDateTime::now_utc()).unwrap();
+                    assert!(out.iter().all(Result::is_ok));
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

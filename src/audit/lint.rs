@@ -216,14 +216,27 @@ impl LintReport {
 /// A parsed certificate and what the lints share about it.
 struct Cert<'c, 'a> {
     cert: &'c X509Certificate<'a>,
+    /// The dotted OID of each extension, in order (read once, not once per lint).
+    ext_oids: Vec<String>,
 }
 
-impl Cert<'_, '_> {
+impl<'c, 'a> Cert<'c, 'a> {
+    fn new(cert: &'c X509Certificate<'a>) -> Self {
+        let ext_oids = cert
+            .extensions()
+            .iter()
+            .map(|e| oids::dotted(e.oid.as_bytes()))
+            .collect();
+        Cert { cert, ext_oids }
+    }
+
     fn ext(&self, dotted: &str) -> Vec<&x509_parser::extensions::X509Extension<'_>> {
         self.cert
             .extensions()
             .iter()
-            .filter(|e| oids::dotted(e.oid.as_bytes()) == dotted)
+            .zip(&self.ext_oids)
+            .filter(|(_, oid)| *oid == dotted)
+            .map(|(e, _)| e)
             .collect()
     }
 
@@ -240,6 +253,10 @@ const OID_EKU: &str = "2.5.29.37";
 const OID_POLICIES: &str = "2.5.29.32";
 const OID_SKI: &str = "2.5.29.14";
 const OID_AKI: &str = "2.5.29.35";
+/// The DER contents of `OID_EKU` and `OID_POLICIES`, to find them without decoding every
+/// extension's OID.
+const DER_EKU: &[u8] = &[0x55, 0x1d, 0x25];
+const DER_POLICIES: &[u8] = &[0x55, 0x1d, 0x20];
 pub(crate) const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 pub(crate) const OID_P256: &str = "1.2.840.10045.3.1.7";
@@ -278,7 +295,7 @@ pub(crate) fn eku(cert: &X509Certificate<'_>) -> Option<(bool, Option<Vec<String
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == OID_EKU)?;
+        .find(|e| e.oid.as_bytes() == DER_EKU)?;
     Some((ext.critical, oid_sequence(ext.value)))
 }
 
@@ -287,7 +304,7 @@ pub(crate) fn policies(cert: &X509Certificate<'_>) -> Option<(bool, Vec<String>)
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == OID_POLICIES)?;
+        .find(|e| e.oid.as_bytes() == DER_POLICIES)?;
     match ext.parsed_extension() {
         ParsedExtension::CertificatePolicies(p) => Some((
             ext.critical,
@@ -624,22 +641,21 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
-    let unknown: Vec<String> = c
+    let unknown: Vec<&str> = c
         .cert
         .extensions()
         .iter()
-        .filter(|e| e.critical)
-        .map(|e| oids::dotted(e.oid.as_bytes()))
-        .filter(|o| !UNDERSTOOD.contains(&o.as_str()))
+        .zip(&c.ext_oids)
+        .filter(|(e, o)| e.critical && !UNDERSTOOD.contains(&o.as_str()))
+        .map(|(_, o)| o.as_str())
         .collect();
     (!unknown.is_empty()).then(|| format!("critical: {}", unknown.join(", ")))
 }
 
 fn duplicate_extension(c: &Cert<'_, '_>) -> Option<String> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut dups: Vec<String> = Vec::new();
-    for e in c.cert.extensions() {
-        let o = oids::dotted(e.oid.as_bytes());
+    let mut seen: Vec<&str> = Vec::new();
+    let mut dups: Vec<&str> = Vec::new();
+    for o in c.ext_oids.iter().map(String::as_str) {
         if seen.contains(&o) {
             if !dups.contains(&o) {
                 dups.push(o);
@@ -911,7 +927,7 @@ fn run_cert(cert: &X509Certificate<'_>, role: Role) -> Vec<Finding> {
         Role::IssuingCa => IssuingCa,
         Role::Root => Root,
     };
-    let ctx = Cert { cert };
+    let ctx = Cert::new(cert);
     let mut out: Vec<Finding> = CATALOGUE
         .iter()
         .filter(|l| l.applies_to.contains(&target))
@@ -1090,5 +1106,16 @@ pub(crate) fn general_name_value(n: &GeneralName<'_>) -> String {
             format!("{}: {}", oids::dotted(o.as_bytes()), profile::hex(v))
         }
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_constants_are_the_dotted_ones() {
+        assert_eq!(oids::dotted(DER_EKU), OID_EKU);
+        assert_eq!(oids::dotted(DER_POLICIES), OID_POLICIES);
     }
 }

@@ -1,10 +1,12 @@
 //! `verify`: check mapping attestation chains against a trust list.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use mimi_attest::verify::{crls_from_pem, CrlNote, RevocationPolicy};
+use mimi_attest::verify::{crls_from_pem, CrlNote, RevocationPolicy, Verification};
 use mimi_attest::{Sii, TrustList, VerifiedMapping, Verifier, VerifyError};
+use rayon::prelude::*;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -37,6 +39,10 @@ pub struct VerifyArgs {
     #[arg(required = true)]
     chains: Vec<PathBuf>,
 }
+
+/// Chain files read and verified at once, per core: enough to keep every core busy, few
+/// enough that memory does not grow with the number of files.
+const WINDOW_PER_THREAD: usize = 256;
 
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
@@ -144,51 +150,82 @@ pub fn verify(a: VerifyArgs) -> CliResult {
         None => None,
     };
     let now = a.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
     let mut all_valid = true;
-    let mut json_out = Vec::new();
-    for path in &a.chains {
-        let bytes = read_input(path)?;
-        let checked = verifier.verify_pem_with_notes(&bytes, now, expected.as_ref());
-        let result = checked.result;
-        all_valid &= result.is_ok();
-        let name = path.display().to_string();
-        let label = |n: &CrlNote| {
-            crl_labels
-                .get(n.index)
-                .cloned()
-                .unwrap_or_else(|| format!("CRL {}", n.index))
-        };
-        for n in &checked.crl_notes {
-            eprintln!(
-                "note: {name}: CRL {} from \"{}\" ignored: {}",
-                label(n),
-                n.issuer,
-                n.message
-            );
-        }
-        match a.format {
-            Format::Json => {
-                let mut v = result_json(&name, &result);
-                if !a.crls.is_empty() {
-                    v["crl_notes"] = Value::Array(
-                        checked
-                            .crl_notes
-                            .iter()
-                            .map(|n| json!({"crl": label(n), "issuer": n.issuer, "message": n.message}))
-                            .collect(),
-                    );
+    let label = |n: &CrlNote| {
+        crl_labels
+            .get(n.index)
+            .cloned()
+            .unwrap_or_else(|| format!("CRL {}", n.index))
+    };
+    // Chains are read and verified on all cores, a window at a time, so memory stays bounded
+    // however many files are given; results are written in input order.
+    let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
+    let mut first = true;
+    for paths in a.chains.chunks(window) {
+        let results: Vec<Result<Verification, CliError>> = paths
+            .par_iter()
+            .map(|path| {
+                let bytes = read_input(path)?;
+                Ok(verifier.verify_pem_with_notes(&bytes, now, expected.as_ref()))
+            })
+            .collect();
+        for (path, checked) in paths.iter().zip(results) {
+            let checked = match checked {
+                Ok(r) => r,
+                Err(e) => {
+                    out.flush().map_err(write_err)?;
+                    return Err(e);
                 }
-                json_out.push(v)
+            };
+            let result = &checked.result;
+            all_valid &= result.is_ok();
+            let name = path.display().to_string();
+            for n in &checked.crl_notes {
+                eprintln!(
+                    "note: {name}: CRL {} from \"{}\" ignored: {}",
+                    label(n),
+                    n.issuer,
+                    n.message
+                );
             }
-            Format::Text => print!("{}", result_text(&name, &result)),
+            match a.format {
+                // The same text as `serde_json::to_string_pretty` of the whole array, one
+                // element at a time (JSON strings hold no raw newlines).
+                Format::Json => {
+                    let mut v = result_json(&name, result);
+                    if !a.crls.is_empty() {
+                        v["crl_notes"] = Value::Array(
+                            checked
+                                .crl_notes
+                                .iter()
+                                .map(|n| json!({"crl": label(n), "issuer": n.issuer, "message": n.message}))
+                                .collect(),
+                        );
+                    }
+                    let item = serde_json::to_string_pretty(&v)
+                        .map_err(|e| CliError(format!("cannot write JSON: {e}")))?;
+                    out.write_all(if first { b"[\n" } else { b",\n" })
+                        .map_err(write_err)?;
+                    for (i, line) in item.lines().enumerate() {
+                        if i > 0 {
+                            out.write_all(b"\n").map_err(write_err)?;
+                        }
+                        write!(out, "  {line}").map_err(write_err)?;
+                    }
+                }
+                Format::Text => out
+                    .write_all(result_text(&name, result).as_bytes())
+                    .map_err(write_err)?,
+            }
+            first = false;
         }
     }
     if a.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(json_out))
-                .map_err(|e| CliError(format!("cannot write JSON: {e}")))?
-        );
+        out.write_all(if first { b"[]\n" } else { b"\n]\n" })
+            .map_err(write_err)?;
     }
+    out.flush().map_err(write_err)?;
     Ok(if all_valid { Verdict::Yes } else { Verdict::No })
 }

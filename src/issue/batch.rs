@@ -8,20 +8,22 @@
 
 use std::io::{BufRead, Read, Write};
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::ca::rfc3339;
-use super::{IssueError, IssueRequest, ProviderCa, SubjectKey};
+use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 use crate::profile::{MappingFlags, Method, Span};
 use crate::sii::Sii;
 
 /// Longest request line read, in bytes (a request with a PEM CSR is about 1 KiB).
 pub const MAX_LINE_LEN: u64 = 64 * 1024;
 
-/// How many requests share one reservation and one completion transaction.
+/// How many requests go to [`ProviderCa::issue_many`] at once (its store transactions cover
+/// sub-batches of these).
 const CHUNK: usize = 512;
 
 /// What a batch did.
@@ -124,8 +126,36 @@ fn to_request(line: Line) -> Result<IssueRequest, IssueError> {
     })
 }
 
-/// Run a batch: read requests from `input`, issue them in chunks (one store transaction per
-/// chunk for the reservations and one for the results, signing on all cores), and write one
+/// One result line of the output.
+fn result_value(
+    line: u64,
+    id: Option<String>,
+    result: Result<Issued, IssueError>,
+) -> serde_json::Value {
+    match result {
+        Ok(i) => {
+            let mut v = json!({
+                "line": line,
+                "id": id,
+                "serial": i.serial,
+                "sii": i.sii.canonical(),
+                "not_after": rfc3339(i.not_after),
+                "chain_pem": i.chain_pem,
+            });
+            if let Some(k) = i.private_key_pem {
+                v["private_key_pem"] = k.into();
+            }
+            if i.replayed {
+                v["replayed"] = true.into();
+            }
+            v
+        }
+        Err(e) => json!({ "line": line, "id": id, "error": e.to_string() }),
+    }
+}
+
+/// Run a batch: read requests from `input`, issue them in chunks ([`ProviderCa::issue_many`]:
+/// preparing and signing on all cores, store writes overlapping the signing), and write one
 /// result line per request to `output`, in input order. A bad request is reported on its
 /// line and does not stop the batch; a store or I/O failure does. `clock` gives "now" for
 /// each chunk; `progress` is told how many lines are done.
@@ -145,8 +175,8 @@ pub fn run_batch(
     };
     while !done {
         // Read up to CHUNK non-empty lines.
-        let mut chunk: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = Vec::new();
-        while chunk.len() < CHUNK {
+        let mut lines: Vec<(u64, String)> = Vec::with_capacity(CHUNK);
+        while lines.len() < CHUNK {
             let mut buf = String::new();
             let n = (&mut *input)
                 .take(MAX_LINE_LEN + 1)
@@ -165,55 +195,50 @@ pub fn run_batch(
             if buf.trim().is_empty() {
                 continue;
             }
-            let (id, req) = parse_line(buf.trim_end_matches(['\n', '\r']));
-            chunk.push((line_no, id, req));
+            lines.push((line_no, buf));
         }
-        if chunk.is_empty() {
+        if lines.is_empty() {
             break;
         }
+        // Parse (JSON, PEM keys, SIIs) on all cores.
+        let chunk: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = lines
+            .into_par_iter()
+            .map(|(line, buf)| {
+                let (id, req) = parse_line(buf.trim_end_matches(['\n', '\r']));
+                (line, id, req)
+            })
+            .collect();
         let good: Vec<IssueRequest> = chunk
             .iter()
             .filter_map(|(_, _, r)| r.as_ref().ok().cloned())
             .collect();
         let mut issued = ca.issue_many(&good, clock())?.into_iter();
-        for (line, id, req) in chunk {
-            summary.requests += 1;
-            let result = match req {
-                Ok(_) => issued.next().expect("one result per good request"),
-                Err(e) => Err(e),
-            };
-            let value = match result {
-                Ok(i) => {
-                    if i.replayed {
-                        summary.replayed += 1;
-                    } else {
-                        summary.issued += 1;
-                    }
-                    let mut v = json!({
-                        "line": line,
-                        "id": id,
-                        "serial": i.serial,
-                        "sii": i.sii.canonical(),
-                        "not_after": rfc3339(i.not_after),
-                        "chain_pem": i.chain_pem,
-                    });
-                    if let Some(k) = i.private_key_pem {
-                        v["private_key_pem"] = k.into();
-                    }
-                    if i.replayed {
-                        v["replayed"] = true.into();
-                    }
-                    v
+        let results: Vec<(u64, Option<String>, Result<Issued, IssueError>)> = chunk
+            .into_iter()
+            .map(|(line, id, req)| {
+                summary.requests += 1;
+                let result = match req {
+                    Ok(_) => issued.next().expect("one result per good request"),
+                    Err(e) => Err(e),
+                };
+                match &result {
+                    Ok(i) if i.replayed => summary.replayed += 1,
+                    Ok(_) => summary.issued += 1,
+                    Err(_) => summary.failed += 1,
                 }
-                Err(e) => {
-                    summary.failed += 1;
-                    json!({ "line": line, "id": id, "error": e.to_string() })
-                }
-            };
-            serde_json::to_writer(&mut *output, &value)
-                .map_err(|e| io_err("batch output", e.into()))?;
+                (line, id, result)
+            })
+            .collect();
+        // Encode the result lines on all cores, write them in input order.
+        let encoded: Vec<Result<String, serde_json::Error>> = results
+            .into_par_iter()
+            .map(|(line, id, result)| serde_json::to_string(&result_value(line, id, result)))
+            .collect();
+        for text in encoded {
+            let text = text.map_err(|e| io_err("batch output", e.into()))?;
             output
-                .write_all(b"\n")
+                .write_all(text.as_bytes())
+                .and_then(|()| output.write_all(b"\n"))
                 .map_err(|e| io_err("batch output", e))?;
         }
         progress(line_no);

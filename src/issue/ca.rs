@@ -597,8 +597,12 @@ impl ProviderCa {
         out.pop().expect("one request, one result")
     }
 
-    /// Issue several leaves with one store transaction for the reservations and one for the
-    /// results. Results come back in request order; a bad request fails alone.
+    /// Issue several leaves: every serial is reserved in the store before it is signed, and
+    /// a leaf is handed out only after it is stored as issued. Reservations and results are
+    /// written one transaction per sub-batch (up to 128), overlapping the signing of the next
+    /// sub-batch. Results come back in request order; a bad request fails alone. A store
+    /// failure fails the call; sub-batches stored before it stay issued (a retry with the
+    /// same request ids answers them from the store).
     pub fn issue_many(
         &mut self,
         reqs: &[IssueRequest],
@@ -611,7 +615,7 @@ impl ProviderCa {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // 1. Check and prepare each request; answer replays from the store.
         let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());
-        let mut prepared: Vec<(usize, Prepared)> = Vec::new();
+        let mut to_prepare: Vec<usize> = Vec::with_capacity(reqs.len());
         let mut ids_in_this_call = std::collections::HashSet::new();
         for (i, req) in reqs.iter().enumerate() {
             if let Some(id) = &req.request_id {
@@ -633,54 +637,67 @@ impl ProviderCa {
                     }
                 }
             }
-            match self.prepare(req, now) {
-                Ok(p) => {
-                    results.push(None);
-                    prepared.push((i, p));
-                }
-                Err(e) => results.push(Some(Err(e))),
+            results.push(None);
+            to_prepare.push(i);
+        }
+        // Preparing (checks, key parsing, extension DER, fingerprint) is per request and
+        // independent of the store: all cores.
+        let ctx = self.prepare_ctx();
+        let prepared_all: Vec<(usize, Result<Prepared, IssueError>)> = to_prepare
+            .into_par_iter()
+            .map(|i| (i, ctx.prepare(&reqs[i], now)))
+            .collect();
+        let mut prepared: Vec<(usize, Prepared)> = Vec::with_capacity(prepared_all.len());
+        for (i, p) in prepared_all {
+            match p {
+                Ok(p) => prepared.push((i, p)),
+                Err(e) => results[i] = Some(Err(e)),
             }
         }
-        // 2. Reserve every serial (and request id) before signing anything.
-        self.store.write(|tx| {
-            for (_, p) in &prepared {
-                if let Some(id) = &p.record.request_id {
-                    IssuanceStore::release_request_id(tx, id)?;
-                }
-                IssuanceStore::insert(tx, &p.record)?;
-            }
-            Ok(())
-        })?;
-        // 3. Sign (all cores).
-        let signed: Vec<(usize, Prepared, Result<Vec<u8>, IssueError>)> = prepared
-            .into_par_iter()
-            .map(|(i, p)| {
-                let der = p
-                    .params
-                    .signed_by(&p.spki, &self.issuer)
-                    .map(|c| c.der().to_vec())
-                    .map_err(sign_err)
-                    .and_then(|der| crate::issue::ca::pre_issuance_check(&der).map(|_| der));
-                (i, p, der)
-            })
-            .collect();
-        // 4. Store the results, then hand them out.
-        self.store.write(|tx| {
-            for (_, p, der) in &signed {
-                match der {
-                    Ok(der) => IssuanceStore::complete(tx, &p.record.serial, der)?,
-                    Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
-                }
-            }
-            Ok(())
-        })?;
+        // 2-4. Reserve every serial (and request id) before signing it, sign on all cores,
+        // store the results, then hand them out. In sub-batches of STAGE, so the store work
+        // of one sub-batch (completing the previous, reserving the next) runs while this
+        // one is signed: the single store connection no longer serialises the batch.
+        let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> =
+            std::collections::VecDeque::new();
+        let mut rest = prepared.into_iter();
+        for size in stage_sizes(rest.len()) {
+            stages.push_back(rest.by_ref().take(size).collect());
+        }
+        let (issuer, ca_pem) = (&self.issuer, &self.ca_pem);
+        let store = &mut self.store;
+        let mut signing = stages.pop_front();
+        if let Some(first) = &signing {
+            reserve(store, first)?;
+        }
+        let mut to_complete: Vec<SignedLeaf> = Vec::new();
+        let mut signed: Vec<SignedLeaf> = Vec::new();
+        while let Some(stage) = signing.take() {
+            let next = stages.pop_front();
+            let (just_signed, stored) = rayon::join(
+                || sign_stage(stage, issuer, ca_pem),
+                || -> Result<(), IssueError> {
+                    complete(store, &to_complete)?;
+                    if let Some(next) = &next {
+                        reserve(store, next)?;
+                    }
+                    Ok(())
+                },
+            );
+            stored?;
+            signed.append(&mut to_complete);
+            to_complete = just_signed;
+            signing = next;
+        }
+        complete(store, &to_complete)?;
+        signed.append(&mut to_complete);
         for (i, p, der) in signed {
-            results[i] = Some(der.map(|der| Issued {
-                serial: p.record.serial.clone(),
+            results[i] = Some(der.map(|(der, chain_pem)| Issued {
+                serial: p.record.serial,
                 sii: p.sii,
                 not_before: p.record.not_before,
                 not_after: p.record.not_after,
-                chain_pem: self.chain_pem(&der),
+                chain_pem,
                 leaf_der: der,
                 private_key_pem: p.key_pem,
                 replayed: false,
@@ -693,8 +710,17 @@ impl ProviderCa {
     }
 
     fn chain_pem(&self, leaf_der: &[u8]) -> String {
-        let leaf = pem_cert(leaf_der);
-        format!("{leaf}{}", self.ca_pem)
+        chain_pem(leaf_der, &self.ca_pem)
+    }
+
+    /// What preparing a request needs of the CA (shareable across threads, unlike the store).
+    fn prepare_ctx(&self) -> PrepareCtx<'_> {
+        PrepareCtx {
+            config: &self.config,
+            ca_not_before: self.ca_not_before,
+            ca_not_after: self.ca_not_after,
+            ca_serial: &self.ca_serial,
+        }
     }
 
     /// A repeated request id: the stored certificate when the request is the same, an error
@@ -724,7 +750,103 @@ impl ProviderCa {
             replayed: true,
         }))
     }
+}
 
+/// A signed leaf (DER and chain PEM) or why it was not, with its request index.
+type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
+
+/// Leaves per store transaction in [`ProviderCa::issue_many`]: the store work of one such
+/// sub-batch overlaps the signing of the next.
+const STAGE: usize = 128;
+/// The first and last sub-batch of a call (see [`stage_sizes`]).
+const STAGE_EDGE: usize = 32;
+
+/// Stage sizes for `n` leaves: at most [`STAGE`] each, with a short first and last stage
+/// ([`STAGE_EDGE`]) because the first reservation and the last completion cannot overlap any
+/// signing.
+fn stage_sizes(n: usize) -> Vec<usize> {
+    if n <= 2 * STAGE_EDGE {
+        return if n == 0 { Vec::new() } else { vec![n] };
+    }
+    let middle = n - 2 * STAGE_EDGE;
+    let parts = middle.div_ceil(STAGE);
+    let mut sizes = vec![STAGE_EDGE];
+    sizes.extend((0..parts).map(|i| middle / parts + usize::from(i < middle % parts)));
+    sizes.push(STAGE_EDGE);
+    sizes
+}
+
+/// Reserve the serials (and request ids) of `stage` in one transaction.
+fn reserve(store: &mut IssuanceStore, stage: &[(usize, Prepared)]) -> Result<(), IssueError> {
+    store.write(|tx| {
+        for (_, p) in stage {
+            if let Some(id) = &p.record.request_id {
+                IssuanceStore::release_request_id(tx, id)?;
+            }
+            IssuanceStore::insert(tx, &p.record)?;
+        }
+        Ok(())
+    })
+}
+
+/// Sign, check and encode the chain of every leaf of `stage` (all cores).
+fn sign_stage(
+    stage: Vec<(usize, Prepared)>,
+    issuer: &Issuer<'static, KeyPair>,
+    ca_pem: &str,
+) -> Vec<SignedLeaf> {
+    use rayon::prelude::*;
+    stage
+        .into_par_iter()
+        .map(|(i, p)| {
+            let der = p
+                .params
+                .signed_by(&p.spki, issuer)
+                .map(|c| c.der().to_vec())
+                .map_err(sign_err)
+                .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                .map(|der| {
+                    let chain = chain_pem(&der, ca_pem);
+                    (der, chain)
+                });
+            (i, p, der)
+        })
+        .collect()
+}
+
+/// Store the signed leaves of a stage as issued (and abandon those that failed), in one
+/// transaction; nothing to do for an empty stage.
+fn complete(store: &mut IssuanceStore, signed: &[SignedLeaf]) -> Result<(), IssueError> {
+    if signed.is_empty() {
+        return Ok(());
+    }
+    store.write(|tx| {
+        for (_, p, der) in signed {
+            match der {
+                Ok((der, _)) => IssuanceStore::complete(tx, &p.record.serial, der)?,
+                Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Leaf then issuing CA, PEM.
+fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
+    let mut out = pem_cert(leaf_der);
+    out.push_str(ca_pem);
+    out
+}
+
+/// The parts of a [`ProviderCa`] that preparing a leaf reads.
+struct PrepareCtx<'a> {
+    config: &'a CaConfig,
+    ca_not_before: OffsetDateTime,
+    ca_not_after: OffsetDateTime,
+    ca_serial: &'a String,
+}
+
+impl PrepareCtx<'_> {
     fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
         let config = &self.config;
         if !config.scope.permits(&req.sii) {
@@ -1020,4 +1142,19 @@ fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
                 "the subject key is not a P-256 public key: mapping certificates use ECDSA P-256 keys only".into(),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_cover_every_leaf_once() {
+        for n in [0, 1, 63, 64, 65, 128, 192, 193, 511, 512, 1000] {
+            let sizes = stage_sizes(n);
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}");
+            assert!(sizes.iter().all(|&s| s > 0 && s <= STAGE), "{n}: {sizes:?}");
+        }
+        assert_eq!(stage_sizes(512), [32, 112, 112, 112, 112, 32]);
+    }
 }

@@ -78,6 +78,11 @@ pub const ALL: [ProfileOid; 4] = [
 /// x509-parser's own `to_id_string` mis-reads first arcs under `2` above 39 (it shows
 /// 2.999.6464.1.1 as "3.16.55.6464.1.1"), so every report goes through this instead.
 pub fn dotted(value: &[u8]) -> String {
+    // Fast path for well-formed OIDs (every call in lints and reports); anything unusual
+    // (empty, non-minimal or truncated arcs, arcs beyond 64 bits) takes yasna's reading below.
+    if let Some(s) = dotted_fast(value) {
+        return s;
+    }
     let mut der = vec![0x06];
     if value.len() < 128 {
         der.push(value.len() as u8);
@@ -94,6 +99,45 @@ pub fn dotted(value: &[u8]) -> String {
             .join("."),
         Err(_) => format!("(malformed OID {})", super::hex(value)),
     }
+}
+
+/// The dotted form of a well-formed OID without allocating more than the result; `None`
+/// when it is not plainly well-formed.
+fn dotted_fast(value: &[u8]) -> Option<String> {
+    use std::fmt::Write;
+    if value.is_empty() || value.len() >= 128 || value[value.len() - 1] & 0x80 != 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(value.len() * 3 + 2);
+    let mut acc: u64 = 0;
+    let mut start = true;
+    let mut first = true;
+    for &b in value {
+        if start && b == 0x80 {
+            return None;
+        }
+        if acc >> 49 != 0 {
+            // Arcs beyond 56 bits: let yasna decide.
+            return None;
+        }
+        acc = (acc << 7) | u64::from(b & 0x7f);
+        start = b & 0x80 == 0;
+        if start {
+            if first {
+                let (a, b) = match acc {
+                    0..=39 => (0, acc),
+                    40..=79 => (1, acc - 40),
+                    _ => (2, acc - 80),
+                };
+                write!(out, "{a}.{b}").ok()?;
+                first = false;
+            } else {
+                write!(out, ".{acc}").ok()?;
+            }
+            acc = 0;
+        }
+    }
+    Some(out)
 }
 
 /// The name of an OID this profile (or RFC 5280) knows, for reports.
@@ -142,6 +186,45 @@ mod tests {
             assert_eq!(arcs.join("."), oid.dotted);
             assert_eq!(name(oid.dotted), Some(oid.name));
             assert_eq!(dotted(oid.der_value()), oid.dotted);
+        }
+    }
+
+    /// The fast path reads exactly what yasna reads, and leaves the rest to it.
+    #[test]
+    fn fast_path_agrees_with_yasna() {
+        let slow = |value: &[u8]| {
+            let mut der = vec![0x06, value.len() as u8];
+            der.extend_from_slice(value);
+            yasna::parse_der(&der, |r| r.read_oid()).ok().map(|oid| {
+                oid.components()
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+        };
+        let cases: &[&[u8]] = &[
+            &[0x55, 0x1d, 0x0f],
+            &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
+            &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+            &[0x00],
+            &[0x27],
+            &[0x28],
+            &[0x4f],
+            &[0x50],
+            &[0x88, 0x37, 0xb2, 0x40, 0x01, 0x01],
+            &[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+        ];
+        for &v in cases {
+            if let Some(fast) = dotted_fast(v) {
+                assert_eq!(Some(fast), slow(v), "{v:02x?}");
+            }
+            if let Some(slow) = slow(v) {
+                assert_eq!(dotted(v), slow, "{v:02x?}");
+            }
+        }
+        for v in [&[][..], &[0x80, 0x01], &[0x55, 0x81]] {
+            assert_eq!(dotted_fast(v), None);
         }
     }
 }

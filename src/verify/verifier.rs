@@ -109,6 +109,8 @@ impl VerifiedMapping {
 pub struct Verifier {
     anchors: Vec<Anchor>,
     webpki_anchors: Vec<TrustAnchor<'static>>,
+    /// What the checks need of each anchor's root, read once (same order as `anchors`).
+    roots: Vec<Result<RootFacts, String>>,
     policy: Policy,
     /// Parsed once; shared (not copied) by clones and by every verification.
     crls: Arc<CrlSet>,
@@ -124,6 +126,61 @@ pub struct Verification {
     /// verify with the key of the CA on the path they name as issuer, or not fresh. Empty when
     /// the policy's revocation is `off` (CRLs are then not consulted at all).
     pub crl_notes: Vec<CrlNote>,
+}
+
+/// An anchor's root certificate as the checks see it, read once when the [`Verifier`] is
+/// made instead of parsed for every chain. The root sits at a different depth depending on
+/// the path length, so the depth-dependent checks are kept for every depth it can take.
+#[derive(Clone, Debug)]
+struct RootFacts {
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    /// [`check_critical`] with the root at depth `d`, at index `d`.
+    critical: Vec<Result<(), VerifyError>>,
+    /// [`check_ca_constraints`], [`check_key_usage`] and [`check_eku`] with the root at
+    /// depth `d`, at index `d`.
+    ca_checks: Vec<Result<(), VerifyError>>,
+    /// Its `id-pe-mimiScope`, or why that is malformed.
+    scope: Result<Option<Scope>, String>,
+    /// Subject (DER with tag), its text form and the EC point: what a CRL it signed is
+    /// matched and checked against.
+    subject_raw: Vec<u8>,
+    subject: String,
+    point: Vec<u8>,
+}
+
+impl RootFacts {
+    fn read(der: &CertificateDer<'_>) -> Result<Self, String> {
+        let (_, root) = X509Certificate::from_der(der.as_ref()).map_err(|e| e.to_string())?;
+        let depths = 0..=MAX_CHAIN_LEN;
+        Ok(RootFacts {
+            not_before: not_before(&root),
+            not_after: not_after(&root),
+            critical: depths.clone().map(|d| check_critical(&root, d)).collect(),
+            ca_checks: depths
+                .map(|d| {
+                    check_ca_constraints(&root, d)?;
+                    check_key_usage(&root, d)?;
+                    check_eku(&root, d)
+                })
+                .collect(),
+            scope: ca_scope(&root).map_err(|e| e.to_string()),
+            subject_raw: root.subject().as_raw().to_vec(),
+            subject: root.subject().to_string(),
+            point: root.public_key().subject_public_key.data.to_vec(),
+        })
+    }
+
+    /// The result kept for `depth`; a path too long to have one is malformed.
+    fn at(results: &[Result<(), VerifyError>], depth: usize) -> Result<(), VerifyError> {
+        results.get(depth).cloned().unwrap_or_else(|| {
+            Err(err(
+                Code::Malformed,
+                depth,
+                format!("the path is longer than the {MAX_CHAIN_LEN} certificates allowed"),
+            ))
+        })
+    }
 }
 
 impl From<TrustList> for Verifier {
@@ -190,9 +247,14 @@ impl Verifier {
     pub fn new(trust_list: TrustList) -> Self {
         let (anchors, policy) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
+        let roots = anchors
+            .iter()
+            .map(|a| RootFacts::read(&a.root_der))
+            .collect();
         Verifier {
             anchors,
             webpki_anchors,
+            roots,
             policy,
             crls: Arc::default(),
         }
@@ -367,15 +429,16 @@ impl Verifier {
                 None,
             )
             .map_err(|e| self.explain(e, &parsed, at))?;
-        let anchor = self
+        let anchor_index = self
             .anchors
             .iter()
-            .find(|a| {
+            .position(|a| {
                 a.trust_anchor.subject == path.anchor().subject
                     && a.trust_anchor.subject_public_key_info
                         == path.anchor().subject_public_key_info
             })
             .ok_or_else(|| err(Code::UnknownIssuer, 1, "path led to an unlisted anchor"))?;
+        let anchor = &self.anchors[anchor_index];
         let mut on_path = vec![0usize];
         for c in path.intermediate_certificates() {
             let der = c.der();
@@ -385,43 +448,38 @@ impl Verifier {
                 .ok_or_else(|| err(Code::Malformed, 1, "path uses an unknown intermediate"))?;
             on_path.push(i);
         }
-        let (_, root) = X509Certificate::from_der(anchor.root_der.as_ref()).map_err(|e| {
+        let root = self.roots[anchor_index].as_ref().map_err(|e| {
             err(
                 Code::Malformed,
                 on_path.len(),
                 format!("anchor root unreadable: {e}"),
             )
         })?;
-        let mut certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
-        certs.push(&root);
-        let root_depth = certs.len() - 1;
-        let mut path_der: Vec<u8> = Vec::new();
-        for &i in &on_path {
-            path_der.extend_from_slice(chain[i].as_ref());
-        }
-        path_der.extend_from_slice(anchor.root_der.as_ref());
+        // The path below the root; the root's facts were read with the trust list.
+        let certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
+        let root_depth = certs.len();
 
         // webpki does not look at the anchor certificate itself.
-        check_critical(&root, root_depth)?;
-        if not_before(&root) > now + skew {
+        RootFacts::at(&root.critical, root_depth)?;
+        if root.not_before > now + skew {
             return Err(err(
                 Code::NotYetValid,
                 root_depth,
                 format!(
                     "the root of anchor {:?} is not valid before {}",
                     anchor.name(),
-                    fmt_time(not_before(&root))
+                    fmt_time(root.not_before)
                 ),
             ));
         }
-        if not_after(&root) < now - skew {
+        if root.not_after < now - skew {
             return Err(err(
                 Code::Expired,
                 root_depth,
                 format!(
                     "the root of anchor {:?} expired at {}: the trust list needs the provider's current root",
                     anchor.name(),
-                    fmt_time(not_after(&root))
+                    fmt_time(root.not_after)
                 ),
             ));
         }
@@ -430,10 +488,11 @@ impl Verifier {
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
         }
+        RootFacts::at(&root.ca_checks, root_depth)?;
 
         // 3. Revocation, on the verified path: each covered certificate's serial is looked up
         //    in the freshest CRL its issuer (the next certificate up the path) signed.
-        self.check_revocation(&certs, now, notes)?;
+        self.check_revocation(&certs, root, now, notes)?;
 
         // 4. Leaf profile.
         let leaf = certs[0];
@@ -500,7 +559,7 @@ impl Verifier {
         }
 
         // 5. Scope at every hop.
-        self.check_scope(anchor, &certs, &sii)?;
+        self.check_scope(anchor, &certs, &root.scope, &sii)?;
 
         // 6. Provider binding.
         if mapping.provider != anchor.provider() {
@@ -537,30 +596,43 @@ impl Verifier {
             not_before: nb,
             not_after: na,
             anchor: anchor.name().to_owned(),
-            chain_sha256: profile::sha256(&path_der),
+            chain_sha256: path_sha256(
+                on_path
+                    .iter()
+                    .map(|&i| chain[i].as_ref())
+                    .chain([anchor.root_der.as_ref()]),
+            ),
         })
     }
 
     /// Check 5: the SII inside the trust-list scope and every CA's `MimiScope`; no CA
     /// widening its issuers' scopes (or, under [`ScopeRule::Strict`], the trust-list scope).
+    /// `certs` is the path below the root (leaf first), `root_scope` the root's scope.
     fn check_scope(
         &self,
         anchor: &Anchor,
         certs: &[&X509Certificate<'_>],
+        root_scope: &Result<Option<Scope>, String>,
         sii: &Sii,
     ) -> Result<(), VerifyError> {
-        let root_depth = certs.len() - 1;
+        let root_depth = certs.len();
         let listed = anchor.scope();
-        let mut scopes: Vec<Option<Scope>> = vec![None];
+        let malformed = |depth: usize, e: &dyn std::fmt::Display| {
+            err(
+                Code::Malformed,
+                depth,
+                format!("the id-pe-mimiScope extension is malformed: {e}"),
+            )
+        };
+        let mut below_root: Vec<Option<Scope>> = Vec::with_capacity(root_depth);
         for (depth, c) in certs.iter().enumerate().skip(1) {
-            scopes.push(ca_scope(c).map_err(|e| {
-                err(
-                    Code::Malformed,
-                    depth,
-                    format!("the id-pe-mimiScope extension is malformed: {e}"),
-                )
-            })?);
+            below_root.push(ca_scope(c).map_err(|e| malformed(depth, &e))?);
         }
+        let root_scope = root_scope.as_ref().map_err(|e| malformed(root_depth, e))?;
+        let scopes: Vec<Option<&Scope>> = std::iter::once(None)
+            .chain(below_root.iter().map(Option::as_ref))
+            .chain([root_scope.as_ref()])
+            .collect();
         for depth in (1..=root_depth).rev() {
             let Some(scope) = &scopes[depth] else {
                 continue;
@@ -734,14 +806,16 @@ impl Verifier {
         }
     }
 
-    /// DESIGN.md check 3 on the verified path `certs` (leaf first, anchor root last): under
-    /// `leaf` the leaf, under `chain` every certificate below the root, must have a fresh CRL
-    /// from its issuer (signature checked once per CRL and key, then cached) that does not
-    /// list its serial. The lookup is a `BTreeMap` search in the CRL parsed at load: a
-    /// million-entry CRL costs no more per chain than a short one.
+    /// DESIGN.md check 3 on the verified path: `certs` (leaf first, up to the topmost
+    /// intermediate) under the anchor `root`. Under `leaf` the leaf, under `chain` every
+    /// certificate below the root, must have a fresh CRL from its issuer (signature checked
+    /// once per CRL and key, then cached) that does not list its serial. The lookup is a
+    /// `BTreeMap` search in the CRL parsed at load: a million-entry CRL costs no more per
+    /// chain than a short one.
     fn check_revocation(
         &self,
         certs: &[&X509Certificate<'_>],
+        root: &RootFacts,
         now: OffsetDateTime,
         notes: &mut Vec<CrlNote>,
     ) -> Result<(), VerifyError> {
@@ -749,26 +823,39 @@ impl Verifier {
         let covered = match revocation {
             RevocationPolicy::Off => return Ok(()),
             RevocationPolicy::Leaf => 1,
-            RevocationPolicy::Chain => certs.len() - 1,
+            RevocationPolicy::Chain => certs.len(),
         };
-        let issuers: Vec<IssuerKey<'_>> = certs[1..=covered]
-            .iter()
-            .map(|c| IssuerKey {
-                subject: c.subject().as_raw(),
-                point: c.public_key().subject_public_key.data.as_ref(),
-            })
-            .collect();
+        // The issuer of the certificate at depth d: the next one up, or the root.
+        let issuer_of = |d: usize| -> (IssuerKey<'_>, String) {
+            match certs.get(d + 1) {
+                Some(c) => (
+                    IssuerKey {
+                        subject: c.subject().as_raw(),
+                        point: c.public_key().subject_public_key.data.as_ref(),
+                    },
+                    c.subject().to_string(),
+                ),
+                None => (
+                    IssuerKey {
+                        subject: &root.subject_raw,
+                        point: &root.point,
+                    },
+                    root.subject.clone(),
+                ),
+            }
+        };
+        let issuers: Vec<IssuerKey<'_>> = (0..covered).map(|d| issuer_of(d).0).collect();
         let sel = self.crls.select(&issuers, now, &self.policy, notes);
         let skew = self.policy.clock_skew.duration();
         for (d, c) in certs.iter().take(covered).enumerate() {
-            let issuer = certs[d + 1].subject();
-            let Some(crl) = sel.for_issuer(issuer.as_raw()) else {
+            let (key, issuer) = issuer_of(d);
+            let Some(crl) = sel.for_issuer(key.subject) else {
                 return Err(err(
                     Code::RevocationUnknown,
                     d,
                     format!(
                         "revocation: {revocation} requires a fresh CRL from \"{issuer}\", the issuer of the certificate at depth {d}, but {}",
-                        sel.why_missing(issuer.as_raw())
+                        sel.why_missing(key.subject)
                     ),
                 ));
             };
@@ -843,6 +930,17 @@ impl Verifier {
             }
         }
     }
+}
+
+/// SHA-256 over the DER of the verified path (leaf first, root last), without copying it.
+fn path_sha256<'a>(ders: impl Iterator<Item = &'a [u8]>) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for der in ders {
+        ctx.update(der);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 /// The contents of a DER SEQUENCE (webpki keeps names without their outer tag and length).

@@ -1,0 +1,145 @@
+//! Verification cost against its floor, in one run, on real chains from a `ProviderCa`
+//! (root anchor, issuing CA, leaf):
+//!
+//! - baseline: one ECDSA P-256 verification with ring (the leaf's own signature, checked
+//!   with the issuing CA's key) — the one check per leaf that cannot be avoided;
+//! - bare rustls-webpki: `EndEntityCert::verify_for_usage` on the chain with our EKU (two
+//!   signature checks: leaf and issuing CA);
+//! - ours: `Verifier::verify`, cold (a new `Verifier` from the trust list each time) and
+//!   steady state (one `Verifier`, many leaves).
+//!
+//! `cargo bench --bench verify` (single-threaded; the ratios are throughput against the
+//! baseline in the same run).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mimi_attest::profile::oids::ID_KP_MIMI_MAPPING;
+use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, SubjectKey, TrustList, Verifier};
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+const CONFIG: &str =
+    "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+const TRUST_LIST: &str = "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: root.pem\n    scope: {tel: [\"+1\"]}\n";
+/// Distinct leaves the steady-state benchmarks cycle through.
+const LEAVES: usize = 256;
+
+fn bench(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let mut ca = ProviderCa::init(CONFIG, "bench", &tmp.path().join("ca"), now).unwrap();
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
+    let reqs: Vec<IssueRequest> = (0..LEAVES)
+        .map(|i| {
+            let mut r = IssueRequest::new(Sii::parse(&format!("+1555{i:07}")).unwrap());
+            r.key = SubjectKey::PublicKey(spki.clone());
+            r
+        })
+        .collect();
+    let chains: Vec<Vec<CertificateDer<'static>>> = ca
+        .issue_many(&reqs, now)
+        .unwrap()
+        .into_iter()
+        .map(|r| chain_from_pem(r.unwrap().chain_pem.as_bytes()).unwrap())
+        .collect();
+    std::fs::write(tmp.path().join("root.pem"), ca.root_pem()).unwrap();
+    let trust_list = TrustList::from_yaml(TRUST_LIST, tmp.path()).unwrap();
+    let verifier = Verifier::new(trust_list.clone());
+
+    // The floor: the leaf's signature over its TBSCertificate, with the issuing CA's key.
+    let (_, ca_cert) = X509Certificate::from_der(chains[0][1].as_ref()).unwrap();
+    let ca_key = ca_cert.public_key().subject_public_key.data.to_vec();
+    let signed: Vec<(Vec<u8>, Vec<u8>)> = chains
+        .iter()
+        .map(|chain| {
+            let (_, leaf) = X509Certificate::from_der(chain[0].as_ref()).unwrap();
+            (
+                leaf.tbs_certificate.as_ref().to_vec(),
+                leaf.signature_value.data.to_vec(),
+            )
+        })
+        .collect();
+
+    // Bare webpki: the same anchor and EKU our verifier uses.
+    let root_der = CertificateDer::from(
+        pem::parse(ca.root_pem().as_bytes())
+            .unwrap()
+            .into_contents(),
+    );
+    let anchors = [webpki::anchor_from_trusted_cert(&root_der)
+        .unwrap()
+        .to_owned()];
+    let anchors: &[TrustAnchor<'_>] = &anchors;
+    let unix_now = UnixTime::now();
+    let eku = webpki::KeyUsage::required(ID_KP_MIMI_MAPPING.der_value());
+
+    let mut g = c.benchmark_group("verify");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    let mut next = move || {
+        i = (i + 1) % LEAVES;
+        i
+    };
+    g.bench_function("baseline: ring ECDSA P-256 verify", |b| {
+        let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &ca_key);
+        b.iter(|| {
+            let (tbs, sig) = &signed[next()];
+            key.verify(tbs, sig).unwrap()
+        })
+    });
+    g.bench_function("bare webpki verify_for_usage (3-cert chain)", |b| {
+        b.iter(|| {
+            let chain = &chains[next()];
+            let ee = webpki::EndEntityCert::try_from(&chain[0]).unwrap();
+            ee.verify_for_usage(
+                &[webpki::ring::ECDSA_P256_SHA256],
+                anchors,
+                &chain[1..],
+                unix_now,
+                eku,
+                None,
+                None,
+            )
+            .map(|_| ())
+            .unwrap()
+        })
+    });
+    g.bench_function("Verifier::verify, steady state", |b| {
+        b.iter(|| verifier.verify(&chains[next()], now).unwrap())
+    });
+    g.bench_function("Verifier::verify, cold (new Verifier)", |b| {
+        b.iter(|| {
+            let v = Verifier::new(trust_list.clone());
+            v.verify(&chains[next()], now).unwrap()
+        })
+    });
+    let pems: Vec<String> = chains
+        .iter()
+        .map(|chain| {
+            chain
+                .iter()
+                .map(|c| {
+                    pem::encode_config(
+                        &pem::Pem::new("CERTIFICATE", c.to_vec()),
+                        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    g.bench_function(
+        "Verifier::verify_pem, steady state (PEM decode included)",
+        |b| {
+            b.iter(|| {
+                verifier
+                    .verify_pem(pems[next()].as_bytes(), now, None)
+                    .unwrap()
+            })
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
