@@ -549,3 +549,43 @@ fn openssl_agrees_on_root_crl() {
         }
     }
 }
+
+/// A retired issuing CA (after `ca rotate`) can be revoked too: no warning about the current
+/// CA, issuing under the new one goes on, and the root CRL lists only the retired one.
+#[test]
+fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    let cfg = std::fs::read_to_string(config_path()).unwrap();
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let ca = ProviderCa::init(&cfg, "chat-a.yaml", &dir, now).unwrap();
+    let old = ca.store().issuing_cas().unwrap()[0].serial.clone();
+    drop(ca);
+    let mut ca = ProviderCa::rotate(&dir, now).unwrap();
+    let r = ca
+        .revoke_issuing_ca(&old, RevokeReason::Superseded, now)
+        .unwrap();
+    assert!(!r.current);
+    ca.issue(&IssueRequest::new(Sii::parse("+15551234567").unwrap()), now)
+        .unwrap();
+    let crl = ProviderCa::root_crl(&dir, now).unwrap();
+    assert_eq!(crl.entries, 1);
+    let (_, parsed) = CertificateRevocationList::from_der(&crl.der).unwrap();
+    let listed: Vec<_> = parsed
+        .iter_revoked_certificates()
+        .map(|e| {
+            (
+                mimi_attest::profile::serial_hex(e.raw_serial()),
+                e.reason_code().map(|(_, c)| c.0),
+            )
+        })
+        .collect();
+    assert_eq!(listed, vec![(old, Some(4))]);
+    // The CaRecords path (what the CLI uses, no key) agrees on which CA is current.
+    let mut records = mimi_attest::issue::CaRecords::open(&dir).unwrap();
+    let current = ca.store().issuing_cas().unwrap()[1].serial.clone();
+    let r = records
+        .revoke_issuing_ca(&current, RevokeReason::KeyCompromise, now)
+        .unwrap();
+    assert!(r.current);
+}
