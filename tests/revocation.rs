@@ -85,42 +85,10 @@ fn code(v: &Verification) -> Option<Code> {
     v.result.as_ref().err().map(|e| e.code())
 }
 
-/// A CRL signed by the provider root (there is no `crl --root` command yet): lists the
-/// given issuing-CA serials (hex) as revoked.
-fn root_crl(ca_dir: &Path, ca: &ProviderCa, revoked: &[&str], at: OffsetDateTime) -> Vec<u8> {
-    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(ca_dir.join("root.key")).unwrap())
-        .unwrap();
-    let root_der = rustls_pki_types::CertificateDer::from(
-        pem::parse(ca.root_pem()).unwrap().contents().to_vec(),
-    );
-    let issuer = rcgen::Issuer::from_ca_cert_der(&root_der, key).unwrap();
-    rcgen::CertificateRevocationListParams {
-        this_update: at,
-        next_update: at + Duration::days(30),
-        crl_number: rcgen::SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|s| rcgen::RevokedCertParams {
-                serial_number: rcgen::SerialNumber::from_slice(&hex_bytes(s)),
-                revocation_time: at,
-                reason_code: Some(rcgen::RevocationReason::CaCompromise),
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: rcgen::KeyIdMethod::Sha256,
-    }
-    .signed_by(&issuer)
-    .unwrap()
-    .der()
-    .to_vec()
-}
-
-fn hex_bytes(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+/// A CRL signed by the provider root (`crl --root`): lists the issuing CAs revoked in the
+/// store of the CA directory `ca_dir`.
+fn root_crl(ca_dir: &Path, at: OffsetDateTime) -> Vec<u8> {
+    ProviderCa::root_crl(ca_dir, at).unwrap().der
 }
 
 /// Serial (hex) of the issuing CA in a chain.
@@ -214,7 +182,7 @@ fn leaf_mode_without_crl_is_revocation_unknown() {
     assert_eq!(e.code().as_str(), "E_REVOCATION_UNKNOWN");
     assert_eq!(e.depth(), 0);
     // A CRL from the root (another issuer) is no CRL for the leaf.
-    let rc = root_crl(&tmp.path().join("ca"), &ca, &[], now());
+    let rc = root_crl(&tmp.path().join("ca"), now());
     let v = verifier(tmp.path(), &ca, "  revocation: leaf\n", &[&rc]);
     let e = check(&v, &leaf).result.unwrap_err();
     assert_eq!(e.code(), Code::RevocationUnknown);
@@ -402,8 +370,8 @@ fn crl_bundle_after_rotation_covers_old_and_new_issuing_ca() {
 }
 
 /// `chain` needs a CRL from every issuer on the path: the issuing CA's (from `crl`) and one
-/// signed by the provider root covering the issuing CA (built here with rcgen and root.key;
-/// the CLI has no `crl --root` yet). Copy trap, depth: under `leaf` a revoked issuing CA
+/// signed by the provider root covering the issuing CA (`crl --root`, revoked with
+/// `revoke --issuing-ca`). Copy trap, depth: under `leaf` a revoked issuing CA
 /// does not matter and no root CRL is needed; under `chain` both do.
 #[test]
 fn chain_mode_needs_a_root_crl_and_leaf_mode_does_not() {
@@ -413,8 +381,10 @@ fn chain_mode_needs_a_root_crl_and_leaf_mode_does_not() {
     let leaf = issue(&mut ca, "+15550000001");
     let ca_crl = ca.crl(now()).unwrap();
     let ca_serial = issuing_ca_serial(&leaf);
-    let root_ok = root_crl(&dir, &ca, &[], now());
-    let root_revoking = root_crl(&dir, &ca, &[&ca_serial], now());
+    let root_ok = root_crl(&dir, now());
+    ca.revoke_issuing_ca(&ca_serial, RevokeReason::KeyCompromise, now())
+        .unwrap();
+    let root_revoking = root_crl(&dir, now());
 
     // chain, issuing-CA CRL only: the issuing CA's status is unknown (depth 1).
     let v = verifier(tmp.path(), &ca, "  revocation: chain\n", &[&ca_crl.der]);

@@ -140,8 +140,13 @@ pub struct RevokeArgs {
     #[arg(long)]
     sii: Option<String>,
     /// key-compromise | sii-reassigned | account-closed | superseded | unspecified
+    /// (for --issuing-ca: key-compromise, superseded or unspecified)
     #[arg(long, value_parser = parse_reason)]
     reason: RevokeReason,
+    /// The serial is an issuing CA of this provider (current or retired): revoke it, and
+    /// with it every attestation it signed. Published with `crl --root`.
+    #[arg(long)]
+    issuing_ca: bool,
 }
 
 #[derive(Args)]
@@ -157,6 +162,10 @@ pub struct CrlArgs {
     /// Write DER instead of PEM.
     #[arg(long)]
     der: bool,
+    /// Sign the root CRL instead (with root.key, like `ca rotate`): the revoked issuing CAs,
+    /// which relying platforms need under `revocation: chain`.
+    #[arg(long)]
+    root: bool,
 }
 
 fn parse_reason(s: &str) -> Result<RevokeReason, String> {
@@ -386,6 +395,37 @@ impl std::io::Read for Counting {
 pub fn revoke(a: RevokeArgs) -> CliResult {
     // Marking a leaf revoked needs the store, not the CA key: no passphrase asked.
     let mut ca = CaRecords::open(&a.ca)?;
+    if a.issuing_ca {
+        let serial = a.serial.as_deref().ok_or_else(|| {
+            CliError("--issuing-ca revokes one issuing CA: give its --serial (not --sii)".into())
+        })?;
+        let r = ca.revoke_issuing_ca(serial, a.reason, now())?;
+        let o = &r.outcome;
+        match &o.already {
+            Some((at, reason)) => eprintln!(
+                "already revoked: issuing CA {} at {} for {reason}; nothing changed",
+                o.serial,
+                at.format(&Rfc3339).unwrap_or_default()
+            ),
+            None => eprintln!(
+                "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
+                o.serial, a.reason, r.live_attestations
+            ),
+        }
+        println!("{}", o.serial);
+        if r.current {
+            eprintln!(
+                "warning: {} is the current issuing CA: nothing can be issued or renewed until `mimi-attest ca rotate --ca {}` makes a new one",
+                o.serial,
+                a.ca.display()
+            );
+        }
+        eprintln!(
+            "publish a new root CRL with `mimi-attest crl --ca {} --root --out <FILE>` (needs root.key)",
+            a.ca.display()
+        );
+        return Ok(Verdict::Yes);
+    }
     let outcomes = match (&a.serial, &a.sii) {
         (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now())?],
         (_, Some(sii)) => {
@@ -418,6 +458,9 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
 }
 
 pub fn crl(a: CrlArgs) -> CliResult {
+    if a.root {
+        return root_crl(a);
+    }
     let mut ca = a.key.open(&a.ca)?;
     let crls = ca.crls(now())?;
     let data = if a.der {
@@ -451,6 +494,31 @@ pub fn crl(a: CrlArgs) -> CliResult {
         );
     }
     eprintln!("-> {}", a.out.display());
+    Ok(Verdict::Yes)
+}
+
+fn root_crl(a: CrlArgs) -> CliResult {
+    let crl = ProviderCa::root_crl_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
+    let data = if a.der {
+        crl.der.clone()
+    } else {
+        crl.pem.clone().into_bytes()
+    };
+    write_atomic(&a.out, &data, FileMode::Public, Overwrite::Allow).map_err(|e| {
+        CliError(format!(
+            "the root CRL was signed but cannot be written to {}: {e}; run `crl --root` again",
+            a.out.display()
+        ))
+    })?;
+    eprintln!(
+        "root CRL number {} of provider root {} with {} revoked issuing CA(s), valid {} to {}\n-> {}",
+        crl.number,
+        crl.issuer_serial,
+        crl.entries,
+        crl.this_update.format(&Rfc3339).unwrap_or_default(),
+        crl.next_update.format(&Rfc3339).unwrap_or_default(),
+        a.out.display()
+    );
     Ok(Verdict::Yes)
 }
 

@@ -31,9 +31,11 @@ enum Command {
     Issue(ca::IssueArgs),
     /// Issue many attestations from a JSON-lines file, idempotently.
     IssueBatch(ca::BatchArgs),
-    /// Revoke an attestation (by serial) or every live attestation of an SII.
+    /// Revoke an attestation (by serial) or every live attestation of an SII; with
+    /// --issuing-ca, an issuing CA.
     Revoke(ca::RevokeArgs),
-    /// Sign new CRLs for the issuing CA (and any still-valid one retired by `ca rotate`).
+    /// Sign new CRLs for the issuing CA (and any still-valid one retired by `ca rotate`);
+    /// with --root, the root CRL listing revoked issuing CAs.
     Crl(ca::CrlArgs),
     /// Re-issue an attestation (or every one due) with a new validity.
     Renew(ca::RenewArgs),

@@ -613,6 +613,17 @@ impl ProviderCa {
         // process died, so releasing a `reserved` row below is safe (see issue::lock).
         let _lock = super::lock::IssueLock::acquire(&self.dir)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
+        // A revoked issuing CA signs nothing more (read per call: `revoke --issuing-ca` may
+        // have run in another process since this CA was opened).
+        if let Some(row) = self.store.get(&self.ca_serial)? {
+            if row.status == CertStatus::Revoked {
+                return Err(IssueError::IssuerRevoked {
+                    serial: row.serial,
+                    revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
+                    reason: row.revocation_reason.unwrap_or_default(),
+                });
+            }
+        }
         // 1. Check and prepare each request; answer replays from the store.
         let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());
         let mut to_prepare: Vec<usize> = Vec::with_capacity(reqs.len());

@@ -187,42 +187,10 @@ impl ProviderCa {
     ) -> Result<ProviderCa, IssueError> {
         let mut ca = ProviderCa::open_with(dir, passphrase)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let root_key_path = dir.join(ROOT_KEY);
-        if !root_key_path.exists() {
-            return Err(IssueError::Io {
-                path: root_key_path.display().to_string(),
-                message: "rotation needs the provider root's key: bring root.key back from offline storage for this step".into(),
-            });
-        }
-        let root_key = load_key(&root_key_path, passphrase)?;
-        let root_der = CertificateDer::from_pem_slice(ca.root_pem().as_bytes()).map_err(|e| {
-            IssueError::Io {
-                path: dir.join(ROOT_PEM).display().to_string(),
-                message: format!("not a PEM certificate: {e}"),
-            }
-        })?;
-        let (_, root) = X509Certificate::from_der(&root_der).map_err(|e| IssueError::Io {
-            path: dir.join(ROOT_PEM).display().to_string(),
-            message: format!("not a valid certificate: {e}"),
-        })?;
-        if root.public_key().subject_public_key.data.as_ref() != root_key.public_key_raw() {
-            return Err(IssueError::Io {
-                path: root_key_path.display().to_string(),
-                message: "this key does not belong to root.pem: restore the matching root.key"
-                    .into(),
-            });
-        }
-        let root_serial = profile::serial_hex(root.raw_serial());
-        let root_not_after = root.validity().not_after.to_datetime();
-        if now >= root_not_after {
-            return Err(IssueError::IssuerNotValid {
-                now: rfc3339(now),
-                not_before: rfc3339(root.validity().not_before.to_datetime()),
-                not_after: rfc3339(root_not_after),
-            });
-        }
+        let root = load_root(dir, ca.root_pem(), passphrase, "rotation", now)?;
+        let (root_serial, root_not_after) = (root.serial.clone(), root.not_after);
         let generation = ca.store.issuing_cas()?.len() + 1;
-        let root_issuer = Issuer::from_ca_cert_der(&root_der, root_key).map_err(sign_err)?;
+        let root_issuer = root.issuer;
         let new_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
         let config = ca.config.clone();
         let new_cert = ca_params(
@@ -345,4 +313,72 @@ pub(crate) fn previous_issuers(
         out.push((der.to_vec(), key));
     }
     Ok(out)
+}
+
+/// The provider root opened for signing: `root.pem` and its key `root.key`.
+pub(crate) struct RootSigner {
+    /// The root's serial, lower-case hex.
+    pub(crate) serial: String,
+    /// The root's subjectKeyIdentifier (the AKI of what it signs).
+    pub(crate) ski: Vec<u8>,
+    /// The root's notAfter.
+    pub(crate) not_after: OffsetDateTime,
+    /// The signer.
+    pub(crate) issuer: Issuer<'static, KeyPair>,
+}
+
+/// Open the provider root of `dir` for signing (`ca rotate`, `crl --root`): `root.key` must
+/// be present (it is kept offline otherwise), decrypt under `passphrase`, match `root_pem`,
+/// and the root must be valid at `now`. `step` names the operation in the messages.
+pub(crate) fn load_root(
+    dir: &Path,
+    root_pem: &str,
+    passphrase: Option<&Passphrase>,
+    step: &str,
+    now: OffsetDateTime,
+) -> Result<RootSigner, IssueError> {
+    let root_key_path = dir.join(ROOT_KEY);
+    if !root_key_path.exists() {
+        return Err(IssueError::Io {
+            path: root_key_path.display().to_string(),
+            message: format!("{step} needs the provider root's key: bring root.key back from offline storage for this step"),
+        });
+    }
+    let root_key = load_key(&root_key_path, passphrase)?;
+    let root_der =
+        CertificateDer::from_pem_slice(root_pem.as_bytes()).map_err(|e| IssueError::Io {
+            path: dir.join(ROOT_PEM).display().to_string(),
+            message: format!("not a PEM certificate: {e}"),
+        })?;
+    let (_, root) = X509Certificate::from_der(&root_der).map_err(|e| IssueError::Io {
+        path: dir.join(ROOT_PEM).display().to_string(),
+        message: format!("not a valid certificate: {e}"),
+    })?;
+    if root.public_key().subject_public_key.data.as_ref() != root_key.public_key_raw() {
+        return Err(IssueError::Io {
+            path: root_key_path.display().to_string(),
+            message: "this key does not belong to root.pem: restore the matching root.key".into(),
+        });
+    }
+    let serial = profile::serial_hex(root.raw_serial());
+    let not_after = root.validity().not_after.to_datetime();
+    if now >= not_after {
+        return Err(IssueError::IssuerNotValid {
+            now: rfc3339(now),
+            not_before: rfc3339(root.validity().not_before.to_datetime()),
+            not_after: rfc3339(not_after),
+        });
+    }
+    let ski = super::ca::cert_ski(&root).ok_or_else(|| IssueError::Io {
+        path: dir.join(ROOT_PEM).display().to_string(),
+        message: "the provider root has no subjectKeyIdentifier: re-create the CA with `ca init`"
+            .into(),
+    })?;
+    let issuer = Issuer::from_ca_cert_der(&root_der, root_key).map_err(sign_err)?;
+    Ok(RootSigner {
+        serial,
+        ski,
+        not_after,
+        issuer,
+    })
 }

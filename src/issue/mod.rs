@@ -16,7 +16,9 @@ pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
-pub use revoke::{CaRecords, RevokeOutcome, RevokeReason, SignedCrl};
+pub use revoke::{
+    CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
+};
 pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// The issuance store's file name inside a CA directory.
@@ -95,6 +97,16 @@ pub enum IssueError {
         not_before: String,
         /// CA notAfter.
         not_after: String,
+    },
+    /// The issuing CA was revoked (`revoke --issuing-ca`): nothing is issued under it.
+    #[error("the issuing CA {serial} was revoked at {revoked_at} ({reason}): nothing is issued or renewed under a revoked CA; make a new issuing CA with `mimi-attest ca rotate --ca <CA_DIR>` and issue again")]
+    IssuerRevoked {
+        /// The issuing CA's serial.
+        serial: String,
+        /// When it was revoked.
+        revoked_at: String,
+        /// Why.
+        reason: String,
     },
     /// `validated_at` lies in the future.
     #[error("validated-at {given} is in the future (now is {now}): give the time possession of the SII was actually proven")]

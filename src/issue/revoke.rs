@@ -9,6 +9,21 @@
 //! | `account-closed` | cessationOfOperation (5) | the user left the provider; the certificate is no longer needed |
 //! | `superseded` | superseded (4) | a newer attestation replaces this one |
 //! | `unspecified` | (no reasonCode entry extension) | RFC 5280 says the unspecified code SHOULD NOT be used, so the entry carries no reason |
+//!
+//! An issuing CA is revoked only when asked for explicitly ([`RevocationTarget::IssuingCa`],
+//! `revoke --issuing-ca`), because revoking it withdraws every attestation it signed. It is
+//! listed on the CRL the provider root signs ([`ProviderCa::root_crl_with`], `crl --root`),
+//! which relying platforms need under `revocation: chain`. Reasons for an issuing CA:
+//!
+//! | reason | CRLReason | why |
+//! | --- | --- | --- |
+//! | `key-compromise` | cACompromise (2) | RFC 5280 5.3.1 names the compromise of a CA's key cACompromise |
+//! | `superseded` | superseded (4) | the CA was replaced (after `ca rotate`) and its attestations must stop being accepted now, not when they expire |
+//! | `unspecified` | (no reasonCode entry extension) | as for attestations |
+//!
+//! `sii-reassigned` and `account-closed` describe a user and are refused for a CA. The
+//! provider root is never revoked: it is a trust anchor, and a CRL it signed about itself
+//! would prove nothing; relying platforms remove it from their trust lists instead.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,8 +32,9 @@ use rcgen::{CertificateRevocationListParams, RevocationReason, RevokedCertParams
 use time::OffsetDateTime;
 
 use super::ca::{cert_ski, sign_err};
+use super::ca::{read_text, CONFIG, ROOT_PEM};
 use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
-use super::{IssueError, ProviderCa};
+use super::{CaConfig, IssueError, Passphrase, ProviderCa};
 use crate::profile::serial_hex;
 use crate::sii::Sii;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -60,13 +76,36 @@ impl RevokeReason {
         }
     }
 
-    /// The RFC 5280 reason code put in the CRL entry (`None`: no reasonCode extension).
+    /// The RFC 5280 reason code put in an attestation's CRL entry (`None`: no reasonCode
+    /// extension).
     pub fn crl_reason_code(self) -> Option<u8> {
-        self.rcgen().map(|r| r as u8)
+        self.crl_reason_code_for(RevocationTarget::Attestation)
     }
 
-    fn rcgen(self) -> Option<RevocationReason> {
+    /// The RFC 5280 reason code put in the CRL entry of a certificate of this kind
+    /// (`None`: no reasonCode extension). `key-compromise` of an issuing CA is
+    /// cACompromise (2).
+    pub fn crl_reason_code_for(self, target: RevocationTarget) -> Option<u8> {
+        self.rcgen(target).map(|r| r as u8)
+    }
+
+    /// Whether this reason can be given for that kind of certificate: `sii-reassigned` and
+    /// `account-closed` describe a user, not a CA.
+    pub fn applies_to(self, target: RevocationTarget) -> bool {
+        match target {
+            RevocationTarget::Attestation => true,
+            RevocationTarget::IssuingCa => matches!(
+                self,
+                RevokeReason::KeyCompromise | RevokeReason::Superseded | RevokeReason::Unspecified
+            ),
+        }
+    }
+
+    fn rcgen(self, target: RevocationTarget) -> Option<RevocationReason> {
         match self {
+            RevokeReason::KeyCompromise if target == RevocationTarget::IssuingCa => {
+                Some(RevocationReason::CaCompromise)
+            }
             RevokeReason::KeyCompromise => Some(RevocationReason::KeyCompromise),
             RevokeReason::SiiReassigned => Some(RevocationReason::AffiliationChanged),
             RevokeReason::AccountClosed => Some(RevocationReason::CessationOfOperation),
@@ -97,6 +136,35 @@ impl FromStr for RevokeReason {
     }
 }
 
+/// What a revocation may touch. An explicit policy rather than a flag deep in the call: an
+/// issuing CA (and with it every attestation it signed) is never revoked by a mistyped serial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationTarget {
+    /// Mapping attestations (leaves) only: what `revoke` does unless told otherwise.
+    Attestation,
+    /// An issuing CA under this provider's root (`revoke --issuing-ca`); it goes on the root
+    /// CRL (`crl --root`).
+    IssuingCa,
+}
+
+/// What revoking an issuing CA did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuingCaRevocation {
+    /// The revocation itself (`sii` is `None`).
+    pub outcome: RevokeOutcome,
+    /// The revoked CA is the current issuing CA (`ca.pem`): nothing more can be issued until
+    /// `ca rotate` makes a new one.
+    pub current: bool,
+    /// How many unexpired attestations it had signed that were not revoked themselves:
+    /// relying platforms checking `revocation: chain` reject them once they have the new
+    /// root CRL.
+    pub live_attestations: u64,
+    /// The CA certificate's notAfter: it stays on root CRLs until then.
+    pub not_after: OffsetDateTime,
+}
+
 /// What one revocation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeOutcome {
@@ -117,13 +185,14 @@ pub struct SignedCrl {
     pub pem: String,
     /// Its CRL number.
     pub number: u64,
-    /// Serial of the issuing CA that signed it.
+    /// Serial of the CA certificate that signed it: an issuing CA, or the provider root for
+    /// a root CRL.
     pub issuer_serial: String,
     /// thisUpdate.
     pub this_update: OffsetDateTime,
     /// nextUpdate.
     pub next_update: OffsetDateTime,
-    /// How many revoked certificates it lists.
+    /// How many revoked certificates it lists (attestations; issuing CAs on a root CRL).
     pub entries: usize,
 }
 
@@ -209,6 +278,47 @@ impl CaRecords {
     ) -> Result<Vec<RevokeOutcome>, IssueError> {
         revoke_sii(&mut self.store, sii, reason, now)
     }
+
+    /// Revoke the issuing CA with this serial (current or retired); see
+    /// [`ProviderCa::revoke_issuing_ca`].
+    pub fn revoke_issuing_ca(
+        &mut self,
+        serial: &str,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<IssuingCaRevocation, IssueError> {
+        let current = current_ca_serial(&self.dir)?;
+        revoke_issuing_ca(&self.dir, &mut self.store, &current, serial, reason, now)
+    }
+}
+
+/// Serial of the current issuing CA (`ca.pem`).
+fn current_ca_serial(dir: &std::path::Path) -> Result<String, IssueError> {
+    use rustls_pki_types::pem::PemObject;
+    let path = dir.join(super::ca::CA_PEM);
+    let pem = read_text(&path, dir)?;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|der| super::ca::cert_facts(&der))
+        .map(|(serial, _, _)| serial)
+        .map_err(|e| IssueError::Io {
+            path: path.display().to_string(),
+            message: format!("not a readable certificate: {e}"),
+        })
+}
+
+fn find_row(
+    dir: &std::path::Path,
+    store: &IssuanceStore,
+    serial: &str,
+) -> Result<StoredCert, IssueError> {
+    let serial = normalize_serial(serial)?;
+    store.get(&serial)?.ok_or_else(|| {
+        IssueError::Request(format!(
+            "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
+            dir.join("store.db").display()
+        ))
+    })
 }
 
 fn revoke_serial(
@@ -218,14 +328,28 @@ fn revoke_serial(
     reason: RevokeReason,
     now: OffsetDateTime,
 ) -> Result<RevokeOutcome, IssueError> {
-    let serial = normalize_serial(serial)?;
-    let row = store.get(&serial)?.ok_or_else(|| {
-        IssueError::Request(format!(
-            "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
-            dir.join("store.db").display()
-        ))
-    })?;
-    revoke_row(store, row, reason, now)
+    let row = find_row(dir, store, serial)?;
+    revoke_row(store, row, reason, RevocationTarget::Attestation, now)
+}
+
+fn revoke_issuing_ca(
+    dir: &std::path::Path,
+    store: &mut IssuanceStore,
+    current_serial: &str,
+    serial: &str,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> Result<IssuingCaRevocation, IssueError> {
+    let row = find_row(dir, store, serial)?;
+    let not_after = row.not_after;
+    let outcome = revoke_row(store, row, reason, RevocationTarget::IssuingCa, now)?;
+    let live_attestations = store.count_live_leaves_of_issuer(&outcome.serial, now)?;
+    Ok(IssuingCaRevocation {
+        current: outcome.serial == current_serial,
+        outcome,
+        live_attestations,
+        not_after,
+    })
 }
 
 fn revoke_sii(
@@ -236,7 +360,7 @@ fn revoke_sii(
 ) -> Result<Vec<RevokeOutcome>, IssueError> {
     let rows: Vec<StoredCert> = store.live_leaves_of(&sii.canonical(), now)?;
     rows.into_iter()
-        .map(|r| revoke_row(store, r, reason, now))
+        .map(|r| revoke_row(store, r, reason, RevocationTarget::Attestation, now))
         .collect()
 }
 
@@ -244,13 +368,33 @@ fn revoke_row(
     store: &mut IssuanceStore,
     row: StoredCert,
     reason: RevokeReason,
+    target: RevocationTarget,
     now: OffsetDateTime,
 ) -> Result<RevokeOutcome, IssueError> {
-    if row.kind != CertKind::Leaf {
+    match (row.kind, target) {
+        (CertKind::Root, _) => {
+            return Err(IssueError::Request(format!(
+                "serial {} is the provider's root certificate, a trust anchor: it is never revoked (a CRL it signed about itself would prove nothing); if it must not be trusted any more, ask relying platforms to remove it from their trust lists and create a new CA with `ca init`",
+                row.serial
+            )))
+        }
+        (CertKind::Ca, RevocationTarget::Attestation) => {
+            return Err(IssueError::Request(format!(
+                "serial {} is the provider's issuing CA certificate, not an attestation: CA certificates are not revoked with this command; to revoke the issuing CA (and with it every attestation it signed) add --issuing-ca",
+                row.serial
+            )))
+        }
+        (CertKind::Leaf, RevocationTarget::IssuingCa) => {
+            return Err(IssueError::Request(format!(
+                "serial {} is an attestation, not an issuing CA: drop --issuing-ca to revoke it",
+                row.serial
+            )))
+        }
+        _ => {}
+    }
+    if !reason.applies_to(target) {
         return Err(IssueError::Request(format!(
-            "serial {} is the provider's {} certificate, not an attestation: CA certificates are not revoked with this command",
-            row.serial,
-            if row.kind == CertKind::Root { "root" } else { "issuing CA" }
+            "reason {reason} describes a user, not a CA: revoke an issuing CA for key-compromise, superseded or unspecified"
         )));
     }
     match row.status {
@@ -304,12 +448,75 @@ impl ProviderCa {
         revoke_sii(&mut self.store, sii, reason, now)
     }
 
+    /// Revoke the issuing CA with this serial, the current one or one retired by
+    /// `ca rotate`: every attestation it signed stops being accepted by relying platforms
+    /// that check `revocation: chain` once they have the next root CRL
+    /// ([`ProviderCa::root_crl_with`]). Nothing is issued under a revoked issuing CA
+    /// ([`IssueError::IssuerRevoked`]); when it is the current one, `ca rotate` makes a new
+    /// one. The root and attestations are refused. Revoking it again reports the first
+    /// revocation and changes nothing. Needs no key.
+    pub fn revoke_issuing_ca(
+        &mut self,
+        serial: &str,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<IssuingCaRevocation, IssueError> {
+        let dir = self.dir().to_owned();
+        let current = self.ca_serial.clone();
+        revoke_issuing_ca(&dir, &mut self.store, &current, serial, reason, now)
+    }
+
     /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
     /// with the next CRL number (kept in the store, strictly increasing).
     pub fn crl(&mut self, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
         let (serial, ski) = (self.ca_serial.clone(), self.ca_ski.clone());
         let issuer = &self.issuer;
-        sign_crl(&mut self.store, &self.config, issuer, &serial, ski, now)
+        sign_crl(
+            &mut self.store,
+            &self.config,
+            issuer,
+            &serial,
+            ski,
+            RevocationTarget::Attestation,
+            now,
+        )
+    }
+
+    /// A root CRL for a CA directory whose keys are not encrypted; see
+    /// [`ProviderCa::root_crl_with`].
+    pub fn root_crl(dir: &std::path::Path, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
+        Self::root_crl_with(dir, now, None)
+    }
+
+    /// Sign a CRL with the provider root (`root.key`, decrypted under `passphrase`): every
+    /// revoked, unexpired issuing CA of this root, the root's subjectKeyIdentifier as its
+    /// authorityKeyIdentifier, the next CRL number from the store, and thisUpdate/nextUpdate
+    /// from `crl.lifetime`. Relying platforms need it under `revocation: chain`. Needs
+    /// neither `ca.key` nor the issuing CA's passphrase-protected key to be usable: only the
+    /// root's key, as for `ca rotate`.
+    pub fn root_crl_with(
+        dir: &std::path::Path,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<SignedCrl, IssueError> {
+        let mut records = CaRecords::open(dir)?;
+        let config_path = dir.join(CONFIG);
+        let config = CaConfig::from_yaml(
+            &read_text(&config_path, dir)?,
+            &config_path.display().to_string(),
+        )?;
+        let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let root = super::lifecycle::load_root(dir, &root_pem, passphrase, "a root CRL", now)?;
+        sign_crl(
+            &mut records.store,
+            &config,
+            &root.issuer,
+            &root.serial,
+            root.ski,
+            RevocationTarget::IssuingCa,
+            now,
+        )
     }
 
     /// CRLs for every issuing CA that is still valid: the current one first, then those
@@ -335,6 +542,7 @@ impl ProviderCa {
                 &issuer,
                 &serial,
                 ski,
+                RevocationTarget::Attestation,
                 now,
             )?);
         }
@@ -342,12 +550,15 @@ impl ProviderCa {
     }
 }
 
+/// Sign the CRL of one issuer: every revoked, unexpired certificate it signed (`listed`
+/// says which kind, for the reason codes), the next CRL number from the store.
 fn sign_crl(
     store: &mut IssuanceStore,
     config: &super::CaConfig,
     issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
     issuer_serial: &str,
     ski: Vec<u8>,
+    listed: RevocationTarget,
     now: OffsetDateTime,
 ) -> Result<SignedCrl, IssueError> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -367,7 +578,7 @@ fn sign_crl(
                 .reason
                 .as_deref()
                 .and_then(|s| s.parse::<RevokeReason>().ok())
-                .and_then(RevokeReason::rcgen),
+                .and_then(|r| r.rcgen(listed)),
             invalidity_date: None,
         })
         .collect();
@@ -415,6 +626,27 @@ mod tests {
         assert_eq!(RevokeReason::Unspecified.crl_reason_code(), None);
         for r in RevokeReason::ALL {
             assert_eq!(r.as_str().parse::<RevokeReason>().unwrap(), r);
+            assert!(r.applies_to(RevocationTarget::Attestation));
         }
+    }
+
+    #[test]
+    fn ca_reasons_map_to_rfc5280() {
+        let ca = RevocationTarget::IssuingCa;
+        assert_eq!(RevokeReason::KeyCompromise.crl_reason_code_for(ca), Some(2));
+        assert_eq!(RevokeReason::Superseded.crl_reason_code_for(ca), Some(4));
+        assert_eq!(RevokeReason::Unspecified.crl_reason_code_for(ca), None);
+        let allowed: Vec<_> = RevokeReason::ALL
+            .into_iter()
+            .filter(|r| r.applies_to(ca))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                RevokeReason::KeyCompromise,
+                RevokeReason::Superseded,
+                RevokeReason::Unspecified
+            ]
+        );
     }
 }

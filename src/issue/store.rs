@@ -373,7 +373,7 @@ impl IssuanceStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Mark an issued leaf revoked.
+    /// Mark an issued certificate (a leaf, or an issuing CA) revoked.
     pub(crate) fn mark_revoked(
         tx: &Transaction<'_>,
         serial: &str,
@@ -462,6 +462,21 @@ impl IssuanceStore {
         )
     }
 
+    /// How many issued (not revoked), unexpired leaves one issuing CA signed.
+    pub fn count_live_leaves_of_issuer(
+        &self,
+        issuer_serial: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, IssueError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued' AND issuer_serial = ?1 AND not_after > ?2",
+                params![issuer_serial, fmt_time(now)],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Issuing CA certificates, oldest first.
     pub fn issuing_cas(&self) -> Result<Vec<StoredCert>, IssueError> {
         self.query("kind = 'ca'", &[])
@@ -482,8 +497,9 @@ impl IssuanceStore {
         ids
     }
 
-    /// Serial, revocation time and reason of the revoked, unexpired leaves of one issuer:
-    /// what its CRL lists. Reads no certificate bodies.
+    /// Serial, revocation time and reason of the revoked, unexpired certificates one issuer
+    /// signed (the leaves of an issuing CA; the issuing CAs of the root): what its CRL lists.
+    /// Reads no certificate bodies.
     pub fn revoked_entries(
         &self,
         issuer_serial: &str,
@@ -493,7 +509,7 @@ impl IssuanceStore {
             .conn
             .prepare_cached(
                 "SELECT serial, revoked_at, revocation_reason FROM certificates \
-                 WHERE kind = 'leaf' AND status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY rowid",
+                 WHERE status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY rowid",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
