@@ -38,8 +38,4 @@ pub enum AuditError {
     Store(#[from] crate::issue::IssueError),
 }
 
-/// RFC 3339 (UTC) form of a time, as every report shows it.
-pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
+pub(crate) use crate::profile::rfc3339;

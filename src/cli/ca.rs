@@ -9,6 +9,7 @@ use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::issue::{
     run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
 };
+use mimi_attest::profile::rfc3339;
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -309,7 +310,7 @@ pub fn issue(a: IssueArgs) -> CliResult {
         },
         issued.sii,
         issued.serial,
-        issued.not_after.format(&Rfc3339).unwrap_or_default()
+        rfc3339(issued.not_after)
     );
     Ok(Verdict::Yes)
 }
@@ -405,7 +406,7 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
             Some((at, reason)) => eprintln!(
                 "already revoked: issuing CA {} at {} for {reason}; nothing changed",
                 o.serial,
-                at.format(&Rfc3339).unwrap_or_default()
+                rfc3339(*at)
             ),
             None => eprintln!(
                 "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
@@ -444,7 +445,7 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
             Some((at, reason)) => eprintln!(
                 "already revoked: serial {} ({sii}) at {} for {reason}; nothing changed",
                 o.serial,
-                at.format(&Rfc3339).unwrap_or_default()
+                rfc3339(at)
             ),
             None => eprintln!("revoked serial {} ({sii}): {}", o.serial, a.reason),
         }
@@ -489,8 +490,8 @@ pub fn crl(a: CrlArgs) -> CliResult {
             crl.number,
             crl.issuer_serial,
             crl.entries,
-            crl.this_update.format(&Rfc3339).unwrap_or_default(),
-            crl.next_update.format(&Rfc3339).unwrap_or_default(),
+            rfc3339(crl.this_update),
+            rfc3339(crl.next_update),
         );
     }
     eprintln!("-> {}", a.out.display());
@@ -515,8 +516,8 @@ fn root_crl(a: CrlArgs) -> CliResult {
         crl.number,
         crl.issuer_serial,
         crl.entries,
-        crl.this_update.format(&Rfc3339).unwrap_or_default(),
-        crl.next_update.format(&Rfc3339).unwrap_or_default(),
+        rfc3339(crl.this_update),
+        rfc3339(crl.next_update),
         a.out.display()
     );
     Ok(Verdict::Yes)
@@ -571,7 +572,7 @@ pub fn renew(a: RenewArgs) -> CliResult {
             issued.sii,
             issued.serial,
             serial,
-            issued.not_after.format(&Rfc3339).unwrap_or_default()
+            rfc3339(issued.not_after)
         );
         return Ok(Verdict::Yes);
     }
@@ -596,7 +597,7 @@ pub fn renew(a: RenewArgs) -> CliResult {
         lines.push(match result {
             Ok(i) => {
                 ok += 1;
-                serde_json::json!({"id": req.request_id, "serial": i.serial, "sii": i.sii.canonical(), "not_after": i.not_after.format(&Rfc3339).unwrap_or_default(), "chain_pem": i.chain_pem})
+                serde_json::json!({"id": req.request_id, "serial": i.serial, "sii": i.sii.canonical(), "not_after": rfc3339(i.not_after), "chain_pem": i.chain_pem})
             }
             Err(e) => {
                 failed += 1;
@@ -693,7 +694,7 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
         } else {
             "does not need renewal yet"
         },
-        na.format(&Rfc3339).unwrap_or_default()
+        rfc3339(na)
     );
     Ok(if due { Verdict::Yes } else { Verdict::No })
 }

@@ -50,11 +50,7 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     })
 }
 
-pub fn time_utc(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
+pub use mimi_attest::profile::rfc3339 as time_utc;
 
 /// The JSON object of one verification result.
 pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Value {

@@ -11,7 +11,6 @@ use rcgen::{
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
@@ -219,9 +218,7 @@ pub(super) fn sign_err(e: rcgen::Error) -> IssueError {
     IssueError::Sign(e.to_string())
 }
 
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
+pub(crate) use crate::profile::rfc3339;
 
 /// 128 random bits, positive, first byte non-zero (so every serial has the same length).
 pub(super) fn random_serial() -> Result<Vec<u8>, IssueError> {

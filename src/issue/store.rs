@@ -148,9 +148,9 @@ pub struct IssuanceStore {
     conn: Connection,
 }
 
+/// Whole seconds, UTC: the stored strings then sort in time order.
 fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .expect("UTC times always format as RFC 3339")
+    crate::profile::rfc3339(t.replace_nanosecond(0).unwrap_or(t))
 }
 
 fn parse_time(idx: usize, s: String) -> rusqlite::Result<OffsetDateTime> {

@@ -174,6 +174,14 @@ pub fn serial_hex(raw: &[u8]) -> String {
     hex(&raw[start..])
 }
 
+/// A time as RFC 3339 in UTC (`2026-11-26T09:00:00Z`), the one form every report, JSON
+/// field and store column uses.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 /// Lower-case hex of any byte string (fingerprints, hashes).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -362,7 +362,4 @@ impl CrlSet {
     }
 }
 
-pub(crate) fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
+pub(crate) use crate::profile::rfc3339 as fmt_time;
