@@ -523,3 +523,30 @@ fn hostile_leaves_under_a_cached_ca_get_the_fresh_verdict_twice() {
     assert!(v.verify(&good_leaf, now).is_ok());
     assert_eq!(v.intermediate_cache_stats().0, 1);
 }
+
+#[test]
+fn one_verifier_shared_by_threads_verifies_and_caches_once_per_ca() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Verifier>();
+    let s = Spec::good();
+    let b = s.build();
+    let v = b.verifier();
+    let chains: Vec<_> = (0..16)
+        .map(|i| chain_for(&s, &b, &format!("tel:+155500000{i:02}")))
+        .collect();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (v, chains) = (&v, &chains);
+            scope.spawn(move || {
+                for (i, chain) in chains.iter().enumerate().cycle().skip(t).take(64) {
+                    let m = v.verify(chain, s.now).unwrap();
+                    assert_eq!(m.sii.canonical(), format!("tel:+155500000{i:02}"));
+                }
+            });
+        }
+    });
+    let (entries, misses) = v.intermediate_cache_stats();
+    assert_eq!(entries, 1);
+    // Threads that started before the first insert verified in full; no more than one each.
+    assert!((1..=4).contains(&misses), "{misses}");
+}

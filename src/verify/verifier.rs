@@ -74,6 +74,14 @@ impl VerifiedMapping {
 
 /// Verifies mapping attestation chains against a trust list, offline.
 ///
+/// A verifier remembers the issuing CAs it has verified to an anchor (up to 256): a later
+/// leaf under one of them costs one signature check (its own), while every leaf-level check
+/// runs as for a fresh verification. A remembered verdict is used only within the times it
+/// holds for (the CA's and the root's validity, and under `revocation: chain` the freshness
+/// and choice of the root's CRL); anything that fails against it is verified in full. Clones
+/// share what was remembered; [`Verifier::with_crls`] starts afresh. Share one verifier (it
+/// is `Sync`) rather than making one per chain.
+///
 /// ```
 /// use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
 /// use mimi_attest::verify::chain_from_pem;
