@@ -50,6 +50,13 @@ pub(crate) const CAPACITY: usize = 256;
 pub(crate) struct VerifiedCa {
     /// The intermediate's DER (the key, compared in full).
     pub(crate) der: Box<[u8]>,
+    /// Its validity, subject (DER with tag, and as text) and EC point: what the checks of a
+    /// leaf need of its issuer, kept so that the CA is not parsed again.
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+    pub(crate) subject_raw: Vec<u8>,
+    pub(crate) subject: String,
+    pub(crate) point: Vec<u8>,
     /// Index of the anchor it chains to.
     pub(crate) anchor: usize,
     /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).

@@ -400,51 +400,51 @@ impl Verifier {
                 ),
             ));
         }
+        // The profile's chain (leaf, issuing CA) with that CA verified before: it is not
+        // parsed again (its DER, size and critical extensions were checked when cached).
+        let hit = match chain {
+            [_, ca] => self.cache.get(ca.as_ref(), now),
+            _ => None,
+        };
         let mut parsed = Vec::with_capacity(chain.len());
         for (i, der) in chain.iter().enumerate() {
-            if der.len() > MAX_CERT_LEN {
-                return Err(err(
-                    Code::Malformed,
-                    i,
-                    format!(
-                        "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
-                        der.len()
-                    ),
-                ));
+            if i == 1 && hit.is_some() {
+                continue;
             }
-            let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
-                err(
-                    Code::Malformed,
-                    i,
-                    format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
-                )
-            })?;
-            if !rest.is_empty() {
-                return Err(err(
-                    Code::Malformed,
-                    i,
-                    format!(
-                        "certificate {i} has {} trailing bytes after its DER",
-                        rest.len()
-                    ),
-                ));
-            }
-            check_critical(&cert, i)?;
-            parsed.push(cert);
+            parsed.push(parse_cert(i, der)?);
+        }
+        let hit = hit.filter(|ca| parsed[0].issuer().as_raw() == &ca.subject_raw[..]);
+        if hit.is_none() && parsed.len() < chain.len() {
+            parsed.insert(1, parse_cert(1, &chain[1])?);
         }
 
         // 2. Path to an anchor (webpki): validity with clock skew, signatures,
         //    basicConstraints, pathLen, EKU; then what webpki leaves to us.
-        let at = validity_time(&parsed, now, skew)?;
+        let mut spans: Vec<(OffsetDateTime, OffsetDateTime)> = parsed
+            .iter()
+            .map(|c| (not_before(c), not_after(c)))
+            .collect();
+        if let Some(ca) = &hit {
+            spans.insert(1, (ca.not_before, ca.not_after));
+        }
+        let at = validity_time(&spans, now, skew)?;
         let unix_at = u64::try_from(at.unix_timestamp())
             .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
             .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
-        let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| self.explain(e, &parsed, at))?;
+        let ee = match EndEntityCert::try_from(&chain[0]) {
+            Ok(ee) => ee,
+            Err(e) => {
+                if parsed.len() < chain.len() {
+                    parsed.insert(1, parse_cert(1, &chain[1])?);
+                }
+                return Err(self.explain(e, &parsed, at));
+            }
+        };
         // A leaf naming chain[1] as issuer, with chain[1] verified to an anchor before (and
         // that verdict holding at `now`), is checked by webpki against chain[1] as a trust
         // anchor: only its own signature is verified. Anything that fails there is verified
         // in full below, so errors are those of a fresh verification.
-        let cached = self.cached_issuer(chain, &parsed, now).filter(|ca| {
+        let cached = hit.filter(|ca| {
             ee.verify_for_usage(
                 ALGS,
                 std::slice::from_ref(&ca.trust_anchor),
@@ -456,6 +456,10 @@ impl Verifier {
             )
             .is_ok()
         });
+        if parsed.len() < chain.len() && cached.is_none() {
+            // The leaf failed against the cached CA: verify in full, with the CA parsed.
+            parsed.insert(1, parse_cert(1, &chain[1])?);
+        }
         let (anchor_index, on_path) = match &cached {
             Some(ca) => (ca.anchor, vec![0usize, 1]),
             None => {
@@ -472,8 +476,12 @@ impl Verifier {
             )
         })?;
         // The path below the root; the root's facts were read with the trust list.
-        let certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
-        let root_depth = certs.len();
+        // With a cached CA, `certs` holds the leaf only (the CA was not parsed).
+        let certs: Vec<&X509Certificate<'_>> = on_path
+            .iter()
+            .filter_map(|&i| parsed.get(i).filter(|_| cached.is_none() || i == 0))
+            .collect();
+        let root_depth = on_path.len();
 
         // webpki does not look at the anchor certificate itself.
         RootFacts::at(&root.critical, root_depth)?;
@@ -500,8 +508,7 @@ impl Verifier {
             ));
         }
         // A cached issuing CA passed these (and the root's) at insertion; the leaf's run here.
-        let unchecked = if cached.is_some() { 1 } else { certs.len() };
-        for (depth, c) in certs.iter().enumerate().take(unchecked) {
+        for (depth, c) in certs.iter().enumerate() {
             check_ca_constraints(c, depth)?;
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
@@ -686,21 +693,6 @@ impl Verifier {
         Ok((anchor_index, on_path))
     }
 
-    /// The cached verdict on `chain[1]`, if the leaf names it as issuer and the verdict
-    /// holds at `now`.
-    fn cached_issuer(
-        &self,
-        chain: &[CertificateDer<'_>],
-        parsed: &[X509Certificate<'_>],
-        now: OffsetDateTime,
-    ) -> Option<Arc<VerifiedCa>> {
-        let (ca_der, ca) = (chain.get(1)?, parsed.get(1)?);
-        if parsed[0].issuer().as_raw() != ca.subject().as_raw() {
-            return None;
-        }
-        self.cache.get(ca_der.as_ref(), now)
-    }
-
     /// Remember the issuing CA of a chain that verified in full (path root → `ca` → leaf),
     /// with the window of verification times in which that verdict holds. Not cached: a CA
     /// under a root with nameConstraints (they would no longer be applied to the leaf), a
@@ -749,6 +741,11 @@ impl Verifier {
         }
         self.cache.insert(VerifiedCa {
             der: ca_der.into(),
+            not_before: not_before(ca),
+            not_after: not_after(ca),
+            subject_raw: ca.subject().as_raw().to_vec(),
+            subject: ca.subject().to_string(),
+            point: ca.public_key().subject_public_key.data.to_vec(),
             anchor: anchor_index,
             trust_anchor: trust_anchor.to_owned(),
             valid_from,
@@ -979,6 +976,15 @@ impl Verifier {
         };
         // The issuer of the certificate at depth d: the next one up, or the root.
         let issuer_of = |d: usize| -> (IssuerKey<'_>, String) {
+            if let (0, Some(ca)) = (d, cached) {
+                return (
+                    IssuerKey {
+                        subject: &ca.subject_raw,
+                        point: &ca.point,
+                    },
+                    ca.subject.clone(),
+                );
+            }
             match certs.get(d + 1) {
                 Some(c) => (
                     IssuerKey {
@@ -1089,6 +1095,43 @@ impl Verifier {
     }
 }
 
+/// Check 1 for one certificate: size, strict DER without trailing bytes, no unknown critical
+/// extension.
+fn parse_cert<'a>(
+    i: usize,
+    der: &'a CertificateDer<'_>,
+) -> Result<X509Certificate<'a>, VerifyError> {
+    if der.len() > MAX_CERT_LEN {
+        return Err(err(
+            Code::Malformed,
+            i,
+            format!(
+                "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
+                der.len()
+            ),
+        ));
+    }
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+        err(
+            Code::Malformed,
+            i,
+            format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
+        )
+    })?;
+    if !rest.is_empty() {
+        return Err(err(
+            Code::Malformed,
+            i,
+            format!(
+                "certificate {i} has {} trailing bytes after its DER",
+                rest.len()
+            ),
+        ));
+    }
+    check_critical(&cert, i)?;
+    Ok(cert)
+}
+
 fn malformed_scope(depth: usize, e: &dyn std::fmt::Display) -> VerifyError {
     err(
         Code::Malformed,
@@ -1182,12 +1225,11 @@ fn check_critical(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyErr
 /// A time inside every certificate's validity and within the clock skew of `now`, or the
 /// reason there is none.
 fn validity_time(
-    parsed: &[X509Certificate<'_>],
+    spans: &[(OffsetDateTime, OffsetDateTime)],
     now: OffsetDateTime,
     skew: time::Duration,
 ) -> Result<OffsetDateTime, VerifyError> {
-    for (depth, c) in parsed.iter().enumerate() {
-        let (nb, na) = (not_before(c), not_after(c));
+    for (depth, &(nb, na)) in spans.iter().enumerate() {
         if nb > na {
             return Err(err(
                 Code::Malformed,
@@ -1224,10 +1266,10 @@ fn validity_time(
             ));
         }
     }
-    let lo = parsed.iter().map(not_before).max().unwrap_or(now);
-    let (hi_depth, hi) = parsed
+    let lo = spans.iter().map(|s| s.0).max().unwrap_or(now);
+    let (hi_depth, hi) = spans
         .iter()
-        .map(not_after)
+        .map(|s| s.1)
         .enumerate()
         .min_by_key(|(_, t)| *t)
         .unwrap_or((0, now));
