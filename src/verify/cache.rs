@@ -143,6 +143,46 @@ impl fmt::Debug for IntermediateCache {
 mod tests {
     use super::*;
 
+    fn entry(n: u32, now: OffsetDateTime) -> VerifiedCa {
+        VerifiedCa {
+            der: n.to_be_bytes().repeat(10).into(),
+            not_before: now,
+            not_after: now,
+            subject_raw: Vec::new(),
+            subject: String::new(),
+            point: Vec::new(),
+            anchor: 0,
+            trust_anchor: TrustAnchor {
+                subject: (&[][..]).into(),
+                subject_public_key_info: (&[][..]).into(),
+                name_constraints: None,
+            },
+            valid_from: now - time::Duration::hours(1),
+            valid_until: now + time::Duration::hours(1),
+            scope: None,
+            crl_notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bounded_and_keyed_by_the_whole_der_and_the_window() {
+        let now = OffsetDateTime::now_utc();
+        let cache = IntermediateCache::default();
+        for n in 0..(CAPACITY as u32 + 40) {
+            cache.insert(entry(n, now));
+        }
+        assert_eq!(cache.len(), CAPACITY);
+        let last = entry(CAPACITY as u32 + 39, now);
+        assert!(cache.get(&last.der, now).is_some());
+        assert!(cache
+            .get(&last.der, now + time::Duration::hours(2))
+            .is_none());
+        // Same last 32 bytes, other DER: not a hit.
+        let mut other = last.der.to_vec();
+        other[0] ^= 1;
+        assert!(cache.get(&other, now).is_none());
+    }
+
     #[test]
     fn tail_of_short_and_long_der() {
         assert_eq!(tail(&[1, 2])[30..], [1, 2]);
