@@ -16,6 +16,8 @@ N_SSL=${3:-10000}
 SCALE_N=${SCALE_N:-20000}   # requests for the issue-batch 1 vs 2 core runs
 mkdir -p "$WORK"
 cd "$WORK"
+# CA keys are encrypted (PKCS#8, scrypt); the script's throwaway CAs use this passphrase.
+export MIMI_ATTEST_PASSWORD=${MIMI_ATTEST_PASSWORD:-whole-process-bench}
 TIME=(/usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB max RSS")
 
 echo "# machine: $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,7 @@
 //! what is wrong, and the depth of the offending certificate (0 = leaf, counting up the
 //! verified path; the trust anchor's root certificate is one above the topmost intermediate).
 
+mod cache;
 pub mod demo;
 mod resolve;
 mod revocation;

@@ -285,6 +285,57 @@ impl CrlSet {
         ok
     }
 
+    /// The verification times around `now` in which the CRL chosen for `issuer` stays the
+    /// same (no CRL from it becomes or stops being fresh by thisUpdate and `max_crl_age`)
+    /// and is not past its nextUpdate; `None` when no CRL is chosen at `now`. Within the
+    /// window, [`CrlSet::select`] makes the same choice and the same notes for this issuer.
+    pub(crate) fn selection_window(
+        &self,
+        issuer: &IssuerKey<'_>,
+        now: OffsetDateTime,
+        policy: &Policy,
+    ) -> Option<(OffsetDateTime, OffsetDateTime)> {
+        let skew = policy.clock_skew.duration();
+        let max_age = policy.max_crl_age.duration();
+        let eps = time::Duration::nanoseconds(1);
+        let (mut lo, mut hi) = (OffsetDateTime::UNIX_EPOCH, OffsetDateTime::UNIX_EPOCH);
+        let (mut lo_set, mut hi_set) = (false, false);
+        let mut raise = |t: OffsetDateTime| {
+            if !lo_set || t > lo {
+                (lo, lo_set) = (t, true);
+            }
+        };
+        let mut lower = |t: OffsetDateTime| {
+            if !hi_set || t < hi {
+                (hi, hi_set) = (t, true);
+            }
+        };
+        for c in self.crls.iter().filter(|c| c.issuer_raw == issuer.subject) {
+            if !self.signature_verifies(c, issuer.point) {
+                continue; // never usable, whatever the time
+            }
+            // Usable (fresh by thisUpdate) exactly on [from, to].
+            let (from, to) = (c.this_update - skew, c.this_update + max_age + skew);
+            if from <= now {
+                raise(from);
+            } else {
+                lower(from - eps);
+            }
+            if to >= now {
+                lower(to);
+            } else {
+                raise(to + eps);
+            }
+        }
+        let chosen = self.select(std::slice::from_ref(issuer), now, policy, &mut Vec::new());
+        let crl = chosen.for_issuer(issuer.subject)?;
+        lower(crl.next_update + skew);
+        Some((
+            if lo_set { lo } else { now - max_age - skew },
+            if hi_set { hi } else { now },
+        ))
+    }
+
     /// Choose, for each possible issuer, its freshest CRL whose signature verifies with the
     /// issuer's key; say why the others were ignored.
     pub(crate) fn select<'s>(

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::cache::{IntermediateCache, VerifiedCa};
 use super::revocation::{CrlSet, IssuerKey};
 use super::{
     Anchor, Code, CrlError, CrlNote, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError,
@@ -73,6 +74,14 @@ impl VerifiedMapping {
 
 /// Verifies mapping attestation chains against a trust list, offline.
 ///
+/// A verifier remembers the issuing CAs it has verified to an anchor (up to 256): a later
+/// leaf under one of them costs one signature check (its own), while every leaf-level check
+/// runs as for a fresh verification. A remembered verdict is used only within the times it
+/// holds for (the CA's and the root's validity, and under `revocation: chain` the freshness
+/// and choice of the root's CRL); anything that fails against it is verified in full. Clones
+/// share what was remembered; [`Verifier::with_crls`] starts afresh. Share one verifier (it
+/// is `Sync`) rather than making one per chain.
+///
 /// ```
 /// use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
 /// use mimi_attest::verify::chain_from_pem;
@@ -114,6 +123,9 @@ pub struct Verifier {
     policy: Policy,
     /// Parsed once; shared (not copied) by clones and by every verification.
     crls: Arc<CrlSet>,
+    /// Issuing CAs already verified to an anchor under these anchors, policy and CRLs.
+    /// Shared by clones (same verdicts); [`Verifier::with_crls`] starts a new one.
+    cache: Arc<IntermediateCache>,
 }
 
 /// The outcome of one verification, with the CRLs that were ignored for it and why.
@@ -257,6 +269,7 @@ impl Verifier {
             roots,
             policy,
             crls: Arc::default(),
+            cache: Arc::default(),
         }
     }
 
@@ -272,7 +285,16 @@ impl Verifier {
         crls: impl IntoIterator<Item = CertificateRevocationListDer<'d>>,
     ) -> Result<Self, CrlError> {
         Arc::make_mut(&mut self.crls).extend(crls)?;
+        // Cached verdicts were reached without these CRLs.
+        self.cache = Arc::default();
         Ok(self)
+    }
+
+    /// The verified-intermediate cache: (entries, chains whose issuing CA was verified in
+    /// full rather than taken from the cache). For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn intermediate_cache_stats(&self) -> (usize, u64) {
+        (self.cache.len(), self.cache.misses())
     }
 
     /// How many CRLs this verifier holds.
@@ -378,76 +400,74 @@ impl Verifier {
                 ),
             ));
         }
+        // The profile's chain (leaf, issuing CA) with that CA verified before: it is not
+        // parsed again (its DER, size and critical extensions were checked when cached).
+        let hit = match chain {
+            [_, ca] => self.cache.get(ca.as_ref(), now),
+            _ => None,
+        };
         let mut parsed = Vec::with_capacity(chain.len());
         for (i, der) in chain.iter().enumerate() {
-            if der.len() > MAX_CERT_LEN {
-                return Err(err(
-                    Code::Malformed,
-                    i,
-                    format!(
-                        "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
-                        der.len()
-                    ),
-                ));
+            if i == 1 && hit.is_some() {
+                continue;
             }
-            let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
-                err(
-                    Code::Malformed,
-                    i,
-                    format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
-                )
-            })?;
-            if !rest.is_empty() {
-                return Err(err(
-                    Code::Malformed,
-                    i,
-                    format!(
-                        "certificate {i} has {} trailing bytes after its DER",
-                        rest.len()
-                    ),
-                ));
-            }
-            check_critical(&cert, i)?;
-            parsed.push(cert);
+            parsed.push(parse_cert(i, der)?);
+        }
+        let hit = hit.filter(|ca| parsed[0].issuer().as_raw() == &ca.subject_raw[..]);
+        if hit.is_none() && parsed.len() < chain.len() {
+            parsed.insert(1, parse_cert(1, &chain[1])?);
         }
 
         // 2. Path to an anchor (webpki): validity with clock skew, signatures,
         //    basicConstraints, pathLen, EKU; then what webpki leaves to us.
-        let at = validity_time(&parsed, now, skew)?;
+        let mut spans: Vec<(OffsetDateTime, OffsetDateTime)> = parsed
+            .iter()
+            .map(|c| (not_before(c), not_after(c)))
+            .collect();
+        if let Some(ca) = &hit {
+            spans.insert(1, (ca.not_before, ca.not_after));
+        }
+        let at = validity_time(&spans, now, skew)?;
         let unix_at = u64::try_from(at.unix_timestamp())
             .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
             .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
-        let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| self.explain(e, &parsed, at))?;
-        let path = ee
-            .verify_for_usage(
+        let ee = match EndEntityCert::try_from(&chain[0]) {
+            Ok(ee) => ee,
+            Err(e) => {
+                if parsed.len() < chain.len() {
+                    parsed.insert(1, parse_cert(1, &chain[1])?);
+                }
+                return Err(self.explain(e, &parsed, at));
+            }
+        };
+        // A leaf naming chain[1] as issuer, with chain[1] verified to an anchor before (and
+        // that verdict holding at `now`), is checked by webpki against chain[1] as a trust
+        // anchor: only its own signature is verified. Anything that fails there is verified
+        // in full below, so errors are those of a fresh verification.
+        let cached = hit.filter(|ca| {
+            ee.verify_for_usage(
                 ALGS,
-                &self.webpki_anchors,
-                &chain[1..],
+                std::slice::from_ref(&ca.trust_anchor),
+                &[],
                 unix_at,
                 MIMI_EKU,
                 None,
                 None,
             )
-            .map_err(|e| self.explain(e, &parsed, at))?;
-        let anchor_index = self
-            .anchors
-            .iter()
-            .position(|a| {
-                a.trust_anchor.subject == path.anchor().subject
-                    && a.trust_anchor.subject_public_key_info
-                        == path.anchor().subject_public_key_info
-            })
-            .ok_or_else(|| err(Code::UnknownIssuer, 1, "path led to an unlisted anchor"))?;
-        let anchor = &self.anchors[anchor_index];
-        let mut on_path = vec![0usize];
-        for c in path.intermediate_certificates() {
-            let der = c.der();
-            let i = chain
-                .iter()
-                .position(|d| d.as_ref() == der.as_ref())
-                .ok_or_else(|| err(Code::Malformed, 1, "path uses an unknown intermediate"))?;
-            on_path.push(i);
+            .is_ok()
+        });
+        if parsed.len() < chain.len() && cached.is_none() {
+            // The leaf failed against the cached CA: verify in full, with the CA parsed.
+            parsed.insert(1, parse_cert(1, &chain[1])?);
         }
+        let (anchor_index, on_path) = match &cached {
+            Some(ca) => (ca.anchor, vec![0usize, 1]),
+            None => {
+                self.cache.count_miss();
+                self.verify_path(&ee, chain, &parsed, at, unix_at)?
+            }
+        };
+        let anchor = &self.anchors[anchor_index];
         let root = self.roots[anchor_index].as_ref().map_err(|e| {
             err(
                 Code::Malformed,
@@ -456,8 +476,12 @@ impl Verifier {
             )
         })?;
         // The path below the root; the root's facts were read with the trust list.
-        let certs: Vec<&X509Certificate<'_>> = on_path.iter().map(|&i| &parsed[i]).collect();
-        let root_depth = certs.len();
+        // With a cached CA, `certs` holds the leaf only (the CA was not parsed).
+        let certs: Vec<&X509Certificate<'_>> = on_path
+            .iter()
+            .filter_map(|&i| parsed.get(i).filter(|_| cached.is_none() || i == 0))
+            .collect();
+        let root_depth = on_path.len();
 
         // webpki does not look at the anchor certificate itself.
         RootFacts::at(&root.critical, root_depth)?;
@@ -483,6 +507,7 @@ impl Verifier {
                 ),
             ));
         }
+        // A cached issuing CA passed these (and the root's) at insertion; the leaf's run here.
         for (depth, c) in certs.iter().enumerate() {
             check_ca_constraints(c, depth)?;
             check_key_usage(c, depth)?;
@@ -492,7 +517,7 @@ impl Verifier {
 
         // 3. Revocation, on the verified path: each covered certificate's serial is looked up
         //    in the freshest CRL its issuer (the next certificate up the path) signed.
-        self.check_revocation(&certs, root, now, notes)?;
+        self.check_revocation(&certs, root, now, notes, cached.as_deref())?;
 
         // 4. Leaf profile.
         let leaf = certs[0];
@@ -558,8 +583,16 @@ impl Verifier {
             ));
         }
 
-        // 5. Scope at every hop.
-        self.check_scope(anchor, &certs, &root.scope, &sii)?;
+        // 5. Scope at every hop (delegation between CAs only when not cached).
+        let parsed_scopes = match &cached {
+            Some(_) => Vec::new(),
+            None => ca_scopes(&certs)?,
+        };
+        let below_root: Vec<Option<&Scope>> = match &cached {
+            Some(ca) => vec![ca.scope.as_ref()],
+            None => parsed_scopes.iter().map(Option::as_ref).collect(),
+        };
+        self.check_scope(anchor, &below_root, &root.scope, cached.is_none(), &sii)?;
 
         // 6. Provider binding.
         if mapping.provider != anchor.provider() {
@@ -586,6 +619,18 @@ impl Verifier {
             }
         }
 
+        if cached.is_none() && on_path.len() == 2 {
+            let scope = parsed_scopes.into_iter().next().flatten();
+            self.remember(
+                anchor_index,
+                certs[1],
+                chain[on_path[1]].as_ref(),
+                root,
+                scope,
+                now,
+            );
+        }
+
         Ok(VerifiedMapping {
             sii,
             provider: mapping.provider,
@@ -605,35 +650,133 @@ impl Verifier {
         })
     }
 
-    /// Check 5: the SII inside the trust-list scope and every CA's `MimiScope`; no CA
-    /// widening its issuers' scopes (or, under [`ScopeRule::Strict`], the trust-list scope).
-    /// `certs` is the path below the root (leaf first), `root_scope` the root's scope.
+    /// Check 2 in full: webpki builds and checks the path to an anchor (two signature checks
+    /// for root → issuing CA → leaf). Returns the anchor's index and the chain indices of
+    /// the path below the root, leaf first.
+    fn verify_path(
+        &self,
+        ee: &EndEntityCert<'_>,
+        chain: &[CertificateDer<'_>],
+        parsed: &[X509Certificate<'_>],
+        at: OffsetDateTime,
+        unix_at: UnixTime,
+    ) -> Result<(usize, Vec<usize>), VerifyError> {
+        let path = ee
+            .verify_for_usage(
+                ALGS,
+                &self.webpki_anchors,
+                &chain[1..],
+                unix_at,
+                MIMI_EKU,
+                None,
+                None,
+            )
+            .map_err(|e| self.explain(e, parsed, at))?;
+        let anchor_index = self
+            .anchors
+            .iter()
+            .position(|a| {
+                a.trust_anchor.subject == path.anchor().subject
+                    && a.trust_anchor.subject_public_key_info
+                        == path.anchor().subject_public_key_info
+            })
+            .ok_or_else(|| err(Code::UnknownIssuer, 1, "path led to an unlisted anchor"))?;
+        let mut on_path = vec![0usize];
+        for c in path.intermediate_certificates() {
+            let der = c.der();
+            let i = chain
+                .iter()
+                .position(|d| d.as_ref() == der.as_ref())
+                .ok_or_else(|| err(Code::Malformed, 1, "path uses an unknown intermediate"))?;
+            on_path.push(i);
+        }
+        Ok((anchor_index, on_path))
+    }
+
+    /// Remember the issuing CA of a chain that verified in full (path root → `ca` → leaf),
+    /// with the window of verification times in which that verdict holds. Not cached: a CA
+    /// under a root with nameConstraints (they would no longer be applied to the leaf), a
+    /// CA with the subject of an anchor (webpki would try the anchor first), and under
+    /// `revocation: chain`, a CA without a window in which its CRL choice is stable.
+    fn remember(
+        &self,
+        anchor_index: usize,
+        ca: &X509Certificate<'_>,
+        ca_der: &[u8],
+        root: &RootFacts,
+        scope: Option<Scope>,
+        now: OffsetDateTime,
+    ) {
+        let subject = strip_sequence(ca.subject().as_raw());
+        if self.webpki_anchors[anchor_index].name_constraints.is_some()
+            || self
+                .webpki_anchors
+                .iter()
+                .any(|a| a.subject.as_ref() == subject)
+        {
+            return;
+        }
+        let der = CertificateDer::from(ca_der);
+        let Ok(trust_anchor) = webpki::anchor_from_trusted_cert(&der) else {
+            return;
+        };
+        let skew = self.policy.clock_skew.duration();
+        let mut valid_from = not_before(ca).max(root.not_before) - skew;
+        let mut valid_until = not_after(ca).min(root.not_after) + skew;
+        let mut crl_notes = Vec::new();
+        if self.policy.revocation == RevocationPolicy::Chain {
+            let key = IssuerKey {
+                subject: &root.subject_raw,
+                point: &root.point,
+            };
+            let Some((lo, hi)) = self.crls.selection_window(&key, now, &self.policy) else {
+                return;
+            };
+            valid_from = valid_from.max(lo);
+            valid_until = valid_until.min(hi);
+            self.crls.select(&[key], now, &self.policy, &mut crl_notes);
+        }
+        if !(valid_from <= now && now <= valid_until) {
+            return;
+        }
+        self.cache.insert(VerifiedCa {
+            der: ca_der.into(),
+            not_before: not_before(ca),
+            not_after: not_after(ca),
+            subject_raw: ca.subject().as_raw().to_vec(),
+            subject: ca.subject().to_string(),
+            point: ca.public_key().subject_public_key.data.to_vec(),
+            anchor: anchor_index,
+            trust_anchor: trust_anchor.to_owned(),
+            valid_from,
+            valid_until,
+            scope,
+            crl_notes,
+        });
+    }
+
+    /// Check 5: the SII inside the trust-list scope and every CA's `MimiScope`; with
+    /// `delegation`, also no CA widening its issuers' scopes (or, under
+    /// [`ScopeRule::Strict`], the trust-list scope). `below_root` holds the scopes of the CAs
+    /// below the root (depth 1 first), `root_scope` the root's.
     fn check_scope(
         &self,
         anchor: &Anchor,
-        certs: &[&X509Certificate<'_>],
+        below_root: &[Option<&Scope>],
         root_scope: &Result<Option<Scope>, String>,
+        delegation: bool,
         sii: &Sii,
     ) -> Result<(), VerifyError> {
-        let root_depth = certs.len();
+        let root_depth = below_root.len() + 1;
         let listed = anchor.scope();
-        let malformed = |depth: usize, e: &dyn std::fmt::Display| {
-            err(
-                Code::Malformed,
-                depth,
-                format!("the id-pe-mimiScope extension is malformed: {e}"),
-            )
-        };
-        let mut below_root: Vec<Option<Scope>> = Vec::with_capacity(root_depth);
-        for (depth, c) in certs.iter().enumerate().skip(1) {
-            below_root.push(ca_scope(c).map_err(|e| malformed(depth, &e))?);
-        }
-        let root_scope = root_scope.as_ref().map_err(|e| malformed(root_depth, e))?;
+        let root_scope = root_scope
+            .as_ref()
+            .map_err(|e| malformed_scope(root_depth, e))?;
         let scopes: Vec<Option<&Scope>> = std::iter::once(None)
-            .chain(below_root.iter().map(Option::as_ref))
+            .chain(below_root.iter().copied())
             .chain([root_scope.as_ref()])
             .collect();
-        for depth in (1..=root_depth).rev() {
+        for depth in (1..=root_depth).rev().filter(|_| delegation) {
             let Some(scope) = &scopes[depth] else {
                 continue;
             };
@@ -812,21 +955,36 @@ impl Verifier {
     /// once per CRL and key, then cached) that does not list its serial. The lookup is a
     /// `BTreeMap` search in the CRL parsed at load: a million-entry CRL costs no more per
     /// chain than a short one.
+    ///
+    /// With `cached` (the issuing CA's verdict from the cache) only the leaf is looked up;
+    /// the CA's status was checked when it was cached and holds within the entry's window,
+    /// and the notes made then about the root's CRLs are reported again.
     fn check_revocation(
         &self,
         certs: &[&X509Certificate<'_>],
         root: &RootFacts,
         now: OffsetDateTime,
         notes: &mut Vec<CrlNote>,
+        cached: Option<&VerifiedCa>,
     ) -> Result<(), VerifyError> {
         let revocation = self.policy.revocation;
         let covered = match revocation {
             RevocationPolicy::Off => return Ok(()),
             RevocationPolicy::Leaf => 1,
+            RevocationPolicy::Chain if cached.is_some() => 1,
             RevocationPolicy::Chain => certs.len(),
         };
         // The issuer of the certificate at depth d: the next one up, or the root.
         let issuer_of = |d: usize| -> (IssuerKey<'_>, String) {
+            if let (0, Some(ca)) = (d, cached) {
+                return (
+                    IssuerKey {
+                        subject: &ca.subject_raw,
+                        point: &ca.point,
+                    },
+                    ca.subject.clone(),
+                );
+            }
             match certs.get(d + 1) {
                 Some(c) => (
                     IssuerKey {
@@ -846,6 +1004,11 @@ impl Verifier {
         };
         let issuers: Vec<IssuerKey<'_>> = (0..covered).map(|d| issuer_of(d).0).collect();
         let sel = self.crls.select(&issuers, now, &self.policy, notes);
+        for n in cached.iter().flat_map(|ca| &ca.crl_notes) {
+            if !notes.iter().any(|m| m.index == n.index) {
+                notes.push(n.clone());
+            }
+        }
         let skew = self.policy.clock_skew.duration();
         for (d, c) in certs.iter().take(covered).enumerate() {
             let (key, issuer) = issuer_of(d);
@@ -932,6 +1095,61 @@ impl Verifier {
     }
 }
 
+/// Check 1 for one certificate: size, strict DER without trailing bytes, no unknown critical
+/// extension.
+fn parse_cert<'a>(
+    i: usize,
+    der: &'a CertificateDer<'_>,
+) -> Result<X509Certificate<'a>, VerifyError> {
+    if der.len() > MAX_CERT_LEN {
+        return Err(err(
+            Code::Malformed,
+            i,
+            format!(
+                "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
+                der.len()
+            ),
+        ));
+    }
+    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+        err(
+            Code::Malformed,
+            i,
+            format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
+        )
+    })?;
+    if !rest.is_empty() {
+        return Err(err(
+            Code::Malformed,
+            i,
+            format!(
+                "certificate {i} has {} trailing bytes after its DER",
+                rest.len()
+            ),
+        ));
+    }
+    check_critical(&cert, i)?;
+    Ok(cert)
+}
+
+fn malformed_scope(depth: usize, e: &dyn std::fmt::Display) -> VerifyError {
+    err(
+        Code::Malformed,
+        depth,
+        format!("the id-pe-mimiScope extension is malformed: {e}"),
+    )
+}
+
+/// The `id-pe-mimiScope` of each CA below the root (`certs` is the path, leaf first).
+fn ca_scopes(certs: &[&X509Certificate<'_>]) -> Result<Vec<Option<Scope>>, VerifyError> {
+    certs
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(depth, c)| ca_scope(c).map_err(|e| malformed_scope(depth, &e)))
+        .collect()
+}
+
 /// SHA-256 over the DER of the verified path (leaf first, root last), without copying it.
 fn path_sha256<'a>(ders: impl Iterator<Item = &'a [u8]>) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -1007,12 +1225,11 @@ fn check_critical(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyErr
 /// A time inside every certificate's validity and within the clock skew of `now`, or the
 /// reason there is none.
 fn validity_time(
-    parsed: &[X509Certificate<'_>],
+    spans: &[(OffsetDateTime, OffsetDateTime)],
     now: OffsetDateTime,
     skew: time::Duration,
 ) -> Result<OffsetDateTime, VerifyError> {
-    for (depth, c) in parsed.iter().enumerate() {
-        let (nb, na) = (not_before(c), not_after(c));
+    for (depth, &(nb, na)) in spans.iter().enumerate() {
         if nb > na {
             return Err(err(
                 Code::Malformed,
@@ -1049,10 +1266,10 @@ fn validity_time(
             ));
         }
     }
-    let lo = parsed.iter().map(not_before).max().unwrap_or(now);
-    let (hi_depth, hi) = parsed
+    let lo = spans.iter().map(|s| s.0).max().unwrap_or(now);
+    let (hi_depth, hi) = spans
         .iter()
-        .map(not_after)
+        .map(|s| s.1)
         .enumerate()
         .min_by_key(|(_, t)| *t)
         .unwrap_or((0, now));

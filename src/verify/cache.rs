@@ -1,0 +1,192 @@
+//! The verified-intermediate cache (issue 6 item 2).
+//!
+//! Once an issuing CA has been verified to a trust-list anchor — its signature by the root,
+//! validity, basicConstraints and pathLen, keyUsage, EKU, critical extensions, scope
+//! delegation and, under `revocation: chain`, its status on the root's CRL — later leaves
+//! under it are checked by rustls-webpki against that CA *as a trust anchor*: one signature
+//! check per leaf. Every leaf-level check still runs, on the same code path as a fresh
+//! verification.
+//!
+//! - **Key**: the intermediate's DER, compared in full. The map is indexed by the DER's last
+//!   32 bytes (the tail of the signature value, which differs for every certificate) so a
+//!   lookup hashes 32 bytes instead of the whole certificate; a hit is confirmed by comparing
+//!   the whole DER. The anchor is part of the entry: within one [`super::Verifier`] the
+//!   anchor a given intermediate chains to is fixed (the first matching anchor in trust-list
+//!   order, as webpki picks it), so DER → anchor is a function and the entry records it.
+//! - **Bound**: [`CAPACITY`] entries. A relying platform's working set is the issuing CAs of
+//!   the providers it trusts — a handful per provider — and only a chain that verified in full
+//!   can add an entry, so only a trusted provider can make the set grow. When full, an
+//!   arbitrary entry (the first in the map's randomly seeded order) is evicted: O(1), and no
+//!   bookkeeping on a hit, so hits stay read-only (LRU would need a write per hit).
+//! - **Thread safety**: an `RwLock`; a hit takes the read lock for a map lookup and an
+//!   `Arc` clone, and the leaf's signature is checked after the lock is released. Writes
+//!   happen only on a miss that verified in full.
+//! - **Validity of an entry**: the window of verification times in which its verdict holds —
+//!   the intermediate's and the root's validity, widened by the clock skew as a fresh
+//!   verification does, and under `revocation: chain` the interval in which the choice of the
+//!   root's CRL stays the same and that CRL is fresh (see
+//!   `CrlSet::selection_window`). Outside the window the entry is ignored and the chain is
+//!   verified in full (which replaces the entry if the verdict holds again).
+//! - **Generations**: the cache belongs to one set of anchors, policy and CRLs. Clones of a
+//!   verifier share it (they hold the same anchors, policy and CRLs, so the same verdicts);
+//!   [`super::Verifier::with_crls`] gives the new verifier an empty cache, and a new trust
+//!   list means a new verifier and a new cache.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use rustls_pki_types::TrustAnchor;
+use time::OffsetDateTime;
+
+use super::CrlNote;
+use crate::profile::Scope;
+
+/// How many verified intermediates a verifier remembers.
+pub(crate) const CAPACITY: usize = 256;
+
+/// An issuing CA verified to an anchor, and what that verdict depended on.
+pub(crate) struct VerifiedCa {
+    /// The intermediate's DER (the key, compared in full).
+    pub(crate) der: Box<[u8]>,
+    /// Its validity, subject (DER with tag, and as text) and EC point: what the checks of a
+    /// leaf need of its issuer, kept so that the CA is not parsed again.
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+    pub(crate) subject_raw: Vec<u8>,
+    pub(crate) subject: String,
+    pub(crate) point: Vec<u8>,
+    /// Index of the anchor it chains to.
+    pub(crate) anchor: usize,
+    /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).
+    pub(crate) trust_anchor: TrustAnchor<'static>,
+    /// The verification times for which the verdict holds (inclusive).
+    pub(crate) valid_from: OffsetDateTime,
+    pub(crate) valid_until: OffsetDateTime,
+    /// Its `id-pe-mimiScope` (the SII of each leaf must lie inside it).
+    pub(crate) scope: Option<Scope>,
+    /// Under `revocation: chain`, the notes about root-issued CRLs ignored when choosing the
+    /// CRL covering this intermediate (constant within the window).
+    pub(crate) crl_notes: Vec<CrlNote>,
+}
+
+impl VerifiedCa {
+    fn holds_at(&self, now: OffsetDateTime) -> bool {
+        self.valid_from <= now && now <= self.valid_until
+    }
+}
+
+type Tail = [u8; 32];
+
+fn tail(der: &[u8]) -> Tail {
+    let mut t = [0u8; 32];
+    let n = der.len().min(32);
+    t[32 - n..].copy_from_slice(&der[der.len() - n..]);
+    t
+}
+
+/// The cache of one verifier generation (see the module docs).
+#[derive(Default)]
+pub(crate) struct IntermediateCache {
+    entries: RwLock<HashMap<Tail, Arc<VerifiedCa>>>,
+    /// Chains verified in full (no entry, an entry out of its window, or a leaf that failed
+    /// against the cached CA). Counted only on that slow path, so hits touch no counter.
+    misses: AtomicU64,
+}
+
+impl IntermediateCache {
+    /// The entry for this intermediate DER, if its verdict holds at `now`.
+    pub(crate) fn get(&self, der: &[u8], now: OffsetDateTime) -> Option<Arc<VerifiedCa>> {
+        let map = self.entries.read().ok()?;
+        let e = map.get(&tail(der))?;
+        (*e.der == *der && e.holds_at(now)).then(|| Arc::clone(e))
+    }
+
+    /// Remember a verified intermediate, evicting an arbitrary entry when full.
+    pub(crate) fn insert(&self, entry: VerifiedCa) {
+        let Ok(mut map) = self.entries.write() else {
+            return;
+        };
+        let key = tail(&entry.der);
+        if map.len() >= CAPACITY && !map.contains_key(&key) {
+            if let Some(victim) = map.keys().next().copied() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(key, Arc::new(entry));
+    }
+
+    pub(crate) fn count_miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl fmt::Debug for IntermediateCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntermediateCache")
+            .field("entries", &self.len())
+            .field("misses", &self.misses())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u32, now: OffsetDateTime) -> VerifiedCa {
+        VerifiedCa {
+            der: n.to_be_bytes().repeat(10).into(),
+            not_before: now,
+            not_after: now,
+            subject_raw: Vec::new(),
+            subject: String::new(),
+            point: Vec::new(),
+            anchor: 0,
+            trust_anchor: TrustAnchor {
+                subject: (&[][..]).into(),
+                subject_public_key_info: (&[][..]).into(),
+                name_constraints: None,
+            },
+            valid_from: now - time::Duration::hours(1),
+            valid_until: now + time::Duration::hours(1),
+            scope: None,
+            crl_notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn bounded_and_keyed_by_the_whole_der_and_the_window() {
+        let now = OffsetDateTime::now_utc();
+        let cache = IntermediateCache::default();
+        for n in 0..(CAPACITY as u32 + 40) {
+            cache.insert(entry(n, now));
+        }
+        assert_eq!(cache.len(), CAPACITY);
+        let last = entry(CAPACITY as u32 + 39, now);
+        assert!(cache.get(&last.der, now).is_some());
+        assert!(cache
+            .get(&last.der, now + time::Duration::hours(2))
+            .is_none());
+        // Same last 32 bytes, other DER: not a hit.
+        let mut other = last.der.to_vec();
+        other[0] ^= 1;
+        assert!(cache.get(&other, now).is_none());
+    }
+
+    #[test]
+    fn tail_of_short_and_long_der() {
+        assert_eq!(tail(&[1, 2])[30..], [1, 2]);
+        let long: Vec<u8> = (0..100).collect();
+        assert_eq!(tail(&long)[0], 68);
+    }
+}
