@@ -6,7 +6,6 @@ use rustls_pki_types::{
     CertificateDer, CertificateRevocationListDer, SignatureVerificationAlgorithm, TrustAnchor,
     UnixTime,
 };
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -238,9 +237,7 @@ pub fn chain_from_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, Veri
         .collect()
 }
 
-fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
+use crate::profile::rfc3339 as fmt_time;
 
 fn not_before(c: &X509Certificate<'_>) -> OffsetDateTime {
     c.validity().not_before.to_datetime()
