@@ -273,6 +273,11 @@ impl IssuanceStore {
         self.conn.path().unwrap_or("store.db").to_owned()
     }
 
+    /// A store error on this store.
+    pub(crate) fn error(&self, e: rusqlite::Error) -> IssueError {
+        self.err(e)
+    }
+
     fn err(&self, e: rusqlite::Error) -> IssueError {
         IssueError::Store {
             path: self.path(),
