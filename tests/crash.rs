@@ -183,7 +183,10 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
         .unwrap();
     assert_eq!(check, "ok");
     let mut stmt = db
-        .prepare("SELECT serial, request_id, status, der FROM certificates WHERE kind = 'leaf'")
+        .prepare(
+            "SELECT c.serial, c.request_id, c.status, d.der FROM certificates c \
+             LEFT JOIN certificate_der d ON d.id = c.id WHERE c.kind = 'leaf'",
+        )
         .unwrap();
     let rows: Vec<LeafRow> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))

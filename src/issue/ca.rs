@@ -189,6 +189,8 @@ pub(crate) struct Prepared {
     key_pem: Option<String>,
     pub(crate) record: StoredCert,
     pub(crate) sii: Sii,
+    /// The store row, once reserved.
+    rowid: i64,
 }
 
 /// An open provider CA directory.
@@ -466,7 +468,7 @@ impl ProviderCa {
             )?;
             store.write(|tx| {
                 IssuanceStore::insert(tx, &root_row)?;
-                IssuanceStore::insert(tx, &ca_row)
+                IssuanceStore::insert(tx, &ca_row).map(|_| ())
             })?;
             // Fold the WAL into the main file so the directory is self-contained.
             store.checkpoint()?;
@@ -596,11 +598,14 @@ impl ProviderCa {
     }
 
     /// Issue several leaves: every serial is reserved in the store before it is signed, and
-    /// a leaf is handed out only after it is stored as issued. Reservations and results are
-    /// written one transaction per sub-batch (up to 128), overlapping the signing of the next
-    /// sub-batch. Results come back in request order; a bad request fails alone. A store
-    /// failure fails the call; sub-batches stored before it stay issued (a retry with the
-    /// same request ids answers them from the store).
+    /// a leaf is handed out only after it is stored as issued. The store work runs on its
+    /// own thread, one transaction per sub-batch of up to [`STAGE`] leaves (storing the
+    /// sub-batch signed before and reserving the one after), while the current sub-batch is
+    /// signed: commits and their fsyncs overlap the signing, even on one core. Results come
+    /// back in request order; a bad request fails alone. A repeated request id is answered
+    /// from the store (the stored certificate for the same request, an error for a different
+    /// one). A store failure fails the call; sub-batches stored before it stay issued (a
+    /// retry with the same request ids answers them from the store).
     pub fn issue_many(
         &mut self,
         reqs: &[IssueRequest],
@@ -622,99 +627,87 @@ impl ProviderCa {
                 });
             }
         }
-        // 1. Check and prepare each request; answer replays from the store.
-        let mut results: Vec<Option<Result<Issued, IssueError>>> = Vec::with_capacity(reqs.len());
+        // 1. Check and prepare each request (checks, key parsing, extension DER,
+        // fingerprint): independent of the store, on all cores. Whether a request id was
+        // seen before is found when it is reserved (the unique index), not looked up here.
+        let mut results: Vec<Option<Result<Issued, IssueError>>> =
+            (0..reqs.len()).map(|_| None).collect();
         let mut to_prepare: Vec<usize> = Vec::with_capacity(reqs.len());
-        let mut ids_in_this_call = std::collections::HashSet::new();
+        let mut ids_in_this_call = std::collections::HashSet::with_capacity(reqs.len());
         for (i, req) in reqs.iter().enumerate() {
             if let Some(id) = &req.request_id {
-                if !ids_in_this_call.insert(id.clone()) {
-                    results.push(Some(Err(IssueError::Request(format!(
+                if !ids_in_this_call.insert(id.as_str()) {
+                    results[i] = Some(Err(IssueError::Request(format!(
                         "request id {id:?} appears twice in this batch: give each request its own id"
-                    )))));
+                    ))));
                     continue;
                 }
-                match self.replay(req, id) {
-                    Ok(Some(issued)) => {
-                        results.push(Some(Ok(issued)));
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        results.push(Some(Err(e)));
-                        continue;
-                    }
-                }
             }
-            results.push(None);
             to_prepare.push(i);
         }
-        // Preparing (checks, key parsing, extension DER, fingerprint) is per request and
-        // independent of the store: all cores.
-        // With one rayon thread there is nothing to overlap: work on this thread instead of
-        // handing every step to the pool and back, and store the batch in fewer, larger
-        // transactions (one fsync pair per SINGLE_STAGE leaves).
-        let single = rayon::current_num_threads() <= 1;
+        let parallel = rayon::current_num_threads() > 1;
         let ctx = self.prepare_ctx();
-        let prepared_all: Vec<(usize, Result<Prepared, IssueError>)> = if single {
-            to_prepare
-                .into_iter()
-                .map(|i| (i, ctx.prepare(&reqs[i], now)))
-                .collect()
+        let prepare = |i: usize| (i, ctx.prepare(&reqs[i], now));
+        let prepared_all: Vec<(usize, Result<Prepared, IssueError>)> = if parallel {
+            to_prepare.into_par_iter().map(prepare).collect()
         } else {
-            to_prepare
-                .into_par_iter()
-                .map(|i| (i, ctx.prepare(&reqs[i], now)))
-                .collect()
+            to_prepare.into_iter().map(prepare).collect()
         };
         let mut prepared: Vec<(usize, Prepared)> = Vec::with_capacity(prepared_all.len());
         for (i, p) in prepared_all {
             match p {
                 Ok(p) => prepared.push((i, p)),
-                Err(e) => results[i] = Some(Err(e)),
+                Err(e) => results[i] = Some(self.answer_failed(&reqs[i], e)),
             }
         }
-        // 2-4. Reserve every serial (and request id) before signing it, sign on all cores,
-        // store the results, then hand them out. In sub-batches of STAGE, so the store work
-        // of one sub-batch (completing the previous, reserving the next) runs while this
-        // one is signed: the single store connection no longer serialises the batch.
-        let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> =
-            std::collections::VecDeque::new();
+        // 2-4. Reserve every serial (and request id) before signing it, sign, store the
+        // results, then hand them out. The store thread's transaction for sub-batch k
+        // stores k-1 and reserves k+1 while k is signed.
+        let sizes = stage_sizes(prepared.len());
         let mut rest = prepared.into_iter();
-        let sizes = if single {
-            single_stage_sizes(rest.len())
-        } else {
-            stage_sizes(rest.len())
-        };
-        for size in sizes {
-            stages.push_back(rest.by_ref().take(size).collect());
-        }
-        let (issuer, ca_pem) = (&self.issuer, &self.ca_pem);
+        let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> = sizes
+            .into_iter()
+            .map(|n| rest.by_ref().take(n).collect())
+            .collect();
+        let (issuer, ca_pem) = (&self.issuer, self.ca_pem.as_str());
         let store = &mut self.store;
-        let mut signing = stages.pop_front();
-        if let Some(first) = &signing {
-            reserve(store, first)?;
-        }
+        let mut answered: Vec<(usize, Result<Issued, IssueError>)> = Vec::new();
+        let mut signing = match stages.pop_front() {
+            Some(first) => {
+                let (reserved, replays) = store.write(|tx| reserve_rows(tx, first, ca_pem))?;
+                answered.extend(replays);
+                Some(reserved)
+            }
+            None => None,
+        };
         let mut to_complete: Vec<SignedLeaf> = Vec::new();
         let mut signed: Vec<SignedLeaf> = Vec::new();
         while let Some(stage) = signing.take() {
             let next = stages.pop_front();
-            let (just_signed, stored) = if single {
-                let stored = complete_and_reserve(store, &to_complete, next.as_deref());
-                (sign_stage(stage, issuer, ca_pem, false), stored)
-            } else {
-                rayon::join(
-                    || sign_stage(stage, issuer, ca_pem, true),
-                    || complete_and_reserve(store, &to_complete, next.as_deref()),
-                )
-            };
-            stored?;
+            let (just_signed, stored) = std::thread::scope(|s| {
+                let (store, to_complete) = (&mut *store, &to_complete);
+                let job = s.spawn(move || complete_and_reserve(store, to_complete, next, ca_pem));
+                let just_signed = sign_stage(stage, issuer, ca_pem, parallel);
+                (just_signed, job.join())
+            });
+            let reserved = stored.unwrap_or_else(|_| {
+                Err(IssueError::Store {
+                    path: store.path(),
+                    message: "the store thread stopped unexpectedly".into(),
+                })
+            })?;
             signed.append(&mut to_complete);
             to_complete = just_signed;
-            signing = next;
+            signing = reserved.map(|(stage, replays)| {
+                answered.extend(replays);
+                stage
+            });
         }
         complete(store, &to_complete)?;
         signed.append(&mut to_complete);
+        for (i, answer) in answered {
+            results[i] = Some(answer);
+        }
         for (i, p, der) in signed {
             results[i] = Some(der.map(|(der, chain_pem)| Issued {
                 serial: p.record.serial,
@@ -733,8 +726,19 @@ impl ProviderCa {
             .collect())
     }
 
-    fn chain_pem(&self, leaf_der: &[u8]) -> String {
-        chain_pem(leaf_der, &self.ca_pem)
+    /// What prepare-time failure `e` of `req` answers: a request that fails its checks now
+    /// (its validation too old, say) may be the retry of one issued earlier, and then the
+    /// stored certificate (or the id conflict) is the answer, as for any repeated id.
+    fn answer_failed(&self, req: &IssueRequest, e: IssueError) -> Result<Issued, IssueError> {
+        let Some(id) = &req.request_id else {
+            return Err(e);
+        };
+        match self.store.by_request_id(id) {
+            Ok(row) => row
+                .and_then(|row| replay_answer(row, id, &req.fingerprint(), &req.sii, &self.ca_pem))
+                .unwrap_or(Err(e)),
+            Err(store) => Err(store),
+        }
     }
 
     /// What preparing a request needs of the CA (shareable across threads, unlike the store).
@@ -746,110 +750,124 @@ impl ProviderCa {
             ca_serial: &self.ca_serial,
         }
     }
+}
 
-    /// A repeated request id: the stored certificate when the request is the same, an error
-    /// when it differs, `None` when the id is new (or its earlier attempt never completed).
-    fn replay(&self, req: &IssueRequest, id: &str) -> Result<Option<Issued>, IssueError> {
-        let Some(row) = self.store.by_request_id(id)? else {
-            return Ok(None);
-        };
-        let der = match (&row.der, row.status) {
-            (Some(der), CertStatus::Issued | CertStatus::Revoked) => der.clone(),
-            _ => return Ok(None),
-        };
-        if row.request_sha256.as_deref() != Some(req.fingerprint().as_str()) {
-            return Err(IssueError::RequestIdConflict {
-                id: id.to_owned(),
-                serial: row.serial,
-            });
-        }
-        Ok(Some(Issued {
+/// The answer to a repeated request id from the row that holds it: the stored certificate
+/// when the request is the same (by `fingerprint`), an id conflict when it differs, `None`
+/// when the earlier attempt never completed (the id is free to use again).
+fn replay_answer(
+    row: StoredCert,
+    id: &str,
+    fingerprint: &str,
+    sii: &Sii,
+    ca_pem: &str,
+) -> Option<Result<Issued, IssueError>> {
+    let der = match (row.der, row.status) {
+        (Some(der), CertStatus::Issued | CertStatus::Revoked) => der,
+        _ => return None,
+    };
+    if row.request_sha256.as_deref() != Some(fingerprint) {
+        return Some(Err(IssueError::RequestIdConflict {
+            id: id.to_owned(),
             serial: row.serial,
-            sii: req.sii.clone(),
-            not_before: row.not_before,
-            not_after: row.not_after,
-            chain_pem: self.chain_pem(&der),
-            leaf_der: der,
-            private_key_pem: None,
-            replayed: true,
-        }))
+        }));
     }
+    Some(Ok(Issued {
+        serial: row.serial,
+        sii: sii.clone(),
+        not_before: row.not_before,
+        not_after: row.not_after,
+        chain_pem: chain_pem(&der, ca_pem),
+        leaf_der: der,
+        private_key_pem: None,
+        replayed: true,
+    }))
 }
 
 /// A signed leaf (DER and chain PEM) or why it was not, with its request index.
 type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
 
-/// Leaves per store transaction in [`ProviderCa::issue_many`]: the store work of one such
-/// sub-batch overlaps the signing of the next.
-const STAGE: usize = 128;
-/// The first and last sub-batch of a call (see [`stage_sizes`]).
-const STAGE_EDGE: usize = 32;
+/// Reserved leaves of a sub-batch, and the answers to its repeated request ids.
+type ReservedStage = (
+    Vec<(usize, Prepared)>,
+    Vec<(usize, Result<Issued, IssueError>)>,
+);
 
-/// Stage sizes for `n` leaves: at most [`STAGE`] each, with a short first and last stage
-/// ([`STAGE_EDGE`]) because the first reservation and the last completion cannot overlap any
-/// signing.
+/// Leaves per sub-batch (one store transaction) in [`ProviderCa::issue_many`]: enough that
+/// signing one takes longer than the commit (and fsync) that overlaps it.
+const STAGE: usize = 512;
+
+/// Sub-batch sizes for `n` leaves: as even as possible, at most [`STAGE`] each.
 fn stage_sizes(n: usize) -> Vec<usize> {
-    if n <= 2 * STAGE_EDGE {
-        return if n == 0 { Vec::new() } else { vec![n] };
-    }
-    let middle = n - 2 * STAGE_EDGE;
-    let parts = middle.div_ceil(STAGE);
-    let mut sizes = vec![STAGE_EDGE];
-    sizes.extend((0..parts).map(|i| middle / parts + usize::from(i < middle % parts)));
-    sizes.push(STAGE_EDGE);
-    sizes
-}
-
-/// Leaves per store transaction in [`ProviderCa::issue_many`] on one rayon thread, where no
-/// signing can overlap the store work: larger transactions, fewer fsyncs and page writes.
-const SINGLE_STAGE: usize = 1024;
-
-/// Stage sizes for `n` leaves on one thread: at most [`SINGLE_STAGE`] each.
-fn single_stage_sizes(n: usize) -> Vec<usize> {
-    let parts = n.div_ceil(SINGLE_STAGE);
+    let parts = n.div_ceil(STAGE);
     (0..parts)
         .map(|i| n / parts + usize::from(i < n % parts))
         .collect()
 }
 
-/// Reserve the serials (and request ids) of `stage` in one transaction.
-fn reserve(store: &mut IssuanceStore, stage: &[(usize, Prepared)]) -> Result<(), IssueError> {
-    store.write(|tx| reserve_rows(tx, stage))
-}
-
-fn reserve_rows(tx: &Transaction<'_>, stage: &[(usize, Prepared)]) -> rusqlite::Result<()> {
-    for (_, p) in stage {
-        if let Some(id) = &p.record.request_id {
-            IssuanceStore::release_request_id(tx, id)?;
+/// Reserve the serials (and request ids) of `stage`. A request id the store already holds
+/// is answered from it ([`replay_answer`]), or, when its earlier attempt never completed,
+/// released and reserved anew.
+fn reserve_rows(
+    tx: &Transaction<'_>,
+    stage: Vec<(usize, Prepared)>,
+    ca_pem: &str,
+) -> rusqlite::Result<ReservedStage> {
+    let mut reserved = Vec::with_capacity(stage.len());
+    let mut answered = Vec::new();
+    for (i, mut p) in stage {
+        let e = match IssuanceStore::insert(tx, &p.record) {
+            Ok(rowid) => {
+                p.rowid = rowid;
+                reserved.push((i, p));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        let Some(id) = p.record.request_id.clone().filter(|_| unique_violation) else {
+            return Err(e);
+        };
+        let fingerprint = p.record.request_sha256.as_deref().unwrap_or_default();
+        match IssuanceStore::row_by_request_id(tx, &id)?
+            .and_then(|row| replay_answer(row, &id, fingerprint, &p.sii, ca_pem))
+        {
+            Some(answer) => answered.push((i, answer)),
+            None => {
+                // The earlier attempt reserved the id and never completed: free it.
+                IssuanceStore::release_request_id(tx, &id)?;
+                p.rowid = IssuanceStore::insert(tx, &p.record)?;
+                reserved.push((i, p));
+            }
         }
-        IssuanceStore::insert(tx, &p.record)?;
     }
-    Ok(())
+    Ok((reserved, answered))
 }
 
-/// Store the signed leaves of one stage (see [`complete`]) and reserve the next stage, in
+/// Store the signed leaves of one sub-batch (see [`complete`]) and reserve the next, in
 /// one transaction (one commit, one fsync, instead of two). The reservation runs in a
 /// savepoint: if it fails, the completion is still committed, as when they were two
 /// transactions, and the call fails.
 fn complete_and_reserve(
     store: &mut IssuanceStore,
     signed: &[SignedLeaf],
-    next: Option<&[(usize, Prepared)]>,
-) -> Result<(), IssueError> {
-    match (signed.is_empty(), next) {
-        (true, None) => return Ok(()),
-        (true, Some(next)) => return reserve(store, next),
-        (false, None) => return complete(store, signed),
-        (false, Some(_)) => {}
+    next: Option<Vec<(usize, Prepared)>>,
+    ca_pem: &str,
+) -> Result<Option<ReservedStage>, IssueError> {
+    let Some(next) = next else {
+        return complete(store, signed).map(|()| None);
+    };
+    if signed.is_empty() {
+        return store.write(|tx| reserve_rows(tx, next, ca_pem)).map(Some);
     }
-    let next = next.unwrap_or_default();
     let reserved = store.write(|tx| {
         complete_rows(tx, signed)?;
         tx.execute_batch("SAVEPOINT reserve")?;
-        match reserve_rows(tx, next) {
-            Ok(()) => {
+        match reserve_rows(tx, next, ca_pem) {
+            Ok(r) => {
                 tx.execute_batch("RELEASE reserve")?;
-                Ok(Ok(()))
+                Ok(Ok(r))
             }
             Err(e) => {
                 tx.execute_batch("ROLLBACK TO reserve; RELEASE reserve")?;
@@ -857,10 +875,10 @@ fn complete_and_reserve(
             }
         }
     })?;
-    reserved.map_err(|e| store.error(e))
+    reserved.map(Some).map_err(|e| store.error(e))
 }
 
-/// Sign, check and encode the chain of every leaf of `stage` (all cores).
+/// Sign, check and encode the chain of every leaf of `stage` (all cores when `parallel`).
 fn sign_stage(
     stage: Vec<(usize, Prepared)>,
     issuer: &Issuer<'static, KeyPair>,
@@ -888,8 +906,8 @@ fn sign_stage(
     }
 }
 
-/// Store the signed leaves of a stage as issued (and abandon those that failed), in one
-/// transaction; nothing to do for an empty stage.
+/// Store the signed leaves of a sub-batch as issued (and abandon those that failed), in one
+/// transaction; nothing to do for an empty one.
 fn complete(store: &mut IssuanceStore, signed: &[SignedLeaf]) -> Result<(), IssueError> {
     if signed.is_empty() {
         return Ok(());
@@ -900,8 +918,8 @@ fn complete(store: &mut IssuanceStore, signed: &[SignedLeaf]) -> Result<(), Issu
 fn complete_rows(tx: &Transaction<'_>, signed: &[SignedLeaf]) -> rusqlite::Result<()> {
     for (_, p, der) in signed {
         match der {
-            Ok((der, _)) => IssuanceStore::complete(tx, &p.record.serial, der)?,
-            Err(_) => IssuanceStore::abandon(tx, &p.record.serial)?,
+            Ok((der, _)) => IssuanceStore::complete(tx, p.rowid, der)?,
+            Err(_) => IssuanceStore::abandon(tx, p.rowid)?,
         }
     }
     Ok(())
@@ -1061,6 +1079,7 @@ impl PrepareCtx<'_> {
             key_pem,
             record,
             sii: req.sii.clone(),
+            rowid: 0,
         })
     }
 }
@@ -1231,6 +1250,7 @@ mod tests {
             assert_eq!(sizes.iter().sum::<usize>(), n, "{n}");
             assert!(sizes.iter().all(|&s| s > 0 && s <= STAGE), "{n}: {sizes:?}");
         }
-        assert_eq!(stage_sizes(512), [32, 112, 112, 112, 112, 32]);
+        assert_eq!(stage_sizes(1000), [500, 500]);
+        assert_eq!(stage_sizes(1025), [342, 342, 341]);
     }
 }

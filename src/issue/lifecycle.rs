@@ -238,7 +238,8 @@ impl ProviderCa {
             FileMode::Private,
         )?;
         stage(CA_PEM, new_cert.pem().as_bytes(), FileMode::Public)?;
-        ca.store.write(|tx| IssuanceStore::insert(tx, &row))?;
+        ca.store
+            .write(|tx| IssuanceStore::insert(tx, &row).map(|_| ()))?;
         drop(ca);
         finish_rotation(dir)?;
         ProviderCa::open_with(dir, passphrase)

@@ -114,10 +114,18 @@ pub struct RevokedEntry {
     pub reason: Option<String>,
 }
 
-const SCHEMA: &str = "
+/// The tables of schema version 2. A certificate's DER is kept apart from its row, in
+/// `certificate_der`, written once when it is signed: reserving a serial writes the row, and
+/// completing it appends the DER and flips the status in place (no row grows, no index
+/// holding the status is rewritten). Indexes serve the store's own queries: by serial (the
+/// primary key), request id (unique), SII (revocation by number), expiry (renewal planning),
+/// the revoked rows of an issuer (CRLs; a partial index, so issuing never touches it) and
+/// the issuing CAs.
+const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS certificates (
-    serial            TEXT PRIMARY KEY,
+    id                INTEGER PRIMARY KEY,
+    serial            TEXT NOT NULL UNIQUE,
     kind              TEXT NOT NULL CHECK (kind IN ('root','ca','leaf')),
     request_id        TEXT UNIQUE,
     request_sha256    TEXT,
@@ -128,20 +136,26 @@ CREATE TABLE IF NOT EXISTS certificates (
     not_before        TEXT NOT NULL,
     not_after         TEXT NOT NULL,
     issuer_serial     TEXT,
-    der               BLOB,
     csr_sha256        TEXT,
     status            TEXT NOT NULL CHECK (status IN ('reserved','issued','revoked','abandoned')),
     created_at        TEXT NOT NULL,
     revoked_at        TEXT,
-    revocation_reason TEXT,
-    CHECK (status = 'reserved' OR status = 'abandoned' OR der IS NOT NULL)
+    revocation_reason TEXT
 );
-CREATE INDEX IF NOT EXISTS certificates_sii ON certificates (sii);
-CREATE INDEX IF NOT EXISTS certificates_status ON certificates (status, not_after);
-CREATE INDEX IF NOT EXISTS certificates_issuer ON certificates (issuer_serial, status);
+CREATE TABLE IF NOT EXISTS certificate_der (
+    id  INTEGER PRIMARY KEY REFERENCES certificates (id),
+    der BLOB NOT NULL
+);
 ";
 
-const SCHEMA_VERSION: &str = "1";
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS certificates_sii ON certificates (sii);
+CREATE INDEX IF NOT EXISTS certificates_expiry ON certificates (not_after);
+CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates (issuer_serial, not_after) WHERE status = 'revoked';
+CREATE INDEX IF NOT EXISTS certificates_cas ON certificates (created_at) WHERE kind = 'ca';
+";
+
+const SCHEMA_VERSION: &str = "2";
 
 /// The SQLite issuance store of one CA directory.
 pub struct IssuanceStore {
@@ -169,8 +183,13 @@ fn parse_enum<T: FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Resu
     })
 }
 
-const COLUMNS: &str = "serial, kind, request_id, request_sha256, sii, handle, method, validated_at, \
-     not_before, not_after, issuer_serial, der, csr_sha256, status, created_at, revoked_at, revocation_reason";
+const COLUMNS: &str =
+    "c.serial, c.kind, c.request_id, c.request_sha256, c.sii, c.handle, c.method, \
+     c.validated_at, c.not_before, c.not_after, c.issuer_serial, d.der, c.csr_sha256, c.status, \
+     c.created_at, c.revoked_at, c.revocation_reason";
+
+/// The rows with their DER (`c` and `d` in [`COLUMNS`]).
+const ROWS: &str = "certificates c LEFT JOIN certificate_der d ON d.id = c.id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
     Ok(StoredCert {
@@ -210,8 +229,10 @@ impl IssuanceStore {
                 message: format!("could not switch the store to WAL mode (got {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(|e| store_err(path, e))
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768;",
+        )
+        .map_err(|e| store_err(path, e))
     }
 
     /// Create a new, empty store at `path` (which must not exist).
@@ -224,7 +245,9 @@ impl IssuanceStore {
         }
         let conn = Connection::open(path).map_err(|e| store_err(path, e))?;
         Self::configure(&conn, path)?;
-        conn.execute_batch(SCHEMA).map_err(|e| store_err(path, e))?;
+        conn.execute_batch(TABLES)
+            .and_then(|()| conn.execute_batch(INDEXES))
+            .map_err(|e| store_err(path, e))?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('crl_number', '0')",
             [SCHEMA_VERSION],
@@ -257,6 +280,16 @@ impl IssuanceStore {
             )
             .optional()
             .map_err(|e| store_err(path, e))?;
+        if version.as_deref() == Some("1") {
+            migrate_v1(&conn).map_err(|e| IssueError::Store {
+                path: path.display().to_string(),
+                message: format!(
+                    "could not upgrade the store from schema version 1 to {SCHEMA_VERSION} \
+                     (nothing was changed): {e}"
+                ),
+            })?;
+            return Ok(IssuanceStore { conn });
+        }
         if version.as_deref() != Some(SCHEMA_VERSION) {
             return Err(IssueError::Store {
                 path: path.display().to_string(),
@@ -269,7 +302,7 @@ impl IssuanceStore {
         Ok(IssuanceStore { conn })
     }
 
-    fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         self.conn.path().unwrap_or("store.db").to_owned()
     }
 
@@ -310,11 +343,15 @@ impl IssuanceStore {
         Ok(out)
     }
 
-    /// Insert rows as they are (CA certificates at init, reservations before signing).
-    pub(crate) fn insert(tx: &Transaction<'_>, c: &StoredCert) -> rusqlite::Result<()> {
-        tx.prepare_cached(&format!(
-            "INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-        ))?
+    /// Insert rows as they are (CA certificates at init, reservations before signing); the
+    /// new row's id.
+    pub(crate) fn insert(tx: &Transaction<'_>, c: &StoredCert) -> rusqlite::Result<i64> {
+        tx.prepare_cached(
+            "INSERT INTO certificates (serial, kind, request_id, request_sha256, sii, handle, \
+             method, validated_at, not_before, not_after, issuer_serial, csr_sha256, status, \
+             created_at, revoked_at, revocation_reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )?
         .execute(params![
             c.serial,
             c.kind.as_str(),
@@ -327,35 +364,44 @@ impl IssuanceStore {
             fmt_time(c.not_before),
             fmt_time(c.not_after),
             c.issuer_serial,
-            c.der,
             c.csr_sha256,
             c.status.as_str(),
             fmt_time(c.created_at),
             c.revoked_at.map(fmt_time),
             c.revocation_reason,
         ])?;
+        let id = tx.last_insert_rowid();
+        if let Some(der) = &c.der {
+            Self::insert_der(tx, id, der)?;
+        }
+        Ok(id)
+    }
+
+    fn insert_der(tx: &Transaction<'_>, id: i64, der: &[u8]) -> rusqlite::Result<()> {
+        tx.prepare_cached("INSERT INTO certificate_der (id, der) VALUES (?1, ?2)")?
+            .execute(params![id, der])?;
         Ok(())
     }
 
-    /// Mark a reservation issued with its signed DER.
-    pub(crate) fn complete(tx: &Transaction<'_>, serial: &str, der: &[u8]) -> rusqlite::Result<()> {
+    /// Mark a reservation (by the id [`Self::insert`] returned) issued with its signed DER.
+    pub(crate) fn complete(tx: &Transaction<'_>, id: i64, der: &[u8]) -> rusqlite::Result<()> {
         let n = tx
             .prepare_cached(
-                "UPDATE certificates SET der = ?2, status = 'issued' WHERE serial = ?1 AND status = 'reserved'",
+                "UPDATE certificates SET status = 'issued' WHERE id = ?1 AND status = 'reserved'",
             )?
-            .execute(params![serial, der])?;
+            .execute([id])?;
         if n != 1 {
             return Err(rusqlite::Error::QueryReturnedNoRows);
         }
-        Ok(())
+        Self::insert_der(tx, id, der)
     }
 
-    /// Give up reservations whose signing failed (the serials are never reused).
-    pub(crate) fn abandon(tx: &Transaction<'_>, serial: &str) -> rusqlite::Result<()> {
+    /// Give up a reservation (by id) whose signing failed (the serial is never reused).
+    pub(crate) fn abandon(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
         tx.prepare_cached(
-            "UPDATE certificates SET status = 'abandoned' WHERE serial = ?1 AND status = 'reserved'",
+            "UPDATE certificates SET status = 'abandoned' WHERE id = ?1 AND status = 'reserved'",
         )?
-        .execute([serial])?;
+        .execute([id])?;
         Ok(())
     }
 
@@ -421,12 +467,24 @@ impl IssuanceStore {
     }
 
     fn one(&self, sql_where: &str, key: &str) -> Result<Option<StoredCert>, IssueError> {
-        self.conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM certificates WHERE {sql_where}"
-            ))
+        Self::row_where(&self.conn, sql_where, key).map_err(|e| self.err(e))
+    }
+
+    /// The row that holds this request id, read inside a write transaction.
+    pub(crate) fn row_by_request_id(
+        tx: &Transaction<'_>,
+        id: &str,
+    ) -> rusqlite::Result<Option<StoredCert>> {
+        Self::row_where(tx, "request_id = ?1", id)
+    }
+
+    fn row_where(
+        conn: &Connection,
+        sql_where: &str,
+        key: &str,
+    ) -> rusqlite::Result<Option<StoredCert>> {
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {ROWS} WHERE {sql_where}"))
             .and_then(|mut stmt| stmt.query_row([key], from_row).optional())
-            .map_err(|e| self.err(e))
     }
 
     fn query(
@@ -437,7 +495,7 @@ impl IssuanceStore {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM certificates WHERE {sql_where} ORDER BY created_at, rowid"
+                "SELECT {COLUMNS} FROM {ROWS} WHERE {sql_where} ORDER BY c.created_at, c.id"
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -514,7 +572,7 @@ impl IssuanceStore {
             .conn
             .prepare_cached(
                 "SELECT serial, revoked_at, revocation_reason FROM certificates \
-                 WHERE status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY rowid",
+                 WHERE status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -535,7 +593,7 @@ impl IssuanceStore {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM certificates ORDER BY created_at, rowid"
+                "SELECT {COLUMNS} FROM {ROWS} ORDER BY c.created_at, c.id"
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -555,6 +613,38 @@ impl IssuanceStore {
             )
             .map_err(|e| self.err(e))
     }
+}
+
+/// Upgrade a schema version 1 store in place, in one transaction (all or nothing): rows
+/// keep their order and ids, DER moves to `certificate_der`, the indexes of version 2
+/// replace those of version 1.
+fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "DROP INDEX IF EXISTS certificates_sii;
+         DROP INDEX IF EXISTS certificates_status;
+         DROP INDEX IF EXISTS certificates_issuer;
+         ALTER TABLE certificates RENAME TO certificates_v1;",
+    )?;
+    tx.execute_batch(TABLES)?;
+    tx.execute_batch(
+        "INSERT INTO certificates (id, serial, kind, request_id, request_sha256, sii, handle,
+             method, validated_at, not_before, not_after, issuer_serial, csr_sha256, status,
+             created_at, revoked_at, revocation_reason)
+         SELECT rowid, serial, kind, request_id, request_sha256, sii, handle, method,
+             validated_at, not_before, not_after, issuer_serial, csr_sha256, status,
+             created_at, revoked_at, revocation_reason
+         FROM certificates_v1 ORDER BY rowid;
+         INSERT INTO certificate_der (id, der)
+         SELECT rowid, der FROM certificates_v1 WHERE der IS NOT NULL ORDER BY rowid;
+         DROP TABLE certificates_v1;",
+    )?;
+    tx.execute_batch(INDEXES)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()
 }
 
 fn store_err(path: &Path, e: rusqlite::Error) -> IssueError {
