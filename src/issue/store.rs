@@ -120,13 +120,14 @@ pub struct RevokedEntry {
 /// holding the status is rewritten). Indexes serve the store's own queries: by serial (the
 /// primary key), request id (unique), SII (revocation by number), expiry (renewal planning),
 /// the revoked rows of an issuer (CRLs; a partial index, so issuing never touches it) and
-/// the issuing CAs.
+/// the issuing CAs. The CHECKs list their values with OR, not IN: SQLite evaluates an IN
+/// list of constants through a temporary b-tree, once per row written.
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS certificates (
     id                INTEGER PRIMARY KEY,
     serial            TEXT NOT NULL UNIQUE,
-    kind              TEXT NOT NULL CHECK (kind IN ('root','ca','leaf')),
+    kind              TEXT NOT NULL CHECK (kind = 'root' OR kind = 'ca' OR kind = 'leaf'),
     request_id        TEXT UNIQUE,
     request_sha256    TEXT,
     sii               TEXT,
@@ -137,7 +138,9 @@ CREATE TABLE IF NOT EXISTS certificates (
     not_after         TEXT NOT NULL,
     issuer_serial     TEXT,
     csr_sha256        TEXT,
-    status            TEXT NOT NULL CHECK (status IN ('reserved','issued','revoked','abandoned')),
+    status            TEXT NOT NULL
+                      CHECK (status = 'reserved' OR status = 'issued' OR status = 'revoked'
+                             OR status = 'abandoned'),
     created_at        TEXT NOT NULL,
     revoked_at        TEXT,
     revocation_reason TEXT
