@@ -5,7 +5,7 @@
 #   cargo build --release && benches/whole-process.sh [WORK_DIR] [N_CHAINS] [N_OPENSSL]
 #
 # Defaults: a fresh temporary directory, 100000 chains, 10000 for the openssl comparison.
-# Needs: python3, openssl, GNU time (/usr/bin/time); hyperfine is not required.
+# Needs: python3, openssl, GNU time (/usr/bin/time), taskset (util-linux).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,13 +38,18 @@ with open(f"{prefix}.jsonl", "w") as f:
 EOF
 }
 
-echo "## issue-batch, $SCALE_N requests, 1 vs 2 threads (fresh CA each)"
+# One core is `taskset -c 0` (the store thread's commits still overlap the signing: they
+# wait on the disk, not the CPU); two cores `taskset -c 0,1`. Three alternating runs each.
+echo "## issue-batch, $SCALE_N requests, 1 vs 2 cores (fresh CA each run)"
 requests "$SCALE_N" scale
-for t in 1 2; do
-    rm -rf "ca-$t"
-    "$BIN" ca init --config "$ROOT/ca-config/chat-a.yaml" --dir "ca-$t" >/dev/null 2>&1
-    echo -n "RAYON_NUM_THREADS=$t: "
-    RAYON_NUM_THREADS=$t "${TIME[@]}" "$BIN" issue-batch --quiet --ca "ca-$t" --input scale.jsonl --output "scale-$t.out" 2>&1 | tail -1
+for run in 1 2 3; do
+    for cpus in 0 0,1; do
+        t=$(( ${#cpus} / 2 + 1 ))
+        rm -rf "ca-$t"
+        "$BIN" ca init --config "$ROOT/ca-config/chat-a.yaml" --dir "ca-$t" >/dev/null 2>&1
+        echo -n "run $run, $t core(s): "
+        RAYON_NUM_THREADS=$t "${TIME[@]}" taskset -c "$cpus" "$BIN" issue-batch --quiet --ca "ca-$t" --input scale.jsonl --output "scale-$t.out" 2>&1 | tail -1
+    done
 done
 
 echo "## generating $N chains with issue-batch"
