@@ -4,7 +4,7 @@
 //! `RAYON_NUM_THREADS=1 cargo bench --bench lint`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mimi_attest::audit::{lint_certificate, Role};
+use mimi_attest::audit::{lint_certificate, lint_certificate_min, Role, Severity};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
@@ -30,7 +30,10 @@ fn bench(c: &mut Criterion) {
     let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
     req.key = SubjectKey::PublicKey(spki);
     let der = ca.issue(&req, now).unwrap().leaf_der;
-    assert!(lint_certificate(&der, Some(Role::Leaf)).unwrap().1.is_empty());
+    assert!(lint_certificate(&der, Some(Role::Leaf))
+        .unwrap()
+        .1
+        .is_empty());
 
     let mut g = c.benchmark_group("lint");
     g.bench_function("baseline: ring ECDSA P-256 sign", |b| {
@@ -39,18 +42,34 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse: x509-parser of one leaf", |b| {
         b.iter(|| X509Certificate::from_der(std::hint::black_box(&der)).is_ok())
     });
-    g.bench_function("parse: x509-parser of one leaf, extensions not deep-parsed", |b| {
-        let p = x509_parser::certificate::X509CertificateParser::new()
-            .with_deep_parse_extensions(false);
-        b.iter(|| {
-            use x509_parser::nom::Parser;
-            let mut p = p;
-            p.parse(std::hint::black_box(&der)).is_ok()
-        })
-    });
+    g.bench_function(
+        "parse: x509-parser of one leaf, extensions not deep-parsed",
+        |b| {
+            let p = x509_parser::certificate::X509CertificateParser::new()
+                .with_deep_parse_extensions(false);
+            b.iter(|| {
+                use x509_parser::nom::Parser;
+                let mut p = p;
+                p.parse(std::hint::black_box(&der)).is_ok()
+            })
+        },
+    );
     g.bench_function("lint: every lint on one leaf (lint_certificate)", |b| {
         b.iter(|| lint_certificate(std::hint::black_box(&der), Some(Role::Leaf)).unwrap())
     });
+    g.bench_function(
+        "lint: pre-issuance check of one leaf (Error lints only)",
+        |b| {
+            b.iter(|| {
+                lint_certificate_min(
+                    std::hint::black_box(&der),
+                    Some(Role::Leaf),
+                    Severity::Error,
+                )
+                .unwrap()
+            })
+        },
+    );
     g.finish();
 }
 
