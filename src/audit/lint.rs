@@ -716,6 +716,9 @@ fn mapping_validated_at_old(c: &Cert<'_, '_>) -> Option<String> {
 
 fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
     let m = c.mapping().ok()?;
+    if crate::profile::scope::is_plain_canonical_domain(&m.provider) {
+        return None;
+    }
     match crate::profile::scope::normalize_domain(&m.provider) {
         Ok(d) if d == m.provider => None,
         Ok(d) => Some(format!("provider {:?} (canonical form {d:?})", m.provider)),
