@@ -3,8 +3,8 @@
 //! with OpenSSL where it is installed.
 
 use mimi_attest::audit::{
-    self, catalogue, export_pem, inspect, lint_certificate, lint_crl, lint_objects, read_objects,
-    store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
+    self, catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl,
+    lint_objects, read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
 };
 use mimi_attest::issue::CertStatus;
 use mimi_attest::profile::{self, certificate_policies_der, oids};
@@ -545,7 +545,9 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
         (
             "e_utc_generalized_time",
             Box::new(move |fx: &Fixture| {
-                let der = build(fx, Kind::Leaf, |_| {});
+                // notBefore set to `t` itself: `build` reads the clock again, and may read
+                // the next second.
+                let der = build(fx, Kind::Leaf, move |p| p.not_before = t);
                 der_edit(&der, &utc_time(t), &generalized_time(t))
             }),
         ),
@@ -651,6 +653,40 @@ fn every_certificate_lint_fires_on_its_case_and_stays_quiet_on_clean_certificate
             l.id
         );
     }
+}
+
+/// The severity-limited run (what pre-issuance linting uses) reports exactly the findings of
+/// the full run at that severity or above, details included, on every lint's firing case and
+/// on clean certificates, whatever role the certificate is linted as.
+#[test]
+fn severity_limited_run_reports_exactly_the_full_runs_findings_at_that_severity() {
+    let fx = Fixture::new();
+    let mut ders: Vec<Vec<u8>> = [Kind::Leaf, Kind::Ca, Kind::Root]
+        .into_iter()
+        .map(|k| build(&fx, k, |_| {}))
+        .collect();
+    ders.extend(firing_cases().iter().map(|(_, make)| make(&fx)));
+    let mut errors_seen = 0;
+    for der in &ders {
+        for role in [
+            None,
+            Some(Role::Leaf),
+            Some(Role::IssuingCa),
+            Some(Role::Root),
+        ] {
+            let (full_role, full) = lint_certificate(der, role).unwrap();
+            for min in [Severity::Notice, Severity::Warning, Severity::Error] {
+                let (r, limited) = lint_certificate_min(der, role, min).unwrap();
+                let want: Vec<_> = full.iter().filter(|f| f.severity >= min).cloned().collect();
+                assert_eq!((r, &limited), (full_role, &want), "{role:?} at {min}");
+            }
+            errors_seen += full
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+        }
+    }
+    assert!(errors_seen > 50, "the corpus must exercise error lints");
 }
 
 #[test]

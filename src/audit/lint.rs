@@ -1,6 +1,7 @@
 //! The lint engine and its catalogue: profile mapping-v1 and RFC 5280 basics, for
 //! certificates (leaf, issuing CA, root) and CRLs.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::Serialize;
@@ -10,7 +11,7 @@ use x509_parser::prelude::{
 };
 
 use super::input::{Object, ObjectKind};
-use crate::profile::{self, oids, serial_hex, ProfileError};
+use crate::profile::{self, oids, serial_hex, MimiMapping, ProfileError};
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -213,31 +214,42 @@ impl LintReport {
     }
 }
 
-/// A parsed certificate and what the lints share about it.
+/// A parsed certificate and what the lints share about it, each part decoded at most once
+/// per run and only when a lint asks for it.
 struct Cert<'c, 'a> {
     cert: &'c X509Certificate<'a>,
-    /// The dotted OID of each extension, in order (read once, not once per lint).
-    ext_oids: Vec<String>,
+    /// The leaf's `id-pe-mimiMapping`, decoded for the first lint that reads it.
+    mapping: OnceCell<Result<MimiMapping, ProfileError>>,
 }
 
 impl<'c, 'a> Cert<'c, 'a> {
     fn new(cert: &'c X509Certificate<'a>) -> Self {
-        let ext_oids = cert
-            .extensions()
-            .iter()
-            .map(|e| oids::dotted(e.oid.as_bytes()))
-            .collect();
-        Cert { cert, ext_oids }
+        Cert {
+            cert,
+            mapping: OnceCell::new(),
+        }
     }
 
-    fn ext(&self, dotted: &str) -> Vec<&x509_parser::extensions::X509Extension<'_>> {
+    /// The extensions with this OID (DER contents octets), in order.
+    fn ext<'s>(
+        &'s self,
+        oid: &'s [u8],
+    ) -> impl Iterator<Item = &'c x509_parser::extensions::X509Extension<'a>> + 's {
         self.cert
             .extensions()
             .iter()
-            .zip(&self.ext_oids)
-            .filter(|(_, oid)| *oid == dotted)
-            .map(|(e, _)| e)
-            .collect()
+            .filter(move |e| e.oid.as_bytes() == oid)
+    }
+
+    fn has_ext(&self, oid: &[u8]) -> bool {
+        self.ext(oid).next().is_some()
+    }
+
+    /// [`profile::leaf_mapping`], decoded once.
+    fn mapping(&self) -> Result<&MimiMapping, &ProfileError> {
+        self.mapping
+            .get_or_init(|| profile::leaf_mapping(self.cert))
+            .as_ref()
     }
 
     fn validity_len(&self) -> Duration {
@@ -246,35 +258,91 @@ impl<'c, 'a> Cert<'c, 'a> {
     }
 }
 
-const OID_KU: &str = "2.5.29.15";
-const OID_BC: &str = "2.5.29.19";
-const OID_SAN: &str = "2.5.29.17";
-const OID_EKU: &str = "2.5.29.37";
-const OID_POLICIES: &str = "2.5.29.32";
-const OID_SKI: &str = "2.5.29.14";
-const OID_AKI: &str = "2.5.29.35";
-/// The DER contents of `OID_EKU` and `OID_POLICIES`, to find them without decoding every
-/// extension's OID.
-const DER_EKU: &[u8] = &[0x55, 0x1d, 0x25];
-const DER_POLICIES: &[u8] = &[0x55, 0x1d, 0x20];
-pub(crate) const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
-pub(crate) const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-pub(crate) const OID_P256: &str = "1.2.840.10045.3.1.7";
+/// An OID the lints look for: compared by its DER contents octets (as x509-parser holds
+/// it), named by its dotted form only in a finding's detail.
+#[derive(Clone, Copy)]
+struct Oid {
+    dotted: &'static str,
+    der: &'static [u8],
+}
+
+const OID_KU: Oid = Oid {
+    dotted: "2.5.29.15",
+    der: &[0x55, 0x1d, 0x0f],
+};
+const OID_BC: Oid = Oid {
+    dotted: "2.5.29.19",
+    der: &[0x55, 0x1d, 0x13],
+};
+const OID_SAN: Oid = Oid {
+    dotted: "2.5.29.17",
+    der: &[0x55, 0x1d, 0x11],
+};
+const OID_EKU: Oid = Oid {
+    dotted: "2.5.29.37",
+    der: &[0x55, 0x1d, 0x25],
+};
+const OID_POLICIES: Oid = Oid {
+    dotted: "2.5.29.32",
+    der: &[0x55, 0x1d, 0x20],
+};
+const OID_SKI: Oid = Oid {
+    dotted: "2.5.29.14",
+    der: &[0x55, 0x1d, 0x0e],
+};
+const OID_AKI: Oid = Oid {
+    dotted: "2.5.29.35",
+    der: &[0x55, 0x1d, 0x23],
+};
+const OID_NAME_CONSTRAINTS: Oid = Oid {
+    dotted: "2.5.29.30",
+    der: &[0x55, 0x1d, 0x1e],
+};
+const OID_CRL_DP: Oid = Oid {
+    dotted: "2.5.29.31",
+    der: &[0x55, 0x1d, 0x1f],
+};
+const OID_CRL_NUMBER: Oid = Oid {
+    dotted: "2.5.29.20",
+    der: &[0x55, 0x1d, 0x14],
+};
+const ECDSA_SHA256: Oid = Oid {
+    dotted: "1.2.840.10045.4.3.2",
+    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
+};
+const EC_PUBLIC_KEY: Oid = Oid {
+    dotted: "1.2.840.10045.2.1",
+    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01],
+};
+const P256: Oid = Oid {
+    dotted: "1.2.840.10045.3.1.7",
+    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+};
+pub(crate) const OID_ECDSA_SHA256: &str = ECDSA_SHA256.dotted;
+pub(crate) const OID_EC_PUBLIC_KEY: &str = EC_PUBLIC_KEY.dotted;
+pub(crate) const OID_P256: &str = P256.dotted;
 
 /// Extensions this toolkit (and its verifier, rustls-webpki) processes: only these may be
-/// critical.
-const UNDERSTOOD: [&str; 10] = [
-    OID_KU,
-    OID_BC,
-    OID_SAN,
-    OID_EKU,
-    OID_POLICIES,
-    OID_SKI,
-    OID_AKI,
-    "2.5.29.30", // nameConstraints
-    "2.5.29.31", // cRLDistributionPoints
-    "2.999.6464.2.1",
+/// critical (DER contents octets).
+const UNDERSTOOD: [&[u8]; 10] = [
+    OID_KU.der,
+    OID_BC.der,
+    OID_SAN.der,
+    OID_EKU.der,
+    OID_POLICIES.der,
+    OID_SKI.der,
+    OID_AKI.der,
+    OID_NAME_CONSTRAINTS.der,
+    OID_CRL_DP.der,
+    oids::ID_PE_MIMI_MAPPING.der_value(),
 ];
+
+/// The DER of an extKeyUsage naming `id-kp-mimiMapping` only: SEQUENCE { OID }. DER is
+/// canonical, so any other value is another list (or not a list).
+const EKU_MIMI_ONLY: [u8; 10] = {
+    let v = oids::ID_KP_MIMI_MAPPING.der_value();
+    [0x30, 0x08, 0x06, 0x06, v[0], v[1], v[2], v[3], v[4], v[5]]
+};
 
 /// The OIDs (dotted) of a SEQUENCE OF OBJECT IDENTIFIER (extKeyUsage), or `None` when it is
 /// not one.
@@ -295,7 +363,7 @@ pub(crate) fn eku(cert: &X509Certificate<'_>) -> Option<(bool, Option<Vec<String
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| e.oid.as_bytes() == DER_EKU)?;
+        .find(|e| e.oid.as_bytes() == OID_EKU.der)?;
     Some((ext.critical, oid_sequence(ext.value)))
 }
 
@@ -304,7 +372,7 @@ pub(crate) fn policies(cert: &X509Certificate<'_>) -> Option<(bool, Vec<String>)
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| e.oid.as_bytes() == DER_POLICIES)?;
+        .find(|e| e.oid.as_bytes() == OID_POLICIES.der)?;
     match ext.parsed_extension() {
         ParsedExtension::CertificatePolicies(p) => Some((
             ext.critical,
@@ -352,33 +420,34 @@ fn leaf_subject_not_empty(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn leaf_mapping_missing(c: &Cert<'_, '_>) -> Option<String> {
-    c.ext(oids::ID_PE_MIMI_MAPPING.dotted)
-        .is_empty()
+    (!c.has_ext(oids::ID_PE_MIMI_MAPPING.der_value()))
         .then(|| format!("no {}", oids::ID_PE_MIMI_MAPPING))
 }
 
 fn leaf_mapping_malformed(c: &Cert<'_, '_>) -> Option<String> {
-    match profile::leaf_mapping(c.cert) {
+    match c.mapping() {
         Ok(_) | Err(ProfileError::MappingMissing) => None,
         Err(e) => Some(e.to_string()),
     }
 }
 
 fn mapping_critical(c: &Cert<'_, '_>) -> Option<String> {
-    c.ext(oids::ID_PE_MIMI_MAPPING.dotted)
-        .iter()
+    c.ext(oids::ID_PE_MIMI_MAPPING.der_value())
         .any(|e| e.critical)
         .then(|| "id-pe-mimiMapping is marked critical".into())
 }
 
 fn scope_critical(c: &Cert<'_, '_>) -> Option<String> {
-    c.ext(oids::ID_PE_MIMI_SCOPE.dotted)
-        .iter()
+    c.ext(oids::ID_PE_MIMI_SCOPE.der_value())
         .any(|e| e.critical)
         .then(|| "id-pe-mimiScope is marked critical".into())
 }
 
 fn eku_not_mimi_only(c: &Cert<'_, '_>) -> Option<String> {
+    let ext = c.ext(OID_EKU.der).next();
+    if ext.is_some_and(|e| e.value == EKU_MIMI_ONLY) {
+        return None;
+    }
     match eku(c.cert) {
         None => Some("no extKeyUsage".into()),
         Some((_, None)) => Some("extKeyUsage is malformed".into()),
@@ -461,8 +530,13 @@ fn root_path_len(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn signature_not_ecdsa_sha256(c: &Cert<'_, '_>) -> Option<String> {
-    let outer = oids::dotted(c.cert.signature_algorithm.algorithm.as_bytes());
-    let inner = oids::dotted(c.cert.tbs_certificate.signature.algorithm.as_bytes());
+    let outer = c.cert.signature_algorithm.algorithm.as_bytes();
+    let inner = c.cert.tbs_certificate.signature.algorithm.as_bytes();
+    if outer == ECDSA_SHA256.der && inner == outer {
+        return None;
+    }
+    let outer = oids::dotted(outer);
+    let inner = oids::dotted(inner);
     if outer != OID_ECDSA_SHA256 {
         Some(format!("signatureAlgorithm is {outer}"))
     } else if inner != outer {
@@ -476,6 +550,11 @@ fn signature_not_ecdsa_sha256(c: &Cert<'_, '_>) -> Option<String> {
 
 fn key_not_p256(c: &Cert<'_, '_>) -> Option<String> {
     let alg = &c.cert.public_key().algorithm;
+    if alg.algorithm.as_bytes() == EC_PUBLIC_KEY.der
+        && alg.parameters.as_ref().is_some_and(|p| p.data == P256.der)
+    {
+        return None;
+    }
     let a = oids::dotted(alg.algorithm.as_bytes());
     if a != OID_EC_PUBLIC_KEY {
         return Some(format!("key algorithm is {a}"));
@@ -531,19 +610,24 @@ fn serial_too_long(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn missing_ski(c: &Cert<'_, '_>) -> Option<String> {
-    c.ext(OID_SKI)
-        .is_empty()
-        .then(|| "no subjectKeyIdentifier".into())
+    (!c.has_ext(OID_SKI.der)).then(|| "no subjectKeyIdentifier".into())
 }
 
 fn missing_aki(c: &Cert<'_, '_>) -> Option<String> {
-    let has_key_id = c.ext(OID_AKI).iter().any(|e| {
+    let has_key_id = c.ext(OID_AKI.der).any(|e| {
         matches!(e.parsed_extension(), ParsedExtension::AuthorityKeyIdentifier(a) if a.key_identifier.is_some())
     });
     (!has_key_id).then(|| "no authorityKeyIdentifier with a keyIdentifier".into())
 }
 
 fn policy_missing(c: &Cert<'_, '_>) -> Option<String> {
+    let names_mimi = c.ext(OID_POLICIES.der).next().is_some_and(|e| {
+        matches!(e.parsed_extension(), ParsedExtension::CertificatePolicies(p)
+            if p.iter().any(|i| i.policy_id.as_bytes() == oids::ID_CP_MIMI_MAPPING_V1.der_value()))
+    });
+    if names_mimi {
+        return None;
+    }
     match policies(c.cert) {
         None => Some("no certificatePolicies".into()),
         Some((_, list)) if !list.iter().any(|p| p == oids::ID_CP_MIMI_MAPPING_V1.dotted) => {
@@ -561,18 +645,17 @@ fn scope_malformed(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn ca_no_scope(c: &Cert<'_, '_>) -> Option<String> {
-    c.ext(oids::ID_PE_MIMI_SCOPE.dotted)
-        .is_empty()
+    (!c.has_ext(oids::ID_PE_MIMI_SCOPE.der_value()))
         .then(|| "no id-pe-mimiScope: this CA is limited only by its issuer".into())
 }
 
 fn leaf_has_scope(c: &Cert<'_, '_>) -> Option<String> {
-    (!c.ext(oids::ID_PE_MIMI_SCOPE.dotted).is_empty())
+    c.has_ext(oids::ID_PE_MIMI_SCOPE.der_value())
         .then(|| "leaf carries id-pe-mimiScope".into())
 }
 
 fn ca_has_mapping(c: &Cert<'_, '_>) -> Option<String> {
-    (!c.ext(oids::ID_PE_MIMI_MAPPING.dotted).is_empty())
+    c.has_ext(oids::ID_PE_MIMI_MAPPING.der_value())
         .then(|| "CA certificate carries id-pe-mimiMapping".into())
 }
 
@@ -608,7 +691,7 @@ fn leaf_validity_over_90d(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
-    let m = profile::leaf_mapping(c.cert).ok()?;
+    let m = c.mapping().ok()?;
     let nb = c.cert.validity().not_before.to_datetime();
     (m.validated_at > nb).then(|| {
         format!(
@@ -620,7 +703,7 @@ fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn mapping_validated_at_old(c: &Cert<'_, '_>) -> Option<String> {
-    let m = profile::leaf_mapping(c.cert).ok()?;
+    let m = c.mapping().ok()?;
     let age = c.cert.validity().not_before.to_datetime() - m.validated_at;
     (age > Duration::days(30)).then(|| {
         format!(
@@ -632,7 +715,10 @@ fn mapping_validated_at_old(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
-    let m = profile::leaf_mapping(c.cert).ok()?;
+    let m = c.mapping().ok()?;
+    if crate::profile::scope::is_plain_canonical_domain(&m.provider) {
+        return None;
+    }
     match crate::profile::scope::normalize_domain(&m.provider) {
         Ok(d) if d == m.provider => None,
         Ok(d) => Some(format!("provider {:?} (canonical form {d:?})", m.provider)),
@@ -641,21 +727,39 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
-    let unknown: Vec<&str> = c
-        .cert
-        .extensions()
+    let unknown = |e: &&x509_parser::extensions::X509Extension<'_>| {
+        e.critical && !UNDERSTOOD.contains(&e.oid.as_bytes())
+    };
+    let exts = c.cert.extensions();
+    if !exts.iter().any(|e| unknown(&e)) {
+        return None;
+    }
+    let unknown: Vec<String> = exts
         .iter()
-        .zip(&c.ext_oids)
-        .filter(|(e, o)| e.critical && !UNDERSTOOD.contains(&o.as_str()))
-        .map(|(_, o)| o.as_str())
+        .filter(unknown)
+        .map(|e| oids::dotted(e.oid.as_bytes()))
         .collect();
-    (!unknown.is_empty()).then(|| format!("critical: {}", unknown.join(", ")))
+    Some(format!("critical: {}", unknown.join(", ")))
 }
 
 fn duplicate_extension(c: &Cert<'_, '_>) -> Option<String> {
+    // Distinct DER means distinct dotted forms, except for OIDs too long to read (which
+    // `oids::dotted` names by length only): only then, or on a repeat, compare dotted.
+    let exts = c.cert.extensions();
+    let suspect = exts.iter().enumerate().any(|(i, e)| {
+        let o = e.oid.as_bytes();
+        o.len() >= 128 || exts[..i].iter().any(|p| p.oid.as_bytes() == o)
+    });
+    if !suspect {
+        return None;
+    }
+    let dotted: Vec<String> = exts
+        .iter()
+        .map(|e| oids::dotted(e.oid.as_bytes()))
+        .collect();
     let mut seen: Vec<&str> = Vec::new();
     let mut dups: Vec<&str> = Vec::new();
-    for o in c.ext_oids.iter().map(String::as_str) {
+    for o in dotted.iter().map(String::as_str) {
         if seen.contains(&o) {
             if !dups.contains(&o) {
                 dups.push(o);
@@ -693,15 +797,15 @@ fn version_not_v3(c: &Cert<'_, '_>) -> Option<String> {
 
 fn crl_ext<'a>(
     crl: &'a CertificateRevocationList<'_>,
-    dotted: &str,
+    oid: Oid,
 ) -> Option<&'a x509_parser::extensions::X509Extension<'a>> {
     crl.extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == dotted)
+        .find(|e| e.oid.as_bytes() == oid.der)
 }
 
 fn crl_missing_number(crl: &CertificateRevocationList<'_>) -> Option<String> {
-    crl_ext(crl, "2.5.29.20")
+    crl_ext(crl, OID_CRL_NUMBER)
         .is_none()
         .then(|| "no cRLNumber".into())
 }
@@ -903,7 +1007,8 @@ fn finding(l: &Lint, detail: String) -> Finding {
     }
 }
 
-fn run_cert(cert: &X509Certificate<'_>, role: Role) -> Vec<Finding> {
+/// Runs the certificate lints for `role` whose severity is at least `min`.
+fn run_cert(cert: &X509Certificate<'_>, role: Role, min: Severity) -> Vec<Finding> {
     let target = match role {
         Role::Leaf => Leaf,
         Role::IssuingCa => IssuingCa,
@@ -912,7 +1017,7 @@ fn run_cert(cert: &X509Certificate<'_>, role: Role) -> Vec<Finding> {
     let ctx = Cert::new(cert);
     let mut out: Vec<Finding> = CATALOGUE
         .iter()
-        .filter(|l| l.applies_to.contains(&target))
+        .filter(|l| l.severity >= min && l.applies_to.contains(&target))
         .filter_map(|l| match l.check {
             Check::Cert(f) => f(&ctx).map(|d| finding(l, d)),
             Check::Crl(_) | Check::Pair(..) => None,
@@ -928,10 +1033,21 @@ pub fn lint_certificate(
     der: &[u8],
     role: Option<Role>,
 ) -> Result<(Role, Vec<Finding>), super::AuditError> {
+    lint_certificate_min(der, role, Severity::Notice)
+}
+
+/// Like [`lint_certificate`], but runs only the lints of at least `min` severity: the
+/// findings are exactly those of [`lint_certificate`] at that severity or above, for less
+/// work (pre-issuance linting asks for [`Severity::Error`] only).
+pub fn lint_certificate_min(
+    der: &[u8],
+    role: Option<Role>,
+    min: Severity,
+) -> Result<(Role, Vec<Finding>), super::AuditError> {
     let (_, cert) = X509Certificate::from_der(der)
         .map_err(|e| super::AuditError::Input(format!("not a valid certificate: {e}")))?;
     let role = role.unwrap_or_else(|| Role::of(&cert));
-    Ok((role, run_cert(&cert, role)))
+    Ok((role, run_cert(&cert, role, min)))
 }
 
 /// Lints one CRL (DER).
@@ -1027,7 +1143,7 @@ fn lint_each(objects: &[Object]) -> LintReport {
                         role: Some(role),
                         serial: Some(serial_hex(cert.raw_serial())),
                         name: super::inspect::name_string(cert.subject()),
-                        findings: run_cert(&cert, role),
+                        findings: run_cert(&cert, role, Severity::Notice),
                     }
                 }
                 Err(e) => unreadable(index, o.kind, e.to_string()),
@@ -1097,7 +1213,30 @@ mod tests {
 
     #[test]
     fn der_constants_are_the_dotted_ones() {
-        assert_eq!(oids::dotted(DER_EKU), OID_EKU);
-        assert_eq!(oids::dotted(DER_POLICIES), OID_POLICIES);
+        for oid in [
+            OID_KU,
+            OID_BC,
+            OID_SAN,
+            OID_EKU,
+            OID_POLICIES,
+            OID_SKI,
+            OID_AKI,
+            OID_NAME_CONSTRAINTS,
+            OID_CRL_DP,
+            OID_CRL_NUMBER,
+            ECDSA_SHA256,
+            EC_PUBLIC_KEY,
+            P256,
+        ] {
+            assert_eq!(oids::dotted(oid.der), oid.dotted);
+        }
+    }
+
+    #[test]
+    fn eku_mimi_only_is_what_oid_sequence_reads() {
+        assert_eq!(
+            oid_sequence(&EKU_MIMI_ONLY),
+            Some(vec![oids::ID_KP_MIMI_MAPPING.dotted.to_owned()])
+        );
     }
 }

@@ -21,8 +21,8 @@ pub use inspect::{
     NamedOid, RawExtension, ScopeReport,
 };
 pub use lint::{
-    catalogue, lint_certificate, lint_crl, lint_objects, Finding, Lint, LintReport, LintTarget,
-    LintedObject, Role, Severity,
+    catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_objects, Finding, Lint,
+    LintReport, LintTarget, LintedObject, Role, Severity,
 };
 pub use store::{export_pem, store_records, RecordState, StoreQuery, StoreRecord};
 

@@ -17,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use der::asn1::{BitString, GeneralizedTime, Ia5String, OctetString, Utf8StringRef};
+use der::asn1::{BitStringRef, GeneralizedTime, Ia5StringRef, OctetStringRef, Utf8StringRef};
 use der::{Decode, Encode, Enumerated, Sequence};
 use time::OffsetDateTime;
 
@@ -104,17 +104,18 @@ impl MappingFlags {
         !self.preferred && !self.new_holder
     }
 
-    /// DER of a named bit list: trailing zero bits removed (X.690 11.2.2).
-    fn to_bit_string(self) -> Result<Option<BitString>, ProfileError> {
+    /// The named bit list as (unused bits, its one byte): trailing zero bits removed
+    /// (X.690 11.2.2); `None` when no bit is set.
+    fn to_bits(self) -> Option<(u8, [u8; 1])> {
         if self.is_empty() {
-            return Ok(None);
+            return None;
         }
         let byte = (u8::from(self.preferred) << 7) | (u8::from(self.new_holder) << 6);
         let unused = if self.new_holder { 6 } else { 7 };
-        Ok(Some(BitString::new(unused, vec![byte]).map_err(der_err)?))
+        Some((unused, [byte]))
     }
 
-    fn from_bit_string(bits: &BitString) -> Self {
+    fn from_bit_string(bits: &BitStringRef<'_>) -> Self {
         let bit = |n: usize| bits.bits().nth(n).unwrap_or(false);
         MappingFlags {
             preferred: bit(0),
@@ -140,18 +141,19 @@ pub struct MimiMapping {
     pub consent: Option<[u8; 32]>,
 }
 
+/// The ASN.1 shape; every field borrows from the DER (decoding allocates nothing here).
 #[derive(Sequence)]
 struct MimiMappingAsn1<'a> {
     version: u8,
-    provider: Ia5String,
+    provider: Ia5StringRef<'a>,
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
     handle: Option<Utf8StringRef<'a>>,
     method: Method,
     validated_at: GeneralizedTime,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
-    flags: Option<BitString>,
+    flags: Option<BitStringRef<'a>>,
     #[asn1(context_specific = "2", tag_mode = "IMPLICIT", optional = "true")]
-    consent: Option<OctetString>,
+    consent: Option<OctetStringRef<'a>>,
 }
 
 fn der_err(e: der::Error) -> ProfileError {
@@ -173,11 +175,17 @@ fn from_generalized_time(t: GeneralizedTime) -> Result<OffsetDateTime, ProfileEr
 impl MimiMapping {
     /// The DER encoding (the extension's `extnValue` contents).
     pub fn to_der(&self) -> Result<Vec<u8>, ProfileError> {
-        let provider = Ia5String::new(&self.provider).map_err(|_| ProfileError::BadProvider {
-            given: self.provider.clone(),
-        })?;
+        let provider =
+            Ia5StringRef::new(&self.provider).map_err(|_| ProfileError::BadProvider {
+                given: self.provider.clone(),
+            })?;
         let consent = match &self.consent {
-            Some(h) => Some(OctetString::new(h.to_vec()).map_err(der_err)?),
+            Some(h) => Some(OctetStringRef::new(h).map_err(der_err)?),
+            None => None,
+        };
+        let bits = self.flags.to_bits();
+        let flags = match &bits {
+            Some((unused, byte)) => Some(BitStringRef::new(*unused, byte).map_err(der_err)?),
             None => None,
         };
         let asn1 = MimiMappingAsn1 {
@@ -189,7 +197,7 @@ impl MimiMapping {
             },
             method: self.method,
             validated_at: to_generalized_time(self.validated_at)?,
-            flags: self.flags.to_bit_string()?,
+            flags,
             consent,
         };
         asn1.to_der().map_err(der_err)
