@@ -1129,22 +1129,17 @@ fn subject_key(key: &SubjectKey, sii: &Sii) -> Result<KeyParts, IssueError> {
                 consent: None,
             })
         }
-        SubjectKey::PublicKey(der) => {
-            require_p256(der)?;
-            Ok(KeyParts {
-                spki_der: der.clone(),
-                private_key_pem: None,
-                consent: None,
-            })
-        }
-        SubjectKey::Renewal { spki, consent } => {
-            require_p256(spki)?;
-            Ok(KeyParts {
-                spki_der: spki.clone(),
-                private_key_pem: None,
-                consent: *consent,
-            })
-        }
+        // P-256 is checked where the key is decoded for signing (`P256PublicKey::from_spki`).
+        SubjectKey::PublicKey(der) => Ok(KeyParts {
+            spki_der: der.clone(),
+            private_key_pem: None,
+            consent: None,
+        }),
+        SubjectKey::Renewal { spki, consent } => Ok(KeyParts {
+            spki_der: spki.clone(),
+            private_key_pem: None,
+            consent: *consent,
+        }),
         SubjectKey::Csr(der) => {
             let (rest, csr) = X509CertificationRequest::from_der(der).map_err(|e| {
                 IssueError::SubjectKey(format!("the CSR is not a valid PKCS#10 request: {e}"))
@@ -1229,14 +1224,7 @@ impl rcgen::PublicKeyData for P256PublicKey {
 }
 
 fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
-    use p256::pkcs8::DecodePublicKey;
-    p256::PublicKey::from_public_key_der(spki_der)
-        .map(|_| ())
-        .map_err(|_| {
-            IssueError::SubjectKey(
-                "the subject key is not a P-256 public key: mapping certificates use ECDSA P-256 keys only".into(),
-            )
-        })
+    P256PublicKey::from_spki(spki_der).map(|_| ())
 }
 
 #[cfg(test)]
