@@ -6,6 +6,8 @@
 //! (plus `private_key_pem` when the CA generated the key, and `replayed: true` when the id
 //! was issued before) or `{"line","id","error"}`.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{BufRead, Read, Write};
 
 use rayon::prelude::*;
@@ -21,12 +23,6 @@ use crate::sii::Sii;
 
 /// Longest request line read, in bytes (a request with a PEM CSR is about 1 KiB).
 pub const MAX_LINE_LEN: u64 = 64 * 1024;
-
-/// How many requests go to [`ProviderCa::issue_many`] at once. Each call starts with a
-/// commit (the first reservation) and ends with one (the last completion) that no signing
-/// overlaps: large enough that these are small against the signing (8,192 × about 35 µs on
-/// one core), small enough that the results held in memory stay about 20 MB.
-const CHUNK: usize = 8192;
 
 /// What a batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,11 +152,12 @@ fn result_value(
     }
 }
 
-/// Run a batch: read requests from `input`, issue them in chunks ([`ProviderCa::issue_many`]:
-/// preparing and signing on all cores, store writes overlapping the signing), and write one
-/// result line per request to `output`, in input order. A bad request is reported on its
-/// line and does not stop the batch; a store or I/O failure does. `clock` gives "now" for
-/// each chunk; `progress` is told how many lines are done.
+/// Run a batch: read requests from `input`, issue them (the pipeline of
+/// [`ProviderCa::issue_many`], fed one sub-batch of lines at a time: parsing, preparing and
+/// signing on all cores, store commits overlapping the signing; at most three sub-batches
+/// in memory), and write one result line per request to `output`, in input order. A bad request is reported on its line and does not stop the batch; a store
+/// or I/O failure does. `clock` gives "now" for each sub-batch; `progress` is told the last
+/// input line whose result is written.
 pub fn run_batch(
     ca: &mut ProviderCa,
     input: &mut dyn BufRead,
@@ -168,71 +165,76 @@ pub fn run_batch(
     clock: &dyn Fn() -> OffsetDateTime,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BatchSummary, IssueError> {
-    let mut summary = BatchSummary::default();
-    let mut line_no: u64 = 0;
-    let mut done = false;
     let io_err = |what: &str, e: std::io::Error| IssueError::Io {
         path: what.to_owned(),
         message: e.to_string(),
     };
-    while !done {
-        // Read up to CHUNK non-empty lines.
-        let mut lines: Vec<(u64, String)> = Vec::with_capacity(CHUNK);
-        while lines.len() < CHUNK {
+    // Line number and id of every request handed to the pipeline and not answered yet.
+    let pending: RefCell<VecDeque<(u64, Option<String>)>> = RefCell::new(VecDeque::new());
+    let mut line_no: u64 = 0;
+    let mut at_end = false;
+    let mut source = |n: usize| -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError> {
+        // Read up to n non-empty lines.
+        let mut lines: Vec<(u64, String)> = Vec::with_capacity(n);
+        while lines.len() < n && !at_end {
             let mut buf = String::new();
-            let n = (&mut *input)
+            let read = (&mut *input)
                 .take(MAX_LINE_LEN + 1)
                 .read_line(&mut buf)
                 .map_err(|e| io_err(&format!("batch input line {}", line_no + 1), e))?;
-            if n == 0 {
-                done = true;
+            if read == 0 {
+                at_end = true;
                 break;
             }
             line_no += 1;
-            if n as u64 > MAX_LINE_LEN {
+            if read as u64 > MAX_LINE_LEN {
                 return Err(IssueError::Request(format!(
                     "batch input line {line_no} is longer than {MAX_LINE_LEN} bytes: one JSON request a line"
                 )));
             }
-            if buf.trim().is_empty() {
-                continue;
+            if !buf.trim().is_empty() {
+                lines.push((line_no, buf));
             }
-            lines.push((line_no, buf));
-        }
-        if lines.is_empty() {
-            break;
         }
         // Parse (JSON, PEM keys, SIIs) on all cores.
-        let chunk: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = lines
+        let parsed: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = lines
             .into_par_iter()
             .map(|(line, buf)| {
                 let (id, req) = parse_line(buf.trim_end_matches(['\n', '\r']));
                 (line, id, req)
             })
             .collect();
-        let good: Vec<IssueRequest> = chunk
-            .iter()
-            .filter_map(|(_, _, r)| r.as_ref().ok().cloned())
-            .collect();
-        let mut issued = ca.issue_many(&good, clock())?.into_iter();
-        let results: Vec<(u64, Option<String>, Result<Issued, IssueError>)> = chunk
+        let mut pending = pending.borrow_mut();
+        Ok(parsed
             .into_iter()
             .map(|(line, id, req)| {
+                pending.push_back((line, id));
+                req
+            })
+            .collect())
+    };
+    let mut summary = BatchSummary::default();
+    let mut sink = |results: Vec<Result<Issued, IssueError>>| -> Result<(), IssueError> {
+        let mut tagged = Vec::with_capacity(results.len());
+        {
+            let mut pending = pending.borrow_mut();
+            for result in results {
+                let (line, id) = pending.pop_front().ok_or_else(|| IssueError::Io {
+                    path: "batch output".into(),
+                    message: "more results than requests".into(),
+                })?;
                 summary.requests += 1;
-                let result = match req {
-                    Ok(_) => issued.next().expect("one result per good request"),
-                    Err(e) => Err(e),
-                };
                 match &result {
                     Ok(i) if i.replayed => summary.replayed += 1,
                     Ok(_) => summary.issued += 1,
                     Err(_) => summary.failed += 1,
                 }
-                (line, id, result)
-            })
-            .collect();
+                tagged.push((line, id, result));
+            }
+        }
+        let last_line = tagged.last().map(|(line, _, _)| *line);
         // Encode the result lines on all cores, write them in input order.
-        let encoded: Vec<Result<String, serde_json::Error>> = results
+        let encoded: Vec<Result<String, serde_json::Error>> = tagged
             .into_par_iter()
             .map(|(line, id, result)| serde_json::to_string(&result_value(line, id, result)))
             .collect();
@@ -243,7 +245,11 @@ pub fn run_batch(
                 .and_then(|()| output.write_all(b"\n"))
                 .map_err(|e| io_err("batch output", e))?;
         }
-        progress(line_no);
-    }
+        if let Some(line) = last_line {
+            progress(line);
+        }
+        Ok(())
+    };
+    ca.issue_stream(&mut source, clock, &mut sink)?;
     Ok(summary)
 }

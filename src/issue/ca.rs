@@ -598,24 +598,52 @@ impl ProviderCa {
     }
 
     /// Issue several leaves: every serial is reserved in the store before it is signed, and
-    /// a leaf is handed out only after it is stored as issued. The store work runs on its
-    /// own thread, one transaction per sub-batch of up to [`STAGE`] leaves (storing the
-    /// sub-batch signed before and reserving the one after), while the current sub-batch is
-    /// signed: commits and their fsyncs overlap the signing, even on one core. Results come
-    /// back in request order; a bad request fails alone. A repeated request id is answered
-    /// from the store (the stored certificate for the same request, an error for a different
-    /// one). A store failure fails the call; sub-batches stored before it stay issued (a
-    /// retry with the same request ids answers them from the store).
+    /// a leaf is handed out only after it is stored as issued (see [`Self::issue_stream`]).
+    /// Results come back in request order; a bad request fails alone. A repeated request id
+    /// is answered from the store (the stored certificate for the same request, an error for
+    /// a different one); the same id twice among the requests in flight together is refused.
+    /// A store failure fails the call; sub-batches stored before it stay issued (a retry
+    /// with the same request ids answers them from the store).
     pub fn issue_many(
         &mut self,
         reqs: &[IssueRequest],
         now: OffsetDateTime,
     ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
-        use rayon::prelude::*;
+        let mut taken = 0;
+        let mut out = Vec::with_capacity(reqs.len());
+        self.issue_stream(
+            &mut |n| {
+                let end = (taken + n).min(reqs.len());
+                let next = reqs[taken..end].iter().cloned().map(Ok).collect();
+                taken = end;
+                Ok(next)
+            },
+            &|| now,
+            &mut |results| {
+                out.extend(results);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Issue a stream of requests in sub-batches of up to [`STAGE`]: `source(n)` gives up to
+    /// `n` more (an `Err` entry is a request that could not be read: it is answered with
+    /// its error, in its place; an empty vector ends the stream), `clock` the time for each
+    /// sub-batch, and `sink` receives each sub-batch's results in request order once they
+    /// are durable. The store work runs on its own thread, one transaction per sub-batch
+    /// (storing the sub-batch signed before and reserving the one after) while the current
+    /// one is signed: commits and their fsyncs overlap the signing even on one core, and
+    /// the pipeline fills and drains once per stream, not once per sub-batch.
+    pub(crate) fn issue_stream(
+        &mut self,
+        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        clock: &dyn Fn() -> OffsetDateTime,
+        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+    ) -> Result<(), IssueError> {
         // One issuing process at a time: reservations never outlive this call unless their
-        // process died, so releasing a `reserved` row below is safe (see issue::lock).
+        // process died, so releasing a `reserved` row is safe (see issue::lock).
         let _lock = super::lock::IssueLock::acquire(&self.dir)?;
-        let now = now.replace_nanosecond(0).unwrap_or(now);
         // A revoked issuing CA signs nothing more (read per call: `revoke --issuing-ca` may
         // have run in another process since this CA was opened).
         if let Some(row) = self.store.get(&self.ca_serial)? {
@@ -627,128 +655,86 @@ impl ProviderCa {
                 });
             }
         }
-        // 1. Check and prepare each request (checks, key parsing, extension DER,
-        // fingerprint): independent of the store, on all cores. Whether a request id was
-        // seen before is found when it is reserved (the unique index), not looked up here.
-        let mut results: Vec<Option<Result<Issued, IssueError>>> =
-            (0..reqs.len()).map(|_| None).collect();
-        let mut to_prepare: Vec<usize> = Vec::with_capacity(reqs.len());
-        let mut ids_in_this_call = std::collections::HashSet::with_capacity(reqs.len());
-        for (i, req) in reqs.iter().enumerate() {
-            if let Some(id) = &req.request_id {
-                if !ids_in_this_call.insert(id.as_str()) {
-                    results[i] = Some(Err(IssueError::Request(format!(
-                        "request id {id:?} appears twice in this batch: give each request its own id"
-                    ))));
-                    continue;
-                }
-            }
-            to_prepare.push(i);
-        }
-        let parallel = rayon::current_num_threads() > 1;
-        let ctx = self.prepare_ctx();
-        let prepare = |i: usize| (i, ctx.prepare(&reqs[i], now));
-        let prepared_all: Vec<(usize, Result<Prepared, IssueError>)> = if parallel {
-            to_prepare.into_par_iter().map(prepare).collect()
-        } else {
-            to_prepare.into_iter().map(prepare).collect()
+        let ctx = PrepareCtx {
+            config: &self.config,
+            ca_not_before: self.ca_not_before,
+            ca_not_after: self.ca_not_after,
+            ca_serial: &self.ca_serial,
         };
-        let mut prepared: Vec<(usize, Prepared)> = Vec::with_capacity(prepared_all.len());
-        for (i, p) in prepared_all {
-            match p {
-                Ok(p) => prepared.push((i, p)),
-                Err(e) => results[i] = Some(self.answer_failed(&reqs[i], e)),
-            }
-        }
-        // 2-4. Reserve every serial (and request id) before signing it, sign, store the
-        // results, then hand them out. The store thread's transaction for sub-batch k
-        // stores k-1 and reserves k+1 while k is signed.
-        let sizes = stage_sizes(prepared.len());
-        let mut rest = prepared.into_iter();
-        let mut stages: std::collections::VecDeque<Vec<(usize, Prepared)>> = sizes
-            .into_iter()
-            .map(|n| rest.by_ref().take(n).collect())
-            .collect();
         let (issuer, ca_pem) = (&self.issuer, self.ca_pem.as_str());
         let store = &mut self.store;
-        let mut answered: Vec<(usize, Result<Issued, IssueError>)> = Vec::new();
-        let mut signing = match stages.pop_front() {
-            Some(first) => {
-                let (reserved, replays) = store.write(|tx| reserve_rows(tx, first, ca_pem))?;
-                answered.extend(replays);
-                Some(reserved)
+        let parallel = rayon::current_num_threads() > 1;
+        let mut in_flight = std::collections::HashSet::new();
+        let mut pull = |store: &IssuanceStore,
+                        in_flight: &mut std::collections::HashSet<String>|
+         -> Result<Option<Stage>, IssueError> {
+            let reqs = source(STAGE)?;
+            if reqs.is_empty() {
+                return Ok(None);
             }
-            None => None,
+            let now = clock();
+            let now = now.replace_nanosecond(0).unwrap_or(now);
+            Ok(Some(Stage::prepare(
+                reqs, &ctx, store, ca_pem, now, in_flight, parallel,
+            )))
         };
-        let mut to_complete: Vec<SignedLeaf> = Vec::new();
-        let mut signed: Vec<SignedLeaf> = Vec::new();
-        while let Some(stage) = signing.take() {
-            let next = stages.pop_front();
-            let (just_signed, stored) = std::thread::scope(|s| {
-                let (store, to_complete) = (&mut *store, &to_complete);
-                let job = s.spawn(move || complete_and_reserve(store, to_complete, next, ca_pem));
-                let just_signed = sign_stage(stage, issuer, ca_pem, parallel);
-                (just_signed, job.join())
+        let mut emit = |stage: Stage, in_flight: &mut std::collections::HashSet<String>| {
+            for id in &stage.ids {
+                in_flight.remove(id);
+            }
+            sink(stage.results())
+        };
+        // Sub-batch k is signed while the store thread commits k-1 and reserves k+1.
+        let mut signing = pull(store, &mut in_flight)?;
+        if let Some(first) = signing.as_mut() {
+            store.write(|tx| first.reserve(tx, ca_pem))?;
+        }
+        let mut to_complete: Option<Stage> = None;
+        while let Some(mut current) = signing.take() {
+            let mut next = pull(store, &mut in_flight)?;
+            let stored = std::thread::scope(|s| {
+                let (store, done, next) = (&mut *store, to_complete.as_ref(), next.as_mut());
+                let job = s.spawn(move || complete_and_reserve(store, done, next, ca_pem));
+                current.sign(issuer, ca_pem, parallel);
+                job.join()
             });
-            let reserved = stored.unwrap_or_else(|_| {
+            stored.unwrap_or_else(|_| {
                 Err(IssueError::Store {
                     path: store.path(),
                     message: "the store thread stopped unexpectedly".into(),
                 })
             })?;
-            signed.append(&mut to_complete);
-            to_complete = just_signed;
-            signing = reserved.map(|(stage, replays)| {
-                answered.extend(replays);
-                stage
-            });
+            if let Some(done) = to_complete.take() {
+                emit(done, &mut in_flight)?;
+            }
+            to_complete = Some(current);
+            signing = next;
         }
-        complete(store, &to_complete)?;
-        signed.append(&mut to_complete);
-        for (i, answer) in answered {
-            results[i] = Some(answer);
+        if let Some(last) = to_complete.take() {
+            store.write(|tx| last.complete(tx))?;
+            emit(last, &mut in_flight)?;
         }
-        for (i, p, der) in signed {
-            results[i] = Some(der.map(|(der, chain_pem)| Issued {
-                serial: p.record.serial,
-                sii: p.sii,
-                not_before: p.record.not_before,
-                not_after: p.record.not_after,
-                chain_pem,
-                leaf_der: der,
-                private_key_pem: p.key_pem,
-                replayed: false,
-            }));
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every request has a result"))
-            .collect())
+        Ok(())
     }
+}
 
-    /// What prepare-time failure `e` of `req` answers: a request that fails its checks now
-    /// (its validation too old, say) may be the retry of one issued earlier, and then the
-    /// stored certificate (or the id conflict) is the answer, as for any repeated id.
-    fn answer_failed(&self, req: &IssueRequest, e: IssueError) -> Result<Issued, IssueError> {
-        let Some(id) = &req.request_id else {
-            return Err(e);
-        };
-        match self.store.by_request_id(id) {
-            Ok(row) => row
-                .and_then(|row| replay_answer(row, id, &req.fingerprint(), &req.sii, &self.ca_pem))
-                .unwrap_or(Err(e)),
-            Err(store) => Err(store),
-        }
-    }
-
-    /// What preparing a request needs of the CA (shareable across threads, unlike the store).
-    fn prepare_ctx(&self) -> PrepareCtx<'_> {
-        PrepareCtx {
-            config: &self.config,
-            ca_not_before: self.ca_not_before,
-            ca_not_after: self.ca_not_after,
-            ca_serial: &self.ca_serial,
-        }
+/// What prepare-time failure `e` of `req` answers: a request that fails its checks now
+/// (its validation too old, say) may be the retry of one issued earlier, and then the
+/// stored certificate (or the id conflict) is the answer, as for any repeated id.
+fn answer_failed(
+    store: &IssuanceStore,
+    ca_pem: &str,
+    req: &IssueRequest,
+    e: IssueError,
+) -> Result<Issued, IssueError> {
+    let Some(id) = &req.request_id else {
+        return Err(e);
+    };
+    match store.by_request_id(id) {
+        Ok(row) => row
+            .and_then(|row| replay_answer(row, id, &req.fingerprint(), &req.sii, ca_pem))
+            .unwrap_or(Err(e)),
+        Err(store) => Err(store),
     }
 }
 
@@ -784,148 +770,224 @@ fn replay_answer(
     }))
 }
 
-/// A signed leaf (DER and chain PEM) or why it was not, with its request index.
-type SignedLeaf = (usize, Prepared, Result<(Vec<u8>, String), IssueError>);
-
-/// Reserved leaves of a sub-batch, and the answers to its repeated request ids.
-type ReservedStage = (
-    Vec<(usize, Prepared)>,
-    Vec<(usize, Result<Issued, IssueError>)>,
-);
-
-/// Leaves per sub-batch (one store transaction) in [`ProviderCa::issue_many`]: signing one
-/// takes longer than the commit (and fsync) that overlaps it, and in a large store each
-/// transaction's random inserts into the serial, request-id and SII indexes share more
-/// pages the more leaves it holds (WAL bytes per leaf at 200,000 rows: 12 KB with
+/// Requests per sub-batch (one store transaction) in [`ProviderCa::issue_stream`]: signing
+/// one takes longer than the commit (and fsync) that overlaps it, and in a large store
+/// each transaction's random inserts into the serial, request-id and SII indexes share
+/// more pages the more leaves it holds (WAL bytes per leaf at 200,000 rows: 12 KB with
 /// sub-batches of 512, 7 KB with 2,048).
 const STAGE: usize = 2048;
 
-/// Sub-batch sizes for `n` leaves: as even as possible, at most [`STAGE`] each.
-fn stage_sizes(n: usize) -> Vec<usize> {
-    let parts = n.div_ceil(STAGE);
-    (0..parts)
-        .map(|i| n / parts + usize::from(i < n % parts))
-        .collect()
+/// One request of a sub-batch on its way through the pipeline.
+enum Slot {
+    /// Answered without signing: an error, or a replay from the store.
+    Done(Result<Issued, IssueError>),
+    /// A leaf: prepared, then reserved (its row id set), then signed (or failed to be).
+    Leaf {
+        prepared: Box<Prepared>,
+        signed: Option<Result<(Vec<u8>, String), IssueError>>,
+    },
 }
 
-/// Reserve the serials (and request ids) of `stage`. A request id the store already holds
-/// is answered from it ([`replay_answer`]), or, when its earlier attempt never completed,
-/// released and reserved anew.
-fn reserve_rows(
-    tx: &Transaction<'_>,
-    stage: Vec<(usize, Prepared)>,
-    ca_pem: &str,
-) -> rusqlite::Result<ReservedStage> {
-    let mut reserved = Vec::with_capacity(stage.len());
-    let mut answered = Vec::new();
-    for (i, mut p) in stage {
-        let e = match IssuanceStore::insert(tx, &p.record) {
-            Ok(rowid) => {
-                p.rowid = rowid;
-                reserved.push((i, p));
-                continue;
+/// A sub-batch: its requests in order, and the request ids it holds in flight.
+struct Stage {
+    slots: Vec<Slot>,
+    ids: Vec<String>,
+}
+
+impl Stage {
+    /// Check and prepare `reqs` (checks, key parsing, extension DER, fingerprint; on all
+    /// cores when `parallel`). Whether a request id was issued before is found when it is
+    /// reserved (the unique index), not looked up here; an id already in flight is refused.
+    fn prepare(
+        reqs: Vec<Result<IssueRequest, IssueError>>,
+        ctx: &PrepareCtx<'_>,
+        store: &IssuanceStore,
+        ca_pem: &str,
+        now: OffsetDateTime,
+        in_flight: &mut std::collections::HashSet<String>,
+        parallel: bool,
+    ) -> Stage {
+        use rayon::prelude::*;
+        let mut slots = Vec::with_capacity(reqs.len());
+        let mut ids = Vec::new();
+        let mut to_prepare = Vec::with_capacity(reqs.len());
+        for (i, req) in reqs.into_iter().enumerate() {
+            let req = match req {
+                Ok(req) => req,
+                Err(e) => {
+                    slots.push(Slot::Done(Err(e)));
+                    continue;
+                }
+            };
+            if let Some(id) = &req.request_id {
+                if !in_flight.insert(id.clone()) {
+                    slots.push(Slot::Done(Err(IssueError::Request(format!(
+                        "request id {id:?} appears twice in this batch: give each request its own id"
+                    )))));
+                    continue;
+                }
+                ids.push(id.clone());
             }
-            Err(e) => e,
+            // Its place: replaced below by the prepared leaf or the reason it was refused.
+            slots.push(Slot::Done(Err(IssueError::Request(String::new()))));
+            to_prepare.push((i, req));
+        }
+        let prepare = |(i, req): (usize, IssueRequest)| {
+            let p = ctx.prepare(&req, now);
+            (i, req, p)
         };
-        let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
-        let Some(id) = p.record.request_id.clone().filter(|_| unique_violation) else {
-            return Err(e);
+        let prepared: Vec<_> = if parallel {
+            to_prepare.into_par_iter().map(prepare).collect()
+        } else {
+            to_prepare.into_iter().map(prepare).collect()
         };
-        let fingerprint = p.record.request_sha256.as_deref().unwrap_or_default();
-        match IssuanceStore::row_by_request_id(tx, &id)?
-            .and_then(|row| replay_answer(row, &id, fingerprint, &p.sii, ca_pem))
-        {
-            Some(answer) => answered.push((i, answer)),
-            None => {
-                // The earlier attempt reserved the id and never completed: free it.
-                IssuanceStore::release_request_id(tx, &id)?;
-                p.rowid = IssuanceStore::insert(tx, &p.record)?;
-                reserved.push((i, p));
+        for (i, req, p) in prepared {
+            slots[i] = match p {
+                Ok(p) => Slot::Leaf {
+                    prepared: Box::new(p),
+                    signed: None,
+                },
+                Err(e) => Slot::Done(answer_failed(store, ca_pem, &req, e)),
+            };
+        }
+        Stage { slots, ids }
+    }
+
+    /// Reserve the serials (and request ids) of the prepared leaves. A request id the store
+    /// already holds is answered from it ([`replay_answer`]), or, when its earlier attempt
+    /// never completed, released and reserved anew.
+    fn reserve(&mut self, tx: &Transaction<'_>, ca_pem: &str) -> rusqlite::Result<()> {
+        for slot in &mut self.slots {
+            let Slot::Leaf { prepared: p, .. } = slot else {
+                continue;
+            };
+            let e = match IssuanceStore::insert(tx, &p.record) {
+                Ok(rowid) => {
+                    p.rowid = rowid;
+                    continue;
+                }
+                Err(e) => e,
+            };
+            let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+            let Some(id) = p.record.request_id.clone().filter(|_| unique_violation) else {
+                return Err(e);
+            };
+            let fingerprint = p.record.request_sha256.as_deref().unwrap_or_default();
+            match IssuanceStore::row_by_request_id(tx, &id)?
+                .and_then(|row| replay_answer(row, &id, fingerprint, &p.sii, ca_pem))
+            {
+                Some(answer) => *slot = Slot::Done(answer),
+                None => {
+                    // The earlier attempt reserved the id and never completed: free it.
+                    IssuanceStore::release_request_id(tx, &id)?;
+                    p.rowid = IssuanceStore::insert(tx, &p.record)?;
+                }
             }
         }
+        Ok(())
     }
-    Ok((reserved, answered))
+
+    /// Sign, lint and encode the chain of every reserved leaf (all cores when `parallel`).
+    fn sign(&mut self, issuer: &Issuer<'static, KeyPair>, ca_pem: &str, parallel: bool) {
+        use rayon::prelude::*;
+        let sign = |slot: &mut Slot| {
+            if let Slot::Leaf {
+                prepared: p,
+                signed,
+            } = slot
+            {
+                *signed = Some(
+                    p.params
+                        .signed_by(&p.spki, issuer)
+                        .map(|c| c.der().to_vec())
+                        .map_err(sign_err)
+                        .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                        .map(|der| {
+                            let chain = chain_pem(&der, ca_pem);
+                            (der, chain)
+                        }),
+                );
+            }
+        };
+        if parallel {
+            self.slots.par_iter_mut().for_each(sign);
+        } else {
+            self.slots.iter_mut().for_each(sign);
+        }
+    }
+
+    /// Store the signed leaves as issued, and abandon those whose signing failed.
+    fn complete(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for slot in &self.slots {
+            match slot {
+                Slot::Leaf {
+                    prepared: p,
+                    signed: Some(Ok((der, _))),
+                } => IssuanceStore::complete(tx, p.rowid, der)?,
+                Slot::Leaf { prepared: p, .. } => IssuanceStore::abandon(tx, p.rowid)?,
+                Slot::Done(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The results, in request order (once [`Self::complete`] is committed).
+    fn results(self) -> Vec<Result<Issued, IssueError>> {
+        self.slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Done(answer) => answer,
+                Slot::Leaf { prepared, signed } => {
+                    let p = *prepared;
+                    signed
+                        .unwrap_or_else(|| Err(IssueError::Sign("the leaf was not signed".into())))
+                        .map(|(der, chain_pem)| Issued {
+                            serial: p.record.serial,
+                            sii: p.sii,
+                            not_before: p.record.not_before,
+                            not_after: p.record.not_after,
+                            chain_pem,
+                            leaf_der: der,
+                            private_key_pem: p.key_pem,
+                            replayed: false,
+                        })
+                }
+            })
+            .collect()
+    }
 }
 
-/// Store the signed leaves of one sub-batch (see [`complete`]) and reserve the next, in
-/// one transaction (one commit, one fsync, instead of two). The reservation runs in a
-/// savepoint: if it fails, the completion is still committed, as when they were two
-/// transactions, and the call fails.
+/// Store one signed sub-batch (`done`) and reserve the next, in one transaction (one
+/// commit, one fsync, instead of two). The reservation runs in a savepoint: if it fails,
+/// the completion is still committed, as when they were two transactions, and the call
+/// fails.
 fn complete_and_reserve(
     store: &mut IssuanceStore,
-    signed: &[SignedLeaf],
-    next: Option<Vec<(usize, Prepared)>>,
+    done: Option<&Stage>,
+    next: Option<&mut Stage>,
     ca_pem: &str,
-) -> Result<Option<ReservedStage>, IssueError> {
-    let Some(next) = next else {
-        return complete(store, signed).map(|()| None);
-    };
-    if signed.is_empty() {
-        return store.write(|tx| reserve_rows(tx, next, ca_pem)).map(Some);
-    }
-    let reserved = store.write(|tx| {
-        complete_rows(tx, signed)?;
-        tx.execute_batch("SAVEPOINT reserve")?;
-        match reserve_rows(tx, next, ca_pem) {
-            Ok(r) => {
-                tx.execute_batch("RELEASE reserve")?;
-                Ok(Ok(r))
+) -> Result<(), IssueError> {
+    let reserved = match (done, next) {
+        (None, None) => return Ok(()),
+        (Some(done), None) => return store.write(|tx| done.complete(tx)),
+        (None, Some(next)) => return store.write(|tx| next.reserve(tx, ca_pem)),
+        (Some(done), Some(next)) => store.write(|tx| {
+            done.complete(tx)?;
+            tx.execute_batch("SAVEPOINT reserve")?;
+            match next.reserve(tx, ca_pem) {
+                Ok(()) => {
+                    tx.execute_batch("RELEASE reserve")?;
+                    Ok(Ok(()))
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO reserve; RELEASE reserve")?;
+                    Ok(Err(e))
+                }
             }
-            Err(e) => {
-                tx.execute_batch("ROLLBACK TO reserve; RELEASE reserve")?;
-                Ok(Err(e))
-            }
-        }
-    })?;
-    reserved.map(Some).map_err(|e| store.error(e))
-}
-
-/// Sign, check and encode the chain of every leaf of `stage` (all cores when `parallel`).
-fn sign_stage(
-    stage: Vec<(usize, Prepared)>,
-    issuer: &Issuer<'static, KeyPair>,
-    ca_pem: &str,
-    parallel: bool,
-) -> Vec<SignedLeaf> {
-    use rayon::prelude::*;
-    let sign = |(i, p): (usize, Prepared)| {
-        let der = p
-            .params
-            .signed_by(&p.spki, issuer)
-            .map(|c| c.der().to_vec())
-            .map_err(sign_err)
-            .and_then(|der| pre_issuance_check(&der).map(|_| der))
-            .map(|der| {
-                let chain = chain_pem(&der, ca_pem);
-                (der, chain)
-            });
-        (i, p, der)
+        })?,
     };
-    if parallel {
-        stage.into_par_iter().map(sign).collect()
-    } else {
-        stage.into_iter().map(sign).collect()
-    }
-}
-
-/// Store the signed leaves of a sub-batch as issued (and abandon those that failed), in one
-/// transaction; nothing to do for an empty one.
-fn complete(store: &mut IssuanceStore, signed: &[SignedLeaf]) -> Result<(), IssueError> {
-    if signed.is_empty() {
-        return Ok(());
-    }
-    store.write(|tx| complete_rows(tx, signed))
-}
-
-fn complete_rows(tx: &Transaction<'_>, signed: &[SignedLeaf]) -> rusqlite::Result<()> {
-    for (_, p, der) in signed {
-        match der {
-            Ok((der, _)) => IssuanceStore::complete(tx, p.rowid, der)?,
-            Err(_) => IssuanceStore::abandon(tx, p.rowid)?,
-        }
-    }
-    Ok(())
+    reserved.map_err(|e| store.error(e))
 }
 
 /// Leaf then issuing CA, PEM.
@@ -1228,20 +1290,4 @@ impl rcgen::PublicKeyData for P256PublicKey {
 
 fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
     P256PublicKey::from_spki(spki_der).map(|_| ())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stages_cover_every_leaf_once() {
-        for n in [0, 1, 63, 64, 65, 511, 512, 2047, 2048, 2049, 4097, 10_000] {
-            let sizes = stage_sizes(n);
-            assert_eq!(sizes.iter().sum::<usize>(), n, "{n}");
-            assert!(sizes.iter().all(|&s| s > 0 && s <= STAGE), "{n}: {sizes:?}");
-        }
-        assert_eq!(stage_sizes(STAGE * 2), [STAGE, STAGE]);
-        assert_eq!(stage_sizes(4097), [1366, 1366, 1365]);
-    }
 }
