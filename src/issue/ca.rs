@@ -665,8 +665,7 @@ impl ProviderCa {
         let store = &mut self.store;
         let parallel = rayon::current_num_threads() > 1;
         let mut in_flight = std::collections::HashSet::new();
-        let mut pull = |store: &IssuanceStore,
-                        in_flight: &mut std::collections::HashSet<String>|
+        let mut pull = |in_flight: &mut std::collections::HashSet<String>|
          -> Result<Option<Stage>, IssueError> {
             let reqs = source(STAGE)?;
             if reqs.is_empty() {
@@ -674,9 +673,7 @@ impl ProviderCa {
             }
             let now = clock();
             let now = now.replace_nanosecond(0).unwrap_or(now);
-            Ok(Some(Stage::prepare(
-                reqs, &ctx, store, ca_pem, now, in_flight, parallel,
-            )))
+            Ok(Some(Stage::prepare(reqs, &ctx, now, in_flight, parallel)))
         };
         let mut emit = |stage: Stage, in_flight: &mut std::collections::HashSet<String>| {
             for id in &stage.ids {
@@ -684,57 +681,51 @@ impl ProviderCa {
             }
             sink(stage.results())
         };
-        // Sub-batch k is signed while the store thread commits k-1 and reserves k+1.
-        let mut signing = pull(store, &mut in_flight)?;
+        // Sub-batch k is signed while the store thread commits k-1 and reserves k+1, and
+        // this thread reads and prepares k+2. A source that fails ends the stream there:
+        // what is already signed is still stored and handed out, then the call fails.
+        let mut source_error = None;
+        let mut signing = pull(&mut in_flight)?;
         if let Some(first) = signing.as_mut() {
             store.write(|tx| first.reserve(tx, ca_pem))?;
         }
+        let mut next = match signing {
+            Some(_) => pull(&mut in_flight)?,
+            None => None,
+        };
         let mut to_complete: Option<Stage> = None;
         while let Some(mut current) = signing.take() {
-            let mut next = pull(store, &mut in_flight)?;
-            let stored = std::thread::scope(|s| {
+            let more = next.is_some() && source_error.is_none();
+            let (stored, signed, after) = std::thread::scope(|s| {
                 let (store, done, next) = (&mut *store, to_complete.as_ref(), next.as_mut());
                 let job = s.spawn(move || complete_and_reserve(store, done, next, ca_pem));
-                current.sign(issuer, ca_pem, parallel);
-                job.join()
+                let current = &mut current;
+                let signer = s.spawn(move || current.sign(issuer, ca_pem, parallel));
+                let after = if more { pull(&mut in_flight) } else { Ok(None) };
+                (job.join(), signer.join(), after)
             });
-            stored.unwrap_or_else(|_| {
-                Err(IssueError::Store {
-                    path: store.path(),
-                    message: "the store thread stopped unexpectedly".into(),
-                })
-            })?;
+            let stopped = |what: &str| IssueError::Store {
+                path: store.path(),
+                message: format!("the {what} thread stopped unexpectedly"),
+            };
+            stored.unwrap_or_else(|_| Err(stopped("store")))?;
+            signed.map_err(|_| stopped("signing"))?;
+            let after = after.unwrap_or_else(|e| {
+                source_error = Some(e);
+                None
+            });
             if let Some(done) = to_complete.take() {
                 emit(done, &mut in_flight)?;
             }
             to_complete = Some(current);
             signing = next;
+            next = after;
         }
         if let Some(last) = to_complete.take() {
             store.write(|tx| last.complete(tx))?;
             emit(last, &mut in_flight)?;
         }
-        Ok(())
-    }
-}
-
-/// What prepare-time failure `e` of `req` answers: a request that fails its checks now
-/// (its validation too old, say) may be the retry of one issued earlier, and then the
-/// stored certificate (or the id conflict) is the answer, as for any repeated id.
-fn answer_failed(
-    store: &IssuanceStore,
-    ca_pem: &str,
-    req: &IssueRequest,
-    e: IssueError,
-) -> Result<Issued, IssueError> {
-    let Some(id) = &req.request_id else {
-        return Err(e);
-    };
-    match store.by_request_id(id) {
-        Ok(row) => row
-            .and_then(|row| replay_answer(row, id, &req.fingerprint(), &req.sii, ca_pem))
-            .unwrap_or(Err(e)),
-        Err(store) => Err(store),
+        source_error.map_or(Ok(()), Err)
     }
 }
 
@@ -786,6 +777,21 @@ enum Slot {
         prepared: Box<Prepared>,
         signed: Option<Result<(Vec<u8>, String), IssueError>>,
     },
+    /// Refused by its checks now, with a request id the store may hold from an earlier
+    /// attempt that passed them: settled when the sub-batch is reserved.
+    Refused {
+        id: String,
+        fingerprint: String,
+        sii: Sii,
+        error: IssueError,
+    },
+}
+
+impl Slot {
+    /// A slot about to be filled.
+    fn placeholder() -> Slot {
+        Slot::Done(Err(IssueError::Request(String::new())))
+    }
 }
 
 /// A sub-batch: its requests in order, and the request ids it holds in flight.
@@ -801,8 +807,6 @@ impl Stage {
     fn prepare(
         reqs: Vec<Result<IssueRequest, IssueError>>,
         ctx: &PrepareCtx<'_>,
-        store: &IssuanceStore,
-        ca_pem: &str,
         now: OffsetDateTime,
         in_flight: &mut std::collections::HashSet<String>,
         parallel: bool,
@@ -829,35 +833,61 @@ impl Stage {
                 ids.push(id.clone());
             }
             // Its place: replaced below by the prepared leaf or the reason it was refused.
-            slots.push(Slot::Done(Err(IssueError::Request(String::new()))));
+            slots.push(Slot::placeholder());
             to_prepare.push((i, req));
         }
         let prepare = |(i, req): (usize, IssueRequest)| {
-            let p = ctx.prepare(&req, now);
-            (i, req, p)
-        };
-        let prepared: Vec<_> = if parallel {
-            to_prepare.into_par_iter().map(prepare).collect()
-        } else {
-            to_prepare.into_iter().map(prepare).collect()
-        };
-        for (i, req, p) in prepared {
-            slots[i] = match p {
+            let slot = match ctx.prepare(&req, now) {
                 Ok(p) => Slot::Leaf {
                     prepared: Box::new(p),
                     signed: None,
                 },
-                Err(e) => Slot::Done(answer_failed(store, ca_pem, &req, e)),
+                // It may be the retry of one issued earlier: the store answers (`reserve`).
+                Err(error) => match req.request_id.clone() {
+                    Some(id) => Slot::Refused {
+                        fingerprint: req.fingerprint(),
+                        id,
+                        sii: req.sii,
+                        error,
+                    },
+                    None => Slot::Done(Err(error)),
+                },
             };
+            (i, slot)
+        };
+        let prepared: Vec<(usize, Slot)> = if parallel {
+            to_prepare.into_par_iter().map(prepare).collect()
+        } else {
+            to_prepare.into_iter().map(prepare).collect()
+        };
+        for (i, slot) in prepared {
+            slots[i] = slot;
         }
         Stage { slots, ids }
     }
 
     /// Reserve the serials (and request ids) of the prepared leaves. A request id the store
     /// already holds is answered from it ([`replay_answer`]), or, when its earlier attempt
-    /// never completed, released and reserved anew.
+    /// never completed, released and reserved anew. A request refused by its checks is
+    /// answered from the store when its id was issued before (a late retry), else with the
+    /// refusal.
     fn reserve(&mut self, tx: &Transaction<'_>, ca_pem: &str) -> rusqlite::Result<()> {
         for slot in &mut self.slots {
+            if let Slot::Refused { .. } = slot {
+                let Slot::Refused {
+                    id,
+                    fingerprint,
+                    sii,
+                    error,
+                } = std::mem::replace(slot, Slot::placeholder())
+                else {
+                    continue;
+                };
+                let answer = IssuanceStore::row_by_request_id(tx, &id)?
+                    .and_then(|row| replay_answer(row, &id, &fingerprint, &sii, ca_pem));
+                *slot = Slot::Done(answer.unwrap_or(Err(error)));
+                continue;
+            }
             let Slot::Leaf { prepared: p, .. } = slot else {
                 continue;
             };
@@ -926,7 +956,7 @@ impl Stage {
                     signed: Some(Ok((der, _))),
                 } => IssuanceStore::complete(tx, p.rowid, der)?,
                 Slot::Leaf { prepared: p, .. } => IssuanceStore::abandon(tx, p.rowid)?,
-                Slot::Done(_) => {}
+                Slot::Done(_) | Slot::Refused { .. } => {}
             }
         }
         Ok(())
@@ -938,6 +968,7 @@ impl Stage {
             .into_iter()
             .map(|slot| match slot {
                 Slot::Done(answer) => answer,
+                Slot::Refused { error, .. } => Err(error),
                 Slot::Leaf { prepared, signed } => {
                     let p = *prepared;
                     signed
