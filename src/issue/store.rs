@@ -309,11 +309,6 @@ impl IssuanceStore {
         self.conn.path().unwrap_or("store.db").to_owned()
     }
 
-    /// A store error on this store.
-    pub(crate) fn error(&self, e: rusqlite::Error) -> IssueError {
-        self.err(e)
-    }
-
     fn err(&self, e: rusqlite::Error) -> IssueError {
         IssueError::Store {
             path: self.path(),
