@@ -1,12 +1,13 @@
 //! Issuance cost against its floor, in one run: a raw ECDSA P-256 signature with ring versus
-//! issuing leaves through `ProviderCa::issue_many` (checks, serial reservation, signing and
-//! the durable store write, WAL + synchronous=FULL), for a small batch and for one
-//! `issue-batch` chunk. Run on one core for the ratio and on two for the scaling (the store
+//! issuing leaves (checks, serial reservation, signing, pre-issuance lint and the durable
+//! store write, WAL + synchronous=FULL): a small batch through `ProviderCa::issue_many`, and
+//! `issue-batch`'s own loop (`run_batch`, JSON lines in and out) over 8,192 requests. Run on one core for the ratio and on two for the scaling (the store
 //! commits run on their own thread, so pin the process, not only rayon):
 //! `RAYON_NUM_THREADS=1 taskset -c 0 cargo bench --bench issue` and
 //! `RAYON_NUM_THREADS=2 taskset -c 0,1 cargo bench --bench issue`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use mimi_attest::issue::{run_batch, CertStatus};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
@@ -30,59 +31,129 @@ fn bench(c: &mut Criterion) {
     });
 
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = ProviderCa::init(
-        CONFIG,
-        "bench",
-        &tmp.path().join("ca"),
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let new_ca = |name: &str| {
+        ProviderCa::init(
+            CONFIG,
+            "bench",
+            &tmp.path().join(name),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    };
     // Public keys made once, outside the measurement: a real batch brings its clients' keys.
-    let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
+    let key_pair = rcgen::KeyPair::generate().unwrap();
+    let spki = rcgen::PublicKeyData::subject_public_key_info(&key_pair);
+    let spki_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.clone()));
+    // Requests as a provider sees them: SIIs and request ids in no particular order, so they
+    // land on random pages of their indexes, as the random serials do.
     let mut counter: u64 = 0;
-    // 64: a small batch (one sub-batch: its reservation and completion commits cannot
-    // overlap any signing); 4096: one `issue-batch` chunk, with a request id per leaf as
-    // `issue-batch` gives (the unique index), eight sub-batches whose commits overlap signing.
-    for (n, with_ids) in [(64u64, false), (4096, true)] {
-        g.throughput(Throughput::Elements(n));
-        g.sample_size(if n > 1000 { 10 } else { 100 });
-        let name = if with_ids {
-            format!("issue_many: {n} leaves with request ids, stored durably")
-        } else {
-            format!("issue_many: {n} leaves, stored durably")
-        };
-        g.bench_function(name, |b| {
+    let mut next_request = |with_id: bool| {
+        counter += 1;
+        let h = counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut r = IssueRequest::new(Sii::parse(&format!("+1555{:07}", h % 10_000_000)).unwrap());
+        r.key = SubjectKey::PublicKey(spki.clone());
+        if with_id {
+            r.request_id = Some(format!("{:016x}", h.rotate_left(17)));
+        }
+        r
+    };
+
+    // A small batch through the library: one sub-batch, so its reservation and completion
+    // commits cannot overlap any signing.
+    let mut small = new_ca("small");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("issue_many: 64 leaves, stored durably", |b| {
+        b.iter_batched(
+            || (0..64).map(|_| next_request(false)).collect::<Vec<_>>(),
+            |reqs| {
+                let out = small.issue_many(&reqs, OffsetDateTime::now_utc()).unwrap();
+                assert!(out.iter().all(Result::is_ok));
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // What `mimi-attest issue-batch` does, minus process start and file handling: JSON
+    // request lines (id, SII, public key PEM) in, JSON result lines (chain PEM) out, four
+    // sub-batches of 4,096 in one pipeline; into a new store, and into one that already
+    // holds PREFILL leaves (the cost per leaf grows with the store: see BENCHMARKS.md).
+    const LINES: u64 = 16_384;
+    const PREFILL: usize = 300_000;
+    let mut large = new_ca("large");
+    let prefill: Vec<IssueRequest> = (0..PREFILL).map(|_| next_request(true)).collect();
+    for part in prefill.chunks(LINES as usize) {
+        large.issue_many(part, OffsetDateTime::now_utc()).unwrap();
+    }
+    drop(prefill);
+    let mut batch_input = || {
+        let mut input = Vec::new();
+        for _ in 0..LINES {
+            let r = next_request(true);
+            let line = serde_json::json!({
+                "id": r.request_id,
+                "sii": r.sii.canonical(),
+                "public_key": spki_pem,
+            });
+            input.extend_from_slice(line.to_string().as_bytes());
+            input.push(b'\n');
+        }
+        input
+    };
+    g.throughput(Throughput::Elements(LINES));
+    g.sample_size(10);
+    let run = |ca: &mut ProviderCa, input: Vec<u8>| {
+        let mut output = Vec::with_capacity(input.len() * 3);
+        let summary = run_batch(
+            ca,
+            &mut input.as_slice(),
+            &mut output,
+            &OffsetDateTime::now_utc,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(summary.issued, LINES);
+    };
+    // A new CA for every iteration (made outside the measurement, removed after it).
+    g.bench_function(
+        format!("issue-batch (run_batch): {LINES} JSON requests, new store"),
+        |b| {
             b.iter_batched(
                 || {
-                    (0..n)
-                        .map(|_| {
-                            counter += 1;
-                            let mut r = IssueRequest::new(
-                                Sii::parse(&format!("+1555{:07}", counter % 10_000_000)).unwrap(),
-                            );
-                            r.key = SubjectKey::PublicKey(spki.clone());
-                            if with_ids {
-                                r.request_id = Some(format!("bench-{counter}"));
-                            }
-                            r
-                        })
-                        .collect::<Vec<_>>()
+                    let dir = tempfile::tempdir().unwrap();
+                    let ca = ProviderCa::init(
+                        CONFIG,
+                        "bench",
+                        &dir.path().join("ca"),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .unwrap();
+                    (dir, ca, batch_input())
                 },
-                |reqs| {
-                    let out = ca.issue_many(&reqs, OffsetDateTime::now_utc()).unwrap();
-                    assert!(out.iter().all(Result::is_ok));
+                |(dir, mut ca, input)| {
+                    run(&mut ca, input);
+                    (dir, ca)
                 },
-                BatchSize::SmallInput,
+                BatchSize::PerIteration,
             )
-        });
-    }
-    g.finish();
-    // The cost per leaf grows with the store (random serial, request-id and SII index
-    // inserts touch more distinct pages): say how large it got.
-    eprintln!(
-        "issuance store at the end: {} rows",
-        ca.store().all().map(|rows| rows.len()).unwrap_or(0)
+        },
     );
+    let rows_before = large.store().count(CertStatus::Issued).unwrap_or(0);
+    g.bench_function(
+        format!("issue-batch (run_batch): {LINES} JSON requests, store of 300k"),
+        |b| {
+            b.iter_batched(
+                &mut batch_input,
+                |input| run(&mut large, input),
+                BatchSize::PerIteration,
+            )
+        },
+    );
+    // The store grows as criterion iterates: say how large it was.
+    eprintln!(
+        "store of 300k: {rows_before} issued certificates before, {} after",
+        large.store().count(CertStatus::Issued).unwrap_or(0)
+    );
+    g.finish();
 }
 
 criterion_group!(benches, bench);
