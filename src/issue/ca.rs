@@ -641,20 +641,50 @@ impl ProviderCa {
         clock: &dyn Fn() -> OffsetDateTime,
         sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
     ) -> Result<(), IssueError> {
-        // One issuing process at a time: reservations never outlive this call unless their
-        // process died, so releasing a `reserved` row is safe (see issue::lock).
-        let _lock = super::lock::IssueLock::acquire(&self.dir)?;
-        // A revoked issuing CA signs nothing more (read per call: `revoke --issuing-ca` may
-        // have run in another process since this CA was opened).
-        if let Some(row) = self.store.get(&self.ca_serial)? {
-            if row.status == CertStatus::Revoked {
-                return Err(IssueError::IssuerRevoked {
-                    serial: row.serial,
-                    revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
-                    reason: row.revocation_reason.unwrap_or_default(),
-                });
-            }
+        // Issuing processes take turns per CA (see issue::lock): a turn is up to TURN
+        // sub-batches, after which the pipeline drains and the lock is given up, so an
+        // `issue` waiting behind a long batch waits seconds, not the whole batch.
+        let mut exhausted = false;
+        while !exhausted {
+            let _lock = super::lock::IssueLock::acquire(&self.dir)?;
+            self.refuse_if_revoked()?;
+            let mut taken = 0;
+            let mut turn = |n: usize| {
+                if taken == TURN {
+                    return Ok(Vec::new());
+                }
+                taken += 1;
+                let reqs = source(n)?;
+                exhausted = reqs.is_empty();
+                Ok(reqs)
+            };
+            self.issue_pipeline(&mut turn, clock, sink)?;
         }
+        Ok(())
+    }
+
+    /// A revoked issuing CA signs nothing more (read per turn: `revoke --issuing-ca` may
+    /// have run in another process since this CA was opened).
+    fn refuse_if_revoked(&self) -> Result<(), IssueError> {
+        match self.store.get(&self.ca_serial)? {
+            Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
+                serial: row.serial,
+                revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
+                reason: row.revocation_reason.unwrap_or_default(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// One turn of [`Self::issue_stream`], under the issuing lock: reservations never
+    /// outlive it unless its process dies, so releasing a `reserved` row of an earlier,
+    /// dead attempt is safe.
+    fn issue_pipeline(
+        &mut self,
+        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        clock: &dyn Fn() -> OffsetDateTime,
+        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+    ) -> Result<(), IssueError> {
         let ctx = PrepareCtx {
             config: &self.config,
             ca_not_before: self.ca_not_before,
@@ -799,6 +829,10 @@ fn replay_answer(
 /// 24.7k/s (bytes written per leaf over the whole run 11.1 KB, 7.3 KB, 5.1 KB). 4,096
 /// keeps the five sub-batches in flight at about 100 MB.
 const STAGE: usize = 4096;
+
+/// Sub-batches per turn of the issuing lock in [`ProviderCa::issue_stream`]: 65,536
+/// requests, a few seconds.
+const TURN: usize = 16;
 
 /// One request of a sub-batch on its way through the pipeline.
 enum Slot {

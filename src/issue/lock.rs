@@ -1,6 +1,8 @@
-//! One issuing process at a time per CA directory, for the span of one `issue_many` call.
+//! One issuing process at a time per CA directory, for one turn of issuance (an `issue`, or
+//! up to 65,536 requests of a batch: a long batch gives the lock up between turns, with no
+//! reservation in flight, so other issuers wait seconds, not the whole batch).
 //!
-//! A reservation (a `reserved` row) is made and completed inside one such span, so whoever
+//! A reservation (a `reserved` row) is made and completed inside one such turn, so whoever
 //! holds the lock knows that any `reserved` row it finds was left by a process that died:
 //! it may release it and retry the request id. Without the lock, two batches carrying the
 //! same request id could release each other's live reservations.
