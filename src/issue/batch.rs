@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, Read, Write};
 
-use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -196,9 +195,10 @@ pub fn run_batch(
                 lines.push((line_no, buf));
             }
         }
-        // Parse (JSON, PEM keys, SIIs) on all cores.
+        // Parse (JSON, PEM keys, SIIs) on this thread: it runs beside the signing of an
+        // earlier sub-batch, which has the rayon pool (see `ProviderCa::issue_stream`).
         let parsed: Vec<(u64, Option<String>, Result<IssueRequest, IssueError>)> = lines
-            .into_par_iter()
+            .into_iter()
             .map(|(line, buf)| {
                 let (id, req) = parse_line(buf.trim_end_matches(['\n', '\r']));
                 (line, id, req)
@@ -233,9 +233,9 @@ pub fn run_batch(
             }
         }
         let last_line = tagged.last().map(|(line, _, _)| *line);
-        // Encode the result lines on all cores, write them in input order.
+        // Encode the result lines (on this thread, as above), write them in input order.
         let encoded: Vec<Result<String, serde_json::Error>> = tagged
-            .into_par_iter()
+            .into_iter()
             .map(|(line, id, result)| serde_json::to_string(&result_value(line, id, result)))
             .collect();
         for text in encoded {

@@ -695,7 +695,11 @@ impl ProviderCa {
         let store = &mut self.store;
         let parallel = rayon::current_num_threads() > 1;
         let mut in_flight = std::collections::HashSet::new();
-        let mut pull = |in_flight: &mut std::collections::HashSet<String>|
+        // `on_pool`: prepare on all cores. Not while a sub-batch is being signed: rayon would
+        // queue this work behind the signing, and this thread's own share of the stage would
+        // then leave a core idle; prepared on this thread, it runs beside the signing.
+        let mut pull = |in_flight: &mut std::collections::HashSet<String>,
+                        on_pool: bool|
          -> Result<Option<Stage>, IssueError> {
             let reqs = source(STAGE)?;
             if reqs.is_empty() {
@@ -703,7 +707,13 @@ impl ProviderCa {
             }
             let now = clock();
             let now = now.replace_nanosecond(0).unwrap_or(now);
-            Ok(Some(Stage::prepare(reqs, &ctx, now, in_flight, parallel)))
+            Ok(Some(Stage::prepare(
+                reqs,
+                &ctx,
+                now,
+                in_flight,
+                parallel && on_pool,
+            )))
         };
         let mut emit = |stage: Stage, in_flight: &mut std::collections::HashSet<String>| {
             for id in &stage.ids {
@@ -715,12 +725,12 @@ impl ProviderCa {
         // this thread reads and prepares k+2 and hands out k-2. A source that fails ends the stream there:
         // what is already signed is still stored and handed out, then the call fails.
         let mut source_error = None;
-        let mut signing = pull(&mut in_flight)?;
+        let mut signing = pull(&mut in_flight, true)?;
         if let Some(first) = signing.as_mut() {
             store.write(|tx| first.reserve(tx, ca_pem))?;
         }
         let mut next = match signing {
-            Some(_) => pull(&mut in_flight)?,
+            Some(_) => pull(&mut in_flight, true)?,
             None => None,
         };
         let mut to_complete: Option<Stage> = None;
@@ -738,7 +748,11 @@ impl ProviderCa {
                 let signer = std::thread::Builder::new()
                     .name("mimi-sign".into())
                     .spawn_scoped(s, move || current.sign(issuer, ca_pem, parallel));
-                let after = if more { pull(&mut in_flight) } else { Ok(None) };
+                let after = if more {
+                    pull(&mut in_flight, false)
+                } else {
+                    Ok(None)
+                };
                 let emitted = ready
                     .take()
                     .map_or(Ok(()), |stage| emit(stage, &mut in_flight));
