@@ -641,7 +641,18 @@ impl ProviderCa {
         clock: &dyn Fn() -> OffsetDateTime,
         sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
     ) -> Result<(), IssueError> {
-        // Issuing processes take turns per CA (see issue::lock): a turn is up to TURN
+        self.issue_in_turns(TURN, source, clock, sink)
+    }
+
+    /// [`Self::issue_stream`] with `turn_len` sub-batches a turn.
+    fn issue_in_turns(
+        &mut self,
+        turn_len: usize,
+        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        clock: &dyn Fn() -> OffsetDateTime,
+        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+    ) -> Result<(), IssueError> {
+        // Issuing processes take turns per CA (see issue::lock): a turn is up to `turn_len`
         // sub-batches, after which the pipeline drains and the lock is given up, so an
         // `issue` waiting behind a long batch waits seconds, not the whole batch.
         let mut exhausted = false;
@@ -650,7 +661,7 @@ impl ProviderCa {
             self.refuse_if_revoked()?;
             let mut taken = 0;
             let mut turn = |n: usize| {
-                if taken == TURN {
+                if taken == turn_len {
                     return Ok(Vec::new());
                 }
                 taken += 1;
@@ -1397,4 +1408,72 @@ impl rcgen::PublicKeyData for P256PublicKey {
 
 fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
     P256PublicKey::from_spki(spki_der).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream longer than one turn: the pipeline drains and the lock is given up between
+    /// turns, and nothing of the stream is lost, reordered or issued twice; an id whose
+    /// turn has ended is answered from the store, one still in flight is refused.
+    #[test]
+    fn a_stream_in_many_turns_keeps_order_and_replays_across_turns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut ca = ProviderCa::init(
+            "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n",
+            "turns",
+            &tmp.path().join("ca"),
+            now,
+        )
+        .unwrap();
+        let request = |i: usize| {
+            let mut r = IssueRequest::new(Sii::parse(&format!("+1555000{i:04}")).unwrap());
+            r.request_id = Some(format!("turn-{i}"));
+            r
+        };
+        // Nine requests in three turns, then a sub-batch of request 0 again (its turn long
+        // over) and request 9 twice (in flight together).
+        let mut queue: std::collections::VecDeque<IssueRequest> = (0..9).map(request).collect();
+        queue.extend([request(0), request(9), request(9)]);
+        let mut calls = 0;
+        let mut source = |n: usize| {
+            calls += 1;
+            let take = n.min(3).min(queue.len());
+            Ok(queue.drain(..take).map(Ok).collect())
+        };
+        let mut out = Vec::new();
+        let mut sink = |results: Vec<Result<Issued, IssueError>>| {
+            out.extend(results);
+            Ok(())
+        };
+        ca.issue_in_turns(1, &mut source, &|| now, &mut sink)
+            .unwrap();
+        // Three requests a turn: four turns with requests, and a last call that finds none.
+        assert_eq!(calls, 5);
+        assert_eq!(out.len(), 12);
+        let issued: Vec<&Issued> = out[..9].iter().map(|r| r.as_ref().unwrap()).collect();
+        for (i, leaf) in issued.iter().enumerate() {
+            assert_eq!(leaf.sii, request(i).sii, "result {i} out of order");
+            assert!(!leaf.replayed);
+        }
+        let replay = out[9].as_ref().unwrap();
+        assert!(
+            replay.replayed,
+            "an id from an earlier turn is answered from the store"
+        );
+        assert_eq!(replay.serial, issued[0].serial);
+        let nine = out[10].as_ref().unwrap();
+        assert_eq!((nine.sii.clone(), nine.replayed), (request(9).sii, false));
+        let repeat = out[11].as_ref().unwrap_err().to_string();
+        assert!(repeat.contains("appears twice"), "{repeat}");
+        let serials: std::collections::HashSet<&str> = issued
+            .iter()
+            .chain([&nine])
+            .map(|l| l.serial.as_str())
+            .collect();
+        assert_eq!(serials.len(), 10, "one serial per leaf");
+        assert_eq!(ca.store().count(CertStatus::Issued).unwrap(), 2 + 10);
+    }
 }
