@@ -1,10 +1,16 @@
 //! Issuance cost against its floor, in one run: a raw ECDSA P-256 signature with ring versus
 //! issuing leaves (checks, serial reservation, signing, pre-issuance lint and the durable
 //! store write, WAL + synchronous=FULL): a small batch through `ProviderCa::issue_many`, and
-//! `issue-batch`'s own loop (`run_batch`, JSON lines in and out) over 8,192 requests. Run on one core for the ratio and on two for the scaling (the store
-//! commits run on their own thread, so pin the process, not only rayon):
+//! `issue-batch`'s own loop (`run_batch`, JSON lines in and out) over 16,384 requests, into a
+//! new store and into one of 300,000 leaves. Run on one core for the ratio and on two for the
+//! scaling (the store commits run on their own thread, so pin the process, not only rayon):
 //! `RAYON_NUM_THREADS=1 taskset -c 0 cargo bench --bench issue` and
 //! `RAYON_NUM_THREADS=2 taskset -c 0,1 cargo bench --bench issue`.
+
+/// The allocator `mimi-attest` (the command) runs with: this measures what `issue-batch` does.
+#[cfg(feature = "cli")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimi_attest::issue::{run_batch, CertStatus};
