@@ -37,14 +37,8 @@ fn bench(c: &mut Criterion) {
     });
 
     let tmp = tempfile::tempdir().unwrap();
-    let new_ca = |name: &str| {
-        ProviderCa::init(
-            CONFIG,
-            "bench",
-            &tmp.path().join(name),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap()
+    let new_ca = |dir: &std::path::Path| {
+        ProviderCa::init(CONFIG, "bench", &dir.join("ca"), OffsetDateTime::now_utc()).unwrap()
     };
     // Public keys made once, outside the measurement: a real batch brings its clients' keys.
     let key_pair = rcgen::KeyPair::generate().unwrap();
@@ -66,7 +60,7 @@ fn bench(c: &mut Criterion) {
 
     // A small batch through the library: one sub-batch, so its reservation and completion
     // commits cannot overlap any signing.
-    let mut small = new_ca("small");
+    let mut small = new_ca(&tmp.path().join("small"));
     g.throughput(Throughput::Elements(64));
     g.bench_function("issue_many: 64 leaves, stored durably", |b| {
         b.iter_batched(
@@ -85,7 +79,7 @@ fn bench(c: &mut Criterion) {
     // holds PREFILL leaves (the cost per leaf grows with the store: see BENCHMARKS.md).
     const LINES: u64 = 16_384;
     const PREFILL: usize = 300_000;
-    let mut large = new_ca("large");
+    let mut large = new_ca(&tmp.path().join("large"));
     let prefill: Vec<IssueRequest> = (0..PREFILL).map(|_| next_request(true)).collect();
     for part in prefill.chunks(LINES as usize) {
         large.issue_many(part, OffsetDateTime::now_utc()).unwrap();
@@ -126,13 +120,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let dir = tempfile::tempdir().unwrap();
-                    let ca = ProviderCa::init(
-                        CONFIG,
-                        "bench",
-                        &dir.path().join("ca"),
-                        OffsetDateTime::now_utc(),
-                    )
-                    .unwrap();
+                    let ca = new_ca(dir.path());
                     (dir, ca, batch_input())
                 },
                 |(dir, mut ca, input)| {

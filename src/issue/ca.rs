@@ -878,13 +878,6 @@ enum Slot {
     },
 }
 
-impl Slot {
-    /// A slot about to be filled.
-    fn placeholder() -> Slot {
-        Slot::Done(Err(IssueError::Request(String::new())))
-    }
-}
-
 /// A sub-batch: its requests in order, and the request ids it holds in flight.
 struct Stage {
     slots: Vec<Slot>,
@@ -924,7 +917,7 @@ impl Stage {
                 ids.push(id.clone());
             }
             // Its place: replaced below by the prepared leaf or the reason it was refused.
-            slots.push(Slot::placeholder());
+            slots.push(Slot::Done(Err(IssueError::Request(String::new()))));
             to_prepare.push((i, req));
         }
         let prepare = |(i, req): (usize, IssueRequest)| {
@@ -963,49 +956,10 @@ impl Stage {
     /// answered from the store when its id was issued before (a late retry), else with the
     /// refusal.
     fn reserve(&mut self, tx: &Transaction<'_>, ca_pem: &str) -> rusqlite::Result<()> {
-        for slot in &mut self.slots {
-            if let Slot::Refused { .. } = slot {
-                let Slot::Refused {
-                    id,
-                    fingerprint,
-                    sii,
-                    error,
-                } = std::mem::replace(slot, Slot::placeholder())
-                else {
-                    continue;
-                };
-                let answer = IssuanceStore::row_by_request_id(tx, &id)?
-                    .and_then(|row| replay_answer(row, &id, &fingerprint, &sii, ca_pem));
-                *slot = Slot::Done(answer.unwrap_or(Err(error)));
-                continue;
-            }
-            let Slot::Leaf { prepared: p, .. } = slot else {
-                continue;
-            };
-            let e = match IssuanceStore::insert(tx, &p.record) {
-                Ok(rowid) => {
-                    p.rowid = rowid;
-                    continue;
-                }
-                Err(e) => e,
-            };
-            let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
-            let Some(id) = p.record.request_id.clone().filter(|_| unique_violation) else {
-                return Err(e);
-            };
-            let fingerprint = p.record.request_sha256.as_deref().unwrap_or_default();
-            match IssuanceStore::row_by_request_id(tx, &id)?
-                .and_then(|row| replay_answer(row, &id, fingerprint, &p.sii, ca_pem))
-            {
-                Some(answer) => *slot = Slot::Done(answer),
-                None => {
-                    // The earlier attempt reserved the id and never completed: free it.
-                    IssuanceStore::release_request_id(tx, &id)?;
-                    p.rowid = IssuanceStore::insert(tx, &p.record)?;
-                }
-            }
-        }
+        self.slots = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(|slot| reserve_slot(tx, slot, ca_pem))
+            .collect::<rusqlite::Result<_>>()?;
         Ok(())
     }
 
@@ -1078,6 +1032,69 @@ impl Stage {
             })
             .collect()
     }
+}
+
+/// One slot of [`Stage::reserve`].
+fn reserve_slot(tx: &Transaction<'_>, slot: Slot, ca_pem: &str) -> rusqlite::Result<Slot> {
+    match slot {
+        Slot::Done(_) => Ok(slot),
+        Slot::Refused {
+            id,
+            fingerprint,
+            sii,
+            error,
+        } => {
+            let answer = stored_answer(tx, &id, &fingerprint, &sii, ca_pem)?;
+            Ok(Slot::Done(answer.unwrap_or(Err(error))))
+        }
+        Slot::Leaf {
+            mut prepared,
+            signed,
+        } => {
+            let e = match IssuanceStore::insert(tx, &prepared.record) {
+                Ok(rowid) => {
+                    prepared.rowid = rowid;
+                    return Ok(Slot::Leaf { prepared, signed });
+                }
+                Err(e) => e,
+            };
+            let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+            let Some(id) = prepared
+                .record
+                .request_id
+                .clone()
+                .filter(|_| unique_violation)
+            else {
+                return Err(e);
+            };
+            let fingerprint = prepared
+                .record
+                .request_sha256
+                .as_deref()
+                .unwrap_or_default();
+            if let Some(answer) = stored_answer(tx, &id, fingerprint, &prepared.sii, ca_pem)? {
+                return Ok(Slot::Done(answer));
+            }
+            // The earlier attempt reserved the id and never completed: free it.
+            IssuanceStore::release_request_id(tx, &id)?;
+            prepared.rowid = IssuanceStore::insert(tx, &prepared.record)?;
+            Ok(Slot::Leaf { prepared, signed })
+        }
+    }
+}
+
+/// The store's answer to request id `id`, if it issued that id before (see
+/// [`replay_answer`]).
+fn stored_answer(
+    tx: &Transaction<'_>,
+    id: &str,
+    fingerprint: &str,
+    sii: &Sii,
+    ca_pem: &str,
+) -> rusqlite::Result<Option<Result<Issued, IssueError>>> {
+    Ok(IssuanceStore::row_by_request_id(tx, id)?
+        .and_then(|row| replay_answer(row, id, fingerprint, sii, ca_pem)))
 }
 
 /// Store one signed sub-batch (`done`) and reserve the next, in one transaction (one
