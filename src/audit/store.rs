@@ -185,10 +185,7 @@ pub fn export_pem(ca_dir: &Path, now: OffsetDateTime) -> Result<String, AuditErr
     for row in open(ca_dir)?.all()? {
         let Some(der) = &row.der else { continue };
         out.push_str(&StoreRecord::new(&row, now).comment_lines());
-        out.push_str(&pem::encode_config(
-            &pem::Pem::new("CERTIFICATE", der.clone()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        ));
+        crate::profile::push_pem_certificate(&mut out, der);
         out.push('\n');
     }
     Ok(out)

@@ -4,8 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
     PKCS_ECDSA_P256_SHA256,
 };
 use ring::rand::{SecureRandom, SystemRandom};
@@ -17,6 +17,7 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
 use super::files::{write_atomic, FileMode, Overwrite};
 use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
+use super::leaf::{self, LeafFields, LeafTemplate};
 use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{CaConfig, IssueError};
 use crate::profile::{
@@ -184,8 +185,8 @@ pub struct Issued {
 
 /// A leaf prepared for signing: everything checked, serial chosen, not yet reserved.
 pub(crate) struct Prepared {
-    params: CertificateParams,
-    spki: P256PublicKey,
+    /// The TBSCertificate, written from the CA's [`LeafTemplate`].
+    tbs: Vec<u8>,
     key_pem: Option<String>,
     pub(crate) record: StoredCert,
     pub(crate) sii: Sii,
@@ -205,6 +206,8 @@ pub struct ProviderCa {
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
     pub(super) issuer: Issuer<'static, KeyPair>,
+    /// What every leaf of the issuing CA shares, encoded once.
+    pub(super) leaf_template: LeafTemplate,
     pub(super) store: IssuanceStore,
     /// The passphrase the CA was opened with (for the retired keys under `previous/`).
     pub(super) passphrase: Option<Passphrase>,
@@ -550,6 +553,7 @@ impl ProviderCa {
         let ca_not_before = parsed.validity().not_before.to_datetime();
         let ca_not_after = parsed.validity().not_after.to_datetime();
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(sign_err)?;
+        let leaf_template = LeafTemplate::new(&ca_der, &ca_ski, &config)?;
         let store = IssuanceStore::open(&dir.join(STORE))?;
         Ok(ProviderCa {
             dir: dir.to_owned(),
@@ -561,6 +565,7 @@ impl ProviderCa {
             ca_not_before,
             ca_not_after,
             issuer,
+            leaf_template,
             store,
             passphrase: passphrase.cloned(),
         })
@@ -701,6 +706,7 @@ impl ProviderCa {
             ca_not_before: self.ca_not_before,
             ca_not_after: self.ca_not_after,
             ca_serial: &self.ca_serial,
+            template: &self.leaf_template,
         };
         let (issuer, ca_pem) = (&self.issuer, self.ca_pem.as_str());
         let store = &mut self.store;
@@ -973,9 +979,8 @@ impl Stage {
             } = slot
             {
                 *signed = Some(
-                    p.params
-                        .signed_by(&p.spki, issuer)
-                        .map(|c| c.der().to_vec())
+                    rcgen::SigningKey::sign(issuer.key(), &p.tbs)
+                        .map(|signature| leaf::certificate(&p.tbs, &signature))
                         .map_err(sign_err)
                         .and_then(|der| pre_issuance_check(&der).map(|_| der))
                         .map(|der| {
@@ -1127,7 +1132,8 @@ fn complete_and_reserve(
 
 /// Leaf then issuing CA, PEM.
 fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
-    let mut out = pem_cert(leaf_der);
+    let mut out = String::with_capacity(leaf_der.len() * 4 / 3 + 64 + ca_pem.len());
+    profile::push_pem_certificate(&mut out, leaf_der);
     out.push_str(ca_pem);
     out
 }
@@ -1138,6 +1144,7 @@ struct PrepareCtx<'a> {
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
     ca_serial: &'a String,
+    template: &'a LeafTemplate,
 }
 
 impl PrepareCtx<'_> {
@@ -1230,30 +1237,14 @@ impl PrepareCtx<'_> {
             consent,
         };
         let serial = random_serial()?;
-        let mut p = CertificateParams::default();
-        p.distinguished_name = DistinguishedName::new();
-        p.serial_number = Some(SerialNumber::from_slice(&serial));
-        p.not_before = now;
-        p.not_after = not_after;
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![mimi_eku()];
-        p.use_authority_key_identifier_extension = true;
-        p.subject_alt_names = vec![match req.sii.kind() {
-            SiiKind::Email => {
-                rcgen::SanType::Rfc822Name(req.sii.san_value().try_into().map_err(sign_err)?)
-            }
-            _ => rcgen::SanType::URI(req.sii.san_value().try_into().map_err(sign_err)?),
-        }];
-        if let Some(crl) = &config.crl {
-            p.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![crl.url.clone()],
-            }];
-        }
-        p.custom_extensions = vec![
-            policies_ext(),
-            CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), mapping.to_der()?),
-        ];
+        let tbs = self.template.tbs(&LeafFields {
+            serial: &serial,
+            not_before: now,
+            not_after,
+            point: &spki.point,
+            sii: &req.sii,
+            mapping: &mapping.to_der()?,
+        })?;
         let record = StoredCert {
             serial: serial_hex(&serial),
             kind: CertKind::Leaf,
@@ -1274,8 +1265,7 @@ impl PrepareCtx<'_> {
             revocation_reason: None,
         };
         Ok(Prepared {
-            params: p,
-            spki,
+            tbs,
             key_pem,
             record,
             sii: req.sii.clone(),
@@ -1302,14 +1292,6 @@ pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
             findings: errors.join("\n"),
         })
     }
-}
-
-/// PEM of one certificate.
-pub(crate) fn pem_cert(der: &[u8]) -> String {
-    pem::encode_config(
-        &pem::Pem::new("CERTIFICATE", der.to_vec()),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
 }
 
 /// The subject key's SPKI DER, the generated private key (if any) and the consent hash.
@@ -1393,7 +1375,7 @@ fn csr_sii(csr: &X509CertificationRequest<'_>) -> Result<Sii, IssueError> {
     }
 }
 
-/// A validated P-256 subject key, as rcgen signs over it (the uncompressed point).
+/// A validated P-256 subject key: its uncompressed point.
 pub(crate) struct P256PublicKey {
     point: Vec<u8>,
 }
@@ -1410,16 +1392,6 @@ impl P256PublicKey {
         Ok(P256PublicKey {
             point: key.to_encoded_point(false).as_bytes().to_vec(),
         })
-    }
-}
-
-impl rcgen::PublicKeyData for P256PublicKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.point
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &PKCS_ECDSA_P256_SHA256
     }
 }
 

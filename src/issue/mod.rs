@@ -6,6 +6,7 @@ mod ca;
 pub mod config;
 pub mod files;
 pub mod keys;
+mod leaf;
 mod lifecycle;
 mod lock;
 pub mod revoke;

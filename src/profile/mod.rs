@@ -193,6 +193,22 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Append the PEM of one certificate to `out`: LF line endings, 64 characters a line, as
+/// OpenSSL writes it. Appends in place (one reservation, no intermediate strings): it runs
+/// once for every issued leaf.
+pub(crate) fn push_pem_certificate(out: &mut String, der: &[u8]) {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+    const END: &str = "-----END CERTIFICATE-----\n";
+    out.reserve(BEGIN.len() + der.len().div_ceil(48) * 65 + END.len());
+    out.push_str(BEGIN);
+    for line in der.chunks(48) {
+        base64::engine::general_purpose::STANDARD.encode_string(line, out);
+        out.push('\n');
+    }
+    out.push_str(END);
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, data);
@@ -209,6 +225,21 @@ mod tests {
     fn policies_fixed_vector() {
         // SEQUENCE { SEQUENCE { OID 2.999.6464.3.1 } }
         assert_eq!(hex(&certificate_policies_der()), "300a300806068837b2400301");
+    }
+
+    #[test]
+    fn certificate_pem_is_what_the_pem_crate_writes() {
+        // Every length around the 48-byte line boundary, and a leaf-sized one.
+        for len in (0..=200).chain([601, 1024]) {
+            let der: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let expected = pem::encode_config(
+                &pem::Pem::new("CERTIFICATE", der.clone()),
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            );
+            let mut out = String::from("before\n");
+            push_pem_certificate(&mut out, &der);
+            assert_eq!(out, format!("before\n{expected}"), "{len} bytes");
+        }
     }
 
     #[test]
