@@ -185,8 +185,12 @@ pub struct Issued {
 
 /// A leaf prepared for signing: everything checked, serial chosen, not yet reserved.
 pub(crate) struct Prepared {
-    /// The TBSCertificate, written from the CA's [`LeafTemplate`].
-    tbs: Vec<u8>,
+    /// The serial, big-endian.
+    serial: Vec<u8>,
+    /// The subject's uncompressed P-256 point.
+    point: Vec<u8>,
+    /// The leaf's `MimiMapping`, DER.
+    mapping: Vec<u8>,
     key_pem: Option<String>,
     pub(crate) record: StoredCert,
     pub(crate) sii: Sii,
@@ -706,9 +710,13 @@ impl ProviderCa {
             ca_not_before: self.ca_not_before,
             ca_not_after: self.ca_not_after,
             ca_serial: &self.ca_serial,
-            template: &self.leaf_template,
         };
-        let (issuer, ca_pem) = (&self.issuer, self.ca_pem.as_str());
+        let ca_pem = self.ca_pem.as_str();
+        let signer = LeafSigner {
+            issuer: &self.issuer,
+            template: &self.leaf_template,
+            ca_pem,
+        };
         let store = &mut self.store;
         let parallel = rayon::current_num_threads() > 1;
         let mut in_flight = std::collections::HashSet::new();
@@ -764,7 +772,7 @@ impl ProviderCa {
                 let current = &mut current;
                 let signer = std::thread::Builder::new()
                     .name("mimi-sign".into())
-                    .spawn_scoped(s, move || current.sign(issuer, ca_pem, parallel));
+                    .spawn_scoped(s, move || current.sign(&signer, parallel));
                 let after = if more {
                     pull(&mut in_flight, false)
                 } else {
@@ -969,24 +977,40 @@ impl Stage {
         Ok(())
     }
 
-    /// Sign, lint and encode the chain of every reserved leaf (all cores when `parallel`).
-    fn sign(&mut self, issuer: &Issuer<'static, KeyPair>, ca_pem: &str, parallel: bool) {
+    /// Write, sign, lint and encode the chain of every reserved leaf (all cores when
+    /// `parallel`).
+    fn sign(&mut self, signer: &LeafSigner<'_>, parallel: bool) {
         use rayon::prelude::*;
+        let LeafSigner {
+            issuer,
+            template,
+            ca_pem,
+        } = *signer;
         let sign = |slot: &mut Slot| {
             if let Slot::Leaf {
                 prepared: p,
                 signed,
             } = slot
             {
+                let tbs = template.tbs(&LeafFields {
+                    serial: &p.serial,
+                    not_before: p.record.not_before,
+                    not_after: p.record.not_after,
+                    point: &p.point,
+                    sii: &p.sii,
+                    mapping: &p.mapping,
+                });
                 *signed = Some(
-                    rcgen::SigningKey::sign(issuer.key(), &p.tbs)
-                        .map(|signature| leaf::certificate(&p.tbs, &signature))
-                        .map_err(sign_err)
-                        .and_then(|der| pre_issuance_check(&der).map(|_| der))
-                        .map(|der| {
-                            let chain = chain_pem(&der, ca_pem);
-                            (der, chain)
-                        }),
+                    tbs.and_then(|tbs| {
+                        rcgen::SigningKey::sign(issuer.key(), &tbs)
+                            .map(|signature| leaf::certificate(&tbs, &signature))
+                            .map_err(sign_err)
+                    })
+                    .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                    .map(|der| {
+                        let chain = chain_pem(&der, ca_pem);
+                        (der, chain)
+                    }),
                 );
             }
         };
@@ -1132,7 +1156,8 @@ fn complete_and_reserve(
 
 /// Leaf then issuing CA, PEM.
 fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
-    let mut out = String::with_capacity(leaf_der.len() * 4 / 3 + 64 + ca_pem.len());
+    let mut out =
+        String::with_capacity(profile::pem_certificate_len(leaf_der.len()) + ca_pem.len());
     profile::push_pem_certificate(&mut out, leaf_der);
     out.push_str(ca_pem);
     out
@@ -1144,7 +1169,15 @@ struct PrepareCtx<'a> {
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
     ca_serial: &'a String,
+}
+
+/// The parts of a [`ProviderCa`] that writing and signing a leaf reads.
+#[derive(Clone, Copy)]
+struct LeafSigner<'a> {
+    issuer: &'a Issuer<'static, KeyPair>,
     template: &'a LeafTemplate,
+    /// The issuing CA's PEM, the second half of every chain.
+    ca_pem: &'a str,
 }
 
 impl PrepareCtx<'_> {
@@ -1237,14 +1270,6 @@ impl PrepareCtx<'_> {
             consent,
         };
         let serial = random_serial()?;
-        let tbs = self.template.tbs(&LeafFields {
-            serial: &serial,
-            not_before: now,
-            not_after,
-            point: &spki.point,
-            sii: &req.sii,
-            mapping: &mapping.to_der()?,
-        })?;
         let record = StoredCert {
             serial: serial_hex(&serial),
             kind: CertKind::Leaf,
@@ -1265,7 +1290,9 @@ impl PrepareCtx<'_> {
             revocation_reason: None,
         };
         Ok(Prepared {
-            tbs,
+            serial,
+            point: spki.point,
+            mapping: mapping.to_der()?,
             key_pem,
             record,
             sii: req.sii.clone(),

@@ -198,15 +198,22 @@ pub fn hex(bytes: &[u8]) -> String {
 /// once for every issued leaf.
 pub(crate) fn push_pem_certificate(out: &mut String, der: &[u8]) {
     use base64::Engine;
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
-    const END: &str = "-----END CERTIFICATE-----\n";
-    out.reserve(BEGIN.len() + der.len().div_ceil(48) * 65 + END.len());
-    out.push_str(BEGIN);
+    out.reserve(pem_certificate_len(der.len()));
+    out.push_str(PEM_BEGIN);
     for line in der.chunks(48) {
         base64::engine::general_purpose::STANDARD.encode_string(line, out);
         out.push('\n');
     }
-    out.push_str(END);
+    out.push_str(PEM_END);
+}
+
+const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+const PEM_END: &str = "-----END CERTIFICATE-----\n";
+
+/// The length of [`push_pem_certificate`]'s output for a certificate of `der_len` bytes.
+pub(crate) fn pem_certificate_len(der_len: usize) -> usize {
+    let lines = der_len.div_ceil(48);
+    PEM_BEGIN.len() + der_len.div_ceil(3) * 4 + lines + PEM_END.len()
 }
 
 /// SHA-256 of `data`.
@@ -239,6 +246,7 @@ mod tests {
             let mut out = String::from("before\n");
             push_pem_certificate(&mut out, &der);
             assert_eq!(out, format!("before\n{expected}"), "{len} bytes");
+            assert_eq!(pem_certificate_len(len), expected.len(), "{len} bytes");
         }
     }
 
