@@ -12,6 +12,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::fs::File;
+use std::io::BufWriter;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimi_attest::issue::{run_batch, CertStatus};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
@@ -73,10 +76,15 @@ fn bench(c: &mut Criterion) {
         )
     });
 
-    // What `mimi-attest issue-batch` does, minus process start and file handling: JSON
-    // request lines (id, SII, public key PEM) in, JSON result lines (chain PEM) out, four
-    // sub-batches of 4,096 in one pipeline; into a new store, and into one that already
-    // holds PREFILL leaves (the cost per leaf grows with the store: see BENCHMARKS.md).
+    // What `mimi-attest issue-batch` does, minus process start, reading the input file and
+    // the final sync and rename of the output: JSON request lines (id, SII, public key PEM)
+    // in, JSON result lines (chain PEM, ~1.8 KB each) out through a `BufWriter` into a real
+    // file, as the command writes them (`PendingFile`: a `BufWriter` over a file), four
+    // sub-batches of 4,096 in one pipeline; into a new store (the results file in the
+    // iteration's temporary directory), and into one that already holds PREFILL leaves (a
+    // results file in the bench's temporary directory, truncated before each iteration).
+    // The cost per leaf grows with the store: see BENCHMARKS.md. Creating or truncating the
+    // file is outside the measurement; writing and flushing it are inside.
     const LINES: u64 = 16_384;
     const PREFILL: usize = 300_000;
     let mut large = new_ca(&tmp.path().join("large"));
@@ -101,8 +109,9 @@ fn bench(c: &mut Criterion) {
     };
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(10);
-    let run = |ca: &mut ProviderCa, input: Vec<u8>| {
-        let mut output = Vec::with_capacity(input.len() * 3);
+    // A new (or truncated) results file, opened as the command opens its output.
+    let results_file = |path: &std::path::Path| BufWriter::new(File::create(path).unwrap());
+    let run = |ca: &mut ProviderCa, input: Vec<u8>, mut output: BufWriter<File>| {
         let summary = run_batch(
             ca,
             &mut input.as_slice(),
@@ -112,6 +121,8 @@ fn bench(c: &mut Criterion) {
         )
         .unwrap();
         assert_eq!(summary.issued, LINES);
+        // Flushed inside the measurement; the file is closed outside it.
+        output.into_inner().unwrap()
     };
     // A new CA for every iteration (made outside the measurement, removed after it).
     g.bench_function(
@@ -121,23 +132,25 @@ fn bench(c: &mut Criterion) {
                 || {
                     let dir = tempfile::tempdir().unwrap();
                     let ca = new_ca(dir.path());
-                    (dir, ca, batch_input())
+                    let output = results_file(&dir.path().join("results.jsonl"));
+                    (dir, ca, batch_input(), output)
                 },
-                |(dir, mut ca, input)| {
-                    run(&mut ca, input);
-                    (dir, ca)
+                |(dir, mut ca, input, output)| {
+                    let file = run(&mut ca, input, output);
+                    (dir, ca, file)
                 },
                 BatchSize::PerIteration,
             )
         },
     );
     let rows_before = large.store().count(CertStatus::Issued).unwrap_or(0);
+    let large_results = tmp.path().join("large-results.jsonl");
     g.bench_function(
         format!("issue-batch (run_batch): {LINES} JSON requests, store of 300k"),
         |b| {
             b.iter_batched(
-                &mut batch_input,
-                |input| run(&mut large, input),
+                || (batch_input(), results_file(&large_results)),
+                |(input, output)| run(&mut large, input, output),
                 BatchSize::PerIteration,
             )
         },
