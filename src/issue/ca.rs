@@ -1023,17 +1023,18 @@ impl Stage {
 
     /// Store the signed leaves as issued, and abandon those whose signing failed.
     fn complete(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut issued = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             match slot {
                 Slot::Leaf {
                     prepared: p,
                     signed: Some(Ok((der, _))),
-                } => IssuanceStore::complete(tx, p.rowid, der)?,
+                } => issued.push((p.rowid, der.as_slice())),
                 Slot::Leaf { prepared: p, .. } => IssuanceStore::abandon(tx, p.rowid)?,
                 Slot::Done(_) | Slot::Refused { .. } => {}
             }
         }
-        Ok(())
+        IssuanceStore::complete_many(tx, &issued)
     }
 
     /// The results, in request order (once [`Self::complete`] is committed).

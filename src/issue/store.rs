@@ -381,17 +381,35 @@ impl IssuanceStore {
         Ok(())
     }
 
-    /// Mark a reservation (by the id [`Self::insert`] returned) issued with its signed DER.
-    pub(crate) fn complete(tx: &Transaction<'_>, id: i64, der: &[u8]) -> rusqlite::Result<()> {
-        let n = tx
-            .prepare_cached(
-                "UPDATE certificates SET status = 'issued' WHERE id = ?1 AND status = 'reserved'",
-            )?
-            .execute([id])?;
-        if n != 1 {
-            return Err(rusqlite::Error::QueryReturnedNoRows);
+    /// Mark reservations (by the ids [`Self::insert`] returned, in increasing order) issued
+    /// with their signed DER. Each run of consecutive ids is flipped by one UPDATE over the
+    /// range (a sub-batch reserves its rows in one transaction, so their ids follow each
+    /// other); every row of the range must be a reservation, or nothing is marked.
+    pub(crate) fn complete_many(
+        tx: &Transaction<'_>,
+        leaves: &[(i64, &[u8])],
+    ) -> rusqlite::Result<()> {
+        let mut flip = tx.prepare_cached(
+            "UPDATE certificates SET status = 'issued' \
+             WHERE id BETWEEN ?1 AND ?2 AND status = 'reserved'",
+        )?;
+        let mut run_start = 0;
+        for i in 0..leaves.len() {
+            let run_ends = i + 1 == leaves.len() || leaves[i + 1].0 != leaves[i].0.wrapping_add(1);
+            if run_ends {
+                let (first, last) = (leaves[run_start].0, leaves[i].0);
+                let expected = i - run_start + 1;
+                if flip.execute([first, last])? != expected {
+                    return Err(rusqlite::Error::QueryReturnedNoRows);
+                }
+                run_start = i + 1;
+            }
         }
-        Self::insert_der(tx, id, der)
+        let mut der = tx.prepare_cached("INSERT INTO certificate_der (id, der) VALUES (?1, ?2)")?;
+        for (id, bytes) in leaves {
+            der.execute(params![id, bytes])?;
+        }
+        Ok(())
     }
 
     /// Give up a reservation (by id) whose signing failed (the serial is never reused).
