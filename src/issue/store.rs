@@ -669,3 +669,87 @@ fn store_err(path: &Path, e: rusqlite::Error) -> IssueError {
         message: e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn reservation(n: u8) -> StoredCert {
+        let t = datetime!(2026-11-26 09:00:00 UTC);
+        StoredCert {
+            serial: format!("{n:02x}{}", "11".repeat(15)),
+            kind: CertKind::Leaf,
+            request_id: Some(format!("req-{n}")),
+            request_sha256: None,
+            sii: Some(format!("tel:+1555555010{n}")),
+            handle: None,
+            method: Some("sms-otp".into()),
+            validated_at: Some(t),
+            not_before: t,
+            not_after: t + time::Duration::days(7),
+            issuer_serial: None,
+            der: None,
+            csr_sha256: None,
+            status: CertStatus::Reserved,
+            created_at: t,
+            revoked_at: None,
+            revocation_reason: None,
+        }
+    }
+
+    #[test]
+    fn completion_flips_runs_of_ids_and_refuses_a_range_with_a_foreign_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let ids: Vec<i64> = store
+            .write(|tx| {
+                (1..=6)
+                    .map(|n| IssuanceStore::insert(tx, &reservation(n)))
+                    .collect()
+            })
+            .unwrap();
+        // 1, 2, 4, 5 signed (two runs); 3 abandoned; 6 left for the refusal below.
+        store
+            .write(|tx| {
+                IssuanceStore::abandon(tx, ids[2])?;
+                IssuanceStore::complete_many(
+                    tx,
+                    &[
+                        (ids[0], b"der-1".as_slice()),
+                        (ids[1], b"der-2"),
+                        (ids[3], b"der-4"),
+                        (ids[4], b"der-5"),
+                    ],
+                )
+            })
+            .unwrap();
+        let row =
+            |store: &IssuanceStore, n: u8| store.get(&reservation(n).serial).unwrap().unwrap();
+        for (n, status, der) in [
+            (1, CertStatus::Issued, Some(b"der-1".to_vec())),
+            (2, CertStatus::Issued, Some(b"der-2".to_vec())),
+            (3, CertStatus::Abandoned, None),
+            (4, CertStatus::Issued, Some(b"der-4".to_vec())),
+            (5, CertStatus::Issued, Some(b"der-5".to_vec())),
+            (6, CertStatus::Reserved, None),
+        ] {
+            let r = row(&store, n);
+            assert_eq!((r.status, r.der), (status, der), "row {n}");
+        }
+        // A range that takes in a row no longer reserved (5 is issued) changes nothing.
+        let err = store
+            .write(|tx| IssuanceStore::complete_many(tx, &[(ids[4], b"again"), (ids[5], b"der-6")]))
+            .unwrap_err();
+        assert!(matches!(err, IssueError::Store { .. }), "{err}");
+        assert_eq!(row(&store, 6).status, CertStatus::Reserved);
+        assert_eq!(row(&store, 5).der, Some(b"der-5".to_vec()));
+        // An abandoned reservation is never completed (its serial stays unused).
+        let err = store
+            .write(|tx| IssuanceStore::complete_many(tx, &[(ids[2], b"late")]))
+            .unwrap_err();
+        assert!(matches!(err, IssueError::Store { .. }), "{err}");
+        let r = row(&store, 3);
+        assert_eq!((r.status, r.der), (CertStatus::Abandoned, None));
+    }
+}
