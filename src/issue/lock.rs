@@ -1,6 +1,6 @@
 //! One issuing process at a time per CA directory, for one turn of issuance (an `issue`, or
-//! up to 65,536 requests of a batch: a long batch gives the lock up between turns, with no
-//! reservation in flight, so other issuers wait seconds, not the whole batch).
+//! 16 sub-batches of a batch, 56,832 requests: a long batch gives the lock up between
+//! turns, with no reservation in flight, so other issuers wait seconds, not the whole batch).
 //!
 //! A reservation (a `reserved` row) is made and completed inside one such turn, so whoever
 //! holds the lock knows that any `reserved` row it finds was left by a process that died:
