@@ -216,6 +216,19 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
     })
 }
 
+/// Page size of a new store, in bytes (SQLite's default is 4,096). Every leaf inserts into
+/// indexes keyed by random values (serial, request id, SII), so each transaction touches
+/// pages all over them, and every page it touches goes to the write-ahead log and again to
+/// the database file at the checkpoint. Larger pages mean fewer pages, fewer levels and
+/// fewer writes for the same entries. Measured (dev probe, 16,384 `run_batch` requests
+/// a run, the store's closing checkpoint included): a new store 32.0k -> 33.5k leaves/s on
+/// one core, 55.6k -> 58.9k on two; a store of 300,000 leaves 14.6k -> 17.6k and 19.7k ->
+/// 24.2k. 32 and 64 KiB were faster still in the large store (19.2k and 20.2k on one
+/// core), but make every small transaction (one `issue`, one `revoke`) write that much
+/// more; 16 KiB is the usual compromise of storage engines. An existing store keeps the
+/// page size it was made with (see the README for converting one).
+const PAGE_SIZE: u32 = 16_384;
+
 /// How long a writer waits for another process holding the database before giving up.
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
@@ -247,6 +260,9 @@ impl IssuanceStore {
             });
         }
         let conn = Connection::open(path).map_err(|e| store_err(path, e))?;
+        // Before the first table and the switch to WAL: a WAL database keeps its page size.
+        conn.execute_batch(&format!("PRAGMA page_size={PAGE_SIZE};"))
+            .map_err(|e| store_err(path, e))?;
         Self::configure(&conn, path)?;
         conn.execute_batch(TABLES)
             .and_then(|()| conn.execute_batch(INDEXES))
@@ -696,6 +712,22 @@ mod tests {
             revoked_at: None,
             revocation_reason: None,
         }
+    }
+
+    #[test]
+    fn a_new_store_has_16_kib_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let size: u32 = store
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, PAGE_SIZE);
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[test]
