@@ -603,11 +603,13 @@ impl ProviderCa {
     /// Issue one leaf: checked, reserved in the store, signed, stored, then handed out.
     pub fn issue(&mut self, req: &IssueRequest, now: OffsetDateTime) -> Result<Issued, IssueError> {
         let mut out = self.issue_many(std::slice::from_ref(req), now)?;
-        out.pop().expect("one request, one result")
+        out.pop()
+            .unwrap_or_else(|| Err(IssueError::Sign("the request got no result".into())))
     }
 
     /// Issue several leaves: every serial is reserved in the store before it is signed, and
-    /// a leaf is handed out only after it is stored as issued (see [`Self::issue_stream`]).
+    /// a leaf is handed out only after it is stored as issued, in sub-batches that overlap
+    /// storing with signing.
     /// Results come back in request order; a bad request fails alone. A repeated request id
     /// is answered from the store (the stored certificate for the same request, an error for
     /// a different one); the same id twice among the requests in flight together is refused.
