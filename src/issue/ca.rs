@@ -1459,6 +1459,16 @@ fn require_p256(spki_der: &[u8]) -> Result<(), IssueError> {
 mod tests {
     use super::*;
 
+    /// Sub-batch lengths: doubling from FIRST_STAGE up to STAGE, and a turn of TURN of them
+    /// is the 56,832 requests the docs (lock.rs, README) promise.
+    #[test]
+    fn sub_batches_ramp_up_to_the_stage_length() {
+        let lens: Vec<usize> = (0..6).map(stage_len).collect();
+        assert_eq!(lens, [512, 1024, 2048, 4096, 4096, 4096]);
+        assert_eq!(stage_len(usize::MAX), STAGE);
+        assert_eq!((0..TURN).map(stage_len).sum::<usize>(), 56_832);
+    }
+
     /// A stream longer than one turn: the pipeline drains and the lock is given up between
     /// turns, and nothing of the stream is lost, reordered or issued twice; an id whose
     /// turn has ended is answered from the store, one still in flight is refused.
