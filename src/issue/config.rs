@@ -160,6 +160,14 @@ impl CaConfig {
                     crl.url
                 )));
             }
+            // Certificates carry it as an IA5String.
+            if !crl.url.is_ascii() {
+                return Err(bad(format!(
+                    "crl.url {:?} must be ASCII: write the host in punycode (xn--...) and \
+                     percent-encode other characters",
+                    crl.url
+                )));
+            }
             positive("crl.lifetime", crl.lifetime)?;
         }
         Ok(config)
@@ -200,6 +208,7 @@ mod tests {
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {leaf_max: 2y}\n", "nest"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {ca: soon}\n", "duration"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"ftp://x\"}\n", "http"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"http://crl.bücher.example/m.crl\"}\n", "punycode"),
             ("organization: X\nscope: {tel: [\"+1\"]}\n", "provider"),
         ] {
             let e = CaConfig::from_yaml(yaml, "t.yaml").unwrap_err().to_string();
