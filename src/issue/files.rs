@@ -1,6 +1,10 @@
 //! Writing files so that a reader never sees half of one: a temporary file beside the
 //! target, written, synced and renamed into place. Private keys are created with mode 0600
 //! from the start, never chmod-ed afterwards.
+//!
+//! A target that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written in
+//! place instead: renaming over it would replace the device or pipe with a file. A target
+//! reached through a symbolic link is replaced where the link points, and the link stays.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -38,6 +42,28 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{nonce:016x}.tmp"))
 }
 
+/// Where an output goes.
+enum Destination {
+    /// A regular file, or none yet: written beside it and renamed over it (this path, with
+    /// any symbolic links resolved).
+    Replace(PathBuf),
+    /// A device, FIFO or socket: opened and written as it is.
+    InPlace,
+}
+
+fn destination(path: &Path) -> io::Result<Destination> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(Destination::Replace(fs::canonicalize(path)?)),
+        Ok(m) if m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a directory: name a file", path.display()),
+        )),
+        Ok(_) => Ok(Destination::InPlace),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Destination::Replace(path.to_owned())),
+        Err(e) => Err(e),
+    }
+}
+
 /// Write `data` to `path` atomically with the given mode.
 pub fn write_atomic(
     path: &Path,
@@ -51,6 +77,13 @@ pub fn write_atomic(
             format!("{} already exists", path.display()),
         ));
     }
+    let path = match destination(path)? {
+        Destination::Replace(path) => path,
+        Destination::InPlace => {
+            return OpenOptions::new().write(true).open(path)?.write_all(data);
+        }
+    };
+    let path = path.as_path();
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = create_new(&tmp, mode)?;
@@ -103,48 +136,66 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 }
 
 /// A file being written under a temporary name, renamed into place by `commit` and
-/// removed if dropped uncommitted: streamed outputs never leave half a file behind.
+/// removed if dropped uncommitted: streamed outputs never leave half a file behind. (A
+/// device or FIFO target is written in place, as it is streamed.)
 pub struct PendingFile {
-    tmp: PathBuf,
-    target: PathBuf,
+    /// The temporary file and the target it becomes; `None` when written in place.
+    rename: Option<(PathBuf, PathBuf)>,
     file: Option<io::BufWriter<File>>,
 }
 
 impl PendingFile {
     /// Start writing what will become `target`.
     pub fn create(target: &Path, mode: FileMode) -> io::Result<Self> {
-        let tmp = temp_path(target);
-        let file = create_new(&tmp, mode)?;
+        let (file, rename) = match destination(target)? {
+            Destination::Replace(target) => {
+                let tmp = temp_path(&target);
+                (create_new(&tmp, mode)?, Some((tmp, target)))
+            }
+            Destination::InPlace => (OpenOptions::new().write(true).open(target)?, None),
+        };
         Ok(PendingFile {
-            tmp,
-            target: target.to_owned(),
+            rename,
             file: Some(io::BufWriter::new(file)),
         })
     }
 
     /// Sync and rename into place.
     pub fn commit(mut self) -> io::Result<()> {
-        let f = self.file.take().expect("commit consumes the file once");
+        let Some(f) = self.file.take() else {
+            return Ok(());
+        };
         let f = f.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        fs::rename(&self.tmp, &self.target)?;
-        sync_parent(&self.target)
+        match &self.rename {
+            Some((tmp, target)) => {
+                f.sync_all()?;
+                fs::rename(tmp, target)?;
+                sync_parent(target)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn file(&mut self) -> io::Result<&mut io::BufWriter<File>> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the output was already committed"))
     }
 }
 
 impl Write for PendingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.as_mut().expect("open until commit").write(buf)
+        self.file()?.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().expect("open until commit").flush()
+        self.file()?.flush()
     }
 }
 
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.tmp);
+        if let (Some(_), Some((tmp, _))) = (self.file.take(), &self.rename) {
+            let _ = fs::remove_file(tmp);
         }
     }
 }
@@ -176,6 +227,73 @@ mod tests {
             1,
             "no temp file left"
         );
+    }
+
+    /// A FIFO (as `/dev/null` or `/dev/stdout` would be) is written in place, never
+    /// replaced by a file; a symbolic link keeps pointing where it did.
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_written_in_place_and_links_kept() {
+        use std::io::Read;
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        match std::process::Command::new("mkfifo").arg(&fifo).status() {
+            Ok(s) if s.success() => {}
+            other => {
+                eprintln!("SKIPPED the FIFO half of this test: mkfifo failed ({other:?})");
+                return;
+            }
+        }
+        for write in [
+            |p: &Path| write_atomic(p, b"one", FileMode::Public, Overwrite::Allow),
+            |p: &Path| {
+                let mut f = PendingFile::create(p, FileMode::Private)?;
+                f.write_all(b"one")?;
+                f.commit()
+            },
+        ] {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    File::open(&fifo).unwrap().read_to_end(&mut got).unwrap();
+                    got
+                })
+            };
+            write(&fifo).unwrap();
+            // Checked before waiting for the reader: had the FIFO been renamed over, the
+            // reader would wait forever for a writer.
+            assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+            assert_eq!(reader.join().unwrap(), b"one");
+        }
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+
+        let real = dir.path().join("real.pem");
+        let link = dir.path().join("link.pem");
+        fs::write(&real, b"old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomic(&link, b"new", FileMode::Public, Overwrite::Allow).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        let mut f = PendingFile::create(&link, FileMode::Public).unwrap();
+        f.write_all(b"newer").unwrap();
+        f.commit().unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"newer");
+
+        let e = write_atomic(dir.path(), b"x", FileMode::Public, Overwrite::Allow).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
     }
 
     #[test]
