@@ -422,16 +422,10 @@ impl IssuanceStore {
             "UPDATE certificates SET status = 'issued' \
              WHERE id BETWEEN ?1 AND ?2 AND status = 'reserved'",
         )?;
-        let mut run_start = 0;
-        for i in 0..leaves.len() {
-            let run_ends = i + 1 == leaves.len() || leaves[i + 1].0 != leaves[i].0.wrapping_add(1);
-            if run_ends {
-                let (first, last) = (leaves[run_start].0, leaves[i].0);
-                let expected = i - run_start + 1;
-                if flip.execute([first, last])? != expected {
-                    return Err(rusqlite::Error::QueryReturnedNoRows);
-                }
-                run_start = i + 1;
+        for run in leaves.chunk_by(|a, b| b.0 == a.0.wrapping_add(1)) {
+            let (first, last) = (run[0].0, run[run.len() - 1].0);
+            if flip.execute([first, last])? != run.len() {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
             }
         }
         let mut der = tx.prepare_cached("INSERT INTO certificate_der (id, der) VALUES (?1, ?2)")?;
