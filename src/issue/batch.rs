@@ -226,8 +226,8 @@ fn write_result(
 
 /// Run a batch: read requests from `input`, issue them (the pipeline of
 /// [`ProviderCa::issue_many`], fed one sub-batch of lines at a time: lines are read, parsed
-/// and prepared on the calling thread while an earlier sub-batch is signed on all cores and
-/// the store commits overlap the signing; up to five sub-batches in flight), and write one
+/// and prepared on the calling thread while earlier sub-batches are reserved and stored on
+/// a store thread and signed on all cores; up to five sub-batches at once), and write one
 /// result line per request to `output`, in input order. A bad request is reported on its
 /// line and does not stop the batch; a store or I/O failure does. `clock` gives "now" for
 /// each sub-batch; `progress` is told the last input line whose result is written.

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
@@ -642,10 +643,10 @@ impl ProviderCa {
     /// `n` more (an `Err` entry is a request that could not be read: it is answered with
     /// its error, in its place; an empty vector ends the stream), `clock` the time for each
     /// sub-batch, and `sink` receives each sub-batch's results in request order once they
-    /// are durable. The store work runs on its own thread, one transaction per sub-batch
-    /// (storing the sub-batch signed before and reserving the one after) while the current
-    /// one is signed: commits and their fsyncs overlap the signing even on one core, and
-    /// the pipeline fills and drains once per stream, not once per sub-batch.
+    /// are durable. The store work runs on its own thread (a transaction stores the
+    /// sub-batches signed since the last one and reserves those prepared since) while
+    /// another is signed: commits and their fsyncs overlap the signing even on one core,
+    /// and the pipeline fills and drains once per turn, not once per sub-batch.
     pub(crate) fn issue_stream(
         &mut self,
         source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
@@ -701,6 +702,14 @@ impl ProviderCa {
     /// One turn of [`Self::issue_stream`], under the issuing lock: reservations never
     /// outlive it unless its process dies, so releasing a `reserved` row of an earlier,
     /// dead attempt is safe.
+    ///
+    /// Three threads pass each sub-batch along, in order, without waiting for each other at
+    /// fixed points: this one reads and prepares it, the store thread reserves it, the
+    /// signing thread signs it (on all cores), the store thread stores it as issued, and
+    /// this one hands it out. Up to [`IN_FLIGHT`] sub-batches are between the first and
+    /// the last step. A source that fails ends the stream there: what is already signed is
+    /// still stored and handed out, then the call fails. So does a sink that fails, but
+    /// nothing more is handed out. A store failure ends the call at once.
     fn issue_pipeline(
         &mut self,
         source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
@@ -720,127 +729,130 @@ impl ProviderCa {
             ca_pem,
         };
         let store = &mut self.store;
-        let parallel = rayon::current_num_threads() > 1;
-        let mut in_flight = std::collections::HashSet::new();
-        // `on_pool`: prepare on all cores. Not while a sub-batch is being signed: rayon would
-        // queue this work behind the signing, and this thread's own share of the stage would
-        // then leave a core idle; prepared on this thread, it runs beside the signing.
-        let mut pulled = 0;
-        let mut pull = |in_flight: &mut std::collections::HashSet<String>,
-                        on_pool: bool|
-         -> Result<Option<Stage>, IssueError> {
-            let reqs = source(stage_len(pulled))?;
-            pulled += 1;
-            if reqs.is_empty() {
-                return Ok(None);
-            }
-            let now = clock();
-            let now = now.replace_nanosecond(0).unwrap_or(now);
-            Ok(Some(Stage::prepare(
-                reqs,
-                &ctx,
-                now,
-                in_flight,
-                parallel && on_pool,
-            )))
-        };
-        let mut emit = |stage: Stage, in_flight: &mut std::collections::HashSet<String>| {
-            for id in &stage.ids {
-                in_flight.remove(id);
-            }
-            sink(stage.results())
-        };
-        // Sub-batch k is signed while the store thread commits k-1 and reserves k+1, and
-        // this thread reads and prepares k+2 and hands out k-2. A source that fails ends the stream there:
-        // what is already signed is still stored and handed out, then the call fails.
-        let mut source_error = None;
-        let mut signing = pull(&mut in_flight, true)?;
-        if let Some(first) = signing.as_mut() {
-            store.write(|tx| first.reserve(tx, ca_pem))?;
-        }
-        let mut next = match signing {
-            Some(_) => pull(&mut in_flight, true)?,
-            None => None,
-        };
-        let mut to_complete: Option<Stage> = None;
-        // Completed by the last store transaction, handed out while the next one runs.
-        let mut ready: Option<Stage> = None;
         let store_path = store.path();
-        while let Some(mut current) = signing.take() {
-            let more = next.is_some() && source_error.is_none();
-            let (stored, signed, after, emitted) = std::thread::scope(|s| {
-                let (store, done, next) = (&mut *store, to_complete.as_ref(), next.as_mut());
-                let job = std::thread::Builder::new()
-                    .name("mimi-store".into())
-                    .spawn_scoped(s, move || complete_and_reserve(store, done, next, ca_pem));
-                let current = &mut current;
-                let signer = std::thread::Builder::new()
-                    .name("mimi-sign".into())
-                    .spawn_scoped(s, move || current.sign(&signer, parallel));
-                let after = if more {
-                    pull(&mut in_flight, false)
-                } else {
-                    Ok(None)
-                };
-                let emitted = ready
-                    .take()
-                    .map_or(Ok(()), |stage| emit(stage, &mut in_flight));
-                (
-                    joined(job, &store_path, "store").and_then(|r| r),
-                    joined(signer, &store_path, "signing"),
-                    after,
-                    emitted,
-                )
-            });
-            stored?;
-            signed?;
-            emitted?;
-            let after = after.unwrap_or_else(|e| {
-                source_error = Some(e);
-                None
-            });
-            ready = to_complete.take();
-            to_complete = Some(current);
-            signing = next;
-            next = after;
-        }
-        // Draining: the last sub-batch is stored while the one before it is handed out.
-        if let Some(last) = to_complete.take() {
-            let (stored, emitted) = std::thread::scope(|s| {
-                let last = &last;
-                let store = &mut *store;
-                let job = std::thread::Builder::new()
-                    .name("mimi-store".into())
-                    .spawn_scoped(s, move || store.write(|tx| last.complete(tx)));
-                let emitted = ready
-                    .take()
-                    .map_or(Ok(()), |stage| emit(stage, &mut in_flight));
-                (joined(job, &store_path, "store").and_then(|r| r), emitted)
-            });
-            stored?;
-            emitted?;
-            emit(last, &mut in_flight)?;
-        } else if let Some(stage) = ready.take() {
-            emit(stage, &mut in_flight)?;
-        }
-        source_error.map_or(Ok(()), Err)
-    }
-}
+        let parallel = rayon::current_num_threads() > 1;
+        let stopped = |what: &str, why: &str| IssueError::Store {
+            path: store_path.clone(),
+            message: format!("the {what} thread {why}; nothing after its sub-batch was issued"),
+        };
+        let mut ids_in_flight = std::collections::HashSet::new();
+        std::thread::scope(|s| {
+            let (to_store, store_inbox) = mpsc::channel();
+            let (to_signer, signer_inbox) = mpsc::channel();
+            let (to_main, stored) = mpsc::channel();
+            let signed_to_store = to_store.clone();
+            let store_job = std::thread::Builder::new()
+                .name("mimi-store".into())
+                .spawn_scoped(s, move || {
+                    store_loop(store, store_inbox, to_signer, to_main, ca_pem)
+                })
+                .map_err(|e| stopped("store", &format!("could not start ({e})")))?;
+            let sign_job = std::thread::Builder::new()
+                .name("mimi-sign".into())
+                .spawn_scoped(s, move || {
+                    sign_loop(signer_inbox, signed_to_store, &signer, parallel, &stopped)
+                })
+                .map_err(|e| stopped("signing", &format!("could not start ({e})")))?;
 
-/// What a pipeline thread returned, or why it did not (it could not start, or it panicked).
-fn joined<T>(
-    thread: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>,
-    store_path: &str,
-    what: &str,
-) -> Result<T, IssueError> {
-    let stopped = |why: String| IssueError::Store {
-        path: store_path.to_owned(),
-        message: format!("the {what} thread {why}; nothing after its sub-batch was issued"),
-    };
-    thread
-        .map_err(|e| stopped(format!("could not start ({e})")))?
-        .join()
-        .map_err(|_| stopped("stopped unexpectedly".into()))
+            // Sub-batches sent to the store thread and not handed out yet.
+            let mut in_flight = 0;
+            let mut pulled = 0;
+            let mut pulling = true;
+            let mut failure: Option<IssueError> = None;
+            let mut handing_out = true;
+            loop {
+                let next = if pulling && in_flight < IN_FLIGHT {
+                    match stored.try_recv() {
+                        Ok(answer) => Some(answer),
+                        Err(mpsc::TryRecvError::Empty) => None,
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    }
+                } else if in_flight == 0 {
+                    break;
+                } else {
+                    match stored.recv() {
+                        Ok(answer) => Some(answer),
+                        Err(mpsc::RecvError) => break,
+                    }
+                };
+                match next {
+                    Some(Ok(stage)) => {
+                        in_flight -= 1;
+                        for id in &stage.ids {
+                            ids_in_flight.remove(id);
+                        }
+                        if handing_out {
+                            if let Err(e) = sink(stage.results()) {
+                                failure.get_or_insert(e);
+                                handing_out = false;
+                                pulling = false;
+                                let _ = to_store.send(ToStore::Finish);
+                            }
+                        }
+                    }
+                    // The store thread has stopped, after handing over what it stored.
+                    Some(Err(e)) => {
+                        failure.get_or_insert(e);
+                        break;
+                    }
+                    None => {
+                        let reqs = source(stage_len(pulled));
+                        pulled += 1;
+                        let stage = match reqs {
+                            Ok(reqs) if reqs.is_empty() => None,
+                            Ok(reqs) => {
+                                let now = clock();
+                                let now = now.replace_nanosecond(0).unwrap_or(now);
+                                // The first sub-batch is prepared on all cores; later ones
+                                // on this thread, beside the signing (on the pool, they
+                                // would queue behind it).
+                                Some(Stage::prepare(
+                                    reqs,
+                                    &ctx,
+                                    now,
+                                    &mut ids_in_flight,
+                                    parallel && pulled == 1,
+                                ))
+                            }
+                            Err(e) => {
+                                failure.get_or_insert(e);
+                                None
+                            }
+                        };
+                        let sent = match stage {
+                            Some(stage) => {
+                                in_flight += 1;
+                                to_store.send(ToStore::Reserve(stage))
+                            }
+                            None => {
+                                pulling = false;
+                                to_store.send(ToStore::Finish)
+                            }
+                        };
+                        if sent.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            drop((to_store, stored));
+            let store_ended = store_job
+                .join()
+                .map_err(|_| stopped("store", "stopped unexpectedly"));
+            let sign_ended = sign_job
+                .join()
+                .map_err(|_| stopped("signing", "stopped unexpectedly"));
+            match failure {
+                Some(e) => Err(e),
+                None if in_flight > 0 => {
+                    Err(store_ended.and(sign_ended).err().unwrap_or_else(|| {
+                        stopped("store", "stopped before storing every signed sub-batch")
+                    }))
+                }
+                None => store_ended.and(sign_ended),
+            }
+        })
+    }
 }
 
 /// The answer to a repeated request id from the row that holds it: the stored certificate
@@ -1155,31 +1167,126 @@ fn stored_answer(
         .and_then(|row| replay_answer(row, id, fingerprint, sii, ca_pem)))
 }
 
-/// Store one signed sub-batch (`done`) and reserve the next, in one transaction (one
-/// commit, one fsync, instead of two). If that transaction fails, nothing of it stays; the
-/// completion is then committed alone (what was signed is kept, as when they were two
-/// transactions) and the call fails. A savepoint would do the same in one go, but SQLite
-/// then copies every page the reservation touches into a statement journal, about a tenth
-/// of this thread's work in a large store.
-fn complete_and_reserve(
+/// Sub-batches between being sent to the store thread and being handed out in
+/// [`ProviderCa::issue_stream`]: one reserved and waiting, one being signed, one signed and
+/// waiting to be stored, one stored and waiting to be handed out. With the one being
+/// prepared, five of up to [`STAGE`] requests each: about 100 MB.
+const IN_FLIGHT: usize = 4;
+
+/// What the store thread of a pipeline is given to do, in order.
+enum ToStore {
+    /// Reserve this prepared sub-batch's serials and request ids.
+    Reserve(Stage),
+    /// Store this signed sub-batch as issued.
+    Signed(Stage),
+    /// Nothing more will be reserved: stop once everything reserved is stored.
+    Finish,
+    /// The signing thread stopped: stop now.
+    Failed(IssueError),
+}
+
+/// The store thread of a pipeline: each transaction stores every signed sub-batch that is
+/// waiting and reserves every prepared one (one commit, one fsync, for all of them). A
+/// reserved sub-batch goes to the signing thread, a stored one back to the calling thread.
+/// If a transaction fails, nothing of it stays; the signed sub-batches are then stored
+/// alone (what was signed is kept) and handed back, followed by the error. A savepoint
+/// would do the same in one go, but SQLite then copies every page the reservation touches
+/// into a statement journal, about a tenth of this thread's work in a large store.
+///
+/// At the end of a pipeline that stored at least a full sub-batch, the log is folded into
+/// the database while the last results are handed out (closing the store would do it
+/// alone, after them).
+fn store_loop(
     store: &mut IssuanceStore,
-    done: Option<&Stage>,
-    next: Option<&mut Stage>,
+    inbox: mpsc::Receiver<ToStore>,
+    to_signer: mpsc::Sender<Stage>,
+    to_main: mpsc::Sender<Result<Stage, IssueError>>,
     ca_pem: &str,
-) -> Result<(), IssueError> {
-    match (done, next) {
-        (None, None) => Ok(()),
-        (Some(done), None) => store.write(|tx| done.complete(tx)),
-        (None, Some(next)) => store.write(|tx| next.reserve(tx, ca_pem)),
-        (Some(done), Some(next)) => store
-            .write(|tx| {
-                done.complete(tx)?;
-                next.reserve(tx, ca_pem)
-            })
-            .or_else(|e| {
-                store.write(|tx| done.complete(tx))?;
-                Err(e)
-            }),
+) {
+    let mut reserved_not_stored = 0;
+    let mut finishing = false;
+    let mut leaves_stored = 0;
+    while !(finishing && reserved_not_stored == 0) {
+        let Ok(first) = inbox.recv() else {
+            return;
+        };
+        let (mut reserve, mut signed) = (Vec::new(), Vec::new());
+        for job in std::iter::once(first).chain(inbox.try_iter()) {
+            match job {
+                ToStore::Reserve(stage) => reserve.push(stage),
+                ToStore::Signed(stage) => signed.push(stage),
+                ToStore::Finish => finishing = true,
+                ToStore::Failed(e) => {
+                    let _ = to_main.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let written = store.write(|tx| {
+            for stage in &signed {
+                stage.complete(tx)?;
+            }
+            for stage in &mut reserve {
+                stage.reserve(tx, ca_pem)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            let kept = !reserve.is_empty()
+                && !signed.is_empty()
+                && store
+                    .write(|tx| signed.iter().try_for_each(|stage| stage.complete(tx)))
+                    .is_ok();
+            if kept {
+                for stage in signed {
+                    let _ = to_main.send(Ok(stage));
+                }
+            }
+            let _ = to_main.send(Err(e));
+            return;
+        }
+        reserved_not_stored += reserve.len();
+        reserved_not_stored -= signed.len();
+        leaves_stored += signed.iter().map(|stage| stage.slots.len()).sum::<usize>();
+        for stage in reserve {
+            if to_signer.send(stage).is_err() {
+                return;
+            }
+        }
+        for stage in signed {
+            if to_main.send(Ok(stage)).is_err() {
+                return;
+            }
+        }
+    }
+    drop((to_signer, to_main));
+    if leaves_stored >= STAGE {
+        // Not fatal if it cannot: closing the store folds the log again.
+        let _ = store.fold_log();
+    }
+}
+
+/// The signing thread of a pipeline: signs each reserved sub-batch (on all cores when
+/// `parallel`) and sends it back to the store thread. If signing panics, the store thread
+/// is told and the pipeline stops.
+fn sign_loop(
+    inbox: mpsc::Receiver<Stage>,
+    to_store: mpsc::Sender<ToStore>,
+    signer: &LeafSigner<'_>,
+    parallel: bool,
+    stopped: &dyn Fn(&str, &str) -> IssueError,
+) {
+    for mut stage in inbox {
+        let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stage.sign(signer, parallel)
+        }));
+        let job = match signed {
+            Ok(()) => ToStore::Signed(stage),
+            Err(_) => ToStore::Failed(stopped("signing", "stopped unexpectedly")),
+        };
+        if to_store.send(job).is_err() {
+            return;
+        }
     }
 }
 
@@ -1530,5 +1637,177 @@ mod tests {
             .collect();
         assert_eq!(serials.len(), 10, "one serial per leaf");
         assert_eq!(ca.store().count(CertStatus::Issued).unwrap(), 2 + 10);
+    }
+
+    /// A CA in a temporary directory, and requests with ids `{prefix}-{i}`.
+    fn test_ca(tmp: &tempfile::TempDir) -> ProviderCa {
+        ProviderCa::init(
+            "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n",
+            "pipeline",
+            &tmp.path().join("ca"),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    }
+
+    fn numbered_request(prefix: &str, i: usize) -> IssueRequest {
+        let mut r = IssueRequest::new(Sii::parse(&format!("+1555000{i:04}")).unwrap());
+        r.request_id = Some(format!("{prefix}-{i}"));
+        r
+    }
+
+    /// A source that gives up to `per_call` requests a call, `total` in all, then ends the
+    /// stream, or fails when `fail`.
+    fn counted_source(
+        per_call: usize,
+        total: usize,
+        fail: bool,
+    ) -> impl FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError> {
+        let mut next = 0;
+        move |n: usize| {
+            if next == total {
+                return if fail {
+                    Err(IssueError::Request("the input broke off".into()))
+                } else {
+                    Ok(Vec::new())
+                };
+            }
+            let end = (next + n.min(per_call)).min(total);
+            let reqs = (next..end).map(|i| Ok(numbered_request("p", i))).collect();
+            next = end;
+            Ok(reqs)
+        }
+    }
+
+    /// Run `source` through [`ProviderCa::issue_stream`]: the leaves handed out (every
+    /// result must be one), and how the call ended.
+    fn stream_leaves(
+        ca: &mut ProviderCa,
+        mut source: impl FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+    ) -> (Vec<Issued>, Result<(), IssueError>) {
+        let mut out = Vec::new();
+        let ended = ca.issue_stream(&mut source, &OffsetDateTime::now_utc, &mut |results| {
+            out.extend(results.into_iter().map(Result::unwrap));
+            Ok(())
+        });
+        (out, ended)
+    }
+
+    /// The serials the store holds with `status`.
+    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<String> {
+        let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT serial FROM certificates WHERE kind = 'leaf' AND status = ?1")
+            .unwrap();
+        let rows = stmt.query_map([status], |r| r.get(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// A source that fails ends the stream: everything it gave before is still signed,
+    /// stored and handed out, in order, and then the call fails with the source's error.
+    #[test]
+    fn a_failing_source_still_stores_and_hands_out_what_it_gave() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ca = test_ca(&tmp);
+        let (out, ended) = stream_leaves(&mut ca, counted_source(3, 14, true));
+        let err = ended.unwrap_err();
+        assert!(err.to_string().contains("the input broke off"), "{err}");
+        assert_eq!(out.len(), 14);
+        for (i, leaf) in out.iter().enumerate() {
+            assert_eq!(
+                leaf.sii,
+                numbered_request("p", i).sii,
+                "result {i} out of order"
+            );
+        }
+        let handed_out = out.iter().map(|l| l.serial.clone()).collect();
+        assert_eq!(serials_with(&ca, "issued"), handed_out);
+        assert!(serials_with(&ca, "reserved").is_empty());
+    }
+
+    /// A sink that fails stops the hand-out and fails the call; what was already signed is
+    /// stored as issued (a retry answers it from the store), and no reservation is left.
+    #[test]
+    fn a_failing_sink_stops_the_hand_out_and_leaves_no_reservation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ca = test_ca(&tmp);
+        let mut calls = 0;
+        let mut handed_out = std::collections::BTreeSet::new();
+        let err = ca
+            .issue_stream(
+                &mut counted_source(2, 40, false),
+                &OffsetDateTime::now_utc,
+                &mut |results| {
+                    calls += 1;
+                    if calls == 2 {
+                        return Err(IssueError::Io {
+                            path: "out".into(),
+                            message: "disk full".into(),
+                        });
+                    }
+                    handed_out.extend(results.into_iter().map(|r| r.unwrap().serial));
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(calls, 2, "nothing is handed out after the sink failed");
+        assert_eq!(handed_out.len(), 2);
+        let issued = serials_with(&ca, "issued");
+        assert!(handed_out.is_subset(&issued));
+        assert!(
+            issued.len() < 40,
+            "the stream stopped: {} issued",
+            issued.len()
+        );
+        assert!(serials_with(&ca, "reserved").is_empty());
+    }
+
+    /// A store failure (here a trigger refusing one reservation) fails the call. Every
+    /// sub-batch stored before it is handed out, in order, and nothing else is stored as
+    /// issued; a retry of the whole stream answers those from the store and issues the rest.
+    #[test]
+    fn a_store_failure_hands_out_exactly_what_was_stored_then_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut ca = test_ca(&tmp);
+        let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON certificates WHEN NEW.request_id = 'p-9' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END;",
+        )
+        .unwrap();
+        let (out, ended) = stream_leaves(&mut ca, counted_source(2, 30, false));
+        let err = ended.unwrap_err();
+        assert!(
+            err.to_string().contains("refused by the test trigger"),
+            "{err}"
+        );
+        assert!(
+            out.len() <= 8,
+            "request 9 is in the fifth sub-batch: {}",
+            out.len()
+        );
+        for (i, leaf) in out.iter().enumerate() {
+            assert_eq!(
+                leaf.sii,
+                numbered_request("p", i).sii,
+                "result {i} out of order"
+            );
+        }
+        let handed_out: std::collections::BTreeSet<String> =
+            out.iter().map(|l| l.serial.clone()).collect();
+        assert_eq!(serials_with(&ca, "issued"), handed_out);
+
+        conn.execute_batch("DROP TRIGGER refuse").unwrap();
+        let (again, ended) = stream_leaves(&mut ca, counted_source(2, 30, false));
+        ended.unwrap();
+        assert_eq!(again.len(), 30);
+        for (before, after) in out.iter().zip(&again) {
+            assert!(after.replayed);
+            assert_eq!(before.serial, after.serial);
+        }
+        assert!(again[out.len()..].iter().all(|l| !l.replayed));
+        assert_eq!(serials_with(&ca, "issued").len(), 30);
+        assert!(serials_with(&ca, "reserved").is_empty());
     }
 }

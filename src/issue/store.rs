@@ -456,6 +456,22 @@ impl IssuanceStore {
         Ok(())
     }
 
+    /// Fold the write-ahead log into the database file and empty it, without waiting: with
+    /// readers still in the log, what they may need is left there, for a later checkpoint
+    /// or for closing the store.
+    pub(crate) fn fold_log(&self) -> Result<(), IssueError> {
+        self.conn
+            .busy_timeout(StdDuration::ZERO)
+            .map_err(|e| self.err(e))?;
+        let folded = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.err(e))?;
+        folded.map_err(|e| self.err(e))
+    }
+
     /// Fold the write-ahead log into the database file.
     pub fn checkpoint(&self) -> Result<(), IssueError> {
         self.conn
