@@ -138,11 +138,22 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 /// A file being written under a temporary name, renamed into place by `commit` and
 /// removed if dropped uncommitted: streamed outputs never leave half a file behind. (A
 /// device or FIFO target is written in place, as it is streamed.)
+///
+/// A long output is synced behind the writing, on a thread of its own, every
+/// [`SYNC_BEHIND`] bytes, so the sync in `commit` has little left to write: for the
+/// ≈190 MB of results of 100,000 requests that final sync took ≈0.1 s alone.
 pub struct PendingFile {
     /// The temporary file and the target it becomes; `None` when written in place.
     rename: Option<(PathBuf, PathBuf)>,
     file: Option<io::BufWriter<File>>,
+    /// Bytes written since the last sync behind was started (or asked for).
+    unsynced: u64,
+    /// The sync behind in progress, if any.
+    syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
+
+/// How many bytes of a [`PendingFile`] are written between two syncs behind.
+pub const SYNC_BEHIND: u64 = 16 << 20;
 
 impl PendingFile {
     /// Start writing what will become `target`.
@@ -157,6 +168,8 @@ impl PendingFile {
         Ok(PendingFile {
             rename,
             file: Some(io::BufWriter::new(file)),
+            unsynced: 0,
+            syncing: None,
         })
     }
 
@@ -166,12 +179,41 @@ impl PendingFile {
             return Ok(());
         };
         let f = f.into_inner().map_err(|e| e.into_error())?;
+        self.finish_sync_behind()?;
         match &self.rename {
             Some((tmp, target)) => {
                 f.sync_all()?;
                 fs::rename(tmp, target)?;
                 sync_parent(target)
             }
+            None => Ok(()),
+        }
+    }
+
+    /// Start syncing what is written so far on a thread of its own, unless the last sync
+    /// behind is still running (the next one then covers this part too). A file written in
+    /// place (a device, a FIFO) is not synced.
+    fn sync_behind(&mut self) -> io::Result<()> {
+        self.unsynced = 0;
+        if self.rename.is_none() || self.syncing.as_ref().is_some_and(|s| !s.is_finished()) {
+            return Ok(());
+        }
+        self.finish_sync_behind()?;
+        let file = self.file()?.get_ref().try_clone()?;
+        self.syncing = Some(
+            std::thread::Builder::new()
+                .name("mimi-sync".into())
+                .spawn(move || file.sync_data())?,
+        );
+        Ok(())
+    }
+
+    /// Wait for the sync behind in progress; its failure is the output's.
+    fn finish_sync_behind(&mut self) -> io::Result<()> {
+        match self.syncing.take() {
+            Some(sync) => sync
+                .join()
+                .map_err(|_| io::Error::other("syncing the output stopped unexpectedly"))?,
             None => Ok(()),
         }
     }
@@ -185,7 +227,12 @@ impl PendingFile {
 
 impl Write for PendingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file()?.write(buf)
+        let written = self.file()?.write(buf)?;
+        self.unsynced += written as u64;
+        if self.unsynced >= SYNC_BEHIND {
+            self.sync_behind()?;
+        }
+        Ok(written)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.file()?.flush()
@@ -309,5 +356,37 @@ mod tests {
         f.write_all(b"whole").unwrap();
         f.commit().unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"whole");
+    }
+
+    /// An output longer than a few [`SYNC_BEHIND`]s is synced behind the writing and ends
+    /// up whole; one dropped while a sync behind may still run leaves nothing behind.
+    #[test]
+    fn a_long_pending_file_is_synced_behind_and_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let line: Vec<u8> = (0..=255u8).cycle().take(4093).chain(*b"\n\n\n").collect();
+        let lines = (3 * SYNC_BEHIND as usize) / line.len() + 7;
+        let mut f = PendingFile::create(&p, FileMode::Public).unwrap();
+        for _ in 0..lines {
+            f.write_all(&line).unwrap();
+        }
+        assert!(f.syncing.is_some(), "a sync behind was started");
+        f.commit().unwrap();
+        let written = fs::read(&p).unwrap();
+        assert_eq!(written.len(), lines * line.len());
+        assert!(written
+            .chunks(line.len())
+            .all(|chunk| chunk == line.as_slice()));
+
+        let mut f = PendingFile::create(&dir.path().join("dropped"), FileMode::Public).unwrap();
+        for _ in 0..lines {
+            f.write_all(&line).unwrap();
+        }
+        drop(f);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("out.jsonl")]);
     }
 }
