@@ -1181,7 +1181,7 @@ enum ToStore {
     Signed(Stage),
     /// Nothing more will be reserved: stop once everything reserved is stored.
     Finish,
-    /// The signing thread stopped: stop now.
+    /// The signing thread stopped: store what it signed before, then stop.
     Failed(IssueError),
 }
 
@@ -1210,15 +1210,17 @@ fn store_loop(
         let Ok(first) = inbox.recv() else {
             return;
         };
-        let (mut reserve, mut signed) = (Vec::new(), Vec::new());
+        let (mut reserve, mut signed, mut failed) = (Vec::new(), Vec::new(), None);
         for job in std::iter::once(first).chain(inbox.try_iter()) {
             match job {
                 ToStore::Reserve(stage) => reserve.push(stage),
                 ToStore::Signed(stage) => signed.push(stage),
                 ToStore::Finish => finishing = true,
                 ToStore::Failed(e) => {
-                    let _ = to_main.send(Err(e));
-                    return;
+                    // What was signed before still gets stored; nothing new is reserved.
+                    failed = Some(e);
+                    reserve.clear();
+                    break;
                 }
             }
         }
@@ -1258,6 +1260,10 @@ fn store_loop(
                 return;
             }
         }
+        if let Some(e) = failed {
+            let _ = to_main.send(Err(e));
+            return;
+        }
     }
     drop((to_signer, to_main));
     if leaves_stored >= STAGE {
@@ -1268,7 +1274,7 @@ fn store_loop(
 
 /// The signing thread of a pipeline: signs each reserved sub-batch (on all cores when
 /// `parallel`) and sends it back to the store thread. If signing panics, the store thread
-/// is told and the pipeline stops.
+/// is told: it stores what was signed before and stops the pipeline.
 fn sign_loop(
     inbox: mpsc::Receiver<Stage>,
     to_store: mpsc::Sender<ToStore>,
