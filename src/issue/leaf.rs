@@ -36,7 +36,7 @@ const P256_SPKI_PREFIX: &[u8] = &[
 ];
 /// Length of an uncompressed P-256 point.
 const P256_POINT_LEN: usize = 65;
-/// version [0] EXPLICIT INTEGER 2 (v3).
+/// version `[0] EXPLICIT INTEGER 2` (v3).
 const VERSION_3: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x02];
 /// The empty subject name of a mapping leaf.
 const EMPTY_NAME: &[u8] = &[0x30, 0x00];

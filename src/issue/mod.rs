@@ -9,6 +9,7 @@ pub mod keys;
 mod leaf;
 mod lifecycle;
 mod lock;
+mod pipeline;
 pub mod revoke;
 pub mod store;
 
