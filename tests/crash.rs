@@ -3,7 +3,7 @@
 //! and the partial `.tmp` outputs killed runs left behind) must be in the store, the store
 //! must pass `PRAGMA integrity_check`, no serial or request id may appear twice, and the
 //! final output must answer every request exactly once, with the certificate any earlier
-//! run handed out for it.
+//! run handed out for it. The partial outputs are gone once a later run has started.
 #![cfg(unix)]
 
 use std::collections::{HashMap, HashSet};
@@ -87,6 +87,8 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
     let outdir = tmp.path().join("out");
     std::fs::create_dir(&outdir).unwrap();
     let output = outdir.join("results.jsonl");
+    let evidence = tmp.path().join("evidence");
+    std::fs::create_dir(&evidence).unwrap();
 
     let seed = std::env::var("MIMI_CRASH_SEED")
         .ok()
@@ -126,9 +128,17 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
         }
         let status = child.wait().unwrap();
         eprintln!("round {round}: after {after:?}: {status}");
-        // A committed output of a run that finished is evidence too: keep it aside.
+        // The partial output a killed run left behind (the next run removes it) and the
+        // committed output of a run that finished are evidence: keep copies aside.
+        for e in std::fs::read_dir(&outdir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "tmp") {
+                let name = p.file_name().unwrap().to_string_lossy();
+                std::fs::copy(&p, evidence.join(format!("partial-{round}-{name}"))).unwrap();
+            }
+        }
         if output.exists() {
-            std::fs::rename(&output, outdir.join(format!("finished-{round}.jsonl"))).unwrap();
+            std::fs::rename(&output, evidence.join(format!("finished-{round}.jsonl"))).unwrap();
         }
     }
     eprintln!("{kills} runs killed with SIGKILL, {finished_early} finished before their kill");
@@ -140,7 +150,7 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
     // Everything handed out so far: partial outputs (.tmp) and finished ones.
     let mut handed: HashMap<String, (String, String)> = HashMap::new();
     let mut partial_files = 0;
-    for e in std::fs::read_dir(&outdir).unwrap() {
+    for e in std::fs::read_dir(&evidence).unwrap() {
         let p = e.unwrap().path();
         partial_files += usize::from(p.extension().is_some_and(|x| x == "tmp"));
         let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
@@ -162,6 +172,15 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
         o.status.success(),
         "final run: {}",
         String::from_utf8_lossy(&o.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&outdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        [std::ffi::OsString::from("results.jsonl")],
+        "the final run removed the partial outputs of killed runs"
     );
     let final_results = results(&std::fs::read_to_string(&output).unwrap());
     assert_eq!(final_results.len(), REQUESTS, "one result per request");

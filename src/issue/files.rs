@@ -5,6 +5,11 @@
 //! A target that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written in
 //! place instead: renaming over it would replace the device or pipe with a file. A target
 //! reached through a symbolic link is replaced where the link points, and the link stays.
+//!
+//! A streamed output ([`PendingFile`]) holds an advisory lock on its temporary file while it
+//! is written; the operating system drops it when the writer dies, even by SIGKILL. The
+//! next writer of the same target removes the temporary files it finds unlocked: what
+//! killed runs left behind, never what another live run is writing.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -122,6 +127,57 @@ pub fn create_new(path: &Path, mode: FileMode) -> io::Result<File> {
     opts.open(path)
 }
 
+/// Create `tmp` (which must not exist) with an exclusive advisory lock on it, held until
+/// the file is closed. It is created under another name and takes its own only once
+/// locked, so [`remove_leftovers`] never finds it unlocked while its writer lives. Where
+/// the file system has no locks, it is created unlocked (and leftovers are then kept).
+fn create_locked(tmp: &Path, mode: FileMode) -> io::Result<File> {
+    let staging = tmp.with_extension("new");
+    let file = create_new(&staging, mode)?;
+    // Err: no locks here; remove_leftovers cannot lock the others either, so keeps them.
+    let _ = file.try_lock();
+    if let Err(e) = fs::rename(&staging, tmp) {
+        let _ = fs::remove_file(&staging);
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// Remove the temporary files of `target` (named as [`temp_path`] names them) that no live
+/// writer holds locked: the partial outputs of killed runs. `ours` is kept. Best effort: a
+/// file that cannot be read, locked or removed stays.
+fn remove_leftovers(target: &Path, ours: &Path) {
+    let Some(name) = target.file_name() else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let nonce = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"));
+        let is_temp =
+            nonce.is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        let path = entry.path();
+        if !is_temp || path == ours {
+            continue;
+        }
+        if let Ok(leftover) = File::open(&path) {
+            if leftover.try_lock().is_ok() {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+}
+
 /// fsync the directory holding `path`, so a rename survives a crash.
 pub fn sync_parent(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -161,7 +217,9 @@ impl PendingFile {
         let (file, rename) = match destination(target)? {
             Destination::Replace(target) => {
                 let tmp = temp_path(&target);
-                (create_new(&tmp, mode)?, Some((tmp, target)))
+                let file = create_locked(&tmp, mode)?;
+                remove_leftovers(&target, &tmp);
+                (file, Some((tmp, target)))
             }
             Destination::InPlace => (OpenOptions::new().write(true).open(target)?, None),
         };
@@ -388,5 +446,44 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [std::ffi::OsString::from("out.jsonl")]);
+    }
+
+    /// A new output of a target removes the partial outputs that dead writers left behind
+    /// (unlocked temporary files of that target), and keeps the one a live writer holds and
+    /// every other file.
+    #[test]
+    fn leftovers_of_dead_writers_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let name = |n: &str| dir.path().join(n);
+        fs::write(name(".out.jsonl.0123456789abcdef.tmp"), b"killed run").unwrap();
+        let live = File::create(name(".out.jsonl.fedcba9876543210.tmp")).unwrap();
+        live.try_lock().unwrap();
+        for other in [
+            ".out.jsonl.notes.tmp",
+            ".other.jsonl.0123456789abcdef.tmp",
+            "out.jsonl.0123456789abcdef.tmp",
+        ] {
+            fs::write(name(other), b"not ours").unwrap();
+        }
+        let mut f = PendingFile::create(&p, FileMode::Public).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".other.jsonl.0123456789abcdef.tmp",
+                ".out.jsonl.fedcba9876543210.tmp",
+                ".out.jsonl.notes.tmp",
+                "out.jsonl",
+                "out.jsonl.0123456789abcdef.tmp",
+            ]
+        );
+        drop(live);
     }
 }
