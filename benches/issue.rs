@@ -112,8 +112,14 @@ fn bench(c: &mut Criterion) {
     };
     g.throughput(Throughput::Elements(LINES));
     g.sample_size(10);
-    // A new (or truncated) results file, opened as the command opens its output.
-    let results_file = |path: &std::path::Path| BufWriter::new(File::create(path).unwrap());
+    // A new (or truncated) results file, opened and buffered as the command opens its
+    // output (which also syncs it; that is left out here).
+    let results_file = |path: &std::path::Path| {
+        BufWriter::with_capacity(
+            mimi_attest::issue::files::WRITE_BUFFER,
+            File::create(path).unwrap(),
+        )
+    };
     let run = |ca: &mut ProviderCa, input: Vec<u8>, mut output: BufWriter<File>| {
         let summary = run_batch(
             ca,

@@ -211,6 +211,11 @@ pub struct PendingFile {
 /// How many bytes of a [`PendingFile`] are written between two syncs behind.
 pub const SYNC_BEHIND: u64 = 16 << 20;
 
+/// The write buffer of a [`PendingFile`]: `issue-batch` writes about 2 KB a result line,
+/// and with the usual 8 KiB buffer a system call every four lines cost about 3 % of a
+/// one-core batch.
+pub const WRITE_BUFFER: usize = 256 << 10;
+
 impl PendingFile {
     /// Start writing what will become `target`.
     pub fn create(target: &Path, mode: FileMode) -> io::Result<Self> {
@@ -225,7 +230,7 @@ impl PendingFile {
         };
         Ok(PendingFile {
             rename,
-            file: Some(io::BufWriter::new(file)),
+            file: Some(io::BufWriter::with_capacity(WRITE_BUFFER, file)),
             unsynced: 0,
             syncing: None,
         })
