@@ -394,15 +394,12 @@ impl ProviderCa {
                 });
             }
         }
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, "cannot create", e))?;
+        let parent = super::files::parent_dir(dir);
+        fs::create_dir_all(parent).map_err(|e| io_err(parent, "cannot create", e))?;
         let staging = tempfile::Builder::new()
             .prefix(".mimi-attest-ca-init-")
-            .tempdir_in(&parent)
-            .map_err(|e| io_err(&parent, "cannot create a staging directory", e))?;
+            .tempdir_in(parent)
+            .map_err(|e| io_err(parent, "cannot create a staging directory", e))?;
 
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
         let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;

@@ -33,18 +33,31 @@ pub enum Overwrite {
     Refuse,
 }
 
+/// A temporary file beside `path`: `.{name}.{16 hex digits}.tmp`.
 fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
     let nonce: u64 = {
         let mut b = [0u8; 8];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
             .unwrap_or_default();
         u64::from_le_bytes(b)
     };
-    path.with_file_name(format!(".{name}.{nonce:016x}.tmp"))
+    path.with_file_name(format!("{}{nonce:016x}.tmp", temp_prefix(path)))
+}
+
+/// What the names of `path`'s temporary files start with ([`temp_path`]).
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy());
+    format!(".{name}.")
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Where an output goes.
@@ -147,15 +160,8 @@ fn create_locked(tmp: &Path, mode: FileMode) -> io::Result<File> {
 /// writer holds locked: the partial outputs of killed runs. `ours` is kept. Best effort: a
 /// file that cannot be read, locked or removed stays.
 fn remove_leftovers(target: &Path, ours: &Path) {
-    let Some(name) = target.file_name() else {
-        return;
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
+    let prefix = temp_prefix(target);
+    let Ok(entries) = fs::read_dir(parent_dir(target)) else {
         return;
     };
     for entry in entries.flatten() {
@@ -181,13 +187,7 @@ fn remove_leftovers(target: &Path, ours: &Path) {
 /// fsync the directory holding `path`, so a rename survives a crash.
 pub fn sync_parent(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
-    {
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(parent)?.sync_all()?;
-    }
+    File::open(parent_dir(path))?.sync_all()?;
     Ok(())
 }
 

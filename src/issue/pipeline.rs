@@ -18,6 +18,15 @@ use super::{CaConfig, IssueError};
 use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
 use crate::sii::{Sii, SiiKind};
 
+/// Where a stream's requests come from: `source(n)` gives up to `n` more (an `Err` entry is
+/// a request that could not be read; an empty vector ends the stream).
+pub(crate) type Source<'a> =
+    dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError> + 'a;
+
+/// Where a stream's results go: each sub-batch's, in request order, once durable.
+pub(crate) type Sink<'a> =
+    dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError> + 'a;
+
 /// A leaf prepared for signing: everything checked, serial chosen, not yet reserved.
 struct Prepared {
     /// The serial, big-endian.
@@ -44,9 +53,9 @@ impl ProviderCa {
     /// and the pipeline fills and drains once per turn, not once per sub-batch.
     pub(crate) fn issue_stream(
         &mut self,
-        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        source: &mut Source<'_>,
         clock: &dyn Fn() -> OffsetDateTime,
-        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+        sink: &mut Sink<'_>,
     ) -> Result<(), IssueError> {
         self.issue_in_turns(TURN, source, clock, sink)
     }
@@ -55,9 +64,9 @@ impl ProviderCa {
     fn issue_in_turns(
         &mut self,
         turn_len: usize,
-        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        source: &mut Source<'_>,
         clock: &dyn Fn() -> OffsetDateTime,
-        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+        sink: &mut Sink<'_>,
     ) -> Result<(), IssueError> {
         // Issuing processes take turns per CA (see issue::lock): a turn is up to `turn_len`
         // sub-batches, after which the pipeline drains and the lock is given up, so an
@@ -107,9 +116,9 @@ impl ProviderCa {
     /// nothing more is handed out. A store failure ends the call at once.
     fn issue_pipeline(
         &mut self,
-        source: &mut dyn FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
+        source: &mut Source<'_>,
         clock: &dyn Fn() -> OffsetDateTime,
-        sink: &mut dyn FnMut(Vec<Result<Issued, IssueError>>) -> Result<(), IssueError>,
+        sink: &mut Sink<'_>,
     ) -> Result<(), IssueError> {
         let ctx = PrepareCtx {
             config: &self.config,

@@ -232,6 +232,9 @@ const PAGE_SIZE: u32 = 16_384;
 /// How much the write-ahead log holds before a commit folds it into the database file.
 const WAL_CHECKPOINT_BYTES: u32 = 4 << 20;
 
+/// Stores a certificate's DER beside its row (same id).
+const INSERT_DER: &str = "INSERT INTO certificate_der (id, der) VALUES (?1, ?2)";
+
 /// How long a writer waits for another process holding the database before giving up.
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
@@ -405,8 +408,7 @@ impl IssuanceStore {
     }
 
     fn insert_der(tx: &Transaction<'_>, id: i64, der: &[u8]) -> rusqlite::Result<()> {
-        tx.prepare_cached("INSERT INTO certificate_der (id, der) VALUES (?1, ?2)")?
-            .execute(params![id, der])?;
+        tx.prepare_cached(INSERT_DER)?.execute(params![id, der])?;
         Ok(())
     }
 
@@ -428,7 +430,8 @@ impl IssuanceStore {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             }
         }
-        let mut der = tx.prepare_cached("INSERT INTO certificate_der (id, der) VALUES (?1, ?2)")?;
+        // One statement held for the whole run, not a cache lookup a leaf (`insert_der`).
+        let mut der = tx.prepare_cached(INSERT_DER)?;
         for (id, bytes) in leaves {
             der.execute(params![id, bytes])?;
         }
