@@ -30,7 +30,7 @@ pub use issue::{
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use verify::{
-    chain_from_pem, crls_from_pem, Code, Conflict, CrlError, CrlNote, Policy, Resolution,
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Policy, Resolution,
     RevocationPolicy, TrustList, TrustListError, Verification, VerifiedMapping, Verifier,
     VerifyError,
 };

@@ -559,6 +559,27 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             }),
         ),
         (
+            "e_extension_must_not_be_critical",
+            leaf_with(move |p| {
+                p.custom_extensions = vec![
+                    mapping_ext(&mapping("chat-a.example", t)),
+                    custom(&[2, 5, 29, 32], certificate_policies_der(), true),
+                ]
+            }),
+        ),
+        (
+            "e_extension_not_der",
+            leaf_with(|p| {
+                // keyUsage digitalSignature with a trailing byte.
+                p.key_usages = vec![];
+                p.custom_extensions.push(custom(
+                    &[2, 5, 29, 15],
+                    vec![0x03, 0x02, 0x07, 0x80, 0x00],
+                    true,
+                ))
+            }),
+        ),
+        (
             "e_duplicate_extension",
             leaf_with(|p| p.custom_extensions.push(policies())),
         ),

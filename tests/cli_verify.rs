@@ -59,6 +59,38 @@ fn valid_chains_exit_0_with_json() {
     assert_eq!(r["not_before"], "2026-01-01T00:00:00Z");
     assert_eq!(r["not_after"], "2026-01-08T00:00:00Z");
     assert_eq!(r["chain_sha256"].as_str().unwrap().len(), 64);
+    // The user's key comes with the result: serial, SPKI (base64 DER), consent hash.
+    for (r, file) in results.iter().zip([
+        "certs/alice-chat-a.pem",
+        "certs/bob-email-chat-a.pem",
+        "certs/carol-csr-chat-b.pem",
+    ]) {
+        let pem = std::fs::read(file).unwrap();
+        let chain = mimi_attest::chain_from_pem(&pem).unwrap();
+        let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
+        use base64::Engine;
+        assert_eq!(
+            r["serial"],
+            mimi_attest::profile::serial_hex(leaf.raw_serial()),
+            "{file}"
+        );
+        assert_eq!(
+            r["subject_public_key_info"],
+            base64::engine::general_purpose::STANDARD.encode(leaf.public_key().raw),
+            "{file}"
+        );
+        let consent = mimi_attest::profile::leaf_mapping(&leaf).unwrap().consent;
+        assert_eq!(
+            r["consent"],
+            consent.map_or(serde_json::Value::Null, |c| mimi_attest::profile::hex(&c)
+                .into()),
+            "{file}"
+        );
+    }
+    assert!(
+        results[2]["consent"].is_string(),
+        "carol's leaf is from a CSR"
+    );
     assert_eq!(results[1]["sii"], "mailto:bob@chat-a.example");
     assert_eq!(results[2]["provider"], "chat-b.example");
 }

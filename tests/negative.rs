@@ -524,3 +524,282 @@ fn expired_root_in_trust_list() {
     s.ca.not_before = s.now - Duration::days(3);
     assert_code(&rejected(&s), Code::Expired, 2);
 }
+
+// ---------------------------------------------------------------------------------------
+// Limbo-style cases: certificates rcgen cannot make, built by taking a genuinely signed
+// certificate apart (common::Tbs) and signing the changed one with the issuer's real key.
+
+/// The good chain with its leaf changed by `edit` and signed again by the issuing CA.
+fn with_leaf(edit: impl FnOnce(&mut Tbs)) -> (Spec, Built) {
+    let s = Spec::good();
+    let mut b = s.build();
+    let mut tbs = Tbs::of(&b.chain[0]);
+    edit(&mut tbs);
+    b.chain[0] = tbs.sign(&b.ca_key);
+    (s, b)
+}
+
+/// The lint's error findings for one certificate (DER), by id.
+fn lint_errors(der: &[u8]) -> Vec<&'static str> {
+    let (_, findings) = mimi_attest::audit::lint_certificate(der, None).unwrap();
+    findings
+        .iter()
+        .filter(|f| f.severity == mimi_attest::audit::Severity::Error)
+        .map(|f| f.id)
+        .collect()
+}
+
+const SKI: [u8; 3] = [0x55, 0x1d, 0x0e];
+const KU: [u8; 3] = [0x55, 0x1d, 0x0f];
+const POLICIES: [u8; 3] = [0x55, 0x1d, 0x20];
+const AKI: [u8; 3] = [0x55, 0x1d, 0x23];
+
+#[test]
+fn control_a_leaf_taken_apart_and_signed_again_verifies() {
+    let (s, b) = with_leaf(|_| {});
+    b.verifier().verify(&b.chain, s.now).unwrap();
+    assert_eq!(lint_errors(&b.chain[0]), Vec::<&str>::new());
+}
+
+#[test]
+fn leaf_with_a_key_other_than_p256() {
+    for name in [
+        "dsa-2048", "p192", "rsa-1024", "rsa-2052", "p384", "ed25519",
+    ] {
+        let (s, b) = with_leaf(|t| t.set_spki(&weak_spki(name)));
+        let e = b.verifier().verify(&b.chain, s.now).unwrap_err();
+        assert_code(&e, Code::KeyAlgorithm, 0);
+        assert!(e.message().contains("P-256"), "{name}: {e}");
+        assert_eq!(e.code().as_str(), "E_KEY_ALGORITHM");
+        assert!(
+            lint_errors(&b.chain[0]).contains(&"e_key_not_p256"),
+            "{name}"
+        );
+    }
+    let (s, b) = with_leaf(|t| t.set_spki(&weak_spki("rsa-2052")));
+    let e = b.verifier().verify(&b.chain, s.now).unwrap_err();
+    assert!(e.message().contains("RSA-2052"), "{e}");
+}
+
+#[test]
+fn leaf_with_a_p256_key_that_is_not_a_point() {
+    let (s, b) = with_leaf(|t| {
+        let mut spki = t.fields[6].clone();
+        let n = spki.len();
+        spki[n - 1] ^= 0x01; // off the curve
+        t.set_spki(&spki);
+    });
+    assert_code(
+        &b.verifier().verify(&b.chain, s.now).unwrap_err(),
+        Code::KeyAlgorithm,
+        0,
+    );
+    assert!(lint_errors(&b.chain[0]).contains(&"e_key_not_p256"));
+}
+
+#[test]
+fn issuing_ca_with_a_key_other_than_p256() {
+    // The CA's key is RSA: its signature on the leaf cannot be checked with the profile's
+    // one algorithm; the code says what is wrong (the key), not "bad signature".
+    let s = Spec::good();
+    let mut b = s.build();
+    let mut ca = Tbs::of(&b.chain[1]);
+    ca.set_spki(&weak_spki("rsa-1024"));
+    b.chain[1] = ca.sign(&b.root_key);
+    let e = b.verifier().verify(&b.chain, s.now).unwrap_err();
+    assert_code(&e, Code::KeyAlgorithm, 1);
+}
+
+/// `value` with one byte appended, and with its outer length written in the long form.
+fn damaged(value: &[u8]) -> [Vec<u8>; 2] {
+    let mut trailing = value.to_vec();
+    trailing.push(0x00);
+    let mut long = vec![value[0], 0x81];
+    long.extend_from_slice(&value[1..]);
+    assert!(value[1] < 0x80);
+    [trailing, long]
+}
+
+#[test]
+fn non_der_inside_key_usage_ski_aki_policies() {
+    for (name, oid) in [
+        ("keyUsage", KU),
+        ("subjectKeyIdentifier", SKI),
+        ("authorityKeyIdentifier", AKI),
+        ("certificatePolicies", POLICIES),
+    ] {
+        let original = Tbs::of(&Spec::good().build().chain[0]);
+        let value = original
+            .extensions
+            .iter()
+            .find(|e| e.oid == oid)
+            .unwrap()
+            .value
+            .clone();
+        for (how, bad) in ["trailing byte", "over-long length"]
+            .into_iter()
+            .zip(damaged(&value))
+        {
+            let (s, b) = with_leaf(|t| t.ext(&oid).value = bad.clone());
+            let e = b.verifier().verify(&b.chain, s.now).unwrap_err();
+            assert_code(&e, Code::Malformed, 0);
+            assert!(e.message().contains(name), "{name}, {how}: {e}");
+            let lint = lint_errors(&b.chain[0]);
+            assert!(
+                lint.contains(&"e_extension_not_der"),
+                "{name}, {how}: {lint:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn non_der_inside_the_issuing_cas_ski() {
+    let s = Spec::good();
+    let mut b = s.build();
+    let mut ca = Tbs::of(&b.chain[1]);
+    ca.ext(&SKI).value.push(0x00);
+    b.chain[1] = ca.sign(&b.root_key);
+    assert_code(
+        &b.verifier().verify(&b.chain, s.now).unwrap_err(),
+        Code::Malformed,
+        1,
+    );
+    assert!(lint_errors(&b.chain[1]).contains(&"e_extension_not_der"));
+}
+
+/// The lint and the verifier read criticality from one table: marking any extension of a
+/// good leaf critical is a lint error exactly when the verifier rejects the leaf.
+#[test]
+fn critical_extensions_lint_and_verify_agree() {
+    let oids: Vec<Vec<u8>> = Tbs::of(&Spec::good().build().chain[0])
+        .extensions
+        .iter()
+        .map(|e| e.oid.clone())
+        .collect();
+    let mut rejected = Vec::new();
+    for oid in oids {
+        let (s, b) = with_leaf(|t| t.ext(&oid).critical = true);
+        let verdict = b.verifier().verify(&b.chain, s.now);
+        let lint = lint_errors(&b.chain[0]);
+        let name = oids::dotted(&oid);
+        assert_eq!(
+            verdict.is_err(),
+            !lint.is_empty(),
+            "{name}: {verdict:?} / {lint:?}"
+        );
+        if let Err(e) = verdict {
+            assert_code(&e, Code::UnknownCriticalExtension, 0);
+            rejected.push(name);
+        }
+    }
+    // certificatePolicies, SKI, AKI and id-pe-mimiMapping must not be critical.
+    for must_not in ["2.5.29.32", "2.5.29.14", "2.5.29.35", "2.999.6464.2.1"] {
+        assert!(
+            rejected.iter().any(|r| r == must_not),
+            "{must_not}: {rejected:?}"
+        );
+    }
+}
+
+#[test]
+fn critical_policies_ski_aki_are_lint_errors() {
+    for oid in [POLICIES, SKI, AKI] {
+        let (s, b) = with_leaf(|t| t.ext(&oid).critical = true);
+        assert_code(
+            &b.verifier().verify(&b.chain, s.now).unwrap_err(),
+            Code::UnknownCriticalExtension,
+            0,
+        );
+        assert!(
+            lint_errors(&b.chain[0]).contains(&"e_extension_must_not_be_critical"),
+            "{}",
+            oids::dotted(&oid)
+        );
+    }
+}
+
+/// Another issuing CA under the same root, as the test's Spec builds one.
+fn other_ca(
+    b: &Built,
+    s: &Spec,
+    edit: impl FnOnce(&mut rcgen::CertificateParams),
+) -> CertificateDer<'static> {
+    let mut p = ca_params("Old Issuing CA", 0, None, s.now);
+    edit(&mut p);
+    p.signed_by(&key(), &Issuer::from_params(&s.root, &b.root_key))
+        .unwrap()
+        .der()
+        .clone()
+}
+
+#[test]
+fn extra_unused_certificates_in_the_bundle_are_ignored_with_a_note() {
+    let s = Spec::good();
+    let b = s.build();
+    let expired = other_ca(&b, &s, |p| {
+        p.not_before = s.now - Duration::days(400);
+        p.not_after = s.now - Duration::days(35);
+    });
+    let odd = other_ca(&b, &s, |p| p.custom_extensions.push(critical_ext()));
+    let garbage = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00]);
+    let mut chain = b.chain.clone();
+    chain.extend([expired, odd, garbage, b.root.clone()]);
+    let v = b.verifier();
+    let checked = v.verify_with_notes(&chain, s.now, None);
+    let m = checked.result.unwrap();
+    assert_eq!(m.sii.canonical(), "tel:+15551234567");
+    // The copy of the anchor's root is not noted; the three others are.
+    let noted: Vec<usize> = checked.cert_notes.iter().map(|n| n.index).collect();
+    assert_eq!(noted, [2, 3, 4], "{:?}", checked.cert_notes);
+    assert!(
+        checked.cert_notes[0].message.contains("expired"),
+        "{}",
+        checked.cert_notes[0]
+    );
+    assert!(checked.cert_notes[0]
+        .to_string()
+        .starts_with("certificate 2 (\""));
+    // The same bundle in another order.
+    let mut shuffled = vec![chain[0].clone()];
+    shuffled.extend(chain[2..].iter().cloned());
+    shuffled.push(chain[1].clone());
+    v.verify(&shuffled, s.now).unwrap();
+}
+
+#[test]
+fn self_signed_intermediate_under_the_roots_name() {
+    // An intermediate with the root's name, signed by its own key: the leaf under it has no
+    // path to the anchor. Not a bad signature (every signature is what it claims): an unknown
+    // issuer, at the depth of the self-signed certificate.
+    let s = Spec::good();
+    let b = s.build();
+    let mut fake_p = s.ca.clone();
+    fake_p.distinguished_name = s.root.distinguished_name.clone();
+    let fake_key = key();
+    let fake = fake_p.self_signed(&fake_key).unwrap();
+    let leaf = s
+        .leaf
+        .signed_by(&key(), &Issuer::from_params(&fake_p, &fake_key))
+        .unwrap();
+    let chain = vec![leaf.der().clone(), fake.der().clone()];
+    let e = b.verifier().verify(&chain, s.now).unwrap_err();
+    assert_code(&e, Code::UnknownIssuer, 1);
+    assert!(e.message().contains("self-signed"), "{e}");
+}
+
+#[test]
+fn self_signed_intermediate_of_its_own_name() {
+    let s = Spec::good();
+    let b = s.build();
+    let ca_key = key();
+    let ca = s.ca.self_signed(&ca_key).unwrap();
+    let leaf = s
+        .leaf
+        .signed_by(&key(), &Issuer::from_params(&s.ca, &ca_key))
+        .unwrap();
+    let chain = vec![leaf.der().clone(), ca.der().clone()];
+    let e = b.verifier().verify(&chain, s.now).unwrap_err();
+    assert_code(&e, Code::UnknownIssuer, 1);
+    assert!(e.message().contains("self-issued"), "{e}");
+}

@@ -115,6 +115,50 @@ fn csr_based_leaf_verifies() {
     );
 }
 
+/// The verified result binds the user's key: serial, SPKI and consent hash come with it, so
+/// a platform does not parse the leaf again.
+#[test]
+fn verified_mapping_carries_serial_key_and_consent() {
+    let mut p = Providers::new();
+    let user_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = DistinguishedName::new();
+    params.subject_alt_names = vec![SanType::URI("tel:+447700900123".try_into().unwrap())];
+    let csr = params.serialize_request(&user_key).unwrap().der().to_vec();
+    let mut req = IssueRequest::new(sii("+44 7700 900123"));
+    req.key = SubjectKey::Csr(csr.clone());
+    let issued = p.a.issue(&req, p.now).unwrap();
+    let chain = chain_from_pem(issued.chain_pem.as_bytes()).unwrap();
+    let m = p.verifier().verify(&chain, p.now).unwrap();
+    let (_, leaf) = <x509_parser::certificate::X509Certificate as x509_parser::prelude::FromDer<
+        _,
+    >>::from_der(&chain[0])
+    .unwrap();
+    assert_eq!(m.serial, leaf.raw_serial());
+    assert_eq!(
+        m.serial_hex(),
+        mimi_attest::profile::serial_hex(leaf.raw_serial())
+    );
+    assert_eq!(m.subject_public_key_info, leaf.public_key().raw);
+    assert_eq!(
+        m.subject_public_key_info,
+        rcgen::PublicKeyData::subject_public_key_info(&user_key)
+    );
+    assert_eq!(m.consent, Some(mimi_attest::profile::sha256(&csr)));
+
+    // A leaf from a generated key has no consent hash; a second verification (the issuing
+    // CA now cached) gives the same result.
+    let issued =
+        p.a.issue(&IssueRequest::new(sii("+15550000002")), p.now)
+            .unwrap();
+    let chain = chain_from_pem(issued.chain_pem.as_bytes()).unwrap();
+    let v = p.verifier();
+    let m = v.verify(&chain, p.now).unwrap();
+    assert_eq!(m.consent, None);
+    assert_eq!(m.subject_public_key_info.len(), 91, "a P-256 SPKI");
+    assert_eq!(v.verify(&chain, p.now).unwrap(), m);
+}
+
 #[test]
 fn chain_including_root_verifies() {
     let mut p = Providers::new();

@@ -266,18 +266,6 @@ struct Oid {
     der: &'static [u8],
 }
 
-const OID_KU: Oid = Oid {
-    dotted: "2.5.29.15",
-    der: &[0x55, 0x1d, 0x0f],
-};
-const OID_BC: Oid = Oid {
-    dotted: "2.5.29.19",
-    der: &[0x55, 0x1d, 0x13],
-};
-const OID_SAN: Oid = Oid {
-    dotted: "2.5.29.17",
-    der: &[0x55, 0x1d, 0x11],
-};
 const OID_EKU: Oid = Oid {
     dotted: "2.5.29.37",
     der: &[0x55, 0x1d, 0x25],
@@ -293,14 +281,6 @@ const OID_SKI: Oid = Oid {
 const OID_AKI: Oid = Oid {
     dotted: "2.5.29.35",
     der: &[0x55, 0x1d, 0x23],
-};
-const OID_NAME_CONSTRAINTS: Oid = Oid {
-    dotted: "2.5.29.30",
-    der: &[0x55, 0x1d, 0x1e],
-};
-const OID_CRL_DP: Oid = Oid {
-    dotted: "2.5.29.31",
-    der: &[0x55, 0x1d, 0x1f],
 };
 const OID_CRL_NUMBER: Oid = Oid {
     dotted: "2.5.29.20",
@@ -321,21 +301,6 @@ const P256: Oid = Oid {
 pub(crate) const OID_ECDSA_SHA256: &str = ECDSA_SHA256.dotted;
 pub(crate) const OID_EC_PUBLIC_KEY: &str = EC_PUBLIC_KEY.dotted;
 pub(crate) const OID_P256: &str = P256.dotted;
-
-/// Extensions this toolkit (and its verifier, rustls-webpki) processes: only these may be
-/// critical (DER contents octets).
-const UNDERSTOOD: [&[u8]; 10] = [
-    OID_KU.der,
-    OID_BC.der,
-    OID_SAN.der,
-    OID_EKU.der,
-    OID_POLICIES.der,
-    OID_SKI.der,
-    OID_AKI.der,
-    OID_NAME_CONSTRAINTS.der,
-    OID_CRL_DP.der,
-    oids::ID_PE_MIMI_MAPPING.der_value(),
-];
 
 /// The DER of an extKeyUsage naming `id-kp-mimiMapping` only: SEQUENCE { OID }. DER is
 /// canonical, so any other value is another list (or not a list).
@@ -549,23 +514,8 @@ fn signature_not_ecdsa_sha256(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn key_not_p256(c: &Cert<'_, '_>) -> Option<String> {
-    let alg = &c.cert.public_key().algorithm;
-    if alg.algorithm.as_bytes() == EC_PUBLIC_KEY.der
-        && alg.parameters.as_ref().is_some_and(|p| p.data == P256.der)
-    {
-        return None;
-    }
-    let a = oids::dotted(alg.algorithm.as_bytes());
-    if a != OID_EC_PUBLIC_KEY {
-        return Some(format!("key algorithm is {a}"));
-    }
-    let curve = alg.parameters.as_ref().map(|p| oids::dotted(p.data));
-    (curve.as_deref() != Some(OID_P256)).then(|| {
-        format!(
-            "EC key on curve {}",
-            curve.unwrap_or_else(|| "(none)".into())
-        )
-    })
+    // The verifier's rule (E_KEY_ALGORITHM), from the one place it is written.
+    profile::key_problem(c.cert.public_key())
 }
 
 /// The serial's magnitude: the INTEGER contents without leading zero bytes.
@@ -727,8 +677,9 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
+    // The profile's one table of processed extensions, which the verifier uses too.
     let unknown = |e: &&x509_parser::extensions::X509Extension<'_>| {
-        e.critical && !UNDERSTOOD.contains(&e.oid.as_bytes())
+        e.critical && profile::extensions::processed(e.oid.as_bytes()).is_none()
     };
     let exts = c.cert.extensions();
     if !exts.iter().any(|e| unknown(&e)) {
@@ -740,6 +691,34 @@ fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
         .map(|e| oids::dotted(e.oid.as_bytes()))
         .collect();
     Some(format!("critical: {}", unknown.join(", ")))
+}
+
+fn extension_must_not_be_critical(c: &Cert<'_, '_>) -> Option<String> {
+    use profile::extensions::{Criticality, PROCESSED};
+    let found: Vec<&str> = PROCESSED
+        .iter()
+        .filter(|p| p.criticality == Criticality::MustNot)
+        // The profile's own extensions have lints of their own (e_mapping_critical,
+        // e_scope_critical).
+        .filter(|p| {
+            p.oid != oids::ID_PE_MIMI_MAPPING.der_value()
+                && p.oid != oids::ID_PE_MIMI_SCOPE.der_value()
+        })
+        .filter(|p| c.ext(p.oid).any(|e| e.critical))
+        .map(|p| p.name)
+        .collect();
+    (!found.is_empty()).then(|| format!("critical: {}", found.join(", ")))
+}
+
+fn extension_not_der(c: &Cert<'_, '_>) -> Option<String> {
+    let bad: Vec<String> = c
+        .cert
+        .extensions()
+        .iter()
+        .filter_map(|e| profile::extensions::check_value(e).err())
+        .map(|e| e.to_string())
+        .collect();
+    (!bad.is_empty()).then(|| bad.join("; "))
 }
 
 fn duplicate_extension(c: &Cert<'_, '_>) -> Option<String> {
@@ -972,6 +951,8 @@ static CATALOGUE: &[Lint] = &[
     lint!("e_validity_inverted", Error, CERTS, "notAfter is before notBefore", "RFC 5280 4.1.2.5", Cert validity_inverted),
     lint!("e_utc_generalized_time", Error, CERTS, "validity dates through 2049 must be UTCTime, from 2050 GeneralizedTime", "RFC 5280 4.1.2.5", Cert utc_generalized_time),
     lint!("e_unknown_critical_extension", Error, CERTS, "a critical extension this profile does not know: verifiers reject the certificate", "DESIGN.md, Verification step 1; RFC 5280 4.2", Cert unknown_critical_extension),
+    lint!("e_extension_must_not_be_critical", Error, CERTS, "subjectKeyIdentifier, authorityKeyIdentifier and certificatePolicies must not be critical: verifiers reject the certificate", "DESIGN.md, Verification step 1; RFC 5280 4.2.1.1, 4.2.1.2, 4.2.1.4", Cert extension_must_not_be_critical),
+    lint!("e_extension_not_der", Error, CERTS, "an extension the profile reads is not strict DER (trailing bytes, an over-long length): verifiers reject the certificate", "DESIGN.md, Verification step 8", Cert extension_not_der),
     lint!("e_duplicate_extension", Error, CERTS, "an extension appears more than once", "RFC 5280 4.2", Cert duplicate_extension),
     lint!("e_version_not_v3", Error, CERTS, "a certificate with extensions must be version 3", "RFC 5280 4.1.2.1", Cert version_not_v3),
     // A certificate and its issuer, when the input holds both.
@@ -1214,15 +1195,10 @@ mod tests {
     #[test]
     fn der_constants_are_the_dotted_ones() {
         for oid in [
-            OID_KU,
-            OID_BC,
-            OID_SAN,
             OID_EKU,
             OID_POLICIES,
             OID_SKI,
             OID_AKI,
-            OID_NAME_CONSTRAINTS,
-            OID_CRL_DP,
             OID_CRL_NUMBER,
             ECDSA_SHA256,
             EC_PUBLIC_KEY,

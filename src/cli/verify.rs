@@ -54,6 +54,7 @@ pub use mimi_attest::profile::rfc3339 as time_utc;
 
 /// The JSON object of one verification result.
 pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Value {
+    use base64::Engine;
     match r {
         Ok(m) => json!({
             "file": file,
@@ -69,6 +70,10 @@ pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Valu
             "not_before": time_utc(m.not_before),
             "not_after": time_utc(m.not_after),
             "chain_sha256": m.chain_sha256_hex(),
+            "serial": m.serial_hex(),
+            "subject_public_key_info": base64::engine::general_purpose::STANDARD
+                .encode(&m.subject_public_key_info),
+            "consent": m.consent.as_ref().map(|c| mimi_attest::profile::hex(c)),
         }),
         Err(e) => json!({
             "file": file,

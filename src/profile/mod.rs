@@ -1,6 +1,7 @@
 //! Certificate profile "mapping-v1": object identifiers, the `MimiMapping` and `MimiScope`
 //! extensions, and reading them (and the SII) back out of a parsed certificate.
 
+pub mod extensions;
 pub mod mapping;
 pub mod oids;
 pub mod scope;
@@ -153,6 +154,56 @@ pub fn ca_scope(cert: &X509Certificate<'_>) -> Result<Option<Scope>, ProfileErro
     find_extension(cert, &oids::ID_PE_MIMI_SCOPE)?
         .map(|ext| Scope::from_der(ext.value))
         .transpose()
+}
+
+/// Why a subject public key is not the profile's (ECDSA P-256, a valid uncompressed or
+/// compressed point), or `None` when it is. Every key on a mapping path must be P-256.
+pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
+    // id-ecPublicKey and prime256v1, as DER contents octets.
+    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let alg = &spki.algorithm;
+    if alg.algorithm.as_bytes() != EC_PUBLIC_KEY {
+        let dotted = oids::dotted(alg.algorithm.as_bytes());
+        return Some(match (key_algorithm_name(&dotted), spki.parsed()) {
+            (_, Ok(x509_parser::public_key::PublicKey::RSA(rsa))) => {
+                // x509-parser's `key_size` rounds to whole bytes; count the bits.
+                let m = rsa.modulus;
+                let m = &m[m.iter().position(|b| *b != 0).unwrap_or(m.len())..];
+                let bits = m
+                    .first()
+                    .map_or(0, |b| 8 * m.len() - b.leading_zeros() as usize);
+                format!("key is RSA-{bits} ({dotted}), not EC P-256")
+            }
+            (Some(name), _) => format!("key is {name} ({dotted}), not EC P-256"),
+            (None, _) => format!("key algorithm is {dotted}, not EC P-256"),
+        });
+    }
+    let curve = match alg.parameters.as_ref() {
+        Some(p) if p.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid => oids::dotted(p.data),
+        Some(_) => "(parameters that are not a named curve)".into(),
+        None => "(none)".into(),
+    };
+    if curve != oids::dotted(P256) {
+        return Some(format!(
+            "EC key on curve {curve}, not P-256 (1.2.840.10045.3.1.7)"
+        ));
+    }
+    p256::PublicKey::from_sec1_bytes(&spki.subject_public_key.data)
+        .err()
+        .map(|_| "the EC key is not a valid P-256 point".into())
+}
+
+/// Names of the key algorithms a foreign certificate may carry, for messages.
+fn key_algorithm_name(dotted: &str) -> Option<&'static str> {
+    Some(match dotted {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.2.840.10046.2.1" => "Diffie-Hellman",
+        _ => return None,
+    })
 }
 
 /// DER of a certificatePolicies extension value naming `id-cp-mimiMappingV1` only.

@@ -21,7 +21,7 @@ use crate::profile::Span;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
 pub use trust_list::{Anchor, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
-pub use verifier::{chain_from_pem, Verification, VerifiedMapping, Verifier};
+pub use verifier::{chain_from_pem, CertNote, Verification, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -77,11 +77,14 @@ pub enum Code {
     StaleValidation,
     /// The leaf's validity period is longer than the policy allows.
     ValidityTooLong,
+    /// A key on the path (the leaf's own subject key, an issuing CA's or the root's) is not
+    /// ECDSA P-256.
+    KeyAlgorithm,
 }
 
 impl Code {
     /// Every code.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::Malformed,
         Code::UnknownIssuer,
         Code::BadSignature,
@@ -103,6 +106,7 @@ impl Code {
         Code::SiiMismatch,
         Code::StaleValidation,
         Code::ValidityTooLong,
+        Code::KeyAlgorithm,
     ];
 
     /// The stable string, e.g. `E_OUT_OF_SCOPE`.
@@ -129,6 +133,7 @@ impl Code {
             Code::SiiMismatch => "E_SII_MISMATCH",
             Code::StaleValidation => "E_STALE_VALIDATION",
             Code::ValidityTooLong => "E_VALIDITY_TOO_LONG",
+            Code::KeyAlgorithm => "E_KEY_ALGORITHM",
         }
     }
 }
@@ -337,6 +342,7 @@ mod tests {
                 "E_SII_MISMATCH",
                 "E_STALE_VALIDATION",
                 "E_VALIDITY_TOO_LONG",
+                "E_KEY_ALGORITHM",
             ]
         );
         let e = VerifyError::new(Code::Expired, 1, "x");

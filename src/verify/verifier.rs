@@ -8,7 +8,7 @@ use rustls_pki_types::{
 };
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 
 use super::cache::{IntermediateCache, VerifiedCa};
 use super::revocation::{CrlSet, IssuerKey};
@@ -26,17 +26,6 @@ static ALGS: &[&dyn SignatureVerificationAlgorithm] = &[webpki::ring::ECDSA_P256
 
 /// `id-kp-mimiMapping` is required on the leaf and every CA.
 const MIMI_EKU: KeyUsage = KeyUsage::required(oids::ID_KP_MIMI_MAPPING.der_value());
-
-/// Critical extensions this verifier (through rustls-webpki) processes: id-ce keyUsage,
-/// subjectAltName, basicConstraints, nameConstraints, cRLDistributionPoints, extKeyUsage.
-const PROCESSED_CRITICAL: [&[u8]; 6] = [
-    &[0x55, 0x1d, 0x0f],
-    &[0x55, 0x1d, 0x11],
-    &[0x55, 0x1d, 0x13],
-    &[0x55, 0x1d, 0x1e],
-    &[0x55, 0x1d, 0x1f],
-    &[0x55, 0x1d, 0x25],
-];
 
 /// A verified mapping attestation: "SII `sii` is served by `provider` as `handle`".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,9 +51,23 @@ pub struct VerifiedMapping {
     pub anchor: String,
     /// SHA-256 over the DER of the verified path, leaf first and root last, concatenated.
     pub chain_sha256: [u8; 32],
+    /// The leaf's serial number: the INTEGER's contents octets as in the certificate.
+    pub serial: Vec<u8>,
+    /// The leaf's subjectPublicKeyInfo (DER): the user's key, always ECDSA P-256, that the
+    /// attestation binds to the SII.
+    pub subject_public_key_info: Vec<u8>,
+    /// SHA-256 of the user's signed CSR (DER), when the leaf was issued from one
+    /// (`MimiMapping.consent`).
+    pub consent: Option<[u8; 32]>,
 }
 
 impl VerifiedMapping {
+    /// [`VerifiedMapping::serial`] as lower-case hex without leading zero bytes (as
+    /// `inspect`, `store list` and CRLs show serials).
+    pub fn serial_hex(&self) -> String {
+        profile::serial_hex(&self.serial)
+    }
+
     /// [`VerifiedMapping::chain_sha256`] as lower-case hex.
     pub fn chain_sha256_hex(&self) -> String {
         profile::hex(&self.chain_sha256)
@@ -137,6 +140,32 @@ pub struct Verification {
     /// verify with the key of the CA on the path they name as issuer, or not fresh. Empty when
     /// the policy's revocation is `off` (CRLs are then not consulted at all).
     pub crl_notes: Vec<CrlNote>,
+    /// Certificates presented with the chain but not on the verified path, and why they
+    /// were not used (only the verified path decides the verdict). A copy of the anchor's
+    /// root is not noted. Empty when the chain was rejected before a path was found.
+    pub cert_notes: Vec<CertNote>,
+}
+
+/// A presented certificate that is not on the verified path: ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertNote {
+    /// Its position in the presented chain (0 = leaf).
+    pub index: usize,
+    /// Its subject, as text (empty when it could not be read).
+    pub subject: String,
+    /// Why it was not used.
+    pub message: String,
+}
+
+impl std::fmt::Display for CertNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "certificate {} (\"{}\") ignored: {}",
+            self.index, self.subject, self.message
+        )
+    }
 }
 
 /// An anchor's root certificate as the checks see it, read once when the [`Verifier`] is
@@ -146,10 +175,10 @@ pub struct Verification {
 struct RootFacts {
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
-    /// [`check_critical`] with the root at depth `d`, at index `d`.
+    /// [`check_extensions`] with the root at depth `d`, at index `d`.
     critical: Vec<Result<(), VerifyError>>,
-    /// [`check_ca_constraints`], [`check_key_usage`] and [`check_eku`] with the root at
-    /// depth `d`, at index `d`.
+    /// [`check_ca_constraints`], [`check_key_usage`], [`check_eku`] and [`check_key`] with
+    /// the root at depth `d`, at index `d`.
     ca_checks: Vec<Result<(), VerifyError>>,
     /// Its `id-pe-mimiScope`, or why that is malformed.
     scope: Result<Option<Scope>, String>,
@@ -167,12 +196,13 @@ impl RootFacts {
         Ok(RootFacts {
             not_before: not_before(&root),
             not_after: not_after(&root),
-            critical: depths.clone().map(|d| check_critical(&root, d)).collect(),
+            critical: depths.clone().map(|d| check_extensions(&root, d)).collect(),
             ca_checks: depths
                 .map(|d| {
                     check_ca_constraints(&root, d)?;
                     check_key_usage(&root, d)?;
-                    check_eku(&root, d)
+                    check_eku(&root, d)?;
+                    check_key(&root, d)
                 })
                 .collect(),
             scope: ca_scope(&root).map_err(|e| e.to_string()),
@@ -307,9 +337,13 @@ impl Verifier {
         now: OffsetDateTime,
         expected: Option<&Sii>,
     ) -> Verification {
-        let mut crl_notes = Vec::new();
-        let result = self.check(chain, now, expected, &mut crl_notes);
-        Verification { result, crl_notes }
+        let (mut crl_notes, mut cert_notes) = (Vec::new(), Vec::new());
+        let result = self.check(chain, now, expected, &mut crl_notes, &mut cert_notes);
+        Verification {
+            result,
+            crl_notes,
+            cert_notes,
+        }
     }
 
     /// Like [`Verifier::verify_pem`], also reporting the CRLs ignored for this chain.
@@ -324,6 +358,7 @@ impl Verifier {
             Err(e) => Verification {
                 result: Err(e),
                 crl_notes: Vec::new(),
+                cert_notes: Vec::new(),
             },
         }
     }
@@ -345,7 +380,7 @@ impl Verifier {
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
     ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, None, &mut Vec::new())
+        self.check(chain, now, None, &mut Vec::new(), &mut Vec::new())
     }
 
     /// Verify `chain` at `now` and require that it attests `expected`
@@ -356,7 +391,7 @@ impl Verifier {
         now: OffsetDateTime,
         expected: &Sii,
     ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, Some(expected), &mut Vec::new())
+        self.check(chain, now, Some(expected), &mut Vec::new(), &mut Vec::new())
     }
 
     /// Verify a PEM chain (or one DER certificate), optionally requiring an SII.
@@ -367,7 +402,7 @@ impl Verifier {
         expected: Option<&Sii>,
     ) -> Result<VerifiedMapping, VerifyError> {
         let chain = chain_from_pem(pem)?;
-        self.check(&chain, now, expected, &mut Vec::new())
+        self.check(&chain, now, expected, &mut Vec::new(), &mut Vec::new())
     }
 
     fn check(
@@ -376,6 +411,7 @@ impl Verifier {
         now: OffsetDateTime,
         expected: Option<&Sii>,
         notes: &mut Vec<CrlNote>,
+        cert_notes: &mut Vec<CertNote>,
     ) -> Result<VerifiedMapping, VerifyError> {
         let skew = self.policy.clock_skew.duration();
 
@@ -398,43 +434,48 @@ impl Verifier {
             ));
         }
         // The profile's chain (leaf, issuing CA) with that CA verified before: it is not
-        // parsed again (its DER, size and critical extensions were checked when cached).
+        // parsed again (its DER, size and extensions were checked when cached).
         let hit = match chain {
             [_, ca] => self.cache.get(ca.as_ref(), now),
             _ => None,
         };
-        let mut parsed = Vec::with_capacity(chain.len());
-        for (i, der) in chain.iter().enumerate() {
+        // The leaf decides, so it must pass check 1; any other certificate is only a
+        // candidate for the path: one that fails check 1 (or is not valid at `now`, or
+        // has a key the profile does not allow) is left out, and decides the verdict only
+        // if the path then cannot be built without it.
+        let mut bundle = Bundle::default();
+        bundle.parsed.push(Some(parse_cert(0, &chain[0])?));
+        let hit = hit.filter(|ca| bundle.leaf().issuer().as_raw() == &ca.subject_raw[..]);
+        for (i, der) in chain.iter().enumerate().skip(1) {
             if i == 1 && hit.is_some() {
-                continue;
+                bundle.parsed.push(None);
+            } else {
+                bundle.read_candidate(i, der, now, skew);
             }
-            parsed.push(parse_cert(i, der)?);
         }
-        let hit = hit.filter(|ca| parsed[0].issuer().as_raw() == &ca.subject_raw[..]);
-        if hit.is_none() && parsed.len() < chain.len() {
-            parsed.insert(1, parse_cert(1, &chain[1])?);
+        if hit.is_none() {
+            bundle.read_skipped(chain, now, skew);
         }
 
         // 2. Path to an anchor (webpki): validity with clock skew, signatures,
         //    basicConstraints, pathLen, EKU; then what webpki leaves to us.
-        let mut spans: Vec<(OffsetDateTime, OffsetDateTime)> = parsed
-            .iter()
-            .map(|c| (not_before(c), not_after(c)))
-            .collect();
+        let leaf_span = (not_before(bundle.leaf()), not_after(bundle.leaf()));
+        let mut spans = bundle.candidate_spans();
         if let Some(ca) = &hit {
-            spans.insert(1, (ca.not_before, ca.not_after));
+            spans.push((ca.not_before, ca.not_after));
         }
-        let at = validity_time(&spans, now, skew)?;
+        let at = validity_time(&[leaf_span], now, skew)?;
+        // A time inside the validity of every candidate when there is one (webpki checks
+        // each certificate of the path it builds at this one time).
+        let at = common_time(&spans, leaf_span, now).unwrap_or(at);
         let unix_at = u64::try_from(at.unix_timestamp())
             .map(|s| UnixTime::since_unix_epoch(std::time::Duration::from_secs(s)))
             .map_err(|_| err(Code::Malformed, 0, "verification time before 1970"))?;
         let ee = match EndEntityCert::try_from(&chain[0]) {
             Ok(ee) => ee,
             Err(e) => {
-                if parsed.len() < chain.len() {
-                    parsed.insert(1, parse_cert(1, &chain[1])?);
-                }
-                return Err(self.explain(e, &parsed, at));
+                bundle.read_skipped(chain, now, skew);
+                return Err(self.explain(e, &bundle, at));
             }
         };
         // A leaf naming chain[1] as issuer, with chain[1] verified to an anchor before (and
@@ -453,15 +494,15 @@ impl Verifier {
             )
             .is_ok()
         });
-        if parsed.len() < chain.len() && cached.is_none() {
+        if cached.is_none() {
             // The leaf failed against the cached CA: verify in full, with the CA parsed.
-            parsed.insert(1, parse_cert(1, &chain[1])?);
+            bundle.read_skipped(chain, now, skew);
         }
         let (anchor_index, on_path) = match &cached {
             Some(ca) => (ca.anchor, vec![0usize, 1]),
             None => {
                 self.cache.count_miss();
-                self.verify_path(&ee, chain, &parsed, at, unix_at)?
+                self.verify_path(&ee, chain, &bundle, at, unix_at)?
             }
         };
         let anchor = &self.anchors[anchor_index];
@@ -476,7 +517,7 @@ impl Verifier {
         // With a cached CA, `certs` holds the leaf only (the CA was not parsed).
         let certs: Vec<&X509Certificate<'_>> = on_path
             .iter()
-            .filter_map(|&i| parsed.get(i).filter(|_| cached.is_none() || i == 0))
+            .filter_map(|&i| bundle.get(i).filter(|_| cached.is_none() || i == 0))
             .collect();
         let root_depth = on_path.len();
 
@@ -509,8 +550,12 @@ impl Verifier {
             check_ca_constraints(c, depth)?;
             check_key_usage(c, depth)?;
             check_eku(c, depth)?;
+            check_key(c, depth)?;
         }
         RootFacts::at(&root.ca_checks, root_depth)?;
+
+        // Only the verified path decides: say which presented certificates it did not use.
+        bundle.note_unused(chain, &on_path, &self.anchors, cert_notes);
 
         // 3. Revocation, on the verified path: each covered certificate's serial is looked up
         //    in the freshest CRL its issuer (the next certificate up the path) signed.
@@ -644,6 +689,9 @@ impl Verifier {
                     .map(|&i| chain[i].as_ref())
                     .chain([anchor.root_der.as_ref()]),
             ),
+            serial: leaf.raw_serial().to_vec(),
+            subject_public_key_info: leaf.public_key().raw.to_vec(),
+            consent: mapping.consent,
         })
     }
 
@@ -654,21 +702,22 @@ impl Verifier {
         &self,
         ee: &EndEntityCert<'_>,
         chain: &[CertificateDer<'_>],
-        parsed: &[X509Certificate<'_>],
+        bundle: &Bundle<'_>,
         at: OffsetDateTime,
         unix_at: UnixTime,
     ) -> Result<(usize, Vec<usize>), VerifyError> {
+        let candidates = bundle.candidates(chain);
         let path = ee
             .verify_for_usage(
                 ALGS,
                 &self.webpki_anchors,
-                &chain[1..],
+                &candidates,
                 unix_at,
                 MIMI_EKU,
                 None,
                 None,
             )
-            .map_err(|e| self.explain(e, parsed, at))?;
+            .map_err(|e| self.explain(e, bundle, at))?;
         let anchor_index = self
             .anchors
             .iter()
@@ -826,32 +875,59 @@ impl Verifier {
     }
 
     /// A webpki error as a code, with the depth of the certificate it concerns, found by
-    /// following issuer names up the presented chain.
-    fn explain(
-        &self,
-        e: webpki::Error,
-        parsed: &[X509Certificate<'_>],
-        at: OffsetDateTime,
-    ) -> VerifyError {
+    /// following issuer names up the presented chain. When no path was found and a
+    /// certificate left out of path building is the one the chain names as issuer, its own
+    /// fault (expired, malformed, a key the profile does not allow) is the answer.
+    fn explain(&self, e: webpki::Error, bundle: &Bundle<'_>, at: OffsetDateTime) -> VerifyError {
         use webpki::Error as W;
-        let (walk, anchor) = self.presented_path(parsed);
+        let (walk, anchor) = self.presented_path(bundle);
         let top = walk.len() - 1;
-        let find = |pred: &dyn Fn(usize, &X509Certificate<'_>) -> bool| {
-            walk.iter()
-                .enumerate()
-                .find(|(d, &i)| pred(*d, &parsed[i]))
-                .map(|(d, _)| d)
+        let cert = |d: usize| {
+            bundle
+                .get(walk[d])
+                .expect("the walk holds parsed certificates")
         };
+        let find = |pred: &dyn Fn(usize, &X509Certificate<'_>) -> bool| {
+            (0..walk.len()).find(|&d| pred(d, cert(d)))
+        };
+        if matches!(e, W::UnknownIssuer) {
+            if let Some((d, e)) = walk
+                .iter()
+                .enumerate()
+                .find_map(|(d, &i)| bundle.why_excluded(i).map(|e| (d, e)))
+            {
+                return err(e.code(), d, e.message().to_owned());
+            }
+            if let Some((_, e)) = bundle
+                .excluded
+                .iter()
+                .find(|(i, _)| bundle.get(*i).is_none())
+            {
+                // Unreadable, so it cannot be told whether it was the issuer: malformed.
+                return e.clone();
+            }
+        }
         #[allow(deprecated)]
         match e {
-            W::UnknownIssuer | W::CertDistrusted => err(
-                Code::UnknownIssuer,
-                top,
-                format!(
-                    "no path to a trust-list anchor: the certificate at depth {top} was issued by \"{}\", which is neither in the chain nor a trusted root",
-                    parsed[walk[top]].issuer()
-                ),
-            ),
+            W::UnknownIssuer | W::CertDistrusted => {
+                let c = cert(top);
+                let why = if c.subject().as_raw() == c.issuer().as_raw() {
+                    format!(
+                        "the certificate at depth {top} (\"{}\") is self-issued, but it is not a trust-list anchor: a CA certificate is trusted only when the trust list names it",
+                        c.subject()
+                    )
+                } else {
+                    format!(
+                        "the certificate at depth {top} was issued by \"{}\", which is neither in the chain nor a trusted root",
+                        c.issuer()
+                    )
+                };
+                err(
+                    Code::UnknownIssuer,
+                    top,
+                    format!("no path to a trust-list anchor: {why}"),
+                )
+            }
             W::InvalidSignatureForPublicKey
             | W::SignatureAlgorithmMismatch
             | W::UnsupportedSignatureAlgorithm
@@ -866,12 +942,27 @@ impl Verifier {
                 let depth = (0..walk.len())
                     .find(|&d| {
                         let issuer = match walk.get(d + 1) {
-                            Some(&j) => Some(parsed[j].public_key()),
+                            Some(&j) => bundle.get(j).map(|c| c.public_key()),
                             None => root.as_ref().map(|r| r.public_key()),
                         };
-                        issuer.is_some_and(|spki| parsed[walk[d]].verify_signature(Some(spki)).is_err())
+                        issuer.is_some_and(|spki| cert(d).verify_signature(Some(spki)).is_err())
                     })
                     .unwrap_or(0);
+                let c = cert(depth);
+                if depth > 0
+                    && c.subject().as_raw() == c.issuer().as_raw()
+                    && c.verify_signature(None).is_ok()
+                {
+                    // Self-signed under the name of an anchor: it is not that anchor.
+                    return err(
+                        Code::UnknownIssuer,
+                        depth,
+                        format!(
+                            "no path to a trust-list anchor: the certificate at depth {depth} (\"{}\") is self-signed with its own key, not signed by the trust-list anchor of that name; a CA certificate is trusted only when the trust list names it",
+                            c.subject()
+                        ),
+                    );
+                }
                 err(
                     Code::BadSignature,
                     depth,
@@ -885,7 +976,14 @@ impl Verifier {
                 } else {
                     Code::Expired
                 };
-                err(code, depth, format!("the certificate at depth {depth} is not valid at {}", fmt_time(at)))
+                err(
+                    code,
+                    depth,
+                    format!(
+                        "the certificate at depth {depth} is not valid at {}",
+                        fmt_time(at)
+                    ),
+                )
             }
             W::CaUsedAsEndEntity => err(
                 Code::NotCa,
@@ -901,7 +999,8 @@ impl Verifier {
                 )
             }
             W::PathLenConstraintViolated | W::MaximumPathDepthExceeded => {
-                let depth = find(&|d, c| d > 0 && path_len(c).is_some_and(|l| d - 1 > l)).unwrap_or(top);
+                let depth =
+                    find(&|d, c| d > 0 && path_len(c).is_some_and(|l| d - 1 > l)).unwrap_or(top);
                 err(
                     Code::PathLen,
                     depth,
@@ -913,11 +1012,15 @@ impl Verifier {
                 err(
                     Code::Eku,
                     depth,
-                    format!("the certificate at depth {depth} lacks extendedKeyUsage {}", oids::ID_KP_MIMI_MAPPING),
+                    format!(
+                        "the certificate at depth {depth} lacks extendedKeyUsage {}",
+                        oids::ID_KP_MIMI_MAPPING
+                    ),
                 )
             }
             W::UnsupportedCriticalExtension => {
-                let depth = find(&|_, c| first_unprocessed_critical(c).is_some()).unwrap_or(0);
+                let depth =
+                    find(&|_, c| profile::extensions::check_extensions(c).is_err()).unwrap_or(0);
                 err(
                     Code::UnknownCriticalExtension,
                     depth,
@@ -936,7 +1039,7 @@ impl Verifier {
                 "the revocation status of a certificate on the path is unknown",
             ),
             other => {
-                let depth = chain_der_depth(parsed, &walk);
+                let depth = chain_der_depth(bundle, &walk);
                 err(
                     Code::Malformed,
                     depth,
@@ -1068,65 +1171,248 @@ impl Verifier {
         Ok(())
     }
 
-    /// Chain indices from the leaf following issuer names, and the anchor the topmost one
-    /// names as issuer, if any.
-    fn presented_path(&self, parsed: &[X509Certificate<'_>]) -> (Vec<usize>, Option<usize>) {
+    /// Chain indices from the leaf following issuer names (preferring, among certificates
+    /// of the right name, one whose key verifies the signature, and an anchor over a
+    /// presented certificate), and the anchor the topmost one names as issuer, if any.
+    fn presented_path(&self, bundle: &Bundle<'_>) -> (Vec<usize>, Option<usize>) {
+        let parsed = &bundle.parsed;
         let mut walk = vec![0usize];
         loop {
-            let cur = &parsed[*walk.last().unwrap_or(&0)];
+            let Some(cur) = bundle.get(*walk.last().unwrap_or(&0)) else {
+                return (walk, None);
+            };
             let issuer = cur.issuer().as_raw();
-            if let Some(a) = self
+            let anchor = self
                 .webpki_anchors
                 .iter()
-                .position(|a| a.subject.as_ref() == strip_sequence(issuer))
-            {
-                return (walk, Some(a));
+                .position(|a| a.subject.as_ref() == strip_sequence(issuer));
+            let signs = |spki: &SubjectPublicKeyInfo<'_>| cur.verify_signature(Some(spki)).is_ok();
+            let anchor_signs = anchor.is_some_and(|a| {
+                X509Certificate::from_der(self.anchors[a].root_der.as_ref())
+                    .is_ok_and(|(_, root)| signs(root.public_key()))
+            });
+            if anchor_signs {
+                return (walk, anchor);
             }
-            match (0..parsed.len())
-                .find(|j| !walk.contains(j) && parsed[*j].subject().as_raw() == issuer)
-            {
-                Some(j) => walk.push(j),
-                None => return (walk, None),
+            let named: Vec<usize> = (0..parsed.len())
+                .filter(|j| !walk.contains(j))
+                .filter(|&j| {
+                    bundle
+                        .get(j)
+                        .is_some_and(|c| c.subject().as_raw() == issuer)
+                })
+                .collect();
+            let signer = named
+                .iter()
+                .copied()
+                .find(|&j| bundle.get(j).is_some_and(|c| signs(c.public_key())));
+            match (signer, anchor, named.first()) {
+                (Some(j), _, _) => walk.push(j),
+                (None, Some(a), _) => return (walk, Some(a)),
+                (None, None, Some(&j)) => walk.push(j),
+                (None, None, None) => return (walk, None),
             }
         }
     }
 }
 
-/// Check 1 for one certificate: size, strict DER without trailing bytes, no unknown critical
-/// extension.
+/// Check 1 for one certificate: size, strict DER without trailing bytes, every extension
+/// allowed by the profile's table and strict DER inside.
 fn parse_cert<'a>(
     i: usize,
     der: &'a CertificateDer<'_>,
 ) -> Result<X509Certificate<'a>, VerifyError> {
+    match read_cert(i, der) {
+        (Some(cert), None) => Ok(cert),
+        (_, Some(e)) => Err(e),
+        (None, None) => Err(err(Code::Malformed, i, "unreadable certificate")),
+    }
+}
+
+/// [`parse_cert`], keeping the parsed certificate (when it parses at all) next to why it
+/// fails check 1: a candidate issuer that fails is still followed by name when explaining
+/// why no path was found.
+fn read_cert<'a>(
+    i: usize,
+    der: &'a CertificateDer<'_>,
+) -> (Option<X509Certificate<'a>>, Option<VerifyError>) {
     if der.len() > MAX_CERT_LEN {
-        return Err(err(
+        let e = err(
             Code::Malformed,
             i,
             format!(
                 "certificate {i} is {} bytes, more than the {MAX_CERT_LEN} allowed",
                 der.len()
             ),
-        ));
+        );
+        return (None, Some(e));
     }
-    let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
-        err(
-            Code::Malformed,
-            i,
-            format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
-        )
-    })?;
+    let (rest, cert) = match X509Certificate::from_der(der) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let e = err(
+                Code::Malformed,
+                i,
+                format!("certificate {i} is not a well-formed DER X.509 certificate: {e}"),
+            );
+            return (None, Some(e));
+        }
+    };
     if !rest.is_empty() {
-        return Err(err(
+        let e = err(
             Code::Malformed,
             i,
             format!(
                 "certificate {i} has {} trailing bytes after its DER",
                 rest.len()
             ),
-        ));
+        );
+        return (Some(cert), Some(e));
     }
-    check_critical(&cert, i)?;
-    Ok(cert)
+    let e = check_extensions(&cert, i).err();
+    (Some(cert), e)
+}
+
+/// The presented certificates, parsed (index = position in the chain; `None` when not
+/// parsed or unreadable), and those left out of path building with the reason.
+#[derive(Default)]
+struct Bundle<'a> {
+    parsed: Vec<Option<X509Certificate<'a>>>,
+    /// (chain index, why it is not a candidate issuer).
+    excluded: Vec<(usize, VerifyError)>,
+}
+
+impl<'a> Bundle<'a> {
+    fn leaf(&self) -> &X509Certificate<'a> {
+        self.parsed[0]
+            .as_ref()
+            .expect("the leaf is parsed before anything else")
+    }
+
+    fn get(&self, i: usize) -> Option<&X509Certificate<'a>> {
+        self.parsed.get(i).and_then(Option::as_ref)
+    }
+
+    fn why_excluded(&self, i: usize) -> Option<&VerifyError> {
+        self.excluded.iter().find(|(j, _)| *j == i).map(|(_, e)| e)
+    }
+
+    /// Parse chain[i] (i ≥ 1) as a candidate issuer: check 1, validity at `now` within the
+    /// clock skew, and a P-256 key; one that fails is kept for explanations only.
+    fn read_candidate(
+        &mut self,
+        i: usize,
+        der: &'a CertificateDer<'_>,
+        now: OffsetDateTime,
+        skew: time::Duration,
+    ) {
+        let (cert, e) = read_cert(i, der);
+        let e = e.or_else(|| {
+            let c = cert.as_ref()?;
+            validity_time(&[(not_before(c), not_after(c))], now, skew)
+                .err()
+                .map(|e| {
+                    let message = e
+                        .message()
+                        .replace("at depth 0", &format!("{i} of the chain"));
+                    err(e.code(), i, message)
+                })
+                .or_else(|| check_key(c, i).err())
+        });
+        if let Some(e) = e {
+            self.excluded.push((i, e));
+        }
+        match self.parsed.get_mut(i) {
+            Some(slot) => *slot = cert,
+            None => self.parsed.push(cert),
+        }
+    }
+
+    /// Parse the issuing CA skipped because of a cache hit, when it is needed after all.
+    fn read_skipped(
+        &mut self,
+        chain: &'a [CertificateDer<'_>],
+        now: OffsetDateTime,
+        skew: time::Duration,
+    ) {
+        if chain.len() > 1 && self.parsed[1].is_none() && self.why_excluded(1).is_none() {
+            self.read_candidate(1, &chain[1], now, skew);
+        }
+    }
+
+    /// The DER of the candidate issuers, for webpki.
+    fn candidates<'c>(&self, chain: &'c [CertificateDer<'_>]) -> Vec<CertificateDer<'c>> {
+        (1..chain.len())
+            .filter(|&i| self.why_excluded(i).is_none())
+            .map(|i| CertificateDer::from(chain[i].as_ref()))
+            .collect()
+    }
+
+    /// The validity of the leaf and of every parsed candidate.
+    fn candidate_spans(&self) -> Vec<(OffsetDateTime, OffsetDateTime)> {
+        self.parsed
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.why_excluded(*i).is_none())
+            .filter_map(|(_, c)| c.as_ref().map(|c| (not_before(c), not_after(c))))
+            .collect()
+    }
+
+    /// A note for each presented certificate the verified path does not use (a copy of
+    /// an anchor's root excepted).
+    fn note_unused(
+        &self,
+        chain: &[CertificateDer<'_>],
+        on_path: &[usize],
+        anchors: &[Anchor],
+        notes: &mut Vec<CertNote>,
+    ) {
+        for (i, der) in chain.iter().enumerate().skip(1) {
+            if on_path.contains(&i) || anchors.iter().any(|a| a.root_der.as_ref() == der.as_ref()) {
+                continue;
+            }
+            let why = match self.why_excluded(i) {
+                Some(e) => format!("not on the verified path; {}", e.message()),
+                None => "not on the verified path".to_owned(),
+            };
+            notes.push(CertNote {
+                index: i,
+                subject: self
+                    .get(i)
+                    .map(|c| c.subject().to_string())
+                    .unwrap_or_default(),
+                message: why,
+            });
+        }
+    }
+}
+
+/// The verification time for webpki: `now`, moved by at most the clock skew into the
+/// validity of every span, when they have a time in common.
+fn common_time(
+    spans: &[(OffsetDateTime, OffsetDateTime)],
+    leaf: (OffsetDateTime, OffsetDateTime),
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let lo = spans.iter().map(|s| s.0).fold(leaf.0, OffsetDateTime::max);
+    let hi = spans.iter().map(|s| s.1).fold(leaf.1, OffsetDateTime::min);
+    (lo <= hi).then(|| now.clamp(lo, hi))
+}
+
+/// Every key on the path is ECDSA P-256: webpki checks only the keys that verify a
+/// signature, and never the leaf's own.
+fn check_key(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    match profile::key_problem(c.public_key()) {
+        None => Ok(()),
+        Some(problem) => Err(err(
+            Code::KeyAlgorithm,
+            depth,
+            format!(
+                "the {} at depth {depth} has a key the profile does not allow: {problem}; every key on a mapping path must be ECDSA P-256",
+                if depth == 0 { "leaf" } else { "CA" }
+            ),
+        )),
+    }
 }
 
 fn malformed_scope(depth: usize, e: &dyn std::fmt::Display) -> VerifyError {
@@ -1171,11 +1457,13 @@ fn strip_sequence(der: &[u8]) -> &[u8] {
 }
 
 /// Depth of the first certificate on `walk` webpki cannot parse; 0 if none.
-fn chain_der_depth(parsed: &[X509Certificate<'_>], walk: &[usize]) -> usize {
+fn chain_der_depth(bundle: &Bundle<'_>, walk: &[usize]) -> usize {
     walk.iter()
         .position(|&i| {
-            let der = CertificateDer::from(parsed[i].as_raw());
-            EndEntityCert::try_from(&der).is_err()
+            bundle.get(i).is_some_and(|c| {
+                let der = CertificateDer::from(c.as_raw());
+                EndEntityCert::try_from(&der).is_err()
+            })
         })
         .unwrap_or(0)
 }
@@ -1198,24 +1486,30 @@ fn has_mimi_eku(c: &X509Certificate<'_>) -> bool {
     matches!(c.extended_key_usage(), Ok(Some(eku)) if eku.value.other.iter().any(|o| o.as_bytes() == oids::ID_KP_MIMI_MAPPING.der_value()))
 }
 
-fn first_unprocessed_critical(c: &X509Certificate<'_>) -> Option<String> {
-    c.extensions()
-        .iter()
-        .find(|e| e.critical && !PROCESSED_CRITICAL.contains(&e.oid.as_bytes()))
-        .map(|e| oids::dotted(e.oid.as_bytes()))
-}
-
-fn check_critical(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
-    match first_unprocessed_critical(c) {
-        Some(oid) => Err(err(
+/// The profile's table of processed extensions ([`profile::extensions`]), shared with the
+/// lint: criticality, and strict DER inside every extension the profile reads.
+fn check_extensions(c: &X509Certificate<'_>, depth: usize) -> Result<(), VerifyError> {
+    use profile::extensions::ExtensionError;
+    match profile::extensions::check_extensions(c) {
+        Ok(()) => Ok(()),
+        Err(e @ ExtensionError::NotDer { .. }) => Err(err(
+            Code::Malformed,
+            depth,
+            format!("the certificate at depth {depth}: {e}"),
+        )),
+        Err(ExtensionError::UnknownCritical { dotted }) => Err(err(
             Code::UnknownCriticalExtension,
             depth,
             format!(
-                "the certificate at depth {depth} has a critical extension {oid}{} that this verifier does not process",
-                oids::name(&oid).map(|n| format!(" ({n})")).unwrap_or_default()
+                "the certificate at depth {depth} has a critical extension {dotted}{} that this verifier does not process",
+                oids::name(&dotted).map(|n| format!(" ({n})")).unwrap_or_default()
             ),
         )),
-        None => Ok(()),
+        Err(e) => Err(err(
+            Code::UnknownCriticalExtension,
+            depth,
+            format!("the certificate at depth {depth}: {e}"),
+        )),
     }
 }
 

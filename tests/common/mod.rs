@@ -220,3 +220,135 @@ pub fn pem_of(chain: &[CertificateDer<'_>]) -> String {
         .map(|c| pem::encode(&pem::Pem::new("CERTIFICATE", c.as_ref().to_vec())))
         .collect()
 }
+
+/// One DER element: `tag`, the shortest length, `content`.
+pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    match n {
+        0..=0x7f => out.push(n as u8),
+        0x80..=0xff => out.extend([0x81, n as u8]),
+        _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// The DER elements one after another in `content`: (tag, whole element, its contents).
+pub fn der_elements(mut content: &[u8]) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !content.is_empty() {
+        let tag = content[0];
+        let (len, header) = match content[1] {
+            l @ 0..=0x7f => (usize::from(l), 2),
+            0x81 => (usize::from(content[2]), 3),
+            0x82 => ((usize::from(content[2]) << 8) | usize::from(content[3]), 4),
+            other => panic!("length form {other:#x} not expected in a test certificate"),
+        };
+        let (whole, rest) = content.split_at(header + len);
+        out.push((tag, whole.to_vec(), whole[header..].to_vec()));
+        content = rest;
+    }
+    out
+}
+
+/// One extension of a [`Tbs`].
+pub struct Ext {
+    /// The OID's contents octets.
+    pub oid: Vec<u8>,
+    pub critical: bool,
+    /// The extnValue contents (the extension's own DER).
+    pub value: Vec<u8>,
+}
+
+/// A certificate taken apart so that a test can change what rcgen cannot make (a key of
+/// another algorithm, damage inside a standard extension, a critical SKI) and sign it again
+/// with the issuer's real key: the result is a genuinely signed hostile certificate.
+pub struct Tbs {
+    /// tbsCertificate's fields before the extensions, as whole DER elements:
+    /// version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo.
+    pub fields: Vec<Vec<u8>>,
+    pub extensions: Vec<Ext>,
+    sig_alg: Vec<u8>,
+}
+
+impl Tbs {
+    pub fn of(cert: &[u8]) -> Tbs {
+        let outer = der_elements(cert);
+        let parts = der_elements(&outer[0].2);
+        let tbs = der_elements(&parts[0].2);
+        let mut fields = Vec::new();
+        let mut extensions = Vec::new();
+        for (tag, whole, content) in tbs {
+            if tag != 0xa3 {
+                fields.push(whole);
+                continue;
+            }
+            for (_, _, ext) in der_elements(&der_elements(&content)[0].2) {
+                let items = der_elements(&ext);
+                let critical = items.len() == 3 && items[1].2 == [0xff];
+                extensions.push(Ext {
+                    oid: items[0].2.clone(),
+                    critical,
+                    value: items.last().unwrap().2.clone(),
+                });
+            }
+        }
+        Tbs {
+            fields,
+            extensions,
+            sig_alg: parts[1].1.clone(),
+        }
+    }
+
+    /// The extension with this OID (contents octets, e.g. `[0x55, 0x1d, 0x0e]` for SKI).
+    pub fn ext(&mut self, oid: &[u8]) -> &mut Ext {
+        self.extensions
+            .iter_mut()
+            .find(|e| e.oid == oid)
+            .unwrap_or_else(|| panic!("no extension {oid:02x?}"))
+    }
+
+    /// Replace subjectPublicKeyInfo (whole DER).
+    pub fn set_spki(&mut self, spki: &[u8]) {
+        self.fields[6] = spki.to_vec();
+    }
+
+    /// The certificate, signed by `issuer` (ecdsa-with-SHA256, as the original).
+    pub fn sign(&self, issuer: &KeyPair) -> CertificateDer<'static> {
+        let mut tbs: Vec<u8> = self.fields.concat();
+        let exts: Vec<u8> = self
+            .extensions
+            .iter()
+            .flat_map(|e| {
+                let mut body = der_tlv(0x06, &e.oid);
+                if e.critical {
+                    body.extend([0x01, 0x01, 0xff]);
+                }
+                body.extend(der_tlv(0x04, &e.value));
+                der_tlv(0x30, &body)
+            })
+            .collect();
+        if !exts.is_empty() {
+            tbs.extend(der_tlv(0xa3, &der_tlv(0x30, &exts)));
+        }
+        let tbs = der_tlv(0x30, &tbs);
+        let sig = rcgen::SigningKey::sign(issuer, &tbs).unwrap();
+        let mut bits = vec![0u8];
+        bits.extend(sig);
+        let mut cert = tbs;
+        cert.extend(&self.sig_alg);
+        cert.extend(der_tlv(0x03, &bits));
+        CertificateDer::from(der_tlv(0x30, &cert))
+    }
+}
+
+/// The DER of a real public key of an algorithm the profile forbids
+/// (tests/data/weak-keys, made by its gen.sh): `dsa-2048`, `p192`, `rsa-1024`, `rsa-2052`,
+/// `p384`, `ed25519`.
+pub fn weak_spki(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/weak-keys")
+        .join(format!("{name}.spki.der"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
