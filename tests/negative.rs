@@ -803,3 +803,89 @@ fn self_signed_intermediate_of_its_own_name() {
     assert_code(&e, Code::UnknownIssuer, 1);
     assert!(e.message().contains("self-issued"), "{e}");
 }
+
+// CRLs (DESIGN.md check 9): used only when their issuer has keyUsage cRLSign and they carry
+// a non-critical CRL number; others are ignored with a note, so a required check fails closed.
+
+/// A CRL of the issuing CA (revoking nothing), signed with its real key; `edit` may change
+/// its extensions (the CRL is signed again).
+fn ca_crl(s: &Spec, b: &Built, edit: impl FnOnce(&mut Tbs)) -> Vec<u8> {
+    let mut signer = s.ca.clone();
+    // rcgen refuses to sign a CRL for an issuer without cRLSign; the certificate on the path
+    // is what the verifier judges.
+    signer.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let crl = rcgen::CertificateRevocationListParams {
+        this_update: s.now - Duration::hours(1),
+        next_update: s.now + Duration::days(1),
+        crl_number: rcgen::SerialNumber::from(7u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(&Issuer::from_params(&signer, &b.ca_key))
+    .unwrap();
+    let mut tbs = Tbs::of_crl(crl.der());
+    edit(&mut tbs);
+    tbs.sign(&b.ca_key).as_ref().to_vec()
+}
+
+/// Verification of the spec's chain under `revocation: leaf` with one CRL.
+fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::verify::Verification {
+    s.policy_yaml = "policy:\n  revocation: leaf\n".into();
+    let b = s.build();
+    let crl = ca_crl(s, &b, edit);
+    let v = b
+        .verifier()
+        .with_crls([rustls_pki_types::CertificateRevocationListDer::from(crl)])
+        .unwrap();
+    v.verify_with_notes(&b.chain, s.now, None)
+}
+
+const CRL_NUMBER: [u8; 3] = [0x55, 0x1d, 0x14];
+
+#[test]
+fn control_a_crl_taken_apart_and_signed_again_is_used() {
+    let r = with_crl(&mut Spec::good(), |_| {});
+    r.result.unwrap();
+    assert!(r.crl_notes.is_empty(), "{:?}", r.crl_notes);
+}
+
+#[test]
+fn crl_from_an_issuer_without_crl_sign_is_ignored() {
+    let mut s = Spec::good();
+    s.ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let r = with_crl(&mut s, |_| {});
+    assert_code(r.result.as_ref().unwrap_err(), Code::RevocationUnknown, 0);
+    assert_eq!(r.crl_notes.len(), 1);
+    assert!(
+        r.crl_notes[0].message.contains("cRLSign"),
+        "{}",
+        r.crl_notes[0]
+    );
+}
+
+#[test]
+fn crl_without_a_crl_number_is_ignored() {
+    let r = with_crl(&mut Spec::good(), |t| {
+        t.extensions.retain(|e| e.oid != CRL_NUMBER)
+    });
+    assert_code(r.result.as_ref().unwrap_err(), Code::RevocationUnknown, 0);
+    assert_eq!(r.crl_notes.len(), 1);
+    assert!(
+        r.crl_notes[0].message.contains("no cRLNumber"),
+        "{}",
+        r.crl_notes[0]
+    );
+}
+
+#[test]
+fn crl_with_a_critical_crl_number_is_ignored() {
+    let r = with_crl(&mut Spec::good(), |t| t.ext(&CRL_NUMBER).critical = true);
+    assert_code(r.result.as_ref().unwrap_err(), Code::RevocationUnknown, 0);
+    assert_eq!(r.crl_notes.len(), 1);
+    assert!(
+        r.crl_notes[0].message.contains("critical"),
+        "{}",
+        r.crl_notes[0]
+    );
+}

@@ -57,6 +57,8 @@ pub(crate) struct VerifiedCa {
     pub(crate) subject_raw: Vec<u8>,
     pub(crate) subject: String,
     pub(crate) point: Vec<u8>,
+    /// Whether its keyUsage has cRLSign (CRLs it signed are used only then).
+    pub(crate) crl_sign: bool,
     /// Index of the anchor it chains to.
     pub(crate) anchor: usize,
     /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).
@@ -151,6 +153,7 @@ mod tests {
             subject_raw: Vec::new(),
             subject: String::new(),
             point: Vec::new(),
+            crl_sign: true,
             anchor: 0,
             trust_anchor: TrustAnchor {
                 subject: (&[][..]).into(),

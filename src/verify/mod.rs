@@ -56,8 +56,9 @@ pub enum Code {
     /// A certificate on the path is listed on a valid, fresh CRL of its issuer.
     Revoked,
     /// The policy requires a revocation check, but no fresh CRL signed by the certificate's
-    /// issuer was given (none at all, only stale or expired ones, or only ones whose signature
-    /// does not verify): fail closed.
+    /// issuer was given (none at all, only stale or expired ones, only ones whose signature
+    /// does not verify, only ones without a non-critical CRL number, or an issuer without
+    /// keyUsage cRLSign): fail closed.
     RevocationUnknown,
     /// The leaf's SII is invalid or not in canonical form.
     BadSii,

@@ -4,9 +4,10 @@
 //! How a chain is checked when the policy is `leaf` or `chain`:
 //!
 //! 1. For each certificate that must be checked (the leaf; under `chain` also every CA below
-//!    the trust anchor), the CRLs naming its issuer are looked at. A CRL whose signature does
-//!    not verify with that issuer's key is ignored, and a [`CrlNote`] says so; so is one
-//!    whose thisUpdate is older than `max_crl_age` or in the future. Of the rest, the one
+//!    the trust anchor), the CRLs naming its issuer are looked at. They are ignored, and a
+//!    [`CrlNote`] says why, when that issuer has no keyUsage cRLSign, when the CRL has no CRL
+//!    number or a critical one (RFC 5280 5.2.3), when its signature does not verify with that
+//!    issuer's key, or when its thisUpdate is older than `max_crl_age` or in the future. Of the rest, the one
 //!    with the highest CRL number (then the latest thisUpdate) is used.
 //! 2. The certificate's serial is looked up in that CRL. Listed → `E_REVOKED`; no usable
 //!    CRL, or the CRL past its nextUpdate → `E_REVOCATION_UNKNOWN` (fail closed).
@@ -47,8 +48,9 @@ pub struct CrlError {
     pub message: String,
 }
 
-/// A CRL that was given but not used for a chain, and why: its signature does not verify with
-/// the key of the CA on the path that it names as issuer, or it is not fresh.
+/// A CRL that was given but not used for a chain, and why: the CA on the path that it names as
+/// issuer has no keyUsage cRLSign, it has no CRL number or a critical one, its signature does
+/// not verify with that CA's key, or it is not fresh.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CrlNote {
@@ -116,6 +118,8 @@ pub(crate) struct LoadedCrl {
     number_bytes: Vec<u8>,
     pub(crate) this_update: OffsetDateTime,
     pub(crate) next_update: OffsetDateTime,
+    /// Why the CRL can never be used, whoever signed it (no CRL number, or a critical one).
+    unusable: Option<String>,
     /// For our own signature check (once per issuer key).
     tbs: Vec<u8>,
     signature: Vec<u8>,
@@ -152,6 +156,17 @@ impl LoadedCrl {
             .crl_number()
             .map(|n| n.to_bytes_be())
             .unwrap_or_default();
+        // RFC 5280 5.2.3: a conforming CRL carries a non-critical CRL number; without one,
+        // CRLs of an issuer cannot be ordered (and a critical one is not what issuers write).
+        let number_ext = parsed
+            .extensions()
+            .iter()
+            .find(|e| e.oid.as_bytes() == CRL_NUMBER);
+        let unusable = match number_ext {
+            None => Some("it has no cRLNumber (RFC 5280 5.2.3 requires one): ask the provider for a conforming CRL".to_owned()),
+            Some(e) if e.critical => Some("its cRLNumber is marked critical (RFC 5280 5.2.3: it must be non-critical): ask the provider for a conforming CRL".to_owned()),
+            Some(_) => None,
+        };
         Ok(LoadedCrl {
             index,
             crl: crl.into(),
@@ -159,6 +174,7 @@ impl LoadedCrl {
             issuer: parsed.issuer().to_string(),
             number: (!number_bytes.is_empty()).then(|| profile::hex(&number_bytes)),
             number_bytes,
+            unusable,
             this_update: parsed.last_update().to_datetime(),
             next_update: next_update.to_datetime(),
             tbs: parsed.tbs_cert_list.as_ref().to_vec(),
@@ -229,6 +245,8 @@ impl fmt::Debug for CrlSet {
 pub(crate) struct IssuerKey<'a> {
     pub(crate) subject: &'a [u8],
     pub(crate) point: &'a [u8],
+    /// Whether its keyUsage has cRLSign: CRLs of an issuer without it are not used.
+    pub(crate) crl_sign: bool,
 }
 
 /// The CRLs chosen for one chain, and for each issuer without one, why not.
@@ -311,7 +329,8 @@ impl CrlSet {
             }
         };
         for c in self.crls.iter().filter(|c| c.issuer_raw == issuer.subject) {
-            if !self.signature_verifies(c, issuer.point) {
+            if !issuer.crl_sign || c.unusable.is_some() || !self.signature_verifies(c, issuer.point)
+            {
                 continue; // never usable, whatever the time
             }
             // Usable (fresh by thisUpdate) exactly on [from, to].
@@ -361,7 +380,14 @@ impl CrlSet {
             let mut best: Option<&LoadedCrl> = None;
             let mut reasons = Vec::new();
             for c in &named {
-                let why = if !self.signature_verifies(c, issuer.point) {
+                let why = if !issuer.crl_sign {
+                    Some(format!(
+                        "the CA \"{}\" on the path has no keyUsage cRLSign, so it may not sign CRLs: its CRLs are not used",
+                        c.issuer
+                    ))
+                } else if let Some(why) = &c.unusable {
+                    Some(why.clone())
+                } else if !self.signature_verifies(c, issuer.point) {
                     Some(format!(
                         "its signature does not verify with the key of the CA \"{}\" on the path: it was signed by another CA (perhaps one with the same name) or altered",
                         c.issuer
@@ -414,3 +440,6 @@ impl CrlSet {
 }
 
 pub(crate) use crate::profile::rfc3339 as fmt_time;
+
+/// id-ce-cRLNumber (2.5.29.20), DER contents octets.
+const CRL_NUMBER: &[u8] = &[0x55, 0x1d, 0x14];

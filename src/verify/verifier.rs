@@ -136,8 +136,9 @@ pub struct Verifier {
 pub struct Verification {
     /// The verified mapping, or why the chain was rejected.
     pub result: Result<VerifiedMapping, VerifyError>,
-    /// CRLs given to the verifier but not used for this chain: a signature that does not
-    /// verify with the key of the CA on the path they name as issuer, or not fresh. Empty when
+    /// CRLs given to the verifier but not used for this chain: their issuer on the path has
+    /// no keyUsage cRLSign, they lack a non-critical CRL number, their signature does not
+    /// verify with the key of the CA on the path they name as issuer, or they are not fresh. Empty when
     /// the policy's revocation is `off` (CRLs are then not consulted at all).
     pub crl_notes: Vec<CrlNote>,
     /// Certificates presented with the chain but not on the verified path, and why they
@@ -187,6 +188,8 @@ struct RootFacts {
     subject_raw: Vec<u8>,
     subject: String,
     point: Vec<u8>,
+    /// Whether its keyUsage has cRLSign (CRLs it signed are used only then).
+    crl_sign: bool,
 }
 
 impl RootFacts {
@@ -209,6 +212,7 @@ impl RootFacts {
             subject_raw: root.subject().as_raw().to_vec(),
             subject: root.subject().to_string(),
             point: root.public_key().subject_public_key.data.to_vec(),
+            crl_sign: has_crl_sign(&root),
         })
     }
 
@@ -774,6 +778,7 @@ impl Verifier {
             let key = IssuerKey {
                 subject: &root.subject_raw,
                 point: &root.point,
+                crl_sign: root.crl_sign,
             };
             let Some((lo, hi)) = self.crls.selection_window(&key, now, &self.policy) else {
                 return;
@@ -792,6 +797,7 @@ impl Verifier {
             subject_raw: ca.subject().as_raw().to_vec(),
             subject: ca.subject().to_string(),
             point: ca.public_key().subject_public_key.data.to_vec(),
+            crl_sign: has_crl_sign(ca),
             anchor: anchor_index,
             trust_anchor: trust_anchor.to_owned(),
             valid_from,
@@ -1081,6 +1087,7 @@ impl Verifier {
                     IssuerKey {
                         subject: &ca.subject_raw,
                         point: &ca.point,
+                        crl_sign: ca.crl_sign,
                     },
                     ca.subject.clone(),
                 );
@@ -1090,6 +1097,7 @@ impl Verifier {
                     IssuerKey {
                         subject: c.subject().as_raw(),
                         point: c.public_key().subject_public_key.data.as_ref(),
+                        crl_sign: has_crl_sign(c),
                     },
                     c.subject().to_string(),
                 ),
@@ -1097,6 +1105,7 @@ impl Verifier {
                     IssuerKey {
                         subject: &root.subject_raw,
                         point: &root.point,
+                        crl_sign: root.crl_sign,
                     },
                     root.subject.clone(),
                 ),
@@ -1480,6 +1489,11 @@ fn path_len(c: &X509Certificate<'_>) -> Option<usize> {
             .map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
         _ => None,
     }
+}
+
+/// keyUsage present with cRLSign: only then may a CA's CRLs be used (DESIGN.md check 9).
+fn has_crl_sign(c: &X509Certificate<'_>) -> bool {
+    matches!(c.key_usage(), Ok(Some(ku)) if ku.value.crl_sign())
 }
 
 fn has_mimi_eku(c: &X509Certificate<'_>) -> bool {

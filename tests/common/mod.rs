@@ -270,17 +270,29 @@ pub struct Tbs {
     pub fields: Vec<Vec<u8>>,
     pub extensions: Vec<Ext>,
     sig_alg: Vec<u8>,
+    /// The tag of the explicit extensions field: [3] in a certificate, [0] in a CRL.
+    ext_tag: u8,
 }
 
 impl Tbs {
     pub fn of(cert: &[u8]) -> Tbs {
+        Tbs::read(cert, 0xa3)
+    }
+
+    /// A CRL taken apart the same way (`fields`: version, signature, issuer, thisUpdate,
+    /// nextUpdate and the revoked certificates, if any).
+    pub fn of_crl(crl: &[u8]) -> Tbs {
+        Tbs::read(crl, 0xa0)
+    }
+
+    fn read(cert: &[u8], ext_tag: u8) -> Tbs {
         let outer = der_elements(cert);
         let parts = der_elements(&outer[0].2);
         let tbs = der_elements(&parts[0].2);
         let mut fields = Vec::new();
         let mut extensions = Vec::new();
         for (tag, whole, content) in tbs {
-            if tag != 0xa3 {
+            if tag != ext_tag {
                 fields.push(whole);
                 continue;
             }
@@ -298,6 +310,7 @@ impl Tbs {
             fields,
             extensions,
             sig_alg: parts[1].1.clone(),
+            ext_tag,
         }
     }
 
@@ -314,7 +327,7 @@ impl Tbs {
         self.fields[6] = spki.to_vec();
     }
 
-    /// The certificate, signed by `issuer` (ecdsa-with-SHA256, as the original).
+    /// The certificate (or CRL), signed by `issuer` (ecdsa-with-SHA256, as the original).
     pub fn sign(&self, issuer: &KeyPair) -> CertificateDer<'static> {
         let mut tbs: Vec<u8> = self.fields.concat();
         let exts: Vec<u8> = self
@@ -330,7 +343,7 @@ impl Tbs {
             })
             .collect();
         if !exts.is_empty() {
-            tbs.extend(der_tlv(0xa3, &der_tlv(0x30, &exts)));
+            tbs.extend(der_tlv(self.ext_tag, &der_tlv(0x30, &exts)));
         }
         let tbs = der_tlv(0x30, &tbs);
         let sig = rcgen::SigningKey::sign(issuer, &tbs).unwrap();
