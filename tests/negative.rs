@@ -889,3 +889,79 @@ fn crl_with_a_critical_crl_number_is_ignored() {
         r.crl_notes[0]
     );
 }
+
+// The same cases through the real command: `verify` and `lint` agree with the library.
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_verify_and_lint_on_the_limbo_style_cases() {
+    let at = mimi_attest::profile::rfc3339(Spec::good().now);
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    };
+    let verify = |b: &Built, chain: &[CertificateDer<'_>]| {
+        std::fs::write(b.dir().join("chain.pem"), pem_of(chain)).unwrap();
+        let o = cli(
+            b.dir(),
+            &[
+                "verify",
+                "--trust-list",
+                "trust-list.yaml",
+                "--at",
+                &at,
+                "--format",
+                "json",
+                "chain.pem",
+            ],
+        );
+        (o.status.code(), json(&o)[0].clone())
+    };
+
+    // A weak leaf key: rejected, exit 1, and the lint reports it (exit 1).
+    let (_, b) = with_leaf(|t| t.set_spki(&weak_spki("rsa-1024")));
+    let (status, r) = verify(&b, &b.chain);
+    assert_eq!(
+        (status, r["code"].as_str()),
+        (Some(1), Some("E_KEY_ALGORITHM")),
+        "{r}"
+    );
+    let o = cli(b.dir(), &["lint", "--format", "json", "chain.pem"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("e_key_not_p256"));
+
+    // A trailing byte inside the leaf's SKI: E_MALFORMED, and e_extension_not_der.
+    let (_, b) = with_leaf(|t| t.ext(&SKI).value.push(0));
+    let (status, r) = verify(&b, &b.chain);
+    assert_eq!(
+        (status, r["code"].as_str()),
+        (Some(1), Some("E_MALFORMED")),
+        "{r}"
+    );
+    let o = cli(b.dir(), &["lint", "--format", "json", "chain.pem"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("e_extension_not_der"));
+
+    // An expired, unused CA in the bundle: the chain is valid, exit 0.
+    let s = Spec::good();
+    let b = s.build();
+    let expired = other_ca(&b, &s, |p| {
+        p.not_before = s.now - Duration::days(400);
+        p.not_after = s.now - Duration::days(35);
+    });
+    let mut chain = b.chain.clone();
+    chain.push(expired);
+    let (status, r) = verify(&b, &chain);
+    assert_eq!(
+        (status, &r["valid"]),
+        (Some(0), &serde_json::Value::Bool(true)),
+        "{r}"
+    );
+}
