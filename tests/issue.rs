@@ -552,6 +552,79 @@ fn refusals_say_what_to_change_and_issue_nothing() {
     assert_eq!(ca.leaves(CertStatus::Reserved), 0);
 }
 
+/// mapping-v1 handle rule: a handle is a URI on the provider's own domain (or a subdomain),
+/// through `issue` and `issue-batch` alike.
+#[test]
+fn handles_on_other_domains_or_not_uris_are_refused() {
+    let ca = Ca::new("ca-config/chat-a.yaml");
+    let key_out = ca.tmp("k.pem");
+    for (handle, needle) in [
+        ("mimi://chat-b.example/u/x", "may name only its own users"),
+        ("xmpp:x@chat-b.example", "\"chat-b.example\""),
+        ("alice", "not an absolute URI"),
+        ("urn:alice", "names no domain"),
+    ] {
+        let o = ca.issue(&[
+            "--sii",
+            "+15551234567",
+            "--handle",
+            handle,
+            "--key-out",
+            &key_out,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{handle}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(needle) && e.contains("chat-a.example"),
+            "{handle}: {e}"
+        );
+        assert!(!Path::new(&key_out).exists(), "no key left behind");
+    }
+    assert_eq!(ca.leaves(CertStatus::Issued), 0);
+    assert_eq!(ca.leaves(CertStatus::Reserved), 0);
+    for handle in [
+        "xmpp:alice@chat-a.example",
+        "https://eu.chat-a.example/@alice",
+    ] {
+        ok(ca.issue(&[
+            "--sii",
+            "+15551234567",
+            "--handle",
+            handle,
+            "--key-out",
+            &ca.tmp(handle.replace([':', '/', '@'], "_").as_str()),
+        ]));
+    }
+    let input = ca.tmp("handles.jsonl");
+    let lines = [
+        serde_json::json!({"id": "b", "sii": "+15550000001", "handle": "mimi://chat-b.example/u/x"}).to_string(),
+        serde_json::json!({"id": "n", "sii": "+15550000002", "handle": "x"}).to_string(),
+        serde_json::json!({"id": "a", "sii": "+15550000003", "handle": "mimi://chat-a.example/u/a"}).to_string(),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = ca.tmp("handles.out.jsonl");
+    assert_eq!(batch(&ca, &input, &output).status.code(), Some(1));
+    let out = read_jsonl(&output);
+    assert!(
+        out[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("may name only its own users"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an absolute URI"),
+        "{}",
+        out[1]
+    );
+    assert!(out[2]["serial"].is_string(), "{}", out[2]);
+    assert_eq!(ca.leaves(CertStatus::Issued), 3);
+}
+
 #[test]
 fn request_ids_are_idempotent() {
     let ca = Ca::new("ca-config/chat-a.yaml");

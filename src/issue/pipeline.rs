@@ -789,6 +789,7 @@ impl PrepareCtx<'_> {
                     "handle {h:?} must be 1 to 1024 bytes of text without control characters"
                 )));
             }
+            profile::check_handle(h, &config.provider)?;
         }
         if let Some(id) = &req.request_id {
             if id.is_empty() || id.len() > 256 {
