@@ -625,6 +625,155 @@ fn handles_on_other_domains_or_not_uris_are_refused() {
     assert_eq!(ca.leaves(CertStatus::Issued), 3);
 }
 
+/// `resolve` on chains issued by the real commands: the previous holder's attestations (one
+/// `--preferred`) are superseded by the new holder's `--new-holder` one on another provider.
+#[test]
+fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
+    let a = Ca::new("ca-config/chat-a.yaml");
+    let b = Ca::new("ca-config/chat-b.yaml");
+    let ago = |d: Duration| (OffsetDateTime::now_utc() - d).format(&Rfc3339).unwrap();
+    let issue = |ca: &Ca, name: &str, handle: &str, age: Duration, flags: &[&str]| {
+        let out = a.tmp(&format!("{name}.pem"));
+        let mut args = vec![
+            "--sii".to_string(),
+            "+1 555 123 4567".into(),
+            "--handle".into(),
+            handle.into(),
+            "--validated-at".into(),
+            ago(age),
+            "--key-out".into(),
+            a.tmp(&format!("{name}.key")),
+            "--out".into(),
+            out.clone(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        ok(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        out
+    };
+    let old_a = issue(
+        &a,
+        "old-a",
+        "mimi://chat-a.example/u/old",
+        Duration::days(10),
+        &["--preferred"],
+    );
+    let old_b = issue(
+        &b,
+        "old-b",
+        "mimi://chat-b.example/u/old",
+        Duration::days(5),
+        &[],
+    );
+    let new_b = issue(
+        &b,
+        "new-b",
+        "mimi://chat-b.example/u/new",
+        Duration::hours(2),
+        &["--new-holder"],
+    );
+    let trust_list = a.tmp("trust-list.yaml");
+    std::fs::write(
+        &trust_list,
+        format!(
+            "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\n  - name: chat-b\n    provider: chat-b.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\n",
+            a.path("root.pem"),
+            b.path("root.pem")
+        ),
+    )
+    .unwrap();
+    let resolve = |extra: &[&str], chains: &[&str]| {
+        let mut args = vec!["resolve", "--trust-list", &trust_list];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(chains);
+        run(&args)
+    };
+
+    // Before the new holder: the preferred attestation ranks first.
+    let o = ok(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.starts_with("tel:+15551234567: resolved to 2 attestation(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  1. chat-a.example as mimi://chat-a.example/u/old"),
+        "{text}"
+    );
+
+    // After it: the new holder's attestation alone is current.
+    let o = ok(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sii"], "tel:+15551234567");
+    assert_eq!(v["resolved"], true);
+    let mappings = v["mappings"].as_array().unwrap();
+    assert_eq!(mappings.len(), 1, "{v}");
+    assert_eq!(mappings[0]["file"], new_b.as_str());
+    assert_eq!(mappings[0]["rank"], 1);
+    assert_eq!(mappings[0]["new_holder"], true);
+    assert_eq!(mappings[0]["handle"], "mimi://chat-b.example/u/new");
+    let superseded: Vec<&str> = v["superseded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(superseded, [old_a.as_str(), old_b.as_str()]);
+    let conflicts = v["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{v}");
+    assert_eq!(conflicts[0]["kind"], "reassigned");
+    assert_eq!(conflicts[0]["file"], new_b.as_str());
+    assert_eq!(conflicts[0]["provider"], "chat-b.example");
+    assert_eq!(
+        conflicts[0]["superseded"],
+        serde_json::json!([old_a, old_b])
+    );
+    assert!(v["rejected"].as_array().unwrap().is_empty());
+    let o = ok(resolve(&[], &[&old_a, &new_b, &old_b]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("  1. chat-b.example as mimi://chat-b.example/u/new"),
+        "{text}"
+    );
+    assert!(text.contains("new holder"), "{text}");
+    assert!(text.contains("superseded"), "{text}");
+    assert!(text.contains("conflict: reassigned"), "{text}");
+
+    // Nothing valid for the SII asked for: exit 1, each chain rejected with its code.
+    let o = resolve(
+        &["--sii", "+15550000000", "--format", "json"],
+        &[&old_a, &new_b],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["resolved"], false);
+    assert_eq!(v["rejected"][0]["code"], "E_SII_MISMATCH");
+    // Expired by --at: exit 1 too.
+    let later = (OffsetDateTime::now_utc() + Duration::days(60))
+        .format(&Rfc3339)
+        .unwrap();
+    let o = resolve(&["--at", &later], &[&old_a]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no valid attestation"));
+
+    // Could not run: exit 2 with a message.
+    for (extra, chains, needle) in [
+        (
+            vec!["--sii", "5551234567"],
+            vec![old_a.as_str()],
+            "country code",
+        ),
+        (vec![], vec!["/nonexistent/chain.pem"], "cannot read"),
+        (vec!["--at", "yesterday"], vec![old_a.as_str()], "RFC 3339"),
+    ] {
+        let o = resolve(&extra, &chains);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+    let o = run(&["resolve", "--trust-list", &a.tmp("none.yaml"), &old_a]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("trust list"), "{}", stderr(&o));
+}
+
 #[test]
 fn request_ids_are_idempotent() {
     let ca = Ca::new("ca-config/chat-a.yaml");
