@@ -515,6 +515,13 @@ fn refusals_say_what_to_change_and_issue_nothing() {
         ),
         (vec!["--sii", "5551234567"], "country code"),
         (
+            vec!["--sii", "+1555"],
+            "have 10 digits after the country code",
+        ),
+        (vec!["--sii", "+999 123 4567"], "no country code in use"),
+        (vec!["--sii", "0044 7700 900123"], "e.g. +447700900123"),
+        (vec!["--sii", "011 44 7700 900123"], "e.g. +447700900123"),
+        (
             vec!["--sii", "+15551234567", "--method", "carrier-pigeon"],
             "sms-otp",
         ),
@@ -772,6 +779,72 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
     let o = run(&["resolve", "--trust-list", &a.tmp("none.yaml"), &old_a]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("trust list"), "{}", stderr(&o));
+}
+
+/// The numbering-plan check through `issue-batch`, and `numbers: valid` in the CA config.
+#[test]
+fn numbering_plan_checks_in_batches_and_numbers_valid() {
+    let ca = Ca::new("ca-config/chat-a.yaml");
+    let input = ca.tmp("numbers.jsonl");
+    let lines = [
+        serde_json::json!({"id": "short", "sii": "+1555"}).to_string(),
+        serde_json::json!({"id": "fiction", "sii": "+1 555 555 0100"}).to_string(),
+        serde_json::json!({"id": "uk", "sii": "+44 7700 900123"}).to_string(),
+        serde_json::json!({"id": "exit", "sii": "0044 7700 900123"}).to_string(),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = ca.tmp("numbers.out.jsonl");
+    assert_eq!(batch(&ca, &input, &output).status.code(), Some(1));
+    let out = read_jsonl(&output);
+    assert!(
+        out[0]["error"].as_str().unwrap().contains("this one has 3"),
+        "{}",
+        out[0]
+    );
+    assert!(out[1]["serial"].is_string(), "{}", out[1]);
+    assert!(out[2]["serial"].is_string(), "{}", out[2]);
+    assert!(
+        out[3]["error"].as_str().unwrap().contains("+447700900123"),
+        "{}",
+        out[3]
+    );
+
+    // numbers: valid also refuses the fictional 555 exchange, but not a real range.
+    let cfg = ca.tmp("valid.yaml");
+    let text = std::fs::read_to_string(repo("ca-config/chat-a.yaml")).unwrap();
+    std::fs::write(&cfg, format!("{text}\nnumbers: valid\n")).unwrap();
+    let strict = Ca::new(&cfg);
+    let o = strict.issue(&[
+        "--sii",
+        "+1 555 555 0100",
+        "--key-out",
+        &strict.tmp("a.key"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("numbers: valid"), "{}", stderr(&o));
+    ok(strict.issue(&[
+        "--sii",
+        "+44 20 7946 0958",
+        "--key-out",
+        &strict.tmp("b.key"),
+    ]));
+    // An unknown value is refused with the accepted ones.
+    std::fs::write(&cfg, format!("{text}\nnumbers: strict\n")).unwrap();
+    let o = run(&[
+        "ca",
+        "init",
+        "--insecure-no-password",
+        "--config",
+        &cfg,
+        "--dir",
+        &ca.tmp("x"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("possible") && stderr(&o).contains("valid"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
