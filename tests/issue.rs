@@ -529,6 +529,10 @@ fn refusals_say_what_to_change_and_issue_nothing() {
             vec!["--sii", "+15551234567", "--validity", "7 days"],
             "duration",
         ),
+        (
+            vec!["--sii", "+15551234567", "--validity", "1001y"],
+            "the longest accepted is 1000y",
+        ),
     ] {
         let mut a = args.clone();
         a.extend_from_slice(&["--key-out", &key_out]);
