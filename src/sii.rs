@@ -99,6 +99,25 @@ pub enum SiiError {
         /// The input (trimmed).
         input: String,
     },
+    /// A phone number written with an international call prefix (`00`, or `011` from North
+    /// America) instead of the '+': the prefix is how a call leaves a country, not part of the
+    /// number.
+    #[error(
+        "phone number {input:?} has no '+': {prefix} is the international call prefix {from}, \
+         not part of the number; write '+' in its place, e.g. {suggestion}{caveat}"
+    )]
+    TelInternationalPrefix {
+        /// The input (trimmed).
+        input: String,
+        /// The prefix found: `00` or `011`.
+        prefix: &'static str,
+        /// Where that prefix is dialled (for the message).
+        from: &'static str,
+        /// The number with '+' in place of the prefix.
+        suggestion: String,
+        /// A caution when the digits could also be a national number (for the message).
+        caveat: &'static str,
+    },
     /// A phone number with tel URI parameters (`;ext=...`, `;phone-context=...`).
     #[error(
         "phone number {input:?} has tel URI parameters (after ';'): remove them and give only \
@@ -474,6 +493,32 @@ fn parse_tel(input: &str, rest: &str) -> Result<Sii, SiiError> {
             ch,
         });
     }
+    if !has_plus {
+        // 00 and 011 (exit codes) are not '+', but say what the user most likely meant.
+        let exit = [
+            ("00", "dialled from most countries", ""),
+            (
+                "011",
+                "dialled from North America",
+                " (if it is instead a national number, write it with its country code)",
+            ),
+        ]
+        .into_iter()
+        .find(|(p, ..)| {
+            digits
+                .strip_prefix(p)
+                .is_some_and(|r| r.starts_with(|c: char| c != '0'))
+        });
+        if let Some((prefix, from, caveat)) = exit {
+            return Err(SiiError::TelInternationalPrefix {
+                input: input.to_owned(),
+                prefix,
+                from,
+                suggestion: format!("+{}", &digits[prefix.len()..]),
+                caveat,
+            });
+        }
+    }
     if !has_plus && !digits.is_empty() {
         return Err(SiiError::TelNoCountryCode {
             input: input.to_owned(),
@@ -724,6 +769,36 @@ mod tests {
             err("tel:5551234567"),
             SiiError::TelNoCountryCode { .. }
         ));
+    }
+
+    #[test]
+    fn international_call_prefix_suggests_the_plus_form() {
+        for (input, prefix, suggestion) in [
+            ("0044 20 7946 0958", "00", "+442079460958"),
+            ("tel:0044-20-7946-0958", "00", "+442079460958"),
+            ("011 44 20 7946 0958", "011", "+442079460958"),
+            ("00 1 555 123 4567", "00", "+15551234567"),
+        ] {
+            let e = err(input);
+            assert!(
+                matches!(&e, SiiError::TelInternationalPrefix { prefix: p, suggestion: s, .. }
+                    if *p == prefix && s == suggestion),
+                "{input}: {e:?}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("e.g. {suggestion}")), "{msg}");
+            assert!(msg.contains("not part of the number"), "{msg}");
+        }
+        assert!(err("0115551234").to_string().contains("national number"));
+        // Not an exit code: still the plain request for a country code.
+        for input in ["0207 946 0958", "000", "00", "0"] {
+            assert!(
+                matches!(err(input), SiiError::TelNoCountryCode { .. }),
+                "{input}"
+            );
+        }
+        // The '+' form is never affected.
+        assert_eq!(Sii::parse("+442079460958"), Ok(tel("442079460958")));
     }
 
     #[test]

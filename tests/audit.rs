@@ -378,6 +378,14 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             }),
         ),
         (
+            "e_mapping_handle_not_bound",
+            leaf_with(move |p| {
+                let mut m = mapping("chat-a.example", t);
+                m.handle = Some("mimi://chat-b.example/u/x".into());
+                p.custom_extensions = vec![policies(), mapping_ext(&m)]
+            }),
+        ),
+        (
             "e_leaf_has_scope",
             leaf_with(|p| p.custom_extensions.push(scope_ext())),
         ),

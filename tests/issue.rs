@@ -515,12 +515,23 @@ fn refusals_say_what_to_change_and_issue_nothing() {
         ),
         (vec!["--sii", "5551234567"], "country code"),
         (
+            vec!["--sii", "+1555"],
+            "have 10 digits after the country code",
+        ),
+        (vec!["--sii", "+999 123 4567"], "no country code in use"),
+        (vec!["--sii", "0044 7700 900123"], "e.g. +447700900123"),
+        (vec!["--sii", "011 44 7700 900123"], "e.g. +447700900123"),
+        (
             vec!["--sii", "+15551234567", "--method", "carrier-pigeon"],
             "sms-otp",
         ),
         (
             vec!["--sii", "+15551234567", "--validity", "7 days"],
             "duration",
+        ),
+        (
+            vec!["--sii", "+15551234567", "--validity", "1001y"],
+            "the longest accepted is 1000y",
         ),
     ] {
         let mut a = args.clone();
@@ -550,6 +561,294 @@ fn refusals_say_what_to_change_and_issue_nothing() {
     assert!(stderr(&o).contains("ca init"), "{}", stderr(&o));
     assert_eq!(ca.leaves(CertStatus::Issued), 0);
     assert_eq!(ca.leaves(CertStatus::Reserved), 0);
+}
+
+/// mapping-v1 handle rule: a handle is a URI on the provider's own domain (or a subdomain),
+/// through `issue` and `issue-batch` alike.
+#[test]
+fn handles_on_other_domains_or_not_uris_are_refused() {
+    let ca = Ca::new("ca-config/chat-a.yaml");
+    let key_out = ca.tmp("k.pem");
+    for (handle, needle) in [
+        ("mimi://chat-b.example/u/x", "may name only its own users"),
+        ("xmpp:x@chat-b.example", "\"chat-b.example\""),
+        ("alice", "not an absolute URI"),
+        ("urn:alice", "names no domain"),
+    ] {
+        let o = ca.issue(&[
+            "--sii",
+            "+15551234567",
+            "--handle",
+            handle,
+            "--key-out",
+            &key_out,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{handle}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(needle) && e.contains("chat-a.example"),
+            "{handle}: {e}"
+        );
+        assert!(!Path::new(&key_out).exists(), "no key left behind");
+    }
+    assert_eq!(ca.leaves(CertStatus::Issued), 0);
+    assert_eq!(ca.leaves(CertStatus::Reserved), 0);
+    for handle in [
+        "xmpp:alice@chat-a.example",
+        "https://eu.chat-a.example/@alice",
+    ] {
+        ok(ca.issue(&[
+            "--sii",
+            "+15551234567",
+            "--handle",
+            handle,
+            "--key-out",
+            &ca.tmp(handle.replace([':', '/', '@'], "_").as_str()),
+        ]));
+    }
+    let input = ca.tmp("handles.jsonl");
+    let lines = [
+        serde_json::json!({"id": "b", "sii": "+15550000001", "handle": "mimi://chat-b.example/u/x"}).to_string(),
+        serde_json::json!({"id": "n", "sii": "+15550000002", "handle": "x"}).to_string(),
+        serde_json::json!({"id": "a", "sii": "+15550000003", "handle": "mimi://chat-a.example/u/a"}).to_string(),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = ca.tmp("handles.out.jsonl");
+    assert_eq!(batch(&ca, &input, &output).status.code(), Some(1));
+    let out = read_jsonl(&output);
+    assert!(
+        out[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("may name only its own users"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an absolute URI"),
+        "{}",
+        out[1]
+    );
+    assert!(out[2]["serial"].is_string(), "{}", out[2]);
+    assert_eq!(ca.leaves(CertStatus::Issued), 3);
+}
+
+/// `resolve` on chains issued by the real commands: the previous holder's attestations (one
+/// `--preferred`) are superseded by the new holder's `--new-holder` one on another provider.
+#[test]
+fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
+    let a = Ca::new("ca-config/chat-a.yaml");
+    let b = Ca::new("ca-config/chat-b.yaml");
+    let ago = |d: Duration| (OffsetDateTime::now_utc() - d).format(&Rfc3339).unwrap();
+    let issue = |ca: &Ca, name: &str, handle: &str, age: Duration, flags: &[&str]| {
+        let out = a.tmp(&format!("{name}.pem"));
+        let mut args = vec![
+            "--sii".to_string(),
+            "+1 555 123 4567".into(),
+            "--handle".into(),
+            handle.into(),
+            "--validated-at".into(),
+            ago(age),
+            "--key-out".into(),
+            a.tmp(&format!("{name}.key")),
+            "--out".into(),
+            out.clone(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        ok(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        out
+    };
+    let old_a = issue(
+        &a,
+        "old-a",
+        "mimi://chat-a.example/u/old",
+        Duration::days(10),
+        &["--preferred"],
+    );
+    let old_b = issue(
+        &b,
+        "old-b",
+        "mimi://chat-b.example/u/old",
+        Duration::days(5),
+        &[],
+    );
+    let new_b = issue(
+        &b,
+        "new-b",
+        "mimi://chat-b.example/u/new",
+        Duration::hours(2),
+        &["--new-holder"],
+    );
+    let trust_list = a.tmp("trust-list.yaml");
+    std::fs::write(
+        &trust_list,
+        format!(
+            "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\n  - name: chat-b\n    provider: chat-b.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\n",
+            a.path("root.pem"),
+            b.path("root.pem")
+        ),
+    )
+    .unwrap();
+    let resolve = |extra: &[&str], chains: &[&str]| {
+        let mut args = vec!["resolve", "--trust-list", &trust_list];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(chains);
+        run(&args)
+    };
+
+    // Before the new holder: the preferred attestation ranks first.
+    let o = ok(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.starts_with("tel:+15551234567: resolved to 2 attestation(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  1. chat-a.example as mimi://chat-a.example/u/old"),
+        "{text}"
+    );
+
+    // After it: the new holder's attestation alone is current.
+    let o = ok(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sii"], "tel:+15551234567");
+    assert_eq!(v["resolved"], true);
+    let mappings = v["mappings"].as_array().unwrap();
+    assert_eq!(mappings.len(), 1, "{v}");
+    assert_eq!(mappings[0]["file"], new_b.as_str());
+    assert_eq!(mappings[0]["rank"], 1);
+    assert_eq!(mappings[0]["new_holder"], true);
+    assert_eq!(mappings[0]["handle"], "mimi://chat-b.example/u/new");
+    let superseded: Vec<&str> = v["superseded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(superseded, [old_a.as_str(), old_b.as_str()]);
+    let conflicts = v["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{v}");
+    assert_eq!(conflicts[0]["kind"], "reassigned");
+    assert_eq!(conflicts[0]["file"], new_b.as_str());
+    assert_eq!(conflicts[0]["provider"], "chat-b.example");
+    assert_eq!(
+        conflicts[0]["superseded"],
+        serde_json::json!([old_a, old_b])
+    );
+    assert!(v["rejected"].as_array().unwrap().is_empty());
+    let o = ok(resolve(&[], &[&old_a, &new_b, &old_b]));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("  1. chat-b.example as mimi://chat-b.example/u/new"),
+        "{text}"
+    );
+    assert!(text.contains("new holder"), "{text}");
+    assert!(text.contains("superseded"), "{text}");
+    assert!(text.contains("conflict: reassigned"), "{text}");
+
+    // Nothing valid for the SII asked for: exit 1, each chain rejected with its code.
+    let o = resolve(
+        &["--sii", "+15550000000", "--format", "json"],
+        &[&old_a, &new_b],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["resolved"], false);
+    assert_eq!(v["rejected"][0]["code"], "E_SII_MISMATCH");
+    // Expired by --at: exit 1 too.
+    let later = (OffsetDateTime::now_utc() + Duration::days(60))
+        .format(&Rfc3339)
+        .unwrap();
+    let o = resolve(&["--at", &later], &[&old_a]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no valid attestation"));
+
+    // Could not run: exit 2 with a message.
+    for (extra, chains, needle) in [
+        (
+            vec!["--sii", "5551234567"],
+            vec![old_a.as_str()],
+            "country code",
+        ),
+        (vec![], vec!["/nonexistent/chain.pem"], "cannot read"),
+        (vec!["--at", "yesterday"], vec![old_a.as_str()], "RFC 3339"),
+    ] {
+        let o = resolve(&extra, &chains);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+    let o = run(&["resolve", "--trust-list", &a.tmp("none.yaml"), &old_a]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("trust list"), "{}", stderr(&o));
+}
+
+/// The numbering-plan check through `issue-batch`, and `numbers: valid` in the CA config.
+#[test]
+fn numbering_plan_checks_in_batches_and_numbers_valid() {
+    let ca = Ca::new("ca-config/chat-a.yaml");
+    let input = ca.tmp("numbers.jsonl");
+    let lines = [
+        serde_json::json!({"id": "short", "sii": "+1555"}).to_string(),
+        serde_json::json!({"id": "fiction", "sii": "+1 555 555 0100"}).to_string(),
+        serde_json::json!({"id": "uk", "sii": "+44 7700 900123"}).to_string(),
+        serde_json::json!({"id": "exit", "sii": "0044 7700 900123"}).to_string(),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = ca.tmp("numbers.out.jsonl");
+    assert_eq!(batch(&ca, &input, &output).status.code(), Some(1));
+    let out = read_jsonl(&output);
+    assert!(
+        out[0]["error"].as_str().unwrap().contains("this one has 3"),
+        "{}",
+        out[0]
+    );
+    assert!(out[1]["serial"].is_string(), "{}", out[1]);
+    assert!(out[2]["serial"].is_string(), "{}", out[2]);
+    assert!(
+        out[3]["error"].as_str().unwrap().contains("+447700900123"),
+        "{}",
+        out[3]
+    );
+
+    // numbers: valid also refuses the fictional 555 exchange, but not a real range.
+    let cfg = ca.tmp("valid.yaml");
+    let text = std::fs::read_to_string(repo("ca-config/chat-a.yaml")).unwrap();
+    std::fs::write(&cfg, format!("{text}\nnumbers: valid\n")).unwrap();
+    let strict = Ca::new(&cfg);
+    let o = strict.issue(&[
+        "--sii",
+        "+1 555 555 0100",
+        "--key-out",
+        &strict.tmp("a.key"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("numbers: valid"), "{}", stderr(&o));
+    ok(strict.issue(&[
+        "--sii",
+        "+44 20 7946 0958",
+        "--key-out",
+        &strict.tmp("b.key"),
+    ]));
+    // An unknown value is refused with the accepted ones.
+    std::fs::write(&cfg, format!("{text}\nnumbers: strict\n")).unwrap();
+    let o = run(&[
+        "ca",
+        "init",
+        "--insecure-no-password",
+        "--config",
+        &cfg,
+        "--dir",
+        &ca.tmp("x"),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("possible") && stderr(&o).contains("valid"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -267,6 +267,33 @@ fn provider_naming_another_provider() {
     assert_code(&rejected(&s), Code::ProviderMismatch, 0);
 }
 
+/// "Served by chat-a.example as mimi://chat-b.example/u/x": the provider is right, but the
+/// handle names another provider's user (or is no URI at all).
+#[test]
+fn handle_on_another_providers_domain_or_not_a_uri() {
+    for (handle, says) in [
+        ("mimi://chat-b.example/u/x", "chat-b.example"),
+        ("xmpp:x@chat-b.example", "chat-b.example"),
+        ("mimi://chat-a.example.evil/u/x", "chat-a.example.evil"),
+        ("alice", "not an absolute URI"),
+    ] {
+        let mut s = Spec::good();
+        let mut m = mapping("chat-a.example", s.now - Duration::hours(1));
+        m.handle = Some(handle.into());
+        s.set_mapping(&m);
+        let e = rejected(&s);
+        assert_code(&e, Code::ProviderMismatch, 0);
+        assert!(e.message().contains(says), "{handle}: {e}");
+    }
+    // A subdomain of the provider is its own.
+    let mut s = Spec::good();
+    let mut m = mapping("chat-a.example", s.now - Duration::hours(1));
+    m.handle = Some("https://eu.chat-a.example/@alice".into());
+    s.set_mapping(&m);
+    let b = s.build();
+    b.verifier().verify(&b.chain, s.now).unwrap();
+}
+
 #[test]
 fn two_siis_in_one_leaf() {
     let mut s = Spec::good();

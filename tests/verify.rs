@@ -425,3 +425,111 @@ fn openssl_accepts_positive_chains() {
         );
     }
 }
+
+/// A recycled number: the previous holder's attestations (one of them preferred) are
+/// superseded by the new holder's `newHolder` attestation on any provider, never ranked first,
+/// and the resolution says so; the new holder's own later attestations stay current.
+#[test]
+fn new_holder_supersedes_every_earlier_attestation() {
+    let mut p = Providers::new();
+    let num = sii("+15551234567");
+    let req = |handle: &str, age: Duration, preferred: bool, new_holder: bool| {
+        let mut r = IssueRequest::new(num.clone());
+        r.handle = Some(handle.into());
+        r.validated_at = Some(p.now - age);
+        r.flags = MappingFlags {
+            preferred,
+            new_holder,
+        };
+        r
+    };
+    let old_a = req(
+        "mimi://chat-a.example/u/old",
+        Duration::days(10),
+        true,
+        false,
+    );
+    let old_b = req(
+        "mimi://chat-b.example/u/old",
+        Duration::days(5),
+        false,
+        false,
+    );
+    let new_b = req(
+        "mimi://chat-b.example/u/new",
+        Duration::hours(2),
+        false,
+        true,
+    );
+    let new_a = req(
+        "mimi://chat-a.example/u/new",
+        Duration::hours(1),
+        false,
+        false,
+    );
+    let same_time = req(
+        "mimi://chat-a.example/u/new",
+        Duration::hours(2),
+        false,
+        false,
+    );
+    let chains: Vec<_> = [
+        p.a.issue(&old_a, p.now).unwrap(),
+        p.b.issue(&old_b, p.now).unwrap(),
+        p.b.issue(&new_b, p.now).unwrap(),
+        p.a.issue(&new_a, p.now).unwrap(),
+        p.a.issue(&same_time, p.now).unwrap(),
+    ]
+    .iter()
+    .map(|i| chain_from_pem(i.chain_pem.as_bytes()).unwrap())
+    .collect();
+    let r = p.verifier().resolve(&num, &chains, p.now);
+    let current: Vec<usize> = r.mappings.iter().map(|m| m.index).collect();
+    assert_eq!(current.len(), 3);
+    assert_eq!(
+        current[0], 3,
+        "newest first; the old preferred one is not ranked"
+    );
+    assert!(
+        current.contains(&2) && current.contains(&4),
+        "equal validatedAt is not earlier"
+    );
+    let superseded: Vec<usize> = r.superseded.iter().map(|m| m.index).collect();
+    assert_eq!(
+        superseded,
+        [0, 1],
+        "preferred first among the superseded too"
+    );
+    assert_eq!(
+        r.conflicts,
+        [Conflict::Reassigned {
+            index: 2,
+            provider: "chat-b.example".into(),
+            validated_at: p.now - Duration::hours(2),
+            superseded: vec![0, 1],
+        }],
+        "the previous holder's preference and handles are no conflict"
+    );
+    assert!(r.conflicts[0].to_string().contains("superseding 2 earlier"));
+
+    // Only the previous holder's preferred attestation and the new holder's: the new one wins.
+    let r = p.verifier().resolve(&num, &chains[..3], p.now);
+    assert_eq!(
+        r.best().unwrap().handle.as_deref(),
+        Some("mimi://chat-b.example/u/new")
+    );
+    assert_eq!(r.mappings.len(), 1);
+    // Without a newHolder attestation the old order stands: preferred first.
+    let r = p
+        .verifier()
+        .resolve(&num, &[&chains[0], &chains[3]].map(|c| c.clone()), p.now);
+    assert_eq!(
+        r.best().unwrap().handle.as_deref(),
+        Some("mimi://chat-a.example/u/old")
+    );
+    assert!(r.superseded.is_empty());
+    assert!(!r
+        .conflicts
+        .iter()
+        .any(|c| matches!(c, Conflict::Reassigned { .. })));
+}

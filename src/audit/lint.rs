@@ -676,6 +676,15 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
     }
 }
 
+fn mapping_handle_not_bound(c: &Cert<'_, '_>) -> Option<String> {
+    let m = c.mapping().ok()?;
+    let handle = m.handle.as_deref()?;
+    // A provider that is not lower-case is a finding of its own.
+    profile::check_handle(handle, &m.provider.to_ascii_lowercase())
+        .err()
+        .map(|e| e.to_string())
+}
+
 fn unknown_critical_extension(c: &Cert<'_, '_>) -> Option<String> {
     // The profile's one table of processed extensions, which the verifier uses too.
     let unknown = |e: &&x509_parser::extensions::X509Extension<'_>| {
@@ -920,6 +929,7 @@ static CATALOGUE: &[Lint] = &[
     lint!("e_mapping_validated_after_not_before", Error, LEAF, "validatedAt must not be after the leaf's notBefore", "DESIGN.md, Verification step 4", Cert mapping_validated_after_not_before),
     lint!("w_mapping_validated_at_old", Warning, LEAF, "validatedAt is more than 30 days before notBefore (default max_validation_age)", "DESIGN.md, Files: trust list policy max_validation_age; Verification step 4", Cert mapping_validated_at_old),
     lint!("e_mapping_provider_not_lowercase", Error, LEAF, "the mapping's provider must be a lower-case ASCII domain name", PROFILE_LEAF, Cert mapping_provider_not_lowercase),
+    lint!("e_mapping_handle_not_bound", Error, LEAF, "the mapping's handle must be an absolute URI on the provider's domain or a subdomain of it", PROFILE_LEAF, Cert mapping_handle_not_bound),
     lint!("e_leaf_has_scope", Error, LEAF, "id-pe-mimiScope belongs on CA certificates, not on a leaf", PROFILE, Cert leaf_has_scope),
     // Leaf: usages and validity.
     lint!("e_leaf_eku_not_mimi_only", Error, LEAF, "the leaf's extKeyUsage must be id-kp-mimiMapping only", PROFILE_LEAF, Cert eku_not_mimi_only),

@@ -4,6 +4,7 @@
 mod audit;
 mod ca;
 mod demo;
+mod resolve;
 mod verify;
 
 use std::fmt;
@@ -43,6 +44,10 @@ enum Command {
     NeedsRenewal(ca::NeedsRenewalArgs),
     /// Verify mapping attestation chains against a relying platform's trust list.
     Verify(verify::VerifyArgs),
+    /// Resolve one SII from several attestation chains: the valid ones ranked (preferred
+    /// first, then newest validatedAt), those superseded by a new holder, the rejected ones
+    /// and the conflicts. Exit 1 when no attestation for the SII is valid.
+    Resolve(resolve::ResolveArgs),
     /// Run the whole story on the example configs: two providers, attestations, a trust
     /// list, verification, resolution and rejected forgeries.
     Demo(demo::DemoArgs),
@@ -166,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::NeedsRenewal(a) => ca::needs_renewal(a),
         Command::Ca(CaCommand::Rotate(a)) => ca::rotate(a),
         Command::Verify(a) => verify::verify(a),
+        Command::Resolve(a) => resolve::resolve(a),
         Command::Demo(a) => demo::demo(a),
         Command::Inspect(a) => audit::inspect(a),
         Command::Lint(a) => audit::lint(a),

@@ -1,7 +1,7 @@
 //! `verify`: check mapping attestation chains against a trust list.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mimi_attest::verify::{crls_from_pem, CrlNote, RevocationPolicy, Verification};
@@ -44,7 +44,7 @@ pub struct VerifyArgs {
 /// enough that memory does not grow with the number of files.
 const WINDOW_PER_THREAD: usize = 256;
 
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
         format!("{s:?} is not an RFC 3339 time ({e}); write e.g. 2026-11-26T09:00:00Z")
     })
@@ -112,8 +112,13 @@ pub fn result_text(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Stri
     }
 }
 
-pub fn verify(a: VerifyArgs) -> CliResult {
-    let trust_list = TrustList::from_file(&a.trust_list).map_err(|e| {
+/// The verifier of a `--trust-list` with every `--crl` file given, and one label per CRL in
+/// the order the verifier numbers them (`CrlNote::index`); `verify` and `resolve` share it.
+pub(super) fn load_verifier(
+    trust_list: &Path,
+    crl_files: &[PathBuf],
+) -> Result<(Verifier, Vec<String>), CliError> {
+    let trust_list = TrustList::from_file(trust_list).map_err(|e| {
         CliError(format!(
             "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
         ))
@@ -122,7 +127,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let mut verifier = Verifier::new(trust_list);
     // One label per CRL, in the order the verifier numbers them (CrlNote::index).
     let mut crl_labels: Vec<String> = Vec::new();
-    for path in &a.crls {
+    for path in crl_files {
         let bytes = read_input(path)?;
         let name = path.display().to_string();
         let cannot = |e: String| {
@@ -141,11 +146,16 @@ pub fn verify(a: VerifyArgs) -> CliResult {
         })?;
         crl_labels.extend((0..n).map(|i| format!("{name}#{i}")));
     }
-    if !a.crls.is_empty() && revocation == RevocationPolicy::Off {
+    if !crl_files.is_empty() && revocation == RevocationPolicy::Off {
         eprintln!(
             "note: the trust list's policy has revocation: off, so the CRLs given are not consulted; set policy.revocation to leaf or chain"
         );
     }
+    Ok((verifier, crl_labels))
+}
+
+pub fn verify(a: VerifyArgs) -> CliResult {
+    let (verifier, crl_labels) = load_verifier(&a.trust_list, &a.crls)?;
     let expected = match &a.expect_sii {
         Some(s) => Some(Sii::parse(s).map_err(|e| CliError(format!("--expect-sii: {e}")))?),
         None => None,

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use time::Duration;
 
-use super::IssueError;
+use super::{IssueError, NumberCheck};
 use crate::profile::{scope::normalize_domain, Scope, Span};
 
 /// Validity periods for the certificates a CA makes.
@@ -100,6 +100,10 @@ pub struct CaConfig {
     /// CRL publication, if any.
     #[serde(default)]
     pub crl: Option<CrlConfig>,
+    /// How strictly phone numbers are checked against the numbering plans before issuance
+    /// (`possible`, the default, or `valid`).
+    #[serde(default)]
+    pub numbers: NumberCheck,
 }
 
 impl CaConfig {
@@ -195,6 +199,9 @@ mod tests {
         let c = CaConfig::from_yaml(GOOD, "t").unwrap();
         assert_eq!(c.validity, ValidityConfig::default());
         assert!(c.crl.is_none());
+        assert_eq!(c.numbers, NumberCheck::Possible);
+        let valid = CaConfig::from_yaml(&format!("{GOOD}numbers: valid\n"), "t").unwrap();
+        assert_eq!(valid.numbers, NumberCheck::Valid);
     }
 
     #[test]
@@ -210,6 +217,7 @@ mod tests {
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"ftp://x\"}\n", "http"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"http://crl.bücher.example/m.crl\"}\n", "punycode"),
             ("organization: X\nscope: {tel: [\"+1\"]}\n", "provider"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nnumbers: strict\n", "possible"),
         ] {
             let e = CaConfig::from_yaml(yaml, "t.yaml").unwrap_err().to_string();
             assert!(e.contains(needle), "{yaml}: {e}");

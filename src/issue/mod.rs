@@ -9,6 +9,7 @@ pub mod keys;
 mod leaf;
 mod lifecycle;
 mod lock;
+mod numbers;
 mod pipeline;
 pub mod revoke;
 pub mod store;
@@ -18,6 +19,7 @@ pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
+pub use numbers::NumberCheck;
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };
@@ -67,6 +69,15 @@ pub enum IssueError {
         sii: String,
         /// The CA's scope.
         scope: String,
+    },
+    /// A phone number that its country's numbering plan rules out (or, with
+    /// `numbers: valid`, does not assign).
+    #[error("{number} is not a number this CA attests: {reason}")]
+    ImpossibleNumber {
+        /// The canonical SII.
+        number: String,
+        /// Why, and what to do.
+        reason: String,
     },
     /// The requested leaf validity is longer than the CA allows.
     #[error("validity {requested} is longer than this CA's maximum leaf validity {max}: ask for {max} or less")]

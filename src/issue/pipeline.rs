@@ -729,6 +729,8 @@ struct LeafSigner<'a> {
 impl PrepareCtx<'_> {
     fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
         let config = &self.config;
+        // First: for a number no country has, "outside the scope" would not say what is wrong.
+        super::numbers::check_number(&req.sii, config.numbers)?;
         if !config.scope.permits(&req.sii) {
             return Err(IssueError::OutOfScope {
                 sii: req.sii.canonical(),
@@ -789,6 +791,7 @@ impl PrepareCtx<'_> {
                     "handle {h:?} must be 1 to 1024 bytes of text without control characters"
                 )));
             }
+            profile::check_handle(h, &config.provider)?;
         }
         if let Some(id) = &req.request_id {
             if id.is_empty() || id.len() > 256 {

@@ -236,6 +236,72 @@ impl MimiMapping {
     }
 }
 
+/// The mapping-v1 handle binding rule: `handle` must be an absolute URI whose host is
+/// `provider` or a subdomain of it (`mimi://chat-a.example/u/alice`,
+/// `https://chat-a.example/@alice`); for a URI without an authority, the domain after its one
+/// `@` (`xmpp:alice@chat-a.example`). Issuance, the lint and the verifier all apply this one
+/// function, so a provider can no more name another provider's user than claim to be it.
+pub fn check_handle(handle: &str, provider: &str) -> Result<(), ProfileError> {
+    let not_uri = || ProfileError::HandleNotUri {
+        handle: handle.to_owned(),
+        provider: provider.to_owned(),
+    };
+    let no_domain = || ProfileError::HandleNoDomain {
+        handle: handle.to_owned(),
+        provider: provider.to_owned(),
+    };
+    // RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'.
+    let (scheme, rest) = handle.split_once(':').ok_or_else(not_uri)?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.is_empty() || handle.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(not_uri());
+    }
+    let domain = match rest.strip_prefix("//") {
+        Some(after) => {
+            let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
+            // A second '@' would make the host ambiguous: refuse rather than guess.
+            let host_port = match authority.split('@').collect::<Vec<_>>()[..] {
+                [host] | [_, host] => host,
+                _ => return Err(no_domain()),
+            };
+            match host_port.rsplit_once(':') {
+                Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+                Some(_) => return Err(no_domain()),
+                None => host_port,
+            }
+        }
+        None => {
+            let path = rest.split(['?', '#']).next().unwrap_or_default();
+            match path.split('@').collect::<Vec<_>>()[..] {
+                [_, after] => after.split(['/', ';']).next().unwrap_or_default(),
+                _ => return Err(no_domain()),
+            }
+        }
+    };
+    if domain.is_empty() {
+        return Err(no_domain());
+    }
+    let domain = domain.to_ascii_lowercase();
+    let bound = domain == provider
+        || domain
+            .strip_suffix(provider)
+            .and_then(|sub| sub.strip_suffix('.'))
+            .is_some_and(|sub| !sub.is_empty() && sub.split('.').all(|l| !l.is_empty()));
+    if bound {
+        Ok(())
+    } else {
+        Err(ProfileError::HandleOtherDomain {
+            handle: handle.to_owned(),
+            domain,
+            provider: provider.to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +440,73 @@ mod tests {
             assert_eq!(m.as_str().parse::<Method>().unwrap(), m);
         }
         assert!("sms".parse::<Method>().is_err());
+    }
+
+    #[test]
+    fn handle_binding_rule() {
+        let p = "chat-a.example";
+        for ok in [
+            "mimi://chat-a.example/u/alice",
+            "MIMI://Chat-A.Example/u/alice",
+            "xmpp:alice@chat-a.example",
+            "xmpp:alice@chat-a.example/phone",
+            "https://chat-a.example/@alice",
+            "https://alice@chat-a.example:8443/x?y#z",
+            "mimi://eu.chat-a.example/u/alice",
+            "mimi://chat-a.example",
+        ] {
+            assert_eq!(check_handle(ok, p), Ok(()), "{ok}");
+        }
+        for (other, domain) in [
+            ("mimi://chat-b.example/u/x", "chat-b.example"),
+            ("xmpp:alice@chat-b.example", "chat-b.example"),
+            ("https://chat-b.example/@chat-a.example", "chat-b.example"),
+            ("mimi://evilchat-a.example/u/x", "evilchat-a.example"),
+            ("mimi://chat-a.example.evil/u/x", "chat-a.example.evil"),
+            ("mimi://.chat-a.example/u/x", ".chat-a.example"),
+            ("mimi://a..chat-a.example/u/x", "a..chat-a.example"),
+            ("mimi://[::1]:80/u/x", "[::1]"),
+        ] {
+            match check_handle(other, p) {
+                Err(ProfileError::HandleOtherDomain { domain: d, .. }) => assert_eq!(d, domain),
+                r => panic!("{other}: {r:?}"),
+            }
+        }
+        for not_uri in [
+            "alice",
+            "@alice",
+            "",
+            "1mimi://chat-a.example/u/x",
+            "mimi:",
+            "mimi://chat-a.example/u/a b",
+        ] {
+            assert!(
+                matches!(
+                    check_handle(not_uri, p),
+                    Err(ProfileError::HandleNotUri { .. })
+                ),
+                "{not_uri:?}"
+            );
+        }
+        for no_domain in [
+            "urn:alice",
+            "file:///u/alice",
+            "xmpp:a@b@chat-a.example",
+            "mimi://x@chat-b.example@chat-a.example/u",
+            "mimi://chat-a.example:http/u",
+        ] {
+            assert!(
+                matches!(
+                    check_handle(no_domain, p),
+                    Err(ProfileError::HandleNoDomain { .. })
+                ),
+                "{no_domain:?}"
+            );
+        }
+        let msg = check_handle("mimi://chat-b.example/u/x", p)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("may name only its own users"), "{msg}");
+        assert!(msg.contains("mimi://chat-a.example/u/alice"), "{msg}");
     }
 }

@@ -10,7 +10,7 @@ pub mod span;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, X509Extension};
 
-pub use mapping::{MappingFlags, Method, MimiMapping};
+pub use mapping::{check_handle, MappingFlags, Method, MimiMapping};
 pub use scope::{Scope, ScopeSpec};
 pub use span::Span;
 
@@ -43,6 +43,33 @@ pub enum ProfileError {
         /// What was given.
         given: String,
     },
+    /// A handle that is not an absolute URI (mapping-v1 handle binding rule).
+    #[error("handle {handle:?} is not an absolute URI: a handle must be a URI on the provider's own domain, e.g. mimi://{provider}/u/alice or xmpp:alice@{provider}")]
+    HandleNotUri {
+        /// The handle.
+        handle: String,
+        /// The provider it was checked against.
+        provider: String,
+    },
+    /// A handle URI from which no domain can be read (no host, and no single '@' before a
+    /// domain).
+    #[error("handle {handle:?} names no domain (a URI needs a host, or, without one, a single '@' followed by the domain): give a handle on {provider}, e.g. mimi://{provider}/u/alice")]
+    HandleNoDomain {
+        /// The handle.
+        handle: String,
+        /// The provider it was checked against.
+        provider: String,
+    },
+    /// A handle on another domain than the provider's: a provider names only its own users.
+    #[error("handle {handle:?} is on {domain:?}, which is neither the provider {provider:?} nor a subdomain of it: a provider may name only its own users; give a handle on {provider}, e.g. mimi://{provider}/u/alice")]
+    HandleOtherDomain {
+        /// The handle.
+        handle: String,
+        /// The domain it names (lower-cased).
+        domain: String,
+        /// The provider it was checked against.
+        provider: String,
+    },
     /// A scope entry that is not valid.
     #[error("scope entry {entry:?} is invalid: {reason}")]
     BadScope {
@@ -56,6 +83,14 @@ pub enum ProfileError {
     BadSpan {
         /// What was given.
         given: String,
+    },
+    /// A well-formed duration longer than any the tool accepts.
+    #[error("duration {given:?} is too long: the longest accepted is {max}; give a shorter one")]
+    SpanTooLong {
+        /// What was given.
+        given: String,
+        /// The cap, e.g. `1000y`.
+        max: String,
     },
     /// A time outside what the profile encodes (before 1970 or far future).
     #[error("time is out of the range this profile encodes")]

@@ -9,6 +9,10 @@ use time::Duration;
 
 use super::ProfileError;
 
+/// The longest span accepted: far beyond any certificate lifetime, and small enough that
+/// adding it to any time of the profile stays in range.
+const MAX_SPAN_SECS: i64 = 1000 * 365 * 86_400;
+
 /// A non-negative duration written with units `s`, `m`, `h`, `d`, `w`, `y` (365 days).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(try_from = "String")]
@@ -53,13 +57,21 @@ impl FromStr for Span {
                 'y' => 365 * 86_400,
                 _ => return Err(bad()),
             };
-            let n: i64 = num.parse().map_err(|_| bad())?;
+            if num.is_empty() {
+                return Err(bad());
+            }
+            let too_long = || ProfileError::SpanTooLong {
+                given: s.to_owned(),
+                max: Span(Duration::seconds(MAX_SPAN_SECS)).to_string(),
+            };
+            // Only digits are in `num`, so a parse failure is an overflow.
+            let n: i64 = num.parse().map_err(|_| too_long())?;
             num.clear();
             total = n
                 .checked_mul(unit)
                 .and_then(|v| total.checked_add(v))
-                .filter(|v| *v <= 1000 * 365 * 86_400)
-                .ok_or_else(bad)?;
+                .filter(|v| *v <= MAX_SPAN_SECS)
+                .ok_or_else(too_long)?;
         }
         if !num.is_empty() {
             return Err(bad());
@@ -121,8 +133,31 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for s in ["", "7", "d", "7x", "-1d", "1.5d", "99999999999y", "7 d"] {
-            assert!(s.parse::<Span>().is_err(), "{s:?}");
+        for s in ["", "7", "d", "7x", "-1d", "1.5d", "7 d"] {
+            assert!(
+                matches!(s.parse::<Span>(), Err(ProfileError::BadSpan { .. })),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn too_long_says_the_cap() {
+        assert_eq!("1000y".parse::<Span>().unwrap().to_string(), "1000y");
+        for s in [
+            "1001y",
+            "999y366d",
+            "99999999999y",
+            "99999999999999999999999s",
+        ] {
+            let e = s.parse::<Span>().unwrap_err();
+            assert!(
+                matches!(&e, ProfileError::SpanTooLong { max, .. } if max == "1000y"),
+                "{s:?}: {e:?}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains("the longest accepted is 1000y"), "{msg}");
+            assert!(!msg.contains("write a number and a unit"), "{msg}");
         }
     }
 }

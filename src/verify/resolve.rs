@@ -1,11 +1,16 @@
 //! Resolving one SII from several attestations (one person on several providers).
+//!
+//! Order: `preferred` first, then newest `validatedAt`. Reassignment: an attestation flagged
+//! `newHolder` supersedes every attestation of the SII (on any provider) whose `validatedAt`
+//! is earlier than its own; those are listed apart, never ranked, whatever their `preferred`
+//! flag, and a [`Conflict::Reassigned`] names them.
 
 use std::collections::BTreeMap;
 
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use super::{VerifiedMapping, Verifier, VerifyError};
+use super::{chain_from_pem, VerifiedMapping, Verifier, VerifyError};
 use crate::sii::Sii;
 
 /// One accepted attestation, with the position of its chain in the input.
@@ -44,6 +49,19 @@ pub enum Conflict {
         /// The distinct handles (`None` = an attestation without a handle).
         handles: Vec<Option<String>>,
     },
+    /// The SII changed hands: an attestation flagged `newHolder` supersedes every earlier
+    /// attestation (by `validatedAt`, on any provider), which were the previous holder's.
+    Reassigned {
+        /// Input index of the newest attestation flagged `newHolder`.
+        index: usize,
+        /// Its provider.
+        provider: String,
+        /// Its `validatedAt`: when the new holder proved possession.
+        validated_at: OffsetDateTime,
+        /// Input indexes of the superseded attestations, in the order of
+        /// [`Resolution::superseded`].
+        superseded: Vec<usize>,
+    },
 }
 
 impl std::fmt::Display for Conflict {
@@ -61,6 +79,21 @@ impl std::fmt::Display for Conflict {
                     .collect();
                 write!(f, "{provider} attests different handles: {}", hs.join(", "))
             }
+            Conflict::Reassigned {
+                index,
+                provider,
+                validated_at,
+                superseded,
+            } => {
+                let ids: Vec<String> = superseded.iter().map(|i| format!("#{i}")).collect();
+                write!(
+                    f,
+                    "reassigned: {provider} attests a new holder (chain #{index}, possession proven at {}), superseding {} earlier attestation(s): {}",
+                    crate::profile::rfc3339(*validated_at),
+                    superseded.len(),
+                    ids.join(", ")
+                )
+            }
         }
     }
 }
@@ -71,9 +104,13 @@ impl std::fmt::Display for Conflict {
 pub struct Resolution {
     /// The SII resolved.
     pub sii: Sii,
-    /// Accepted attestations: preferred first, then newest `validatedAt`, then provider
-    /// name and chain hash (so the order never depends on input order).
+    /// Accepted attestations of the current holder: preferred first, then newest
+    /// `validatedAt`, then provider name and chain hash (so the order never depends on input
+    /// order).
     pub mappings: Vec<Resolved>,
+    /// Valid attestations superseded by a newer `newHolder` one (the previous holder's),
+    /// in the same order; never ranked in [`Resolution::mappings`].
+    pub superseded: Vec<Resolved>,
     /// Rejected attestations, in input order.
     pub rejected: Vec<Rejected>,
     /// Disagreements among the accepted ones.
@@ -95,55 +132,112 @@ impl Verifier {
         chains: &[C],
         now: OffsetDateTime,
     ) -> Resolution {
-        let mut mappings = Vec::new();
-        let mut rejected = Vec::new();
-        for (index, chain) in chains.iter().enumerate() {
-            match self.verify_sii(chain.as_ref(), now, sii) {
-                Ok(mapping) => mappings.push(Resolved { index, mapping }),
-                Err(error) => rejected.push(Rejected { index, error }),
-            }
-        }
-        mappings.sort_by(|a, b| {
-            let (a, b) = (&a.mapping, &b.mapping);
-            b.flags
-                .preferred
-                .cmp(&a.flags.preferred)
-                .then(b.validated_at.cmp(&a.validated_at))
-                .then(a.provider.cmp(&b.provider))
-                .then(a.chain_sha256.cmp(&b.chain_sha256))
+        let results = chains
+            .iter()
+            .map(|chain| self.verify_sii(chain.as_ref(), now, sii));
+        order(sii, results)
+    }
+
+    /// [`Verifier::resolve`] on PEM chains (or single DER certificates), as files hold them;
+    /// one that cannot be read as a chain is rejected with `E_MALFORMED`.
+    pub fn resolve_pem<P: AsRef<[u8]>>(
+        &self,
+        sii: &Sii,
+        pems: &[P],
+        now: OffsetDateTime,
+    ) -> Resolution {
+        let results = pems.iter().map(|pem| {
+            chain_from_pem(pem.as_ref()).and_then(|chain| self.verify_sii(&chain, now, sii))
         });
-        let mut conflicts = Vec::new();
-        let mut preferred: Vec<String> = Vec::new();
-        for r in &mappings {
-            if r.mapping.flags.preferred && !preferred.contains(&r.mapping.provider) {
-                preferred.push(r.mapping.provider.clone());
-            }
+        order(sii, results)
+    }
+}
+
+/// Rank verification results (in input order) for `sii`; see the module documentation.
+fn order(
+    sii: &Sii,
+    results: impl Iterator<Item = Result<VerifiedMapping, VerifyError>>,
+) -> Resolution {
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, result) in results.enumerate() {
+        match result {
+            Ok(mapping) => accepted.push(Resolved { index, mapping }),
+            Err(error) => rejected.push(Rejected { index, error }),
         }
-        if preferred.len() > 1 {
-            conflicts.push(Conflict::SeveralPreferred {
-                providers: preferred,
+    }
+    let rank = |a: &Resolved, b: &Resolved| {
+        let (a, b) = (&a.mapping, &b.mapping);
+        b.flags
+            .preferred
+            .cmp(&a.flags.preferred)
+            .then(b.validated_at.cmp(&a.validated_at))
+            .then(a.provider.cmp(&b.provider))
+            .then(a.chain_sha256.cmp(&b.chain_sha256))
+    };
+    accepted.sort_by(rank);
+    // The newest newHolder attestation decides: everything proven before it is the previous
+    // holder's (an older newHolder attestation included).
+    let new_holder = accepted
+        .iter()
+        .filter(|r| r.mapping.flags.new_holder)
+        .max_by(|a, b| {
+            a.mapping
+                .validated_at
+                .cmp(&b.mapping.validated_at)
+                .then(rank(a, b).reverse())
+        })
+        .map(|r| (r.index, r.mapping.provider.clone(), r.mapping.validated_at));
+    let (mappings, superseded): (Vec<Resolved>, Vec<Resolved>) = match &new_holder {
+        Some((_, _, since)) => accepted
+            .into_iter()
+            .partition(|r| r.mapping.validated_at >= *since),
+        None => (accepted, Vec::new()),
+    };
+    let mut conflicts = Vec::new();
+    if let Some((index, provider, validated_at)) = new_holder {
+        if !superseded.is_empty() {
+            conflicts.push(Conflict::Reassigned {
+                index,
+                provider,
+                validated_at,
+                superseded: superseded.iter().map(|r| r.index).collect(),
             });
         }
-        let mut handles: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
-        for r in &mappings {
-            let hs = handles.entry(&r.mapping.provider).or_default();
-            if !hs.contains(&r.mapping.handle) {
-                hs.push(r.mapping.handle.clone());
-            }
+    }
+    // Disagreements among the current holder's attestations only: the previous holder's
+    // preference or handle is no conflict with the new one's.
+    let mut preferred: Vec<String> = Vec::new();
+    for r in &mappings {
+        if r.mapping.flags.preferred && !preferred.contains(&r.mapping.provider) {
+            preferred.push(r.mapping.provider.clone());
         }
-        for (provider, hs) in handles {
-            if hs.len() > 1 {
-                conflicts.push(Conflict::HandleMismatch {
-                    provider: provider.to_owned(),
-                    handles: hs,
-                });
-            }
+    }
+    if preferred.len() > 1 {
+        conflicts.push(Conflict::SeveralPreferred {
+            providers: preferred,
+        });
+    }
+    let mut handles: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
+    for r in &mappings {
+        let hs = handles.entry(&r.mapping.provider).or_default();
+        if !hs.contains(&r.mapping.handle) {
+            hs.push(r.mapping.handle.clone());
         }
-        Resolution {
-            sii: sii.clone(),
-            mappings,
-            rejected,
-            conflicts,
+    }
+    for (provider, hs) in handles {
+        if hs.len() > 1 {
+            conflicts.push(Conflict::HandleMismatch {
+                provider: provider.to_owned(),
+                handles: hs,
+            });
         }
+    }
+    Resolution {
+        sii: sii.clone(),
+        mappings,
+        superseded,
+        rejected,
+        conflicts,
     }
 }

@@ -653,6 +653,12 @@ impl Verifier {
                 ),
             ));
         }
+        // ... and its handle must be one of that provider's own (mapping-v1 handle rule).
+        if let Some(handle) = &mapping.handle {
+            if let Err(e) = crate::profile::check_handle(handle, anchor.provider()) {
+                return Err(err(Code::ProviderMismatch, 0, e.to_string()));
+            }
+        }
 
         // 7. The SII asked for.
         if let Some(expected) = expected {
