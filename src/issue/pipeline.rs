@@ -226,18 +226,26 @@ impl ProviderCa {
                         let sent = match stage {
                             Some(stage) => {
                                 in_flight += 1;
-                                to_store.send(ToStore::Reserve(stage))
+                                to_store.send(ToStore::Reserve(stage)).map_err(|_| {
+                                    // The stage never reached the store thread.
+                                    in_flight -= 1;
+                                })
                             }
                             None => {
                                 pulling = false;
-                                to_store.send(ToStore::Finish)
+                                to_store.send(ToStore::Finish).map_err(|_| ())
                             }
                         };
                         if sent.is_err() {
-                            break;
+                            // The store thread has stopped: what it stored before and
+                            // why it stopped are still waiting in `stored`.
+                            pulling = false;
                         }
                     }
                 }
+            }
+            if failure.is_none() {
+                failure = stored.try_iter().find_map(Result::err);
             }
             drop((to_store, stored));
             let store_ended = store_job
