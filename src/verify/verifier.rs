@@ -1,4 +1,4 @@
-//! The chain verifier: DESIGN.md "Verification", checks 1 to 7, fail-closed.
+//! The chain verifier: docs/spec.md#verification, steps 1 to 7, fail-closed.
 
 use std::sync::Arc;
 
@@ -946,7 +946,7 @@ impl Verifier {
         }
     }
 
-    /// DESIGN.md check 3 on the verified path: `certs` (leaf first, up to the topmost
+    /// docs/spec.md#verify-revocation on the verified path: `certs` (leaf first, up to the topmost
     /// intermediate) under the anchor `root`. Under `leaf` the leaf, under `chain` every
     /// certificate below the root, must have a fresh CRL from its issuer (signature checked
     /// once per CRL and key, then cached) that does not list its serial. The lookup is a
