@@ -883,7 +883,7 @@ fn catalogue_is_well_formed() {
         assert!(l.id.starts_with(prefix), "{} vs {:?}", l.id, l.severity);
         assert!(!l.message.contains('\n') && !l.message.is_empty());
         assert!(
-            l.citation.starts_with("DESIGN.md") || l.citation.starts_with("RFC 5280"),
+            l.citation.starts_with("docs/spec.md#") || l.citation.starts_with("RFC 5280"),
             "{}",
             l.citation
         );

@@ -149,7 +149,7 @@ fn serial_is_128_random_bits(c: &X509Certificate<'_>) {
     assert!(c.serial.bits() > 120, "positive, 128-bit serial");
 }
 
-/// Every field of an issuing CA and root per DESIGN.md.
+/// Every field of an issuing CA and root per docs/spec.md#root and docs/spec.md#issuing-ca.
 fn check_ca_pair(ca_dir: &Path, config_scope: &Scope) -> (Vec<u8>, Vec<u8>) {
     let root_der = pems(&std::fs::read_to_string(ca_dir.join("root.pem")).unwrap()).remove(0);
     let ca_der = pems(&std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap()).remove(0);
@@ -187,7 +187,7 @@ fn check_ca_pair(ca_dir: &Path, config_scope: &Scope) -> (Vec<u8>, Vec<u8>) {
     (root_der, ca_der)
 }
 
-/// Every field of a mapping leaf per DESIGN.md; returns the decoded mapping.
+/// Every field of a mapping leaf per docs/spec.md#leaf; returns the decoded mapping.
 fn check_leaf(chain_pem: &str, ca_der: &[u8], expected_san: GeneralName<'_>) -> MimiMapping {
     let certs = pems(chain_pem);
     assert_eq!(certs.len(), 2, "chain = leaf, issuing CA");

@@ -831,7 +831,7 @@ fn self_signed_intermediate_of_its_own_name() {
     assert!(e.message().contains("self-issued"), "{e}");
 }
 
-// CRLs (DESIGN.md check 9): used only when their issuer has keyUsage cRLSign and they carry
+// CRLs (docs/spec.md#crl-acceptance): used only when their issuer has keyUsage cRLSign and they carry
 // a non-critical CRL number; others are ignored with a note, so a required check fails closed.
 
 /// A CRL of the issuing CA (revoking nothing), signed with its real key; `edit` may change

@@ -136,7 +136,7 @@ pub struct Lint {
     pub applies_to: &'static [LintTarget],
     /// One line saying what is wrong when it fires.
     pub message: &'static str,
-    /// Where the rule comes from (DESIGN.md section or RFC 5280 section).
+    /// Where the rule comes from (a `docs/spec.md#…` section or an RFC 5280 section).
     pub citation: &'static str,
     #[serde(skip)]
     check: Check,
@@ -898,8 +898,8 @@ const NON_ROOT: &[LintTarget] = &[Leaf, IssuingCa];
 const CRLS: &[LintTarget] = &[Crl];
 const CHAIN: &[LintTarget] = &[Chain];
 
-const PROFILE: &str = "DESIGN.md, Certificate profile \"mapping-v1\"";
-const PROFILE_LEAF: &str = "DESIGN.md, Certificate profile \"mapping-v1\": Mapping leaf";
+const PROFILE: &str = "docs/spec.md#profile";
+const PROFILE_LEAF: &str = "docs/spec.md#leaf";
 
 /// `lint!(id, Severity, targets, message, citation, Kind check)` with `Kind` one of `Cert`,
 /// `Pair` or `Crl` (the [`Check`] variant the function goes in).
@@ -919,28 +919,28 @@ macro_rules! lint {
 static CATALOGUE: &[Lint] = &[
     // Leaf: the SII.
     lint!("e_leaf_sii_count", Error, LEAF, "the leaf's subjectAltName must hold exactly one name, the SII", PROFILE_LEAF, Cert leaf_sii_count),
-    lint!("e_leaf_sii_not_canonical", Error, LEAF, "the SII must be a canonical tel: URI or a canonical rfc822Name (sii-v1)", "DESIGN.md, Identifiers: canonical form \"sii-v1\"", Cert leaf_sii_not_canonical),
-    lint!("e_leaf_san_not_critical", Error, LEAF, "the leaf's subjectAltName must be critical (its subject is empty)", "DESIGN.md, Mapping leaf; RFC 5280 4.2.1.6", Cert leaf_san_not_critical),
+    lint!("e_leaf_sii_not_canonical", Error, LEAF, "the SII must be a canonical tel: URI or a canonical rfc822Name (sii-v1)", "docs/spec.md#sii-v1", Cert leaf_sii_not_canonical),
+    lint!("e_leaf_san_not_critical", Error, LEAF, "the leaf's subjectAltName must be critical (its subject is empty)", "docs/spec.md#leaf; RFC 5280 4.2.1.6", Cert leaf_san_not_critical),
     lint!("e_leaf_subject_not_empty", Error, LEAF, "the leaf's subject must be empty; no SII anywhere but the SAN", PROFILE_LEAF, Cert leaf_subject_not_empty),
     // Leaf: the mapping.
     lint!("e_leaf_mapping_missing", Error, LEAF, "the leaf must carry id-pe-mimiMapping (2.999.6464.2.1)", PROFILE_LEAF, Cert leaf_mapping_missing),
     lint!("e_leaf_mapping_malformed", Error, LEAF, "id-pe-mimiMapping must be a well-formed MimiMapping v1 (strict DER)", PROFILE_LEAF, Cert leaf_mapping_malformed),
     lint!("e_mapping_critical", Error, CERTS, "id-pe-mimiMapping must be non-critical", PROFILE_LEAF, Cert mapping_critical),
-    lint!("e_mapping_validated_after_not_before", Error, LEAF, "validatedAt must not be after the leaf's notBefore", "DESIGN.md, Verification step 4", Cert mapping_validated_after_not_before),
-    lint!("w_mapping_validated_at_old", Warning, LEAF, "validatedAt is more than 30 days before notBefore (default max_validation_age)", "DESIGN.md, Files: trust list policy max_validation_age; Verification step 4", Cert mapping_validated_at_old),
+    lint!("e_mapping_validated_after_not_before", Error, LEAF, "validatedAt must not be after the leaf's notBefore", "docs/spec.md#verify-leaf", Cert mapping_validated_after_not_before),
+    lint!("w_mapping_validated_at_old", Warning, LEAF, "validatedAt is more than 30 days before notBefore (default max_validation_age)", "docs/spec.md#trust-list-policy; docs/spec.md#verify-leaf", Cert mapping_validated_at_old),
     lint!("e_mapping_provider_not_lowercase", Error, LEAF, "the mapping's provider must be a lower-case ASCII domain name", PROFILE_LEAF, Cert mapping_provider_not_lowercase),
-    lint!("e_mapping_handle_not_bound", Error, LEAF, "the mapping's handle must be an absolute URI on the provider's domain or a subdomain of it", PROFILE_LEAF, Cert mapping_handle_not_bound),
+    lint!("e_mapping_handle_not_bound", Error, LEAF, "the mapping's handle must be an absolute URI on the provider's domain or a subdomain of it", "docs/spec.md#handle-binding", Cert mapping_handle_not_bound),
     lint!("e_leaf_has_scope", Error, LEAF, "id-pe-mimiScope belongs on CA certificates, not on a leaf", PROFILE, Cert leaf_has_scope),
     // Leaf: usages and validity.
     lint!("e_leaf_eku_not_mimi_only", Error, LEAF, "the leaf's extKeyUsage must be id-kp-mimiMapping only", PROFILE_LEAF, Cert eku_not_mimi_only),
     lint!("e_leaf_ku_not_digital_signature", Error, LEAF, "the leaf's keyUsage must be digitalSignature only", PROFILE_LEAF, Cert leaf_ku_not_digital_signature),
     lint!("e_leaf_bc_not_critical", Error, LEAF, "the leaf must carry basicConstraints cA=FALSE, critical", PROFILE_LEAF, Cert leaf_bc_not_critical),
     lint!("w_leaf_validity_over_7d", Warning, LEAF, "the leaf is valid for more than the 7-day default", PROFILE_LEAF, Cert leaf_validity_over_7d),
-    lint!("e_leaf_validity_over_90d", Error, LEAF, "the leaf is valid for more than 90 days (default max_leaf_validity: verifiers reject it)", "DESIGN.md, Mapping leaf (validity); Files: trust list policy max_leaf_validity", Cert leaf_validity_over_90d),
+    lint!("e_leaf_validity_over_90d", Error, LEAF, "the leaf is valid for more than 90 days (default max_leaf_validity: verifiers reject it)", "docs/spec.md#leaf-validity; docs/spec.md#trust-list-policy", Cert leaf_validity_over_90d),
     // CA certificates.
     lint!("e_ca_eku_not_mimi_only", Error, CAS, "a provider CA's extKeyUsage must be id-kp-mimiMapping only (never TLS or S/MIME)", PROFILE, Cert eku_not_mimi_only),
-    lint!("e_ca_ku_missing", Error, CAS, "a CA's keyUsage must include keyCertSign and cRLSign", "DESIGN.md, Certificate profile; RFC 5280 4.2.1.3", Cert ca_ku_missing),
-    lint!("e_ku_not_critical", Error, CERTS, "keyUsage must be critical", "DESIGN.md, Certificate profile; RFC 5280 4.2.1.3", Cert ku_not_critical),
+    lint!("e_ca_ku_missing", Error, CAS, "a CA's keyUsage must include keyCertSign and cRLSign", "docs/spec.md#ca-certificates; RFC 5280 4.2.1.3", Cert ca_ku_missing),
+    lint!("e_ku_not_critical", Error, CERTS, "keyUsage must be critical", "docs/spec.md#criticality; RFC 5280 4.2.1.3", Cert ku_not_critical),
     lint!("e_ca_bc_not_critical", Error, CAS, "a CA's basicConstraints must be critical", "RFC 5280 4.2.1.9", Cert ca_bc_not_critical),
     lint!("e_ca_path_len", Error, &[IssuingCa], "an issuing CA must have pathLenConstraint 0", PROFILE, Cert ca_path_len),
     lint!("e_root_path_len", Error, &[Root], "a provider root must have pathLenConstraint 1", PROFILE, Cert root_path_len),
@@ -949,34 +949,34 @@ static CATALOGUE: &[Lint] = &[
     lint!("n_ca_no_scope", Notice, CAS, "the CA has no id-pe-mimiScope: only its issuer and the trust list limit what it attests", PROFILE, Cert ca_no_scope),
     lint!("e_ca_has_mapping", Error, CAS, "id-pe-mimiMapping belongs on leaves, not on CA certificates", PROFILE, Cert ca_has_mapping),
     // Every certificate.
-    lint!("e_signature_not_ecdsa_sha256", Error, CERTS, "signatures must be ecdsa-with-SHA256, the same inside and outside tbsCertificate", "DESIGN.md, Certificate profile; RFC 5280 4.1.1.2", Cert signature_not_ecdsa_sha256),
+    lint!("e_signature_not_ecdsa_sha256", Error, CERTS, "signatures must be ecdsa-with-SHA256, the same inside and outside tbsCertificate", "docs/spec.md#algorithms; RFC 5280 4.1.1.2", Cert signature_not_ecdsa_sha256),
     lint!("e_key_not_p256", Error, CERTS, "keys must be EC P-256 (id-ecPublicKey, prime256v1)", PROFILE, Cert key_not_p256),
     lint!("e_serial_not_positive", Error, CERTS, "the serial must be a positive integer", "RFC 5280 4.1.2.2", Cert serial_not_positive),
-    lint!("e_serial_too_short", Error, CERTS, "the serial has fewer than 64 bits (the profile uses 128 random bits)", "DESIGN.md, Certificate profile (serials 128 random bits)", Cert serial_too_short),
-    lint!("w_serial_under_128_bits", Warning, CERTS, "the serial has fewer than 121 significant bits: shorter than the profile's 128 random bits", "DESIGN.md, Certificate profile (serials 128 random bits)", Cert serial_under_128_bits),
+    lint!("e_serial_too_short", Error, CERTS, "the serial has fewer than 64 bits (the profile uses 128 random bits)", "docs/spec.md#serials", Cert serial_too_short),
+    lint!("w_serial_under_128_bits", Warning, CERTS, "the serial has fewer than 121 significant bits: shorter than the profile's 128 random bits", "docs/spec.md#serials", Cert serial_under_128_bits),
     lint!("e_serial_too_long", Error, CERTS, "the serial is longer than 20 octets", "RFC 5280 4.1.2.2", Cert serial_too_long),
-    lint!("e_missing_ski", Error, CERTS, "every certificate must carry subjectKeyIdentifier", "DESIGN.md, Certificate profile; RFC 5280 4.2.1.2", Cert missing_ski),
-    lint!("e_missing_aki", Error, NON_ROOT, "every certificate but the root must carry authorityKeyIdentifier (keyIdentifier)", "DESIGN.md, Certificate profile; RFC 5280 4.2.1.1", Cert missing_aki),
+    lint!("e_missing_ski", Error, CERTS, "every certificate must carry subjectKeyIdentifier", "docs/spec.md#common-fields; RFC 5280 4.2.1.2", Cert missing_ski),
+    lint!("e_missing_aki", Error, NON_ROOT, "every certificate but the root must carry authorityKeyIdentifier (keyIdentifier)", "docs/spec.md#common-fields; RFC 5280 4.2.1.1", Cert missing_aki),
     lint!("e_policy_missing", Error, CERTS, "certificatePolicies must name id-cp-mimiMappingV1 (2.999.6464.3.1)", PROFILE, Cert policy_missing),
     lint!("e_validity_inverted", Error, CERTS, "notAfter is before notBefore", "RFC 5280 4.1.2.5", Cert validity_inverted),
     lint!("e_utc_generalized_time", Error, CERTS, "validity dates through 2049 must be UTCTime, from 2050 GeneralizedTime", "RFC 5280 4.1.2.5", Cert utc_generalized_time),
-    lint!("e_unknown_critical_extension", Error, CERTS, "a critical extension this profile does not know: verifiers reject the certificate", "DESIGN.md, Verification step 1; RFC 5280 4.2", Cert unknown_critical_extension),
-    lint!("e_extension_must_not_be_critical", Error, CERTS, "subjectKeyIdentifier, authorityKeyIdentifier and certificatePolicies must not be critical: verifiers reject the certificate", "DESIGN.md, Verification step 1; RFC 5280 4.2.1.1, 4.2.1.2, 4.2.1.4", Cert extension_must_not_be_critical),
-    lint!("e_extension_not_der", Error, CERTS, "an extension the profile reads is not strict DER (trailing bytes, an over-long length): verifiers reject the certificate", "DESIGN.md, Verification step 8", Cert extension_not_der),
+    lint!("e_unknown_critical_extension", Error, CERTS, "a critical extension this profile does not know: verifiers reject the certificate", "docs/spec.md#criticality; RFC 5280 4.2", Cert unknown_critical_extension),
+    lint!("e_extension_must_not_be_critical", Error, CERTS, "subjectKeyIdentifier, authorityKeyIdentifier and certificatePolicies must not be critical: verifiers reject the certificate", "docs/spec.md#criticality; RFC 5280 4.2.1.1, 4.2.1.2, 4.2.1.4", Cert extension_must_not_be_critical),
+    lint!("e_extension_not_der", Error, CERTS, "an extension the profile reads is not strict DER (trailing bytes, an over-long length): verifiers reject the certificate", "docs/spec.md#strict-der", Cert extension_not_der),
     lint!("e_duplicate_extension", Error, CERTS, "an extension appears more than once", "RFC 5280 4.2", Cert duplicate_extension),
     lint!("e_version_not_v3", Error, CERTS, "a certificate with extensions must be version 3", "RFC 5280 4.1.2.1", Cert version_not_v3),
     // A certificate and its issuer, when the input holds both.
     lint!("e_chain_signature_invalid", Error, CHAIN, "the certificate's signature does not verify with its issuer's key", "RFC 5280 6.1.3 (a)(1)", Pair chain_signature_invalid),
     lint!("e_chain_aki_mismatch", Error, CHAIN, "authorityKeyIdentifier does not match the issuer's subjectKeyIdentifier", "RFC 5280 4.2.1.1", Pair chain_aki_mismatch),
-    lint!("e_chain_outlives_issuer", Error, CHAIN, "the certificate is valid after its issuer expires", "DESIGN.md, Mapping leaf (validity inside the issuer's)", Pair chain_outlives_issuer),
-    lint!("e_chain_sii_outside_issuer_scope", Error, CHAIN, "the leaf's SII is outside its issuing CA's id-pe-mimiScope: verifiers reject it", "DESIGN.md, Verification step 5", Pair chain_sii_outside_issuer_scope),
-    lint!("e_chain_scope_widened", Error, CHAIN, "a CA's id-pe-mimiScope is wider than its issuer's: delegation may only narrow", "DESIGN.md, Verification step 5", Pair chain_scope_widened),
+    lint!("e_chain_outlives_issuer", Error, CHAIN, "the certificate is valid after its issuer expires", "docs/spec.md#leaf-validity", Pair chain_outlives_issuer),
+    lint!("e_chain_sii_outside_issuer_scope", Error, CHAIN, "the leaf's SII is outside its issuing CA's id-pe-mimiScope: verifiers reject it", "docs/spec.md#verify-scope", Pair chain_sii_outside_issuer_scope),
+    lint!("e_chain_scope_widened", Error, CHAIN, "a CA's id-pe-mimiScope is wider than its issuer's: delegation may only narrow", "docs/spec.md#scope-delegation", Pair chain_scope_widened),
     // CRLs.
     lint!("e_crl_missing_number", Error, CRLS, "a CRL must carry cRLNumber", "RFC 5280 5.2.3", Crl crl_missing_number),
     lint!("e_crl_next_update_missing", Error, CRLS, "a CRL must carry nextUpdate", "RFC 5280 5.1.2.5", Crl crl_next_update_missing),
     lint!("e_crl_aki_missing", Error, CRLS, "a CRL must carry authorityKeyIdentifier", "RFC 5280 5.2.1", Crl crl_aki_missing),
     lint!("e_crl_not_v2", Error, CRLS, "a CRL with extensions must be version 2", "RFC 5280 5.1.2.1", Crl crl_not_v2),
-    lint!("e_crl_signature_not_ecdsa_sha256", Error, CRLS, "CRLs must be signed with ecdsa-with-SHA256", "DESIGN.md, Certificate profile; RFC 5280 5.1.1.2", Crl crl_signature_not_ecdsa_sha256),
+    lint!("e_crl_signature_not_ecdsa_sha256", Error, CRLS, "CRLs must be signed with ecdsa-with-SHA256", "docs/spec.md#algorithms; RFC 5280 5.1.1.2", Crl crl_signature_not_ecdsa_sha256),
 ];
 
 /// Every lint, in catalogue order.

@@ -1,4 +1,4 @@
-//! The numbering-plan check at issuance (DESIGN.md, Identifiers): a CA refuses a phone
+//! The numbering-plan check at issuance (docs/spec.md#sii-numbering-plan): a CA refuses a phone
 //! number that no country could have, using libphonenumber's metadata (the `phonenumber`
 //! crate). Verification never applies it: a verifier accepts any canonical E.164 form, so a
 //! newer or older copy of the metadata can never split relying platforms.

@@ -347,7 +347,7 @@ mod tests {
         }
     }
 
-    /// Fixed vector, checked by hand against the ASN.1 in DESIGN.md:
+    /// Fixed vector, checked by hand against the ASN.1 in docs/spec.md#asn1-module:
     /// 30 6c | 02 01 01 | 16 0e "chat-a.example" | 80 1d "mimi://chat-a.example/u/alice"
     /// | 0a 01 01 | 18 0f "20260101000000Z" | 81 02 07 80 | 82 20 ab*32
     #[test]

@@ -398,7 +398,7 @@ mod tests {
         assert!(Scope::new(&[] as &[&str], &["not a domain"]).is_err());
     }
 
-    /// Fixed vector, checked by hand against the ASN.1 in DESIGN.md.
+    /// Fixed vector, checked by hand against the ASN.1 in docs/spec.md#asn1-module.
     #[test]
     fn der_fixed_vector_and_round_trip() {
         let s = Scope::new(&["+1", "+44"], &["chat-a.example"]).unwrap();

@@ -1,6 +1,6 @@
 //! The relying platform's side: a trust list that says which provider roots are accepted and
 //! what each may assert, a [`Verifier`] that checks a mapping attestation chain offline
-//! (fail-closed, DESIGN.md "Verification" checks 1 to 7), and a resolver for several
+//! (fail-closed, docs/spec.md#verification steps 1 to 7), and a resolver for several
 //! attestations of one SII.
 //!
 //! Every rejection is a [`VerifyError`] carrying a stable [`Code`] (`E_*`), a message saying
@@ -181,7 +181,7 @@ impl VerifyError {
     }
 }
 
-/// Which certificates of a path must be shown not revoked by a fresh CRL (DESIGN.md check 3).
+/// Which certificates of a path must be shown not revoked by a fresh CRL (docs/spec.md#verify-revocation).
 /// Trust-list YAML: `policy: { revocation: off | leaf | chain }`, default `off` so that trust
 /// lists written before revocation checking existed keep their meaning.
 ///
@@ -229,9 +229,9 @@ impl fmt::Display for RevocationPolicy {
 #[non_exhaustive]
 pub enum ScopeRule {
     /// The trust-list scope narrows which SIIs are accepted: the SII must lie inside it and
-    /// inside every CA's `MimiScope`, and each CA's scope within its issuer's (DESIGN.md
-    /// check 5). A provider's CAs may claim more than this platform grants it, so a platform
-    /// can accept one provider for part of its scope (e.g. one country).
+    /// inside every CA's `MimiScope`, and each CA's scope within its issuer's
+    /// (docs/spec.md#verify-scope). A provider's CAs may claim more than this platform grants
+    /// it, so a platform can accept one provider for part of its scope (e.g. one country).
     #[default]
     TrustListNarrows,
     /// Also require every CA's `MimiScope` (the root's included) to lie within the anchor's
@@ -315,7 +315,7 @@ impl Policy {
 mod tests {
     use super::*;
 
-    /// The codes are an interface: DESIGN.md lists them; they never change.
+    /// The codes are an interface: docs/spec.md#codes lists them; they never change.
     #[test]
     fn codes_are_stable() {
         let strings: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();

@@ -1,4 +1,4 @@
-//! Revocation for the relying platform (DESIGN.md check 3): CRLs loaded once, chosen per
+//! Revocation for the relying platform (docs/spec.md#revocation): CRLs loaded once, chosen per
 //! chain, and searched for the serials on the verified path.
 //!
 //! How a chain is checked when the policy is `leaf` or `chain`:

@@ -1,4 +1,4 @@
-//! The chain verifier: DESIGN.md "Verification", checks 1 to 7, fail-closed.
+//! The chain verifier: docs/spec.md#verification, steps 1 to 7, fail-closed.
 
 use std::sync::Arc;
 
@@ -1061,7 +1061,7 @@ impl Verifier {
         }
     }
 
-    /// DESIGN.md check 3 on the verified path: `certs` (leaf first, up to the topmost
+    /// docs/spec.md#verify-revocation on the verified path: `certs` (leaf first, up to the topmost
     /// intermediate) under the anchor `root`. Under `leaf` the leaf, under `chain` every
     /// certificate below the root, must have a fresh CRL from its issuer (signature checked
     /// once per CRL and key, then cached) that does not list its serial. The lookup is a
@@ -1497,7 +1497,7 @@ fn path_len(c: &X509Certificate<'_>) -> Option<usize> {
     }
 }
 
-/// keyUsage present with cRLSign: only then may a CA's CRLs be used (DESIGN.md check 9).
+/// keyUsage present with cRLSign: only then may a CA's CRLs be used (docs/spec.md#crl-acceptance).
 fn has_crl_sign(c: &X509Certificate<'_>) -> bool {
     matches!(c.key_usage(), Ok(Some(ku)) if ku.value.crl_sign())
 }
