@@ -30,8 +30,9 @@ pub use issue::{
     SubjectKey,
 };
 pub use log::{
-    Checkpoint, KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, NoteVerifierKey,
-    SignedCheckpoint, TlogProof, VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey,
+    check_mapping_proof, CheckedProof, Checkpoint, KeyType, LogError, LogKeys, LogWriter,
+    MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint, TlogProof, VrfOutput,
+    VrfProof, VrfPublicKey, VrfSecretKey,
 };
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};

@@ -95,6 +95,23 @@ impl LogWriter {
     /// checkpoint for it, written last. Returns the new checkpoint; the first entry's index is
     /// the size before the call.
     pub fn append(&mut self, entries: &[Vec<u8>]) -> Result<SignedCheckpoint, LogError> {
+        if let Some(long) = entries.iter().find(|e| e.len() > usize::from(u16::MAX)) {
+            return Err(LogError::BundleMalformed {
+                reason: format!(
+                    "an entry of {} bytes does not fit a uint16 length",
+                    long.len()
+                ),
+            });
+        }
+        let result = self.append_checked(entries);
+        if result.is_err() {
+            // The tiles in memory may have run ahead of the disk: read them again next time.
+            self.tiles.borrow_mut().clear();
+        }
+        result
+    }
+
+    fn append_checked(&mut self, entries: &[Vec<u8>]) -> Result<SignedCheckpoint, LogError> {
         let old = self.size();
         if entries.is_empty() {
             return Ok(self.checkpoint.clone());
@@ -469,5 +486,33 @@ mod tests {
             log.append(&[b"c".to_vec()]),
             Err(LogError::Inconsistent { .. })
         ));
+    }
+
+    #[test]
+    fn a_failed_append_leaves_the_log_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogWriter::create(dir.path(), key()).unwrap();
+        log.append(&[b"a".to_vec()]).unwrap();
+        let too_long = vec![0u8; 65_536];
+        assert!(matches!(
+            log.append(&[b"b".to_vec(), too_long]),
+            Err(LogError::BundleMalformed { .. })
+        ));
+        // A write that fails midway, after the tiles in memory took the new hashes: a
+        // directory where the new partial tile goes.
+        let blocker = log.public_dir().join(tiles::tile_path(0, 0, 2));
+        fs::create_dir_all(blocker.join("x")).unwrap();
+        assert!(matches!(
+            log.append(&[b"b".to_vec()]),
+            Err(LogError::Io { .. })
+        ));
+        assert_eq!(log.size(), 1);
+        fs::remove_dir_all(&blocker).unwrap();
+        let cp = log.append(&[b"b".to_vec(), b"c".to_vec()]).unwrap();
+        let leaves: Vec<[u8; 32]> = [&b"a"[..], b"b", b"c"]
+            .iter()
+            .map(|e| leaf_hash(e))
+            .collect();
+        assert_eq!(*cp.checkpoint().root_hash(), root_of(&leaves));
     }
 }
