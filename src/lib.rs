@@ -10,6 +10,7 @@
 //!
 //! - [`sii`]: service-independent identifiers and their canonical form.
 //! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
+//! - [`log`]: transparency log mapping-log-v1 (entries, VRF labels, tiles, checkpoints, proofs).
 //! - [`issue`]: the provider CA (create, issue, batch, store).
 //! - [`verify`]: the relying platform (trust list, chain verification, resolving an SII).
 //! - [`audit`]: inspecting and linting certificates, chains, CSRs, CRLs and the store.
@@ -18,6 +19,7 @@
 
 pub mod audit;
 pub mod issue;
+pub mod log;
 pub mod profile;
 pub mod sii;
 pub mod verify;
@@ -26,6 +28,11 @@ pub use audit::{AuditError, Finding, Lint, Role, Severity};
 pub use issue::{
     CaConfig, CaRecords, IssueError, IssueRequest, Issued, KeyProtection, Passphrase, ProviderCa,
     SubjectKey,
+};
+pub use log::{
+    check_mapping_proof, CheckedProof, Checkpoint, KeyType, LogError, LogKeys, LogWriter,
+    MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint, TlogProof, VrfOutput,
+    VrfProof, VrfPublicKey, VrfSecretKey,
 };
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
