@@ -17,14 +17,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "ca")]
 pub mod audit;
+#[cfg(feature = "ca")]
 pub mod issue;
 pub mod log;
 pub mod profile;
 pub mod sii;
 pub mod verify;
 
+#[cfg(feature = "ca")]
 pub use audit::{AuditError, Finding, Lint, Role, Severity};
+#[cfg(feature = "ca")]
 pub use issue::{
     CaConfig, CaRecords, IssueError, IssueRequest, Issued, KeyProtection, Passphrase, ProviderCa,
     SubjectKey,

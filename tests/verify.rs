@@ -32,10 +32,13 @@ impl Providers {
         let b = ProviderCa::init(CHAT_B, "chat-b.yaml", &dir.path().join("b"), now).unwrap();
         std::fs::write(dir.path().join("chat-a-root.pem"), a.root_pem()).unwrap();
         std::fs::write(dir.path().join("chat-b-root.pem"), b.root_pem()).unwrap();
-        let yaml = mimi_attest::verify::demo::trust_list_yaml(&[
-            ("chat-a", a.config(), "chat-a-root.pem"),
-            ("chat-b", b.config(), "chat-b-root.pem"),
-        ]);
+        let yaml = format!(
+            "version: 1\nanchors:\n{}{}",
+            a.config()
+                .trust_list_anchor_yaml("chat-a", "chat-a-root.pem"),
+            b.config()
+                .trust_list_anchor_yaml("chat-b", "chat-b-root.pem")
+        );
         std::fs::write(dir.path().join("trust-list.yaml"), yaml).unwrap();
         Providers { dir, a, b, now }
     }

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::story::{self as demo, DemoReport, Expect};
 use clap::Args;
-use mimi_attest::verify::demo::{self, DemoReport, Expect};
 use time::macros::datetime;
 use time::OffsetDateTime;
 

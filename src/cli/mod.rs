@@ -5,6 +5,7 @@ mod audit;
 mod ca;
 mod demo;
 mod resolve;
+mod story;
 mod verify;
 
 use std::fmt;

@@ -107,6 +107,25 @@ pub struct CaConfig {
 }
 
 impl CaConfig {
+    /// The trust-list (version 1) anchor entry a relying platform would write for this CA:
+    /// `name`, this provider, the root certificate file `certificate`, and this CA's scope.
+    /// A YAML list item, indented for the `anchors:` key.
+    pub fn trust_list_anchor_yaml(&self, name: &str, certificate: &str) -> String {
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let s = self.scope.to_spec();
+        format!(
+            "  - name: {name}\n    provider: {}\n    certificate: {certificate}\n    scope:\n      tel: [{}]\n      email: [{}]\n",
+            self.provider,
+            list(&s.tel),
+            list(&s.email)
+        )
+    }
+
     /// Parse and check a config from YAML text; `origin` names it in messages.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, IssueError> {
         let bad = |message: String| IssueError::Config {

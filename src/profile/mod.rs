@@ -282,6 +282,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Append the PEM of one certificate to `out`: LF line endings, 64 characters a line, as
 /// OpenSSL writes it. Appends in place (one reservation, no intermediate strings): it runs
 /// once for every issued leaf.
+#[cfg(feature = "ca")]
 pub(crate) fn push_pem_certificate(out: &mut String, der: &[u8]) {
     use base64::Engine;
     out.reserve(pem_certificate_len(der.len()));
@@ -293,10 +294,13 @@ pub(crate) fn push_pem_certificate(out: &mut String, der: &[u8]) {
     out.push_str(PEM_END);
 }
 
+#[cfg(feature = "ca")]
 const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----\n";
+#[cfg(feature = "ca")]
 const PEM_END: &str = "-----END CERTIFICATE-----\n";
 
 /// The length of [`push_pem_certificate`]'s output for a certificate of `der_len` bytes.
+#[cfg(feature = "ca")]
 pub(crate) fn pem_certificate_len(der_len: usize) -> usize {
     let lines = der_len.div_ceil(48);
     PEM_BEGIN.len() + der_len.div_ceil(3) * 4 + lines + PEM_END.len()

@@ -8,7 +8,6 @@
 //! verified path; the trust anchor's root certificate is one above the topmost intermediate).
 
 mod cache;
-pub mod demo;
 mod resolve;
 mod revocation;
 mod trust_list;

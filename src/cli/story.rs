@@ -13,11 +13,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
-use super::{chain_from_pem, Code, Resolution, TrustList, VerifiedMapping, Verifier, VerifyError};
-use crate::issue::files::{write_atomic, FileMode, Overwrite};
-use crate::issue::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
-use crate::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
-use crate::sii::Sii;
+use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite};
+use mimi_attest::issue::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
+use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::verify::chain_from_pem;
+use mimi_attest::{
+    Code, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
+};
 
 /// The person on both providers.
 pub const ALICE_TEL: &str = "+15551234567";
@@ -31,7 +33,7 @@ pub enum DemoError {
     Issue(#[from] IssueError),
     /// The trust list the demo wrote could not be loaded.
     #[error(transparent)]
-    TrustList(#[from] super::TrustListError),
+    TrustList(#[from] TrustListError),
     /// A file could not be written or read.
     #[error("{path}: {message}")]
     Io {
@@ -297,30 +299,19 @@ fn pem_names(pem: &str, sii: &Sii) -> bool {
             use x509_parser::prelude::FromDer;
             x509_parser::certificate::X509Certificate::from_der(&der)
                 .ok()
-                .and_then(|(_, c)| crate::profile::leaf_sii(&c).ok())
+                .and_then(|(_, c)| mimi_attest::profile::leaf_sii(&c).ok())
         })
         .is_some_and(|s| s == *sii)
 }
 
-/// The YAML of a trust list for `(name, provider config, root file)` anchors.
+/// A relying platform's trust list for `anchors` (name, CA config, root certificate file):
+/// each anchor scoped as its CA config says.
 pub fn trust_list_yaml(anchors: &[(&str, &CaConfig, &str)]) -> String {
-    let list = |v: &[String]| {
-        v.iter()
-            .map(|x| format!("{x:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut y = String::from(
         "# Relying-platform trust list: which provider roots are accepted and what each may assert.\nversion: 1\nanchors:\n",
     );
     for (name, config, cert) in anchors {
-        let s = config.scope.to_spec();
-        y.push_str(&format!(
-            "  - name: {name}\n    provider: {}\n    certificate: {cert}\n    scope:\n      tel: [{}]\n      email: [{}]\n",
-            config.provider,
-            list(&s.tel),
-            list(&s.email)
-        ));
+        y.push_str(&config.trust_list_anchor_yaml(name, cert));
     }
     y.push_str("policy:\n  clock_skew: 5m\n  max_leaf_validity: 90d\n  max_validation_age: 30d\n");
     y
