@@ -312,6 +312,19 @@ pub fn issue(a: IssueArgs) -> CliResult {
         issued.serial,
         rfc3339(issued.not_after)
     );
+    // A replay hands back the stored certificate, whose key was generated (and written) by
+    // the first run: the CA never keeps private keys, so there is none to write now. Exit 0:
+    // the chain asked for was written, and the key, if the first run wrote it, matches it.
+    if let (true, Some(path)) = (issued.replayed, &a.key_out) {
+        eprintln!(
+            "warning: request id {:?} was issued before: this is the certificate of that first run, and no new key was generated, so nothing was written to {}; its private key is the one the first run wrote to its --key-out file. If that key is lost, revoke serial {} (`mimi-attest revoke --ca {} --serial {} --reason superseded`) and issue again with a new --request-id",
+            req.request_id.as_deref().unwrap_or_default(),
+            path.display(),
+            issued.serial,
+            a.ca.display(),
+            issued.serial,
+        );
+    }
     Ok(Verdict::Yes)
 }
 
