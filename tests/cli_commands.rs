@@ -57,7 +57,6 @@ fn new_ca(tmp: &Path) -> PathBuf {
 }
 
 /// Issue a leaf with a generated key; its serial.
-#[allow(dead_code)] // used by the store tests below
 fn issue(ca: &Path, sii: &str, out: &Path) -> String {
     let key = out.with_extension("key");
     let o = ok(&[
@@ -198,4 +197,180 @@ fn replayed_issue_with_key_out_says_no_key_was_written() {
             && err.contains("the first run wrote"),
         "{err}"
     );
+}
+
+/// Every file of a directory and the SHA-256 of its content: what "unchanged" means.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                mimi_attest::profile::hex(&mimi_attest::profile::sha256(&data)),
+            )
+        })
+        .collect()
+}
+
+/// Run as a user without write access to what the test made read-only. Root ignores file
+/// modes, so when a write into a 0555 directory succeeds the command runs as `nobody`.
+fn run_unprivileged(args: &[&str], probe_dir: &Path) -> Output {
+    use std::os::unix::process::CommandExt;
+    let probe = probe_dir.join(".write-probe");
+    let privileged = std::fs::write(&probe, b"x").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(ROOT)
+        .args(args)
+        .env_remove("MIMI_ATTEST_PASSWORD");
+    if privileged {
+        cmd.uid(65534).gid(65534);
+    }
+    cmd.output().unwrap()
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Copy the CA directory's files (not subdirectories) to `to`.
+fn copy_dir(from: &Path, to: &Path, names: &[&str]) {
+    std::fs::create_dir(to).unwrap();
+    for n in names {
+        std::fs::copy(from.join(n), to.join(n)).unwrap();
+    }
+}
+
+fn leaf_serials(o: &Output) -> Vec<String> {
+    stdout(o)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("leaf"))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
+/// The hash of the empty file.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Every file is as it was. The only thing a reader may add, in a writable directory, is
+/// what SQLite makes for any reader of a WAL database: an empty `store.db-wal` and the
+/// `store.db-shm` index (never part of the data).
+fn assert_unchanged(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) {
+    for (name, hash) in before {
+        assert_eq!(after.get(name), Some(hash), "{name} changed");
+    }
+    for (name, hash) in after {
+        if !before.contains_key(name) {
+            match name.as_str() {
+                "store.db-shm" => {}
+                "store.db-wal" => assert_eq!(hash, EMPTY_SHA256, "a log was written"),
+                other => panic!("{other} was added"),
+            }
+        }
+    }
+}
+
+#[test]
+fn store_list_and_export_change_nothing_and_work_read_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    set_mode(t, 0o755);
+    let ca = new_ca(t);
+    let serial = issue(&ca, "+15551234567", &t.join("alice.pem"));
+
+    // The CA directory itself: nothing written, no file added.
+    let before = snapshot(&ca);
+    let list = ok(&["store", "list", "--ca", s(&ca)]);
+    assert_eq!(leaf_serials(&list), std::slice::from_ref(&serial));
+    ok(&["store", "list", "--ca", s(&ca), "--format", "json"]);
+    let export = ok(&["store", "export", "--ca", s(&ca)]);
+    assert!(stdout(&export).contains(&format!("# serial: {serial}")));
+    assert_unchanged(&before, &snapshot(&ca));
+
+    // A 0444 store in a writable directory, and a read-only directory of read-only files.
+    let files = ["config.yaml", "ca.pem", "root.pem", "store.db"];
+    for (name, dir_mode) in [("ro-file", 0o755), ("ro-dir", 0o555)] {
+        let copy = t.join(name);
+        copy_dir(&ca, &copy, &files);
+        for f in files {
+            set_mode(&copy.join(f), 0o444);
+        }
+        set_mode(&copy, dir_mode);
+        let before = snapshot(&copy);
+        for args in [
+            vec!["store", "list", "--ca", s(&copy)],
+            vec!["store", "export", "--ca", s(&copy)],
+        ] {
+            let o = run_unprivileged(&args, &copy);
+            assert_eq!(o.status.code(), Some(0), "{name} {args:?}: {}", stderr(&o));
+            assert!(stdout(&o).contains(&serial), "{name}: {}", stdout(&o));
+        }
+        if dir_mode == 0o555 {
+            assert_eq!(snapshot(&copy), before, "{name}: files changed");
+        }
+        set_mode(&copy, 0o755);
+    }
+}
+
+/// A store whose last changes are still in its write-ahead log (another process holds it
+/// open) is listed with them; listing writes neither the database nor the log.
+#[test]
+fn store_list_reads_changes_still_in_the_write_ahead_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    set_mode(t, 0o755);
+    let ca = new_ca(t);
+    let db = ca.join(mimi_attest::issue::STORE_FILE);
+    // A reader holding a snapshot from before the leaf keeps the log from being folded in.
+    let reader = rusqlite::Connection::open(&db).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let n: i64 = reader
+        .query_row("SELECT count(*) FROM certificates", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2, "root and issuing CA");
+    let serial = issue(&ca, "+15551234567", &t.join("alice.pem"));
+    let wal = ca.join("store.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0,
+        "the leaf is in the log"
+    );
+    let before = snapshot(&ca);
+    let list = ok(&["store", "list", "--ca", s(&ca)]);
+    assert_eq!(leaf_serials(&list), std::slice::from_ref(&serial), "{}", stdout(&list));
+    let (db_name, wal_name) = ("store.db".to_owned(), "store.db-wal".to_owned());
+    let after = snapshot(&ca);
+    assert_eq!(after[&db_name], before[&db_name]);
+    assert_eq!(after[&wal_name], before[&wal_name]);
+
+    // The same two files copied read-only (0444, and also in a 0555 directory), where
+    // SQLite cannot read the log in place: still listed with the leaf, nothing changed.
+    for (name, dir_mode) in [("ro-files", 0o755), ("ro-dir", 0o555)] {
+        let copy = t.join(name);
+        let files = [
+            "config.yaml",
+            "ca.pem",
+            "root.pem",
+            "store.db",
+            "store.db-wal",
+        ];
+        copy_dir(&ca, &copy, &files);
+        for f in files {
+            set_mode(&copy.join(f), 0o444);
+        }
+        set_mode(&copy, dir_mode);
+        let before = snapshot(&copy);
+        let o = run_unprivileged(&["store", "list", "--ca", s(&copy)], &copy);
+        set_mode(&copy, 0o755);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert_eq!(leaf_serials(&o), std::slice::from_ref(&serial), "{name}: {}", stdout(&o));
+        assert_unchanged(&before, &snapshot(&copy));
+    }
+    reader.execute_batch("COMMIT").unwrap();
 }

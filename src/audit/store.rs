@@ -156,8 +156,18 @@ impl StoreRecord {
     }
 }
 
+/// Auditors read the store read-only: it is never changed, not even upgraded.
 fn open(ca_dir: &Path) -> Result<IssuanceStore, AuditError> {
-    Ok(IssuanceStore::open(&ca_dir.join(crate::issue::STORE_FILE))?)
+    Ok(IssuanceStore::open_read_only(
+        &ca_dir.join(crate::issue::STORE_FILE),
+    )?)
+}
+
+/// The schema version of the CA directory's store, read without changing it: older than
+/// [`crate::issue::STORE_SCHEMA_VERSION`] means it needs `mimi-attest store migrate` before
+/// the CA can issue or revoke (it can be listed and exported as it is).
+pub fn store_schema_version(ca_dir: &Path) -> Result<u32, AuditError> {
+    Ok(open(ca_dir)?.schema_version())
 }
 
 /// The rows of the CA directory's store that match `query`, oldest first, with their state

@@ -287,6 +287,7 @@ pub fn store_list(a: StoreListArgs) -> CliResult {
         state: a.status.map(RecordState::from),
     };
     let records = store_records(&a.ca, &query, now())?;
+    note_outdated_schema(&a.ca)?;
     match a.format {
         Format::Json => json(&records)?,
         Format::Text => {
@@ -313,5 +314,19 @@ pub fn store_list(a: StoreListArgs) -> CliResult {
 
 pub fn store_export(a: StoreExportArgs) -> CliResult {
     out(&export_pem(&a.ca, now())?)?;
+    note_outdated_schema(&a.ca)?;
     Ok(Verdict::Yes)
+}
+
+/// Say on stderr when the store was read as an older schema (it was not changed).
+fn note_outdated_schema(ca: &std::path::Path) -> Result<(), CliError> {
+    let version = audit::store_schema_version(ca)?;
+    if version < mimi_attest::issue::STORE_SCHEMA_VERSION {
+        eprintln!(
+            "note: the store has schema version {version}, older than the version {} this build writes; it was read as it is and not changed. Before this CA issues, revokes or signs CRLs again, its operator upgrades it once with `mimi-attest store migrate --ca {}`",
+            mimi_attest::issue::STORE_SCHEMA_VERSION,
+            ca.display()
+        );
+    }
+    Ok(())
 }

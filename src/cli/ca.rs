@@ -730,3 +730,37 @@ pub fn rotate(a: RotateArgs) -> CliResult {
     );
     Ok(Verdict::Yes)
 }
+
+#[derive(Args)]
+pub struct StoreMigrateArgs {
+    /// CA directory made by `ca init` (its store.db is upgraded in place; no keys needed).
+    #[arg(long)]
+    ca: PathBuf,
+}
+
+/// `store migrate`: the explicit schema upgrade. Run it with no other command using the CA.
+pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
+    let path = a.ca.join(mimi_attest::issue::STORE_FILE);
+    if !a.ca.join("config.yaml").is_file() {
+        return Err(CliError(format!(
+            "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
+            a.ca.display()
+        )));
+    }
+    let m = mimi_attest::issue::IssuanceStore::migrate(&path)?;
+    if m.from == m.to {
+        eprintln!(
+            "{} already has schema version {}: nothing to do",
+            path.display(),
+            m.to
+        );
+    } else {
+        eprintln!(
+            "upgraded {} from schema version {} to {}: every record and certificate kept",
+            path.display(),
+            m.from,
+            m.to
+        );
+    }
+    Ok(Verdict::Yes)
+}

@@ -21,7 +21,9 @@ pub use lifecycle::{needs_renewal, RenewalWindow};
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };
-pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+pub use store::{
+    CertKind, CertStatus, IssuanceStore, StoreMigration, StoredCert, STORE_SCHEMA_VERSION,
+};
 
 /// The issuance store's file name inside a CA directory.
 pub const STORE_FILE: &str = ca::STORE;
@@ -160,6 +162,19 @@ pub enum IssueError {
         path: String,
         /// What went wrong.
         message: String,
+    },
+    /// The store has an older schema than this build writes: nothing was changed, and
+    /// nothing is done until `mimi-attest store migrate` upgrades it.
+    #[error("issuance store {path} has schema version {found}, older than the version {current} this build writes: nothing was changed; upgrade it once with `mimi-attest store migrate --ca {ca_dir}` (with no other command running on it), then run this command again")]
+    StoreOutdated {
+        /// The database file.
+        path: String,
+        /// Its schema version.
+        found: u32,
+        /// The version this build writes.
+        current: u32,
+        /// The CA directory, for the command to run.
+        ca_dir: String,
     },
     /// Building or signing a certificate failed.
     #[error("could not sign the certificate: {0}")]
