@@ -343,7 +343,12 @@ fn store_list_reads_changes_still_in_the_write_ahead_log() {
     );
     let before = snapshot(&ca);
     let list = ok(&["store", "list", "--ca", s(&ca)]);
-    assert_eq!(leaf_serials(&list), std::slice::from_ref(&serial), "{}", stdout(&list));
+    assert_eq!(
+        leaf_serials(&list),
+        std::slice::from_ref(&serial),
+        "{}",
+        stdout(&list)
+    );
     let (db_name, wal_name) = ("store.db".to_owned(), "store.db-wal".to_owned());
     let after = snapshot(&ca);
     assert_eq!(after[&db_name], before[&db_name]);
@@ -369,8 +374,156 @@ fn store_list_reads_changes_still_in_the_write_ahead_log() {
         let o = run_unprivileged(&["store", "list", "--ca", s(&copy)], &copy);
         set_mode(&copy, 0o755);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
-        assert_eq!(leaf_serials(&o), std::slice::from_ref(&serial), "{name}: {}", stdout(&o));
+        assert_eq!(
+            leaf_serials(&o),
+            std::slice::from_ref(&serial),
+            "{name}: {}",
+            stdout(&o)
+        );
         assert_unchanged(&before, &snapshot(&copy));
     }
     reader.execute_batch("COMMIT").unwrap();
+}
+
+/// Serial of the certificate in a PEM file.
+fn pem_serial(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let der = pem::parse(&bytes).unwrap().into_contents();
+    let (_, c) = x509_parser::parse_x509_certificate(&der).unwrap();
+    mimi_attest::profile::serial_hex(c.raw_serial())
+}
+
+/// The issuing CA revoked for key-compromise: its leaves are listed revoked through it,
+/// `crl` refuses to sign with its key (and after `ca rotate` signs only the new CA's CRL),
+/// and every message says what actually protects relying platforms.
+#[test]
+fn compromised_issuing_ca_is_shown_and_signs_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca = new_ca(t);
+    let leaf = issue(&ca, "+15551234567", &t.join("alice.pem"));
+    let old_ca = pem_serial(&ca.join("ca.pem"));
+    ok(&["crl", "--ca", s(&ca), "--out", s(&t.join("before.crl"))]);
+
+    let revoked = ok(&[
+        "revoke",
+        "--ca",
+        s(&ca),
+        "--serial",
+        &old_ca,
+        "--reason",
+        "key-compromise",
+        "--issuing-ca",
+    ]);
+    let err = stderr(&revoked);
+    assert!(
+        err.contains("`revocation: leaf` or `off` do not see a revoked issuing CA"),
+        "{err}"
+    );
+    assert!(err.contains("`crl` signs nothing more with it"), "{err}");
+
+    // store list: the leaf is revoked through its CA, in text and JSON.
+    let list = ok(&["store", "list", "--ca", s(&ca)]);
+    let line = stdout(&list)
+        .lines()
+        .find(|l| l.starts_with(&leaf))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.contains("revoked (issuing CA revoked: key-compromise)"),
+        "{line}"
+    );
+    let json = ok(&["store", "list", "--ca", s(&ca), "--format", "json"]);
+    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["serial"] == leaf.as_str())
+        .unwrap();
+    assert_eq!(row["state"], "revoked");
+    assert_eq!(row["status"], "issued", "its own record is unchanged");
+    assert_eq!(row["issuer_revocation"]["serial"], old_ca.as_str());
+    assert_eq!(row["issuer_revocation"]["reason"], "key-compromise");
+    assert!(row["issuer_revocation"]["revoked_at"].is_string());
+    let valid = ok(&["store", "list", "--ca", s(&ca), "--status", "valid"]);
+    assert!(leaf_serials(&valid).is_empty(), "{}", stdout(&valid));
+    let export = stdout(&ok(&["store", "export", "--ca", s(&ca)]));
+    assert!(
+        export.contains(&format!("# issuer_revoked: {old_ca} at ")),
+        "{export}"
+    );
+
+    // crl with the compromised key: refused, saying what to do instead.
+    let out = t.join("after.crl");
+    let o = run(&["crl", "--ca", s(&ca), "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("revoked for key-compromise")
+            && err.contains("ca rotate")
+            && err.contains("--root"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    // Rotation: the message says what protects platforms, not that the leaves stay valid.
+    let rotated = ok(&["ca", "rotate", "--ca", s(&ca)]);
+    let err = stderr(&rotated);
+    assert!(!err.contains("stay valid"), "{err}");
+    assert!(
+        err.contains(&format!("{old_ca} was revoked (key-compromise)"))
+            && err.contains("1 unexpired attestation(s) are rejected")
+            && err.contains("--root")
+            && err.contains("signs no more CRLs with it"),
+        "{err}"
+    );
+    let new_ca_serial = pem_serial(&ca.join("ca.pem"));
+    assert_ne!(new_ca_serial, old_ca);
+
+    // crl now signs the new CA's CRL only, and says why the old one gets none.
+    let o = ok(&["crl", "--ca", s(&ca), "--out", s(&out)]);
+    let err = stderr(&o);
+    let pems = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(pems.matches("BEGIN X509 CRL").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("of issuing CA {new_ca_serial}")),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("of issuing CA {old_ca}")), "{err}");
+    assert!(
+        err.contains(&format!("note: no CRL for issuing CA {old_ca}")),
+        "{err}"
+    );
+    // The root CRL lists the compromised CA.
+    let root_crl = t.join("root.crl");
+    ok(&["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)]);
+    let der = pem::parse(std::fs::read(&root_crl).unwrap())
+        .unwrap()
+        .into_contents();
+    let (_, crl) = x509_parser::parse_x509_crl(&der).unwrap();
+    let listed: Vec<String> = crl
+        .iter_revoked_certificates()
+        .map(|r| mimi_attest::profile::serial_hex(r.raw_serial()))
+        .collect();
+    assert_eq!(listed, [old_ca]);
+}
+
+/// A rotation of a CA that was not revoked keeps saying its leaves stay valid, and `crl`
+/// signs for both.
+#[test]
+fn plain_rotation_keeps_signing_for_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca = new_ca(t);
+    issue(&ca, "+15551234567", &t.join("alice.pem"));
+    let err = stderr(&ok(&["ca", "rotate", "--ca", s(&ca)]));
+    assert!(
+        err.contains("1 unexpired attestation(s) stay valid until they expire unless revoked"),
+        "{err}"
+    );
+    let out = t.join("all.crl");
+    ok(&["crl", "--ca", s(&ca), "--out", s(&out)]);
+    let pems = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(pems.matches("BEGIN X509 CRL").count(), 2);
 }

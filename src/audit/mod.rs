@@ -25,7 +25,8 @@ pub use lint::{
     LintReport, LintTarget, LintedObject, Role, Severity,
 };
 pub use store::{
-    export_pem, store_records, store_schema_version, RecordState, StoreQuery, StoreRecord,
+    export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
+    StoreRecord,
 };
 
 /// Why an audit could not run. Every message says what was wrong.

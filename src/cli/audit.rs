@@ -291,16 +291,18 @@ pub fn store_list(a: StoreListArgs) -> CliResult {
     match a.format {
         Format::Json => json(&records)?,
         Format::Text => {
+            let states: Vec<String> = records.iter().map(|r| r.state_text()).collect();
+            let w = states.iter().map(String::len).max().unwrap_or(0).max(13);
             let mut s = format!(
-                "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                "{:<32}  {:<4}  {:<w$}  {:<20}  {}\n",
                 "SERIAL", "KIND", "STATE", "NOT AFTER", "SII"
             );
-            for r in &records {
+            for (r, state) in records.iter().zip(&states) {
                 s.push_str(&format!(
-                    "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                    "{:<32}  {:<4}  {:<w$}  {:<20}  {}\n",
                     r.serial,
                     r.kind,
-                    r.state.as_str(),
+                    state,
                     r.not_after,
                     r.sii.as_deref().unwrap_or("-")
                 ));

@@ -421,10 +421,21 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
                 o.serial,
                 rfc3339(*at)
             ),
-            None => eprintln!(
-                "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
-                o.serial, a.reason, r.live_attestations
-            ),
+            None => {
+                eprintln!(
+                    "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
+                    o.serial, a.reason, r.live_attestations
+                );
+                eprintln!(
+                    "platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA: they accept its attestations until they expire (at the latest {})",
+                    rfc3339(r.not_after)
+                );
+                if a.reason == RevokeReason::KeyCompromise {
+                    eprintln!(
+                        "its key is declared compromised: `crl` signs nothing more with it (after `ca rotate`, only the new issuing CA's CRL)"
+                    );
+                }
+            }
         }
         println!("{}", o.serial);
         if r.current {
@@ -505,6 +516,13 @@ pub fn crl(a: CrlArgs) -> CliResult {
             crl.entries,
             rfc3339(crl.this_update),
             rfc3339(crl.next_update),
+        );
+    }
+    for c in ca.compromised_issuing_cas(now())? {
+        eprintln!(
+            "note: no CRL for issuing CA {}: it was revoked for key-compromise, and nothing is signed with its key; the root CRL listing it (`mimi-attest crl --ca {} --root --out <FILE>`) is what withdraws its attestations for relying platforms checking `revocation: chain`",
+            c.serial,
+            a.ca.display()
         );
     }
     eprintln!("-> {}", a.out.display());
@@ -722,12 +740,42 @@ pub struct RotateArgs {
 }
 
 pub fn rotate(a: RotateArgs) -> CliResult {
-    ProviderCa::rotate_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
+    let t = now();
+    let ca = ProviderCa::rotate_with(&a.ca, t, a.key.passphrase()?.as_ref())?;
+    let cas = ca.store().issuing_cas()?;
+    // Rotation appends the new CA: the one before it is the CA just retired.
+    let (new, old) = match cas.as_slice() {
+        [.., old, new] => (new, old),
+        _ => return Err(CliError("the store lists no previous issuing CA after the rotation: check it with `mimi-attest store list`".into())),
+    };
+    let live = ca.store().count_live_leaves_of_issuer(&old.serial, t)?;
     eprintln!(
-        "new issuing CA in {}; the previous one is kept in {} and its leaves stay valid until they expire; `crl` now signs CRLs for both",
+        "new issuing CA {} in {}; the previous one, {}, is kept in {}",
+        new.serial,
         a.ca.join("ca.pem").display(),
+        old.serial,
         a.ca.join("previous").display()
     );
+    let reason = old.revocation_reason.as_deref().unwrap_or("unspecified");
+    match old.status {
+        mimi_attest::issue::CertStatus::Revoked => {
+            eprintln!(
+                "{} was revoked ({reason}): its {live} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have a root CRL listing it; publish one with `mimi-attest crl --ca {} --root --out <FILE>`. Platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA and accept them until they expire",
+                old.serial,
+                a.ca.display()
+            );
+            if reason == RevokeReason::KeyCompromise.as_str() {
+                eprintln!(
+                    "its key was declared compromised: `crl` signs no more CRLs with it, only the new issuing CA's"
+                );
+            } else {
+                eprintln!("`crl` now signs CRLs for both");
+            }
+        }
+        _ => eprintln!(
+            "its {live} unexpired attestation(s) stay valid until they expire unless revoked; `crl` now signs CRLs for both"
+        ),
+    }
     Ok(Verdict::Yes)
 }
 

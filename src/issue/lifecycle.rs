@@ -5,8 +5,11 @@
 //!   the request id `renew:S`, so renewing the same certificate twice returns the first
 //!   renewal instead of a second certificate.
 //! - **Rotation** makes a new issuing CA under the same root. New leaves use it; the previous
-//!   issuing CA's certificate and key move to `previous/`, its leaves stay valid until they
-//!   expire, and `crl` keeps producing CRLs for it while it is valid.
+//!   issuing CA's certificate and key move to `previous/`. Unless that CA was revoked, its
+//!   leaves stay valid until they expire and `crl` keeps producing CRLs for it while it is
+//!   valid. A previous CA revoked for key-compromise signs nothing more: its leaves are
+//!   withdrawn by the root CRL listing it (`crl --root`), for relying platforms checking
+//!   `revocation: chain`.
 
 use std::fs;
 use std::path::Path;

@@ -112,6 +112,15 @@ pub enum IssueError {
         /// Why.
         reason: String,
     },
+    /// The issuing CA whose key would sign was revoked for key-compromise: nothing is signed
+    /// with a key its own CA declared compromised (a CRL it signed would prove nothing).
+    #[error("the issuing CA {serial} was revoked for key-compromise at {revoked_at}: nothing is signed with a key declared compromised, so no CRL is signed with it; make a new issuing CA with `mimi-attest ca rotate --ca <CA_DIR>`, then publish the root CRL with `mimi-attest crl --ca <CA_DIR> --root --out <FILE>`: it lists the compromised CA, and relying platforms checking `revocation: chain` reject every attestation under it once they have it")]
+    IssuerCompromised {
+        /// The issuing CA's serial.
+        serial: String,
+        /// When it was revoked.
+        revoked_at: String,
+    },
     /// `validated_at` lies in the future.
     #[error("validated-at {given} is in the future (now is {now}): give the time possession of the SII was actually proven")]
     ValidatedInFuture {
