@@ -339,14 +339,6 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
         let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         (Box::new(f), len)
     };
-    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let mut input = BufReader::with_capacity(
-        1 << 16,
-        Counting {
-            inner: reader,
-            read: read.clone(),
-        },
-    );
     // Private (0600): results carry the private keys the CA generated for requests without
     // a CSR or public key, in the final file and in a killed run's partial .tmp file alike.
     let mut out = PendingFile::create(&a.output, FileMode::Private).map_err(|e| {
@@ -370,9 +362,7 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
         _ => indicatif::ProgressBar::hidden(),
     };
     let started = std::time::Instant::now();
-    let summary = run_batch(&mut ca, &mut input, &mut out, &now, &mut |done| {
-        bar.set_position(done)
-    })?;
+    let summary = run_with_progress(&mut ca, reader, &mut out, &bar)?;
     out.commit()
         .map_err(|e| CliError(format!("cannot write {}: {e}", a.output.display())))?;
     bar.finish_and_clear();
@@ -390,6 +380,30 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
     } else {
         Verdict::No
     })
+}
+
+/// Run a batch from `reader`, moving `bar` in its own unit: input bytes (its length is the
+/// input file's size). Each time a result is written the bar goes to the bytes read so
+/// far, which run ahead of the results by at most the lines being worked on.
+fn run_with_progress(
+    ca: &mut ProviderCa,
+    reader: Box<dyn std::io::Read>,
+    out: &mut dyn Write,
+    bar: &indicatif::ProgressBar,
+) -> Result<mimi_attest::issue::BatchSummary, CliError> {
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut input = BufReader::with_capacity(
+        1 << 16,
+        Counting {
+            inner: reader,
+            read: read.clone(),
+        },
+    );
+    let summary = run_batch(ca, &mut input, out, &now, &mut |_line| {
+        bar.set_position(read.get())
+    })?;
+    bar.set_position(read.get());
+    Ok(summary)
 }
 
 /// Counts the bytes read through it, for the progress bar.
@@ -811,4 +825,40 @@ pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
         );
     }
     Ok(Verdict::Yes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bar's length is the input's size in bytes, and its position moves in bytes too:
+    /// a finished batch stands at its full length (not at its number of lines).
+    #[test]
+    fn batch_progress_counts_bytes_like_its_length() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/ca-config/chat-a.yaml"
+        ))
+        .unwrap();
+        let mut ca =
+            ProviderCa::init(&config, "chat-a.yaml", &tmp.path().join("ca"), now()).unwrap();
+        let input: String = (0..300)
+            .map(|i| format!("{{\"id\":\"r-{i}\",\"sii\":\"+1555010{i:04}\"}}\n"))
+            .collect();
+        let len = input.len() as u64;
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_length(len);
+        let mut out = Vec::new();
+        let summary = run_with_progress(
+            &mut ca,
+            Box::new(std::io::Cursor::new(input.into_bytes())),
+            &mut out,
+            &bar,
+        )
+        .unwrap();
+        assert_eq!(summary.requests, 300);
+        assert_eq!(bar.length(), Some(len));
+        assert_eq!(bar.position(), len, "position and length in the same unit");
+    }
 }
