@@ -527,3 +527,64 @@ fn plain_rotation_keeps_signing_for_both() {
     let pems = std::fs::read_to_string(&out).unwrap();
     assert_eq!(pems.matches("BEGIN X509 CRL").count(), 2);
 }
+
+/// The provider root's key kept outside the CA directory: `ca rotate` and `crl --root` say
+/// how to give it, take it with --root-key, and refuse a key that is not the root's.
+#[test]
+fn root_key_can_live_outside_the_ca_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca = new_ca(t);
+    let offline = t.join("offline");
+    std::fs::create_dir(&offline).unwrap();
+    set_mode(&offline, 0o700);
+    let root_key = offline.join("root.key");
+    std::fs::rename(ca.join("root.key"), &root_key).unwrap();
+    let root_crl = t.join("root.crl");
+    let ca_key = ca.join("ca.key");
+
+    for args in [
+        vec!["ca", "rotate", "--ca", s(&ca)],
+        vec!["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("--root-key FILE"), "{}", stderr(&o));
+        // The issuing CA's key is not the root's.
+        let mut wrong = args.clone();
+        wrong.extend(["--root-key", s(&ca_key)]);
+        let o = run(&wrong);
+        assert_eq!(o.status.code(), Some(2), "{wrong:?}");
+        assert!(stderr(&o).contains("does not belong to"), "{}", stderr(&o));
+    }
+    assert!(!root_crl.exists());
+
+    let old = pem_serial(&ca.join("ca.pem"));
+    ok(&["ca", "rotate", "--ca", s(&ca), "--root-key", s(&root_key)]);
+    assert_ne!(pem_serial(&ca.join("ca.pem")), old);
+    let o = ok(&[
+        "crl",
+        "--ca",
+        s(&ca),
+        "--root",
+        "--root-key",
+        s(&root_key),
+        "--out",
+        s(&root_crl),
+    ]);
+    assert!(stderr(&o).contains("root CRL number"), "{}", stderr(&o));
+    assert!(root_crl.exists());
+    assert!(!ca.join("root.key").exists(), "the key stayed where it was");
+
+    // --root-key belongs to the root CRL: without --root it is a usage error.
+    let o = run(&[
+        "crl",
+        "--ca",
+        s(&ca),
+        "--root-key",
+        s(&root_key),
+        "--out",
+        s(&t.join("x.crl")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

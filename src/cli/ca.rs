@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::issue::{
-    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
+    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, RootKey,
+    PASSWORD_ENV,
 };
 use mimi_attest::profile::rfc3339;
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
@@ -167,6 +168,10 @@ pub struct CrlArgs {
     /// which relying platforms need under `revocation: chain`.
     #[arg(long)]
     root: bool,
+    /// With --root: the provider root's key, when it is kept outside the CA directory
+    /// [default: <CA_DIR>/root.key].
+    #[arg(long, value_name = "FILE", requires = "root")]
+    root_key: Option<PathBuf>,
 }
 
 fn parse_reason(s: &str) -> Result<RevokeReason, String> {
@@ -544,7 +549,11 @@ pub fn crl(a: CrlArgs) -> CliResult {
 }
 
 fn root_crl(a: CrlArgs) -> CliResult {
-    let crl = ProviderCa::root_crl_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
+    let root_key = a
+        .root_key
+        .as_deref()
+        .map_or(RootKey::InCaDir, RootKey::File);
+    let crl = ProviderCa::root_crl_using(&a.ca, now(), a.key.passphrase()?.as_ref(), root_key)?;
     let data = if a.der {
         crl.der.clone()
     } else {
@@ -748,14 +757,23 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
 pub struct RotateArgs {
     #[command(flatten)]
     key: KeyArgs,
-    /// CA directory made by `ca init` (its root.key must be present for this step).
+    /// CA directory made by `ca init` (its root.key must be present for this step, unless
+    /// --root-key gives it).
     #[arg(long)]
     ca: PathBuf,
+    /// The provider root's key, when it is kept outside the CA directory
+    /// [default: <CA_DIR>/root.key].
+    #[arg(long, value_name = "FILE")]
+    root_key: Option<PathBuf>,
 }
 
 pub fn rotate(a: RotateArgs) -> CliResult {
     let t = now();
-    let ca = ProviderCa::rotate_with(&a.ca, t, a.key.passphrase()?.as_ref())?;
+    let root_key = a
+        .root_key
+        .as_deref()
+        .map_or(RootKey::InCaDir, RootKey::File);
+    let ca = ProviderCa::rotate_using(&a.ca, t, a.key.passphrase()?.as_ref(), root_key)?;
     let cas = ca.store().issuing_cas()?;
     // Rotation appends the new CA: the one before it is the CA just retired.
     let (new, old) = match cas.as_slice() {

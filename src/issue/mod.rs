@@ -17,7 +17,7 @@ pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
-pub use lifecycle::{needs_renewal, RenewalWindow};
+pub use lifecycle::{needs_renewal, RenewalWindow, RootKey};
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };

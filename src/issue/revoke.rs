@@ -506,6 +506,17 @@ impl ProviderCa {
         now: OffsetDateTime,
         passphrase: Option<&Passphrase>,
     ) -> Result<SignedCrl, IssueError> {
+        Self::root_crl_using(dir, now, passphrase, super::RootKey::InCaDir)
+    }
+
+    /// [`ProviderCa::root_crl_with`] with the provider root's key read from `root_key` (for
+    /// a root key kept offline, outside the CA directory).
+    pub fn root_crl_using(
+        dir: &std::path::Path,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+        root_key: super::RootKey<'_>,
+    ) -> Result<SignedCrl, IssueError> {
         let mut records = CaRecords::open(dir)?;
         let config_path = dir.join(CONFIG);
         let config = CaConfig::from_yaml(
@@ -514,7 +525,8 @@ impl ProviderCa {
         )?;
         let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let root = super::lifecycle::load_root(dir, &root_pem, passphrase, "a root CRL", now)?;
+        let root =
+            super::lifecycle::load_root(dir, &root_pem, passphrase, root_key, "a root CRL", now)?;
         sign_crl(
             &mut records.store,
             &config,
