@@ -118,10 +118,15 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
     assert_eq!(results[3]["valid"], true);
     // Could not run (2) beats rejected (1).
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // One `error:` line, naming the file and what was wrong (exit 2 always has one).
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
     assert!(
-        stderr(&o).contains("1 of 4 file(s) could not be read"),
-        "{}",
-        stderr(&o)
+        lines[0].starts_with(
+            "error: 1 of 4 file(s) could not be read: cannot read certs/no-such-chain.pem"
+        ),
+        "{err}"
     );
 
     // Text: every file has its lines, in order.

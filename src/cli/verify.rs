@@ -149,7 +149,8 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
     let mut all_valid = true;
-    let mut unreadable = 0usize;
+    // The messages of the files that could not be read, for the one `error:` line.
+    let mut unreadable: Vec<String> = Vec::new();
     let label = |n: &CrlNote| {
         crl_labels
             .get(n.index)
@@ -175,8 +176,6 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             let checked = match checked {
                 Ok(r) => r,
                 Err(e) => {
-                    unreadable += 1;
-                    eprintln!("error: {e}");
                     match a.format {
                         Format::Json => {
                             let v = json!({"file": name, "valid": false, "error": e.0});
@@ -187,6 +186,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                             .map_err(write_err)?,
                     }
                     first = false;
+                    unreadable.push(e.0);
                     continue;
                 }
             };
@@ -228,9 +228,15 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     out.flush().map_err(write_err)?;
     // The worst outcome decides: a file not read (could not run, 2) over a rejected chain
     // (1) over all valid (0).
-    if unreadable > 0 {
+    if !unreadable.is_empty() {
+        const SHOWN: usize = 3;
+        let mut list = unreadable[..unreadable.len().min(SHOWN)].join("; ");
+        if unreadable.len() > SHOWN {
+            list.push_str(&format!("; and {} more", unreadable.len() - SHOWN));
+        }
         return Err(CliError(format!(
-            "{unreadable} of {} file(s) could not be read (each has an entry above); check the paths and run again",
+            "{} of {} file(s) could not be read: {list}; every file has its result on stdout: check the paths and run again",
+            unreadable.len(),
             a.chains.len()
         )));
     }
