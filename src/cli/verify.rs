@@ -27,6 +27,9 @@ pub struct VerifyArgs {
     /// are ignored for a chain (signature not from the CA on the path, or not fresh) are named
     /// on stderr as `note:` lines and, with `--format json`, in each result's `crl_notes`
     /// array (`[{"crl": "FILE#N", "issuer", "message"}]`, present whenever --crl is given).
+    /// Certificates of a chain file that are not on the verified path are ignored, named
+    /// the same way and in `cert_notes` (`[{"index", "subject", "message"}]`, present when
+    /// there is one).
     #[arg(long = "crl", value_name = "FILE")]
     crls: Vec<PathBuf>,
     /// Require every chain to attest this SII (any accepted spelling, e.g. "+1 555 123 4567").
@@ -215,9 +218,21 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     n.message
                 );
             }
+            for n in &checked.cert_notes {
+                eprintln!("note: {name}: {n}");
+            }
             match a.format {
                 Format::Json => {
                     let mut v = result_json(&name, result);
+                    if !checked.cert_notes.is_empty() {
+                        v["cert_notes"] = Value::Array(
+                            checked
+                                .cert_notes
+                                .iter()
+                                .map(|n| json!({"index": n.index, "subject": n.subject, "message": n.message}))
+                                .collect(),
+                        );
+                    }
                     if !a.crls.is_empty() {
                         v["crl_notes"] = Value::Array(
                             checked
