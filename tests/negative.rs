@@ -991,4 +991,14 @@ fn cli_verify_and_lint_on_the_limbo_style_cases() {
         (Some(0), &serde_json::Value::Bool(true)),
         "{r}"
     );
+    let notes = r["cert_notes"].as_array().expect("the unused CA is noted");
+    assert_eq!(notes.len(), 1, "{r}");
+    assert_eq!(notes[0]["index"], 2);
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not on the verified path"),
+        "{r}"
+    );
 }

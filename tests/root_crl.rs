@@ -264,8 +264,12 @@ fn cli_chain_mode_root_crl_then_revoked_issuing_ca() {
     );
     assert!(!t.join("bob.key").exists());
 
+    // Its key is declared compromised: `crl` signs nothing more with it (the leaf CRL
+    // signed before stays fresh until its nextUpdate).
+    let o = run(&["crl", "--ca", s(&ca), "--out", s(&t.join("refused.crl"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("key-compromise"), "{}", stderr(&o));
     // The new root CRL lists the issuing CA as cACompromise (2), with a higher number.
-    ok(&["crl", "--ca", s(&ca), "--out", s(&leaf_crl)]);
     ok(&["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)]);
     let second = read_crl(&root_crl);
     assert!(second.number > first.number);
@@ -289,11 +293,12 @@ fn cli_chain_mode_root_crl_then_revoked_issuing_ca() {
         "--out",
         s(&chain2),
     ]);
-    ok(&["crl", "--ca", s(&ca), "--out", s(&leaf_crl)]);
+    let new_crl = t.join("new.crl");
+    ok(&["crl", "--ca", s(&ca), "--out", s(&new_crl)]);
     ok(&["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)]);
-    let (code, _) = verify_json(&tl, &[&leaf_crl, &root_crl], &chain2);
+    let (code, _) = verify_json(&tl, &[&new_crl, &root_crl], &chain2);
     assert_eq!(code, Some(0));
-    let (code, v) = verify_json(&tl, &[&leaf_crl, &root_crl], &chain);
+    let (code, v) = verify_json(&tl, &[&leaf_crl, &new_crl, &root_crl], &chain);
     assert_eq!(code, Some(1));
     assert_eq!(v[0]["code"], "E_REVOKED");
 }
@@ -507,7 +512,10 @@ fn openssl_agrees_on_root_crl() {
                 "--issuing-ca",
             ]);
         }
-        ok(&["crl", "--ca", s(&ca), "--out", s(&leaf_crl)]);
+        // After the compromise the CA signs no more CRLs: the one signed before is used.
+        if !revoked {
+            ok(&["crl", "--ca", s(&ca), "--out", s(&leaf_crl)]);
+        }
         ok(&["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)]);
         let (good, text) = openssl(&[
             "crl",

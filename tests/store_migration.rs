@@ -1,8 +1,9 @@
 //! A CA directory made by the release with store schema version 1 (`tests/data/store-v1`:
-//! `ca init`, `issue --request-id`, `issue`, `issue-batch`, `revoke --sii`, `crl`) opens
-//! with this build: the store is upgraded in place to version 2, every row and every
-//! certificate's DER survive unchanged, replays answer from the migrated rows, revocations
-//! stay, and issuing goes on.
+//! `ca init`, `issue --request-id`, `issue`, `issue-batch`, `revoke --sii`, `crl`) with
+//! this build: commands that write refuse it, unchanged, and say to run `store migrate`;
+//! auditors list and export it as it is; `store migrate` upgrades it in place to version 2,
+//! every row and every certificate's DER survive unchanged, replays answer from the migrated
+//! rows, revocations stay, and issuing goes on.
 
 use std::collections::HashMap;
 use std::fs;
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mimi_attest::issue::{CertKind, CertStatus, IssuanceStore};
-use mimi_attest::{IssueRequest, ProviderCa, Sii};
+use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
 use time::OffsetDateTime;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/store-v1");
@@ -33,6 +34,23 @@ fn copy_fixture(to: &Path) -> PathBuf {
     }
     fs::set_permissions(&ca, fs::Permissions::from_mode(0o700)).unwrap();
     ca
+}
+
+/// `mimi-attest store migrate --ca <ca>`, required to succeed; its stderr.
+fn migrate(ca: &Path) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
+        .args(["store", "migrate", "--ca"])
+        .arg(ca)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "store migrate: {err}");
+    err
+}
+
+fn store_sha256(ca: &Path) -> String {
+    let data = fs::read(ca.join(mimi_attest::issue::STORE_FILE)).unwrap();
+    mimi_attest::profile::hex(&mimi_attest::profile::sha256(&data))
 }
 
 fn schema_version(ca: &Path) -> String {
@@ -60,13 +78,38 @@ fn v1_rows(ca: &Path) -> HashMap<String, (String, Option<Vec<u8>>)> {
 }
 
 #[test]
-fn version_1_store_is_upgraded_in_place_and_loses_nothing() {
+fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let ca_dir = copy_fixture(tmp.path());
     assert_eq!(schema_version(&ca_dir), "1");
     let before = v1_rows(&ca_dir);
     assert_eq!(before.len(), 6, "root, issuing CA and four leaves");
 
+    // Opening the CA to issue does not upgrade it: it says to migrate, and changes nothing.
+    let hash = store_sha256(&ca_dir);
+    let err = ProviderCa::open(&ca_dir)
+        .err()
+        .expect("a version 1 store is refused");
+    assert!(
+        matches!(
+            err,
+            IssueError::StoreOutdated {
+                found: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("mimi-attest store migrate --ca"),
+        "{err}"
+    );
+    assert_eq!(schema_version(&ca_dir), "1");
+    assert_eq!(store_sha256(&ca_dir), hash);
+
+    let said = migrate(&ca_dir);
+    assert!(said.contains("from schema version 1 to 2"), "{said}");
     let mut ca = ProviderCa::open(&ca_dir).unwrap();
     assert_eq!(schema_version(&ca_dir), "2");
     let rows = ca.store().all().unwrap();
@@ -130,8 +173,10 @@ fn version_1_store_is_upgraded_in_place_and_loses_nothing() {
     assert_eq!(row.status, CertStatus::Issued);
     assert_eq!(row.der.as_deref(), Some(fresh.leaf_der.as_slice()));
 
-    // Opening again does not migrate twice.
+    // Migrating again has nothing to do.
     drop(ca);
+    let said = migrate(&ca_dir);
+    assert!(said.contains("already has schema version 2"), "{said}");
     let ca = ProviderCa::open(&ca_dir).unwrap();
     assert_eq!(ca.store().all().unwrap().len(), before.len() + 1);
     let check: String = rusqlite::Connection::open(ca_dir.join(mimi_attest::issue::STORE_FILE))
@@ -145,6 +190,7 @@ fn version_1_store_is_upgraded_in_place_and_loses_nothing() {
 fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let ca_dir = copy_fixture(tmp.path());
+    let hash = store_sha256(&ca_dir);
     let bin = env!("CARGO_BIN_EXE_mimi-attest");
     let list = Command::new(bin)
         .args(["store", "list", "--ca"])
@@ -159,19 +205,37 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
     let text = String::from_utf8(list.stdout).unwrap();
     assert_eq!(text.lines().count(), 7, "a header and six rows: {text}");
     assert!(text.contains("revoked"), "{text}");
-    assert_eq!(schema_version(&ca_dir), "2");
+    let note = String::from_utf8_lossy(&list.stderr);
+    assert!(
+        note.contains("schema version 1") && note.contains("store migrate --ca"),
+        "{note}"
+    );
+    // Read as it is: the auditor's listing upgraded nothing.
+    assert_eq!(schema_version(&ca_dir), "1");
+    assert_eq!(store_sha256(&ca_dir), hash);
 
-    // The same batch again: both lines answered from the store, same serials as before.
+    // The same batch again: refused until the store is migrated, then both lines are
+    // answered from the store, same serials as before.
     let out = tmp.path().join("again.jsonl");
-    let run = Command::new(bin)
-        .args(["issue-batch", "--quiet", "--ca"])
-        .arg(&ca_dir)
-        .arg("--input")
-        .arg(Path::new(FIXTURE).join("batch.jsonl"))
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let batch = || {
+        Command::new(bin)
+            .args(["issue-batch", "--quiet", "--ca"])
+            .arg(&ca_dir)
+            .arg("--input")
+            .arg(Path::new(FIXTURE).join("batch.jsonl"))
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let refused = batch();
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("store migrate --ca"), "{err}");
+    assert_eq!(store_sha256(&ca_dir), hash);
+    assert!(!out.exists());
+    migrate(&ca_dir);
+    let run = batch();
     assert!(
         run.status.success(),
         "{}",
@@ -208,6 +272,7 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
 fn retry_that_fails_its_checks_now_still_replays() {
     let tmp = tempfile::tempdir().unwrap();
     let ca_dir = copy_fixture(tmp.path());
+    migrate(&ca_dir);
     let mut ca = ProviderCa::open(&ca_dir).unwrap();
     let t0 = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
@@ -226,4 +291,70 @@ fn retry_that_fails_its_checks_now_still_replays() {
     req.request_id = Some("late-new".into());
     let e = ca.issue(&req, later).unwrap_err().to_string();
     assert!(e.contains("validat"), "{e}");
+}
+
+/// Every command that writes the store refuses a version 1 store, changes nothing and
+/// names `store migrate`; the auditor's export reads it as it is.
+#[test]
+fn commands_that_write_refuse_a_version_1_store_and_say_to_migrate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_dir = copy_fixture(tmp.path());
+    let hash = store_sha256(&ca_dir);
+    let rows = v1_rows(&ca_dir);
+    let serial = rows
+        .iter()
+        .find(|(_, (status, _))| status == "issued")
+        .map(|(s, _)| s.clone())
+        .unwrap();
+    let ca = ca_dir.to_str().unwrap();
+    let out = tmp.path().join("out.pem");
+    let out = out.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &[
+            "issue",
+            "--ca",
+            ca,
+            "--sii",
+            "+15550000042",
+            "--key-out",
+            out,
+        ],
+        &[
+            "revoke",
+            "--ca",
+            ca,
+            "--serial",
+            &serial,
+            "--reason",
+            "superseded",
+        ],
+        &["crl", "--ca", ca, "--out", out],
+        &["crl", "--ca", ca, "--root", "--out", out],
+        &["renew", "--ca", ca, "--serial", &serial, "--out", out],
+        &["ca", "rotate", "--ca", ca],
+    ];
+    for args in commands {
+        let o = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
+            .args(args)
+            .env_remove("MIMI_ATTEST_PASSWORD")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("schema version 1") && err.contains(&format!("store migrate --ca {ca}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(store_sha256(&ca_dir), hash, "{args:?} changed the store");
+        assert_eq!(schema_version(&ca_dir), "1");
+    }
+    assert!(!ca_dir.join("previous").exists(), "no rotation was started");
+    let export = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
+        .args(["store", "export", "--ca", ca])
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let pem = String::from_utf8(export.stdout).unwrap();
+    assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 6);
+    assert_eq!(store_sha256(&ca_dir), hash);
 }

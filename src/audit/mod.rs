@@ -24,7 +24,10 @@ pub use lint::{
     catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_objects, Finding, Lint,
     LintReport, LintTarget, LintedObject, Role, Severity,
 };
-pub use store::{export_pem, store_records, RecordState, StoreQuery, StoreRecord};
+pub use store::{
+    export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
+    StoreRecord,
+};
 
 /// Why an audit could not run. Every message says what was wrong.
 #[derive(Debug, thiserror::Error)]

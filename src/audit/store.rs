@@ -1,6 +1,7 @@
 //! The issuance store as an auditor sees it: rows with their state at a given time, and an
 //! export of every issued certificate with its record.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{rfc3339, AuditError};
-use crate::issue::{CertStatus, IssuanceStore, StoredCert};
+use crate::issue::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use crate::profile;
 use crate::sii::Sii;
 
@@ -102,14 +103,63 @@ pub struct StoreRecord {
     pub revoked_at: Option<String>,
     /// Why it was revoked.
     pub revocation_reason: Option<String>,
+    /// Set when the certificate that issued this one (its issuing CA) is revoked: the record
+    /// is then `revoked` through it, even though its own status is still `issued`.
+    pub issuer_revocation: Option<IssuerRevocation>,
+}
+
+/// The revocation of the issuing CA a record was signed by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IssuerRevocation {
+    /// The issuing CA's serial.
+    pub serial: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+    /// Why (`key-compromise`, `superseded`, `unspecified`).
+    pub reason: Option<String>,
+}
+
+/// The revoked issuing CAs of a store, by serial.
+type RevokedIssuers = HashMap<String, IssuerRevocation>;
+
+fn revoked_issuers(rows: &[StoredCert]) -> RevokedIssuers {
+    rows.iter()
+        .filter(|r| r.kind == CertKind::Ca && r.status == CertStatus::Revoked)
+        .map(|r| {
+            (
+                r.serial.clone(),
+                IssuerRevocation {
+                    serial: r.serial.clone(),
+                    revoked_at: r.revoked_at.map(rfc3339),
+                    reason: r.revocation_reason.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 impl StoreRecord {
-    fn new(row: &StoredCert, now: OffsetDateTime) -> Self {
+    fn new(row: &StoredCert, now: OffsetDateTime, revoked: &RevokedIssuers) -> Self {
+        // A leaf of a revoked issuing CA is rejected by relying platforms that check the
+        // chain: it is shown revoked through its CA. Reservations and abandoned rows were
+        // never handed out and keep their state.
+        let issuer_revocation = match row.status {
+            CertStatus::Issued => row
+                .issuer_serial
+                .as_ref()
+                .and_then(|s| revoked.get(s))
+                .cloned(),
+            _ => None,
+        };
+        let state = if issuer_revocation.is_some() {
+            RecordState::Revoked
+        } else {
+            RecordState::of(row, now)
+        };
         StoreRecord {
             serial: row.serial.clone(),
             kind: row.kind.as_str(),
-            state: RecordState::of(row, now),
+            state,
             status: row.status.as_str(),
             sii: row.sii.clone(),
             handle: row.handle.clone(),
@@ -124,6 +174,19 @@ impl StoreRecord {
             created_at: rfc3339(row.created_at),
             revoked_at: row.revoked_at.map(rfc3339),
             revocation_reason: row.revocation_reason.clone(),
+            issuer_revocation,
+        }
+    }
+
+    /// The state as shown to people: `revoked (issuing CA revoked: key-compromise)` for a
+    /// record revoked through its issuing CA, else the state's name.
+    pub fn state_text(&self) -> String {
+        match &self.issuer_revocation {
+            Some(r) => format!(
+                "revoked (issuing CA revoked: {})",
+                r.reason.as_deref().unwrap_or("unspecified")
+            ),
+            None => self.state.as_str().to_owned(),
         }
     }
 
@@ -152,12 +215,33 @@ impl StoreRecord {
         line("created_at", Some(&self.created_at));
         line("revoked_at", self.revoked_at.as_deref());
         line("revocation_reason", self.revocation_reason.as_deref());
+        if let Some(r) = &self.issuer_revocation {
+            line(
+                "issuer_revoked",
+                Some(&format!(
+                    "{} at {} ({})",
+                    r.serial,
+                    r.revoked_at.as_deref().unwrap_or("-"),
+                    r.reason.as_deref().unwrap_or("unspecified")
+                )),
+            );
+        }
         o
     }
 }
 
+/// Auditors read the store read-only: it is never changed, not even upgraded.
 fn open(ca_dir: &Path) -> Result<IssuanceStore, AuditError> {
-    Ok(IssuanceStore::open(&ca_dir.join(crate::issue::STORE_FILE))?)
+    Ok(IssuanceStore::open_read_only(
+        &ca_dir.join(crate::issue::STORE_FILE),
+    )?)
+}
+
+/// The schema version of the CA directory's store, read without changing it: older than
+/// [`crate::issue::STORE_SCHEMA_VERSION`] means it needs `mimi-attest store migrate` before
+/// the CA can issue or revoke (it can be listed and exported as it is).
+pub fn store_schema_version(ca_dir: &Path) -> Result<u32, AuditError> {
+    Ok(open(ca_dir)?.schema_version())
 }
 
 /// The rows of the CA directory's store that match `query`, oldest first, with their state
@@ -168,11 +252,12 @@ pub fn store_records(
     now: OffsetDateTime,
 ) -> Result<Vec<StoreRecord>, AuditError> {
     let want_sii = query.sii.as_ref().map(Sii::canonical);
-    Ok(open(ca_dir)?
-        .all()?
+    let rows = open(ca_dir)?.all()?;
+    let revoked = revoked_issuers(&rows);
+    Ok(rows
         .iter()
         .filter(|r| want_sii.is_none() || r.sii == want_sii)
-        .map(|r| StoreRecord::new(r, now))
+        .map(|r| StoreRecord::new(r, now, &revoked))
         .filter(|r| query.state.is_none_or(|s| r.state == s))
         .collect())
 }
@@ -182,9 +267,11 @@ pub fn store_records(
 /// certificate PEM. `inspect` and `lint` read this format directly (they skip the comments).
 pub fn export_pem(ca_dir: &Path, now: OffsetDateTime) -> Result<String, AuditError> {
     let mut out = String::new();
-    for row in open(ca_dir)?.all()? {
+    let rows = open(ca_dir)?.all()?;
+    let revoked = revoked_issuers(&rows);
+    for row in &rows {
         let Some(der) = &row.der else { continue };
-        out.push_str(&StoreRecord::new(&row, now).comment_lines());
+        out.push_str(&StoreRecord::new(row, now, &revoked).comment_lines());
         crate::profile::push_pem_certificate(&mut out, der);
         out.push('\n');
     }

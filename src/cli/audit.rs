@@ -287,19 +287,22 @@ pub fn store_list(a: StoreListArgs) -> CliResult {
         state: a.status.map(RecordState::from),
     };
     let records = store_records(&a.ca, &query, now())?;
+    note_outdated_schema(&a.ca)?;
     match a.format {
         Format::Json => json(&records)?,
         Format::Text => {
+            let states: Vec<String> = records.iter().map(|r| r.state_text()).collect();
+            let w = states.iter().map(String::len).max().unwrap_or(0).max(13);
             let mut s = format!(
-                "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                "{:<32}  {:<4}  {:<w$}  {:<20}  {}\n",
                 "SERIAL", "KIND", "STATE", "NOT AFTER", "SII"
             );
-            for r in &records {
+            for (r, state) in records.iter().zip(&states) {
                 s.push_str(&format!(
-                    "{:<32}  {:<4}  {:<13}  {:<20}  {}\n",
+                    "{:<32}  {:<4}  {:<w$}  {:<20}  {}\n",
                     r.serial,
                     r.kind,
-                    r.state.as_str(),
+                    state,
                     r.not_after,
                     r.sii.as_deref().unwrap_or("-")
                 ));
@@ -313,5 +316,19 @@ pub fn store_list(a: StoreListArgs) -> CliResult {
 
 pub fn store_export(a: StoreExportArgs) -> CliResult {
     out(&export_pem(&a.ca, now())?)?;
+    note_outdated_schema(&a.ca)?;
     Ok(Verdict::Yes)
+}
+
+/// Say on stderr when the store was read as an older schema (it was not changed).
+fn note_outdated_schema(ca: &std::path::Path) -> Result<(), CliError> {
+    let version = audit::store_schema_version(ca)?;
+    if version < mimi_attest::issue::STORE_SCHEMA_VERSION {
+        eprintln!(
+            "note: the store has schema version {version}, older than the version {} this build writes; it was read as it is and not changed. Before this CA issues, revokes or signs CRLs again, its operator upgrades it once with `mimi-attest store migrate --ca {}`",
+            mimi_attest::issue::STORE_SCHEMA_VERSION,
+            ca.display()
+        );
+    }
+    Ok(())
 }

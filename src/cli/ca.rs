@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::issue::{
-    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, PASSWORD_ENV,
+    run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, RootKey,
+    PASSWORD_ENV,
 };
 use mimi_attest::profile::rfc3339;
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
@@ -167,6 +168,10 @@ pub struct CrlArgs {
     /// which relying platforms need under `revocation: chain`.
     #[arg(long)]
     root: bool,
+    /// With --root: the provider root's key, when it is kept outside the CA directory
+    /// [default: <CA_DIR>/root.key].
+    #[arg(long, value_name = "FILE", requires = "root")]
+    root_key: Option<PathBuf>,
 }
 
 fn parse_reason(s: &str) -> Result<RevokeReason, String> {
@@ -312,6 +317,19 @@ pub fn issue(a: IssueArgs) -> CliResult {
         issued.serial,
         rfc3339(issued.not_after)
     );
+    // A replay hands back the stored certificate, whose key was generated (and written) by
+    // the first run: the CA never keeps private keys, so there is none to write now. Exit 0:
+    // the chain asked for was written, and the key, if the first run wrote it, matches it.
+    if let (true, Some(path)) = (issued.replayed, &a.key_out) {
+        eprintln!(
+            "warning: request id {:?} was issued before: this is the certificate of that first run, and no new key was generated, so nothing was written to {}; its private key is the one the first run wrote to its --key-out file. If that key is lost, revoke serial {} (`mimi-attest revoke --ca {} --serial {} --reason superseded`) and issue again with a new --request-id",
+            req.request_id.as_deref().unwrap_or_default(),
+            path.display(),
+            issued.serial,
+            a.ca.display(),
+            issued.serial,
+        );
+    }
     Ok(Verdict::Yes)
 }
 
@@ -326,14 +344,6 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
         let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         (Box::new(f), len)
     };
-    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    let mut input = BufReader::with_capacity(
-        1 << 16,
-        Counting {
-            inner: reader,
-            read: read.clone(),
-        },
-    );
     // Private (0600): results carry the private keys the CA generated for requests without
     // a CSR or public key, in the final file and in a killed run's partial .tmp file alike.
     let mut out = PendingFile::create(&a.output, FileMode::Private).map_err(|e| {
@@ -357,9 +367,7 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
         _ => indicatif::ProgressBar::hidden(),
     };
     let started = std::time::Instant::now();
-    let summary = run_batch(&mut ca, &mut input, &mut out, &now, &mut |done| {
-        bar.set_position(done)
-    })?;
+    let summary = run_with_progress(&mut ca, reader, &mut out, &bar)?;
     out.commit()
         .map_err(|e| CliError(format!("cannot write {}: {e}", a.output.display())))?;
     bar.finish_and_clear();
@@ -377,6 +385,30 @@ pub fn issue_batch(a: BatchArgs) -> CliResult {
     } else {
         Verdict::No
     })
+}
+
+/// Run a batch from `reader`, moving `bar` in its own unit: input bytes (its length is the
+/// input file's size). Each time a result is written the bar goes to the bytes read so
+/// far, which run ahead of the results by at most the lines being worked on.
+fn run_with_progress(
+    ca: &mut ProviderCa,
+    reader: Box<dyn std::io::Read>,
+    out: &mut dyn Write,
+    bar: &indicatif::ProgressBar,
+) -> Result<mimi_attest::issue::BatchSummary, CliError> {
+    let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut input = BufReader::with_capacity(
+        1 << 16,
+        Counting {
+            inner: reader,
+            read: read.clone(),
+        },
+    );
+    let summary = run_batch(ca, &mut input, out, &now, &mut |_line| {
+        bar.set_position(read.get())
+    })?;
+    bar.set_position(read.get());
+    Ok(summary)
 }
 
 /// Counts the bytes read through it, for the progress bar.
@@ -408,10 +440,21 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
                 o.serial,
                 rfc3339(*at)
             ),
-            None => eprintln!(
-                "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
-                o.serial, a.reason, r.live_attestations
-            ),
+            None => {
+                eprintln!(
+                    "revoked issuing CA {}: {}; its {} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have the new root CRL",
+                    o.serial, a.reason, r.live_attestations
+                );
+                eprintln!(
+                    "platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA: they accept its attestations until they expire (at the latest {})",
+                    rfc3339(r.not_after)
+                );
+                if a.reason == RevokeReason::KeyCompromise {
+                    eprintln!(
+                        "its key is declared compromised: `crl` signs nothing more with it (after `ca rotate`, only the new issuing CA's CRL)"
+                    );
+                }
+            }
         }
         println!("{}", o.serial);
         if r.current {
@@ -494,12 +537,23 @@ pub fn crl(a: CrlArgs) -> CliResult {
             rfc3339(crl.next_update),
         );
     }
+    for c in ca.compromised_issuing_cas(now())? {
+        eprintln!(
+            "note: no CRL for issuing CA {}: it was revoked for key-compromise, and nothing is signed with its key; the root CRL listing it (`mimi-attest crl --ca {} --root --out <FILE>`) is what withdraws its attestations for relying platforms checking `revocation: chain`",
+            c.serial,
+            a.ca.display()
+        );
+    }
     eprintln!("-> {}", a.out.display());
     Ok(Verdict::Yes)
 }
 
 fn root_crl(a: CrlArgs) -> CliResult {
-    let crl = ProviderCa::root_crl_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
+    let root_key = a
+        .root_key
+        .as_deref()
+        .map_or(RootKey::InCaDir, RootKey::File);
+    let crl = ProviderCa::root_crl_using(&a.ca, now(), a.key.passphrase()?.as_ref(), root_key)?;
     let data = if a.der {
         crl.der.clone()
     } else {
@@ -703,17 +757,126 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
 pub struct RotateArgs {
     #[command(flatten)]
     key: KeyArgs,
-    /// CA directory made by `ca init` (its root.key must be present for this step).
+    /// CA directory made by `ca init` (its root.key must be present for this step, unless
+    /// --root-key gives it).
+    #[arg(long)]
+    ca: PathBuf,
+    /// The provider root's key, when it is kept outside the CA directory
+    /// [default: <CA_DIR>/root.key].
+    #[arg(long, value_name = "FILE")]
+    root_key: Option<PathBuf>,
+}
+
+pub fn rotate(a: RotateArgs) -> CliResult {
+    let t = now();
+    let root_key = a
+        .root_key
+        .as_deref()
+        .map_or(RootKey::InCaDir, RootKey::File);
+    let ca = ProviderCa::rotate_using(&a.ca, t, a.key.passphrase()?.as_ref(), root_key)?;
+    let cas = ca.store().issuing_cas()?;
+    // Rotation appends the new CA: the one before it is the CA just retired.
+    let (new, old) = match cas.as_slice() {
+        [.., old, new] => (new, old),
+        _ => return Err(CliError("the store lists no previous issuing CA after the rotation: check it with `mimi-attest store list`".into())),
+    };
+    let live = ca.store().count_live_leaves_of_issuer(&old.serial, t)?;
+    eprintln!(
+        "new issuing CA {} in {}; the previous one, {}, is kept in {}",
+        new.serial,
+        a.ca.join("ca.pem").display(),
+        old.serial,
+        a.ca.join("previous").display()
+    );
+    let reason = old.revocation_reason.as_deref().unwrap_or("unspecified");
+    match old.status {
+        mimi_attest::issue::CertStatus::Revoked => {
+            eprintln!(
+                "{} was revoked ({reason}): its {live} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have a root CRL listing it; publish one with `mimi-attest crl --ca {} --root --out <FILE>`. Platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA and accept them until they expire",
+                old.serial,
+                a.ca.display()
+            );
+            if reason == RevokeReason::KeyCompromise.as_str() {
+                eprintln!(
+                    "its key was declared compromised: `crl` signs no more CRLs with it, only the new issuing CA's"
+                );
+            } else {
+                eprintln!("`crl` now signs CRLs for both");
+            }
+        }
+        _ => eprintln!(
+            "its {live} unexpired attestation(s) stay valid until they expire unless revoked; `crl` now signs CRLs for both"
+        ),
+    }
+    Ok(Verdict::Yes)
+}
+
+#[derive(Args)]
+pub struct StoreMigrateArgs {
+    /// CA directory made by `ca init` (its store.db is upgraded in place; no keys needed).
     #[arg(long)]
     ca: PathBuf,
 }
 
-pub fn rotate(a: RotateArgs) -> CliResult {
-    ProviderCa::rotate_with(&a.ca, now(), a.key.passphrase()?.as_ref())?;
-    eprintln!(
-        "new issuing CA in {}; the previous one is kept in {} and its leaves stay valid until they expire; `crl` now signs CRLs for both",
-        a.ca.join("ca.pem").display(),
-        a.ca.join("previous").display()
-    );
+/// `store migrate`: the explicit schema upgrade. Run it with no other command using the CA.
+pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
+    let path = a.ca.join(mimi_attest::issue::STORE_FILE);
+    if !a.ca.join("config.yaml").is_file() {
+        return Err(CliError(format!(
+            "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
+            a.ca.display()
+        )));
+    }
+    let m = mimi_attest::issue::IssuanceStore::migrate(&path)?;
+    if m.from == m.to {
+        eprintln!(
+            "{} already has schema version {}: nothing to do",
+            path.display(),
+            m.to
+        );
+    } else {
+        eprintln!(
+            "upgraded {} from schema version {} to {}: every record and certificate kept",
+            path.display(),
+            m.from,
+            m.to
+        );
+    }
     Ok(Verdict::Yes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bar's length is the input's size in bytes, and its position moves in bytes too:
+    /// a finished batch stands at its full length (not at its number of lines).
+    #[test]
+    fn batch_progress_counts_bytes_like_its_length() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/ca-config/chat-a.yaml"
+        ))
+        .unwrap();
+        let mut ca =
+            ProviderCa::init(&config, "chat-a.yaml", &tmp.path().join("ca"), now()).unwrap();
+        let input: String = (0..300)
+            .map(|i| format!("{{\"id\":\"r-{i}\",\"sii\":\"+1555010{i:04}\"}}\n"))
+            .collect();
+        let len = input.len() as u64;
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_length(len);
+        let mut out = Vec::new();
+        let summary = run_with_progress(
+            &mut ca,
+            Box::new(std::io::Cursor::new(input.into_bytes())),
+            &mut out,
+            &bar,
+        )
+        .unwrap();
+        assert_eq!(summary.requests, 300);
+        assert_eq!(bar.length(), Some(len));
+        assert_eq!(bar.position(), len, "position and length in the same unit");
+    }
 }

@@ -57,7 +57,7 @@ enum Command {
     /// Check certificates, chains and CRLs against profile mapping-v1 and RFC 5280.
     /// Exit 1 when a finding at or above --severity remains.
     Lint(audit::LintArgs),
-    /// Read a CA's issuance store (auditors: no keys needed).
+    /// Read a CA's issuance store (auditors: no keys needed), or upgrade its schema.
     #[command(subcommand)]
     Store(StoreCommand),
 }
@@ -69,6 +69,9 @@ enum StoreCommand {
     /// Write every issued certificate as PEM, each preceded by its record as `# key: value`
     /// comment lines.
     Export(audit::StoreExportArgs),
+    /// Upgrade the store to this build's schema (the one explicit schema change; other
+    /// commands refuse an older store and say to run this).
+    Migrate(ca::StoreMigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -178,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Lint(a) => audit::lint(a),
         Command::Store(StoreCommand::List(a)) => audit::store_list(a),
         Command::Store(StoreCommand::Export(a)) => audit::store_export(a),
+        Command::Store(StoreCommand::Migrate(a)) => ca::store_migrate(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

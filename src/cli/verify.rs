@@ -27,6 +27,9 @@ pub struct VerifyArgs {
     /// are ignored for a chain (signature not from the CA on the path, or not fresh) are named
     /// on stderr as `note:` lines and, with `--format json`, in each result's `crl_notes`
     /// array (`[{"crl": "FILE#N", "issuer", "message"}]`, present whenever --crl is given).
+    /// Certificates of a chain file that are not on the verified path are ignored, named
+    /// the same way and in `cert_notes` (`[{"index", "subject", "message"}]`, present when
+    /// there is one).
     #[arg(long = "crl", value_name = "FILE")]
     crls: Vec<PathBuf>,
     /// Require every chain to attest this SII (any accepted spelling, e.g. "+1 555 123 4567").
@@ -164,6 +167,8 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
     let mut all_valid = true;
+    // The messages of the files that could not be read, for the one `error:` line.
+    let mut unreadable: Vec<String> = Vec::new();
     let label = |n: &CrlNote| {
         crl_labels
             .get(n.index)
@@ -183,16 +188,28 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             })
             .collect();
         for (path, checked) in paths.iter().zip(results) {
+            let name = path.display().to_string();
+            // A file that cannot be read gets its own entry and the run goes on: every file
+            // has a result, and the JSON array is always closed.
             let checked = match checked {
                 Ok(r) => r,
                 Err(e) => {
-                    out.flush().map_err(write_err)?;
-                    return Err(e);
+                    match a.format {
+                        Format::Json => {
+                            let v = json!({"file": name, "valid": false, "error": e.0});
+                            write_json_item(&mut out, &v, first)?;
+                        }
+                        Format::Text => out
+                            .write_all(format!("{name}: NOT READ\n  {e}\n").as_bytes())
+                            .map_err(write_err)?,
+                    }
+                    first = false;
+                    unreadable.push(e.0);
+                    continue;
                 }
             };
             let result = &checked.result;
             all_valid &= result.is_ok();
-            let name = path.display().to_string();
             for n in &checked.crl_notes {
                 eprintln!(
                     "note: {name}: CRL {} from \"{}\" ignored: {}",
@@ -201,11 +218,21 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     n.message
                 );
             }
+            for n in &checked.cert_notes {
+                eprintln!("note: {name}: {n}");
+            }
             match a.format {
-                // The same text as `serde_json::to_string_pretty` of the whole array, one
-                // element at a time (JSON strings hold no raw newlines).
                 Format::Json => {
                     let mut v = result_json(&name, result);
+                    if !checked.cert_notes.is_empty() {
+                        v["cert_notes"] = Value::Array(
+                            checked
+                                .cert_notes
+                                .iter()
+                                .map(|n| json!({"index": n.index, "subject": n.subject, "message": n.message}))
+                                .collect(),
+                        );
+                    }
                     if !a.crls.is_empty() {
                         v["crl_notes"] = Value::Array(
                             checked
@@ -215,16 +242,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                                 .collect(),
                         );
                     }
-                    let item = serde_json::to_string_pretty(&v)
-                        .map_err(|e| CliError(format!("cannot write JSON: {e}")))?;
-                    out.write_all(if first { b"[\n" } else { b",\n" })
-                        .map_err(write_err)?;
-                    for (i, line) in item.lines().enumerate() {
-                        if i > 0 {
-                            out.write_all(b"\n").map_err(write_err)?;
-                        }
-                        write!(out, "  {line}").map_err(write_err)?;
-                    }
+                    write_json_item(&mut out, &v, first)?;
                 }
                 Format::Text => out
                     .write_all(result_text(&name, result).as_bytes())
@@ -238,5 +256,36 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             .map_err(write_err)?;
     }
     out.flush().map_err(write_err)?;
+    // The worst outcome decides: a file not read (could not run, 2) over a rejected chain
+    // (1) over all valid (0).
+    if !unreadable.is_empty() {
+        const SHOWN: usize = 3;
+        let mut list = unreadable[..unreadable.len().min(SHOWN)].join("; ");
+        if unreadable.len() > SHOWN {
+            list.push_str(&format!("; and {} more", unreadable.len() - SHOWN));
+        }
+        return Err(CliError(format!(
+            "{} of {} file(s) could not be read: {list}; every file has its result on stdout: check the paths and run again",
+            unreadable.len(),
+            a.chains.len()
+        )));
+    }
     Ok(if all_valid { Verdict::Yes } else { Verdict::No })
+}
+
+/// Write one element of the JSON result array: the same text as `to_string_pretty` of the
+/// whole array, one element at a time (JSON strings hold no raw newlines).
+fn write_json_item(out: &mut impl Write, v: &Value, first: bool) -> Result<(), CliError> {
+    let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
+    let item =
+        serde_json::to_string_pretty(v).map_err(|e| CliError(format!("cannot write JSON: {e}")))?;
+    out.write_all(if first { b"[\n" } else { b",\n" })
+        .map_err(write_err)?;
+    for (i, line) in item.lines().enumerate() {
+        if i > 0 {
+            out.write_all(b"\n").map_err(write_err)?;
+        }
+        write!(out, "  {line}").map_err(write_err)?;
+    }
+    Ok(())
 }

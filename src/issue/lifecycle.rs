@@ -5,8 +5,11 @@
 //!   the request id `renew:S`, so renewing the same certificate twice returns the first
 //!   renewal instead of a second certificate.
 //! - **Rotation** makes a new issuing CA under the same root. New leaves use it; the previous
-//!   issuing CA's certificate and key move to `previous/`, its leaves stay valid until they
-//!   expire, and `crl` keeps producing CRLs for it while it is valid.
+//!   issuing CA's certificate and key move to `previous/`. Unless that CA was revoked, its
+//!   leaves stay valid until they expire and `crl` keeps producing CRLs for it while it is
+//!   valid. A previous CA revoked for key-compromise signs nothing more: its leaves are
+//!   withdrawn by the root CRL listing it (`crl --root`), for relying platforms checking
+//!   `revocation: chain`.
 
 use std::fs;
 use std::path::Path;
@@ -185,9 +188,20 @@ impl ProviderCa {
         now: OffsetDateTime,
         passphrase: Option<&Passphrase>,
     ) -> Result<ProviderCa, IssueError> {
+        Self::rotate_using(dir, now, passphrase, RootKey::InCaDir)
+    }
+
+    /// [`ProviderCa::rotate_with`] with the provider root's key read from `root_key` (for a
+    /// root key kept offline, outside the CA directory; same passphrase as the CA keys).
+    pub fn rotate_using(
+        dir: &Path,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+        root_key: RootKey<'_>,
+    ) -> Result<ProviderCa, IssueError> {
         let mut ca = ProviderCa::open_with(dir, passphrase)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let root = load_root(dir, ca.root_pem(), passphrase, "rotation", now)?;
+        let root = load_root(dir, ca.root_pem(), passphrase, root_key, "rotation", now)?;
         let (root_serial, root_not_after) = (root.serial.clone(), root.not_after);
         let generation = ca.store.issuing_cas()?.len() + 1;
         let root_issuer = root.issuer;
@@ -328,21 +342,42 @@ pub(crate) struct RootSigner {
     pub(crate) issuer: Issuer<'static, KeyPair>,
 }
 
-/// Open the provider root of `dir` for signing (`ca rotate`, `crl --root`): `root.key` must
-/// be present (it is kept offline otherwise), decrypt under `passphrase`, match `root_pem`,
-/// and the root must be valid at `now`. `step` names the operation in the messages.
+/// Where the provider root's private key is read from, for the two steps that sign with it
+/// (`ca rotate`, `crl --root`). `ca init` writes it as `root.key` in the CA directory; an
+/// operator who keeps it offline gives its path for those steps instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RootKey<'a> {
+    /// `root.key` in the CA directory.
+    #[default]
+    InCaDir,
+    /// This file (PKCS#8 PEM as `ca init` wrote it, mode 0600, encrypted under the same
+    /// passphrase as the CA keys or not at all).
+    File(&'a Path),
+}
+
+/// Open the provider root of `dir` for signing (`ca rotate`, `crl --root`): its key (from
+/// `root_key`) must be present, decrypt under `passphrase`, match `root_pem`, and the root
+/// must be valid at `now`. `step` names the operation in the messages.
 pub(crate) fn load_root(
     dir: &Path,
     root_pem: &str,
     passphrase: Option<&Passphrase>,
+    root_key: RootKey<'_>,
     step: &str,
     now: OffsetDateTime,
 ) -> Result<RootSigner, IssueError> {
-    let root_key_path = dir.join(ROOT_KEY);
+    let root_key_path = match root_key {
+        RootKey::InCaDir => dir.join(ROOT_KEY),
+        RootKey::File(p) => p.to_owned(),
+    };
     if !root_key_path.exists() {
         return Err(IssueError::Io {
             path: root_key_path.display().to_string(),
-            message: format!("{step} needs the provider root's key: bring root.key back from offline storage for this step"),
+            message: match root_key {
+                RootKey::InCaDir => format!("{step} needs the provider root's key: bring root.key back from offline storage for this step, or give its path with --root-key FILE"),
+                RootKey::File(_) => format!("{step} needs the provider root's key, and there is no file here: give the path of the root.key that `ca init` wrote"),
+            },
         });
     }
     let root_key = load_key(&root_key_path, passphrase)?;
@@ -358,7 +393,10 @@ pub(crate) fn load_root(
     if root.public_key().subject_public_key.data.as_ref() != root_key.public_key_raw() {
         return Err(IssueError::Io {
             path: root_key_path.display().to_string(),
-            message: "this key does not belong to root.pem: restore the matching root.key".into(),
+            message: format!(
+                "this key does not belong to {}: give the root.key that `ca init` wrote with it",
+                dir.join(ROOT_PEM).display()
+            ),
         });
     }
     let serial = profile::serial_hex(root.raw_serial());

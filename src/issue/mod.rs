@@ -18,12 +18,14 @@ pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
-pub use lifecycle::{needs_renewal, RenewalWindow};
+pub use lifecycle::{needs_renewal, RenewalWindow, RootKey};
 pub use numbers::NumberCheck;
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };
-pub use store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+pub use store::{
+    CertKind, CertStatus, IssuanceStore, StoreMigration, StoredCert, STORE_SCHEMA_VERSION,
+};
 
 /// The issuance store's file name inside a CA directory.
 pub const STORE_FILE: &str = ca::STORE;
@@ -121,6 +123,15 @@ pub enum IssueError {
         /// Why.
         reason: String,
     },
+    /// The issuing CA whose key would sign was revoked for key-compromise: nothing is signed
+    /// with a key its own CA declared compromised (a CRL it signed would prove nothing).
+    #[error("the issuing CA {serial} was revoked for key-compromise at {revoked_at}: nothing is signed with a key declared compromised, so no CRL is signed with it; make a new issuing CA with `mimi-attest ca rotate --ca <CA_DIR>`, then publish the root CRL with `mimi-attest crl --ca <CA_DIR> --root --out <FILE>`: it lists the compromised CA, and relying platforms checking `revocation: chain` reject every attestation under it once they have it")]
+    IssuerCompromised {
+        /// The issuing CA's serial.
+        serial: String,
+        /// When it was revoked.
+        revoked_at: String,
+    },
     /// `validated_at` lies in the future.
     #[error("validated-at {given} is in the future (now is {now}): give the time possession of the SII was actually proven")]
     ValidatedInFuture {
@@ -171,6 +182,19 @@ pub enum IssueError {
         path: String,
         /// What went wrong.
         message: String,
+    },
+    /// The store has an older schema than this build writes: nothing was changed, and
+    /// nothing is done until `mimi-attest store migrate` upgrades it.
+    #[error("issuance store {path} has schema version {found}, older than the version {current} this build writes: nothing was changed; upgrade it once with `mimi-attest store migrate --ca {ca_dir}` (with no other command running on it), then run this command again")]
+    StoreOutdated {
+        /// The database file.
+        path: String,
+        /// Its schema version.
+        found: u32,
+        /// The version this build writes.
+        current: u32,
+        /// The CA directory, for the command to run.
+        ca_dir: String,
     },
     /// Building or signing a certificate failed.
     #[error("could not sign the certificate: {0}")]

@@ -467,8 +467,15 @@ impl ProviderCa {
     }
 
     /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
-    /// with the next CRL number (kept in the store, strictly increasing).
+    /// with the next CRL number (kept in the store, strictly increasing). Refused
+    /// ([`IssueError::IssuerCompromised`]) when that CA was revoked for key-compromise.
     pub fn crl(&mut self, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
+        if let Some(row) = compromised(&self.store, &self.ca_serial)? {
+            return Err(IssueError::IssuerCompromised {
+                serial: row.serial,
+                revoked_at: row.revoked_at.map(super::ca::rfc3339).unwrap_or_default(),
+            });
+        }
         let (serial, ski) = (self.ca_serial.clone(), self.ca_ski.clone());
         let issuer = &self.issuer;
         sign_crl(
@@ -499,6 +506,17 @@ impl ProviderCa {
         now: OffsetDateTime,
         passphrase: Option<&Passphrase>,
     ) -> Result<SignedCrl, IssueError> {
+        Self::root_crl_using(dir, now, passphrase, super::RootKey::InCaDir)
+    }
+
+    /// [`ProviderCa::root_crl_with`] with the provider root's key read from `root_key` (for
+    /// a root key kept offline, outside the CA directory).
+    pub fn root_crl_using(
+        dir: &std::path::Path,
+        now: OffsetDateTime,
+        passphrase: Option<&Passphrase>,
+        root_key: super::RootKey<'_>,
+    ) -> Result<SignedCrl, IssueError> {
         let mut records = CaRecords::open(dir)?;
         let config_path = dir.join(CONFIG);
         let config = CaConfig::from_yaml(
@@ -507,7 +525,8 @@ impl ProviderCa {
         )?;
         let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let root = super::lifecycle::load_root(dir, &root_pem, passphrase, "a root CRL", now)?;
+        let root =
+            super::lifecycle::load_root(dir, &root_pem, passphrase, root_key, "a root CRL", now)?;
         sign_crl(
             &mut records.store,
             &config,
@@ -520,8 +539,11 @@ impl ProviderCa {
     }
 
     /// CRLs for every issuing CA that is still valid: the current one first, then those
-    /// retired by `ca rotate` (their leaves stay valid until they expire, so their CRLs must
-    /// keep coming).
+    /// retired by `ca rotate` (their leaves are accepted until they expire, so their CRLs
+    /// must keep coming). A retired CA revoked for key-compromise gets none: nothing is
+    /// signed with a key declared compromised, and the root CRL listing it is what withdraws
+    /// its leaves ([`ProviderCa::compromised_issuing_cas`] lists them). When the current CA
+    /// was revoked for key-compromise, nothing is signed ([`IssueError::IssuerCompromised`]).
     pub fn crls(&mut self, now: OffsetDateTime) -> Result<Vec<SignedCrl>, IssueError> {
         let mut out = vec![self.crl(now)?];
         for (der, key) in super::lifecycle::previous_issuers(self.dir(), self.passphrase.as_ref())?
@@ -533,6 +555,9 @@ impl ProviderCa {
                 continue;
             }
             let serial = serial_hex(cert.raw_serial());
+            if compromised(&self.store, &serial)?.is_some() {
+                continue;
+            }
             let ski = cert_ski(&cert).unwrap_or_default();
             let issuer =
                 rcgen::Issuer::from_ca_cert_der(&der.clone().into(), key).map_err(sign_err)?;
@@ -548,6 +573,34 @@ impl ProviderCa {
         }
         Ok(out)
     }
+}
+
+impl ProviderCa {
+    /// The unexpired issuing CAs of this CA directory revoked for key-compromise, oldest
+    /// first: `crl` signs nothing with their keys, and only the root CRL listing them
+    /// withdraws their attestations (under `revocation: chain`).
+    pub fn compromised_issuing_cas(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<StoredCert>, IssueError> {
+        Ok(self
+            .store
+            .issuing_cas()?
+            .into_iter()
+            .filter(|r| is_compromised(r) && r.not_after > now)
+            .collect())
+    }
+}
+
+fn is_compromised(row: &StoredCert) -> bool {
+    row.kind == CertKind::Ca
+        && row.status == CertStatus::Revoked
+        && row.revocation_reason.as_deref() == Some(RevokeReason::KeyCompromise.as_str())
+}
+
+/// The store row of the issuing CA `serial` when it was revoked for key-compromise.
+fn compromised(store: &IssuanceStore, serial: &str) -> Result<Option<StoredCert>, IssueError> {
+    Ok(store.get(serial)?.filter(is_compromised))
 }
 
 /// Sign the CRL of one issuer: every revoked, unexpired certificate it signed (`listed`

@@ -160,10 +160,40 @@ CREATE INDEX IF NOT EXISTS certificates_cas ON certificates (created_at) WHERE k
 
 const SCHEMA_VERSION: &str = "2";
 
+/// Schema version 1 seen through the names of version 2, for reading a version 1 store
+/// without changing it: temporary views (in the connection's own temp schema, never in the
+/// file) shadow the tables, and the row's rowid stands in for the id.
+const V1_AS_V2_VIEWS: &str = "
+CREATE TEMP VIEW certificates AS
+    SELECT rowid AS id, serial, kind, request_id, request_sha256, sii, handle, method,
+           validated_at, not_before, not_after, issuer_serial, csr_sha256, status, created_at,
+           revoked_at, revocation_reason
+    FROM main.certificates;
+CREATE TEMP VIEW certificate_der AS
+    SELECT rowid AS id, der FROM main.certificates WHERE der IS NOT NULL;
+";
+
 /// The SQLite issuance store of one CA directory.
 pub struct IssuanceStore {
     conn: Connection,
+    schema_version: u32,
+    /// The private copy a read-only store is read from, when it could not be read in place
+    /// (declared after `conn`, so the connection closes before the copy is removed).
+    _copy: Option<tempfile::TempDir>,
 }
+
+/// What [`IssuanceStore::migrate`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreMigration {
+    /// The schema version the store had.
+    pub from: u32,
+    /// The schema version it has now (equal to `from` when there was nothing to do).
+    pub to: u32,
+}
+
+/// The schema version this build reads and writes.
+pub const STORE_SCHEMA_VERSION: u32 = 2;
 
 /// Whole seconds, UTC: the stored strings then sort in time order.
 fn fmt_time(t: OffsetDateTime) -> String {
@@ -288,34 +318,64 @@ impl IssuanceStore {
             [SCHEMA_VERSION],
         )
         .map_err(|e| store_err(path, e))?;
-        Ok(IssuanceStore { conn })
+        Ok(IssuanceStore {
+            conn,
+            schema_version: STORE_SCHEMA_VERSION,
+            _copy: None,
+        })
     }
 
-    /// Open an existing store.
-    pub fn open(path: &Path) -> Result<Self, IssueError> {
-        if !path.is_file() {
-            return Err(IssueError::Store {
-                path: path.display().to_string(),
-                message:
-                    "no issuance store here: is this a CA directory made by `mimi-attest ca init`?"
-                        .into(),
-            });
+    fn must_exist(path: &Path) -> Result<(), IssueError> {
+        if path.is_file() {
+            return Ok(());
         }
+        Err(IssueError::Store {
+            path: path.display().to_string(),
+            message:
+                "no issuance store here: is this a CA directory made by `mimi-attest ca init`?"
+                    .into(),
+        })
+    }
+
+    fn open_read_write(path: &Path) -> Result<(Connection, u32), IssueError> {
+        Self::must_exist(path)?;
         let conn = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| store_err(path, e))?;
         Self::configure(&conn, path)?;
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| store_err(path, e))?;
-        if version.as_deref() == Some("1") {
+        let version = read_schema_version(&conn, path)?;
+        Ok((conn, version))
+    }
+
+    /// Open an existing store for issuing and revoking. A store with an older schema is
+    /// refused ([`IssueError::StoreOutdated`]) and left as it is: schema changes are made only
+    /// by [`IssuanceStore::migrate`] (`mimi-attest store migrate`), never when a command
+    /// starts.
+    pub fn open(path: &Path) -> Result<Self, IssueError> {
+        let (conn, version) = Self::open_read_write(path)?;
+        if version < STORE_SCHEMA_VERSION {
+            return Err(IssueError::StoreOutdated {
+                path: path.display().to_string(),
+                found: version,
+                current: STORE_SCHEMA_VERSION,
+                ca_dir: ca_dir_of(path),
+            });
+        }
+        Ok(IssuanceStore {
+            conn,
+            schema_version: version,
+            _copy: None,
+        })
+    }
+
+    /// Upgrade the store at `path` to this build's schema, in one transaction (all or
+    /// nothing): rows keep their order and ids, and every certificate's DER is kept. A store
+    /// already at this version is left unchanged (`from == to`).
+    pub fn migrate(path: &Path) -> Result<StoreMigration, IssueError> {
+        let (conn, from) = Self::open_read_write(path)?;
+        if from == 1 {
             migrate_v1(&conn).map_err(|e| IssueError::Store {
                 path: path.display().to_string(),
                 message: format!(
@@ -323,18 +383,57 @@ impl IssuanceStore {
                      (nothing was changed): {e}"
                 ),
             })?;
-            return Ok(IssuanceStore { conn });
         }
-        if version.as_deref() != Some(SCHEMA_VERSION) {
-            return Err(IssueError::Store {
-                path: path.display().to_string(),
-                message: format!(
-                    "store schema version {} is not the one this build reads ({SCHEMA_VERSION})",
-                    version.as_deref().unwrap_or("(none)")
-                ),
-            });
+        Ok(StoreMigration {
+            from,
+            to: STORE_SCHEMA_VERSION,
+        })
+    }
+
+    /// Open an existing store for reading only (auditors: `store list`, `store export`):
+    /// SQLite's read-only mode, so neither the database nor its write-ahead log is ever
+    /// written, a store of schema version 1 is read as it is (not upgraded), and a store on
+    /// a read-only file or in a read-only directory can be read. Changes still in the
+    /// write-ahead log (`store.db-wal`) are read too: where SQLite cannot read the log in
+    /// place (it needs write access beside it for `store.db-shm`), the database and its log
+    /// are copied to a private temporary directory and the copy is read.
+    pub fn open_read_only(path: &Path) -> Result<Self, IssueError> {
+        Self::must_exist(path)?;
+        let (conn, copy) = match open_ro(path, "mode=ro") {
+            Ok(conn) => (conn, None),
+            // No -wal file (or an empty one) means every change is in the database file:
+            // opened as immutable, SQLite needs no -shm file, so a read-only directory works.
+            Err(_) if !has_log(path) => (
+                open_ro(path, "immutable=1").map_err(|e| store_err(path, e))?,
+                None,
+            ),
+            Err(first) => {
+                let (conn, dir) = open_copy(path).map_err(|e| IssueError::Store {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "cannot read the store read-only ({first}), and copying it with its log {} to read the copy failed too ({e}): read it where its directory is writable",
+                        sidecar(path, "-wal").display()
+                    ),
+                })?;
+                (conn, Some(dir))
+            }
+        };
+        let version = read_schema_version(&conn, path)?;
+        if version == 1 {
+            conn.execute_batch(V1_AS_V2_VIEWS)
+                .map_err(|e| store_err(path, e))?;
         }
-        Ok(IssuanceStore { conn })
+        Ok(IssuanceStore {
+            conn,
+            schema_version: version,
+            _copy: copy,
+        })
+    }
+
+    /// The store's schema version (older than [`STORE_SCHEMA_VERSION`] only when opened
+    /// read-only).
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
     }
 
     pub(crate) fn path(&self) -> String {
@@ -703,6 +802,103 @@ fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
         [SCHEMA_VERSION],
     )?;
     tx.commit()
+}
+
+/// The schema version recorded in the store's `meta` table.
+fn read_schema_version(conn: &Connection, path: &Path) -> Result<u32, IssueError> {
+    let version: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| store_err(path, e))?;
+    match version.as_deref().map(str::parse::<u32>) {
+        Some(Ok(v)) if (1..=STORE_SCHEMA_VERSION).contains(&v) => Ok(v),
+        _ => Err(IssueError::Store {
+            path: path.display().to_string(),
+            message: format!(
+                "store schema version {} is not one this build reads (1 to {SCHEMA_VERSION}): use the release that made this store, or a newer one",
+                version.as_deref().unwrap_or("(none)")
+            ),
+        }),
+    }
+}
+
+/// The CA directory a store file lives in, for messages.
+fn ca_dir_of(path: &Path) -> String {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => ".".into(),
+    }
+}
+
+/// `store.db-wal`, `store.db-shm`.
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Whether a non-empty write-ahead log sits beside the database.
+fn has_log(path: &Path) -> bool {
+    std::fs::metadata(sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Copy the database and its write-ahead log into a new private directory and open the
+/// copy read-only (the log is read there, with a -shm file of the copy's own).
+fn open_copy(path: &Path) -> Result<(Connection, tempfile::TempDir), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("mimi-attest-store-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let db = dir.path().join("store.db");
+    for (from, to) in [
+        (path.to_owned(), db.clone()),
+        (sidecar(path, "-wal"), sidecar(&db, "-wal")),
+    ] {
+        std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+        // Copies keep the source's mode; the copy's reader needs to open its log.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    let conn = open_ro(&db, "mode=ro").map_err(|e| e.to_string())?;
+    Ok((conn, dir))
+}
+
+/// Open `path` read-only through an SQLite URI with `query` (`mode=ro`, `immutable=1`) and
+/// read the schema once, so that failing to open the log shows here, not at the first query.
+fn open_ro(path: &Path, query: &str) -> rusqlite::Result<Connection> {
+    let path = std::path::absolute(path)
+        .map_err(|e| rusqlite::Error::InvalidPath(format!("{}: {e}", path.display()).into()))?;
+    let uri = format!("file:{}?{query}", uri_path(&path));
+    let conn = Connection::open_with_flags(
+        &uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(conn)
+}
+
+/// A path as the path of a `file:` URI: every byte but unreserved ones and `/` escaped.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn store_err(path: &Path, e: rusqlite::Error) -> IssueError {
