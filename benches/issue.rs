@@ -16,7 +16,8 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use mimi_attest::issue::{run_batch, CertStatus};
+use mimi_attest::issue::run_batch;
+use mimi_attest::store::CertStatus;
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};

@@ -24,6 +24,8 @@ pub mod issue;
 pub mod log;
 pub mod profile;
 pub mod sii;
+#[cfg(feature = "ca")]
+pub mod store;
 pub mod verify;
 
 #[cfg(feature = "ca")]

@@ -6,8 +6,8 @@ use mimi_attest::audit::{
     self, catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl,
     lint_objects, read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
 };
-use mimi_attest::issue::CertStatus;
 use mimi_attest::profile::{self, certificate_policies_der, oids};
+use mimi_attest::store::CertStatus;
 use mimi_attest::{
     IssueError, IssueRequest, MappingFlags, Method, MimiMapping, ProviderCa, Sii, Span, SubjectKey,
 };
@@ -1296,7 +1296,7 @@ fn pre_issuance_lint_refuses_and_stores_nothing_as_issued() {
         .all()
         .unwrap()
         .into_iter()
-        .filter(|r| r.kind == mimi_attest::issue::CertKind::Leaf)
+        .filter(|r| r.kind == mimi_attest::store::CertKind::Leaf)
         .collect();
     assert_eq!(leaves.len(), 1);
     assert_eq!(leaves[0].status, CertStatus::Abandoned);

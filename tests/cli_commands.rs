@@ -332,7 +332,7 @@ fn store_list_reads_changes_still_in_the_write_ahead_log() {
     let t = tmp.path();
     set_mode(t, 0o755);
     let ca = new_ca(t);
-    let db = ca.join(mimi_attest::issue::STORE_FILE);
+    let db = ca.join(mimi_attest::store::STORE_FILE);
     // A reader holding a snapshot from before the leaf keeps the log from being folded in.
     let reader = rusqlite::Connection::open(&db).unwrap();
     reader.execute_batch("BEGIN").unwrap();

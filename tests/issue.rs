@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use ::time::format_description::well_known::Rfc3339;
 use ::time::{Duration, OffsetDateTime};
-use mimi_attest::issue::{CertKind, CertStatus, IssuanceStore};
 use mimi_attest::profile::{self, oids, MimiMapping, Scope};
+use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 

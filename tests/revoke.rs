@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mimi_attest::issue::{CertStatus, RevokeReason};
+use mimi_attest::issue::RevokeReason;
+use mimi_attest::store::CertStatus;
 use mimi_attest::{IssueRequest, ProviderCa, Sii};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};

@@ -38,7 +38,7 @@ pub enum AuditError {
     Input(String),
     /// The issuance store could not be read.
     #[error(transparent)]
-    Store(#[from] crate::issue::IssueError),
+    Store(#[from] crate::store::StoreError),
 }
 
 pub(crate) use crate::profile::rfc3339;

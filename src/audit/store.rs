@@ -9,9 +9,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{rfc3339, AuditError};
-use crate::issue::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use crate::profile;
 use crate::sii::Sii;
+use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// Where a stored certificate is in its life at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -233,12 +233,12 @@ impl StoreRecord {
 /// Auditors read the store read-only: it is never changed, not even upgraded.
 fn open(ca_dir: &Path) -> Result<IssuanceStore, AuditError> {
     Ok(IssuanceStore::open_read_only(
-        &ca_dir.join(crate::issue::STORE_FILE),
+        &ca_dir.join(crate::store::STORE_FILE),
     )?)
 }
 
 /// The schema version of the CA directory's store, read without changing it: older than
-/// [`crate::issue::STORE_SCHEMA_VERSION`] means it needs `mimi-attest store migrate` before
+/// [`crate::store::STORE_SCHEMA_VERSION`] means it needs `mimi-attest store migrate` before
 /// the CA can issue or revoke (it can be listed and exported as it is).
 pub fn store_schema_version(ca_dir: &Path) -> Result<u32, AuditError> {
     Ok(open(ca_dir)?.schema_version())

@@ -323,10 +323,10 @@ pub fn store_export(a: StoreExportArgs) -> CliResult {
 /// Say on stderr when the store was read as an older schema (it was not changed).
 fn note_outdated_schema(ca: &std::path::Path) -> Result<(), CliError> {
     let version = audit::store_schema_version(ca)?;
-    if version < mimi_attest::issue::STORE_SCHEMA_VERSION {
+    if version < mimi_attest::store::STORE_SCHEMA_VERSION {
         eprintln!(
             "note: the store has schema version {version}, older than the version {} this build writes; it was read as it is and not changed. Before this CA issues, revokes or signs CRLs again, its operator upgrades it once with `mimi-attest store migrate --ca {}`",
-            mimi_attest::issue::STORE_SCHEMA_VERSION,
+            mimi_attest::store::STORE_SCHEMA_VERSION,
             ca.display()
         );
     }

@@ -790,7 +790,7 @@ pub fn rotate(a: RotateArgs) -> CliResult {
     );
     let reason = old.revocation_reason.as_deref().unwrap_or("unspecified");
     match old.status {
-        mimi_attest::issue::CertStatus::Revoked => {
+        mimi_attest::store::CertStatus::Revoked => {
             eprintln!(
                 "{} was revoked ({reason}): its {live} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have a root CRL listing it; publish one with `mimi-attest crl --ca {} --root --out <FILE>`. Platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA and accept them until they expire",
                 old.serial,
@@ -820,14 +820,14 @@ pub struct StoreMigrateArgs {
 
 /// `store migrate`: the explicit schema upgrade. Run it with no other command using the CA.
 pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
-    let path = a.ca.join(mimi_attest::issue::STORE_FILE);
+    let path = a.ca.join(mimi_attest::store::STORE_FILE);
     if !a.ca.join("config.yaml").is_file() {
         return Err(CliError(format!(
             "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
             a.ca.display()
         )));
     }
-    let m = mimi_attest::issue::IssuanceStore::migrate(&path)?;
+    let m = mimi_attest::store::IssuanceStore::migrate(&path)?;
     if m.from == m.to {
         eprintln!(
             "{} already has schema version {}: nothing to do",

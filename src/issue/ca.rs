@@ -17,12 +17,12 @@ use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 use super::files::{write_atomic, FileMode, Overwrite};
 use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
 use super::leaf::LeafTemplate;
-use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{CaConfig, IssueError};
 use crate::profile::{
     self, certificate_policies_der, oids, serial_hex, MappingFlags, Method, Span,
 };
 use crate::sii::Sii;
+use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// File names inside a CA directory.
 pub(crate) const ROOT_PEM: &str = "root.pem";
@@ -30,7 +30,6 @@ pub(crate) const ROOT_KEY: &str = "root.key";
 pub(crate) const CA_PEM: &str = "ca.pem";
 pub(crate) const CA_KEY: &str = "ca.key";
 pub(crate) const CONFIG: &str = "config.yaml";
-pub(crate) const STORE: &str = "store.db";
 
 /// Where the subject public key of a leaf comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -446,7 +445,7 @@ impl ProviderCa {
         )?;
         write(CONFIG, config_yaml.as_bytes(), FileMode::Public)?;
         {
-            let mut store = IssuanceStore::create(&s.join(STORE))?;
+            let mut store = IssuanceStore::create(&s.join(crate::store::STORE_FILE))?;
             let root_row = ca_row(CertKind::Root, root_cert.der(), None, now)?;
             let ca_row = ca_row(
                 CertKind::Ca,
@@ -539,7 +538,7 @@ impl ProviderCa {
         let ca_not_after = parsed.validity().not_after.to_datetime();
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(sign_err)?;
         let leaf_template = LeafTemplate::new(&ca_der, &ca_ski, &config)?;
-        let store = IssuanceStore::open(&dir.join(STORE))?;
+        let store = IssuanceStore::open(&dir.join(crate::store::STORE_FILE))?;
         Ok(ProviderCa {
             dir: dir.to_owned(),
             config,

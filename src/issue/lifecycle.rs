@@ -25,9 +25,9 @@ use super::ca::{
 };
 use super::files::{sync_parent, write_atomic, FileMode, Overwrite};
 use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
-use super::store::{CertKind, CertStatus, IssuanceStore};
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 use crate::profile::{self, Span};
+use crate::store::{CertKind, CertStatus, IssuanceStore};
 
 /// Where retired issuing CAs live inside a CA directory.
 pub(crate) const PREVIOUS: &str = "previous";
@@ -115,9 +115,11 @@ impl ProviderCa {
                 )))
             }
         };
-        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| IssueError::Store {
-            path: "store.db".into(),
-            message: format!("stored certificate {serial} is unreadable: {e}"),
+        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
+            IssueError::Store(crate::store::StoreError::Failed {
+                path: "store.db".into(),
+                message: format!("stored certificate {serial} is unreadable: {e}"),
+            })
         })?;
         let mapping = profile::leaf_mapping(&cert)?;
         let sii = profile::leaf_sii(&cert)?;
@@ -276,7 +278,7 @@ pub(crate) fn finish_rotation(dir: &Path) -> Result<(), IssueError> {
                     .map(|(_, c)| profile::serial_hex(c.raw_serial()))
             });
             match serial {
-                Some(s) => IssuanceStore::open(&dir.join(super::ca::STORE))?
+                Some(s) => IssuanceStore::open(&dir.join(crate::store::STORE_FILE))?
                     .get(&s)?
                     .is_some(),
                 None => false,

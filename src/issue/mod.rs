@@ -1,5 +1,6 @@
 //! The provider's side: CA configuration, creating a provider CA, issuing mapping leaves
-//! (one at a time or in batches) and the issuance store.
+//! (one at a time or in batches), revoking, CRLs, renewal and rotation. Layer: uses `store`,
+//! `profile` (and its lint catalogue) and `sii`; used by the CLI.
 
 pub mod batch;
 mod ca;
@@ -8,11 +9,9 @@ pub mod files;
 pub mod keys;
 mod leaf;
 mod lifecycle;
-mod lock;
 mod numbers;
 mod pipeline;
 pub mod revoke;
-pub mod store;
 
 pub use batch::{run_batch, BatchSummary};
 pub use ca::{IssueRequest, Issued, ProviderCa, SubjectKey};
@@ -23,12 +22,6 @@ pub use numbers::NumberCheck;
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };
-pub use store::{
-    CertKind, CertStatus, IssuanceStore, StoreMigration, StoredCert, STORE_SCHEMA_VERSION,
-};
-
-/// The issuance store's file name inside a CA directory.
-pub const STORE_FILE: &str = ca::STORE;
 
 /// Why a CA operation could not be done. Every message says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -175,27 +168,9 @@ pub enum IssueError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// The store failed.
-    #[error("issuance store {path}: {message}")]
-    Store {
-        /// The database file.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The store has an older schema than this build writes: nothing was changed, and
-    /// nothing is done until `mimi-attest store migrate` upgrades it.
-    #[error("issuance store {path} has schema version {found}, older than the version {current} this build writes: nothing was changed; upgrade it once with `mimi-attest store migrate --ca {ca_dir}` (with no other command running on it), then run this command again")]
-    StoreOutdated {
-        /// The database file.
-        path: String,
-        /// Its schema version.
-        found: u32,
-        /// The version this build writes.
-        current: u32,
-        /// The CA directory, for the command to run.
-        ca_dir: String,
-    },
+    /// The issuance store failed, or needs `store migrate`.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Building or signing a certificate failed.
     #[error("could not sign the certificate: {0}")]
     Sign(String),

@@ -13,10 +13,10 @@ use super::ca::{
     P256PublicKey, ProviderCa,
 };
 use super::leaf::{self, LeafFields, LeafTemplate};
-use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{CaConfig, IssueError};
 use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
 use crate::sii::{Sii, SiiKind};
+use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// Where a stream's requests come from: `source(n)` gives up to `n` more (an `Err` entry is
 /// a request that could not be read; an empty vector ends the stream).
@@ -73,7 +73,7 @@ impl ProviderCa {
         // `issue` waiting behind a long batch waits seconds, not the whole batch.
         let mut exhausted = false;
         while !exhausted {
-            let _lock = super::lock::IssueLock::acquire(&self.dir)?;
+            let _lock = crate::store::IssueLock::acquire(&self.dir)?;
             self.refuse_if_revoked()?;
             let mut taken = 0;
             let mut turn = |n: usize| {
@@ -135,9 +135,11 @@ impl ProviderCa {
         let store = &mut self.store;
         let store_path = store.path();
         let parallel = rayon::current_num_threads() > 1;
-        let stopped = |what: &str, why: &str| IssueError::Store {
-            path: store_path.clone(),
-            message: format!("the {what} thread {why}; nothing after its sub-batch was issued"),
+        let stopped = |what: &str, why: &str| {
+            IssueError::Store(crate::store::StoreError::Failed {
+                path: store_path.clone(),
+                message: format!("the {what} thread {why}; nothing after its sub-batch was issued"),
+            })
         };
         let mut ids_in_flight = std::collections::HashSet::new();
         std::thread::scope(|s| {
@@ -656,7 +658,7 @@ fn store_loop(
                     let _ = to_main.send(Ok(stage));
                 }
             }
-            let _ = to_main.send(Err(e));
+            let _ = to_main.send(Err(e.into()));
             return;
         }
         reserved_not_stored += reserve.len();

@@ -33,10 +33,10 @@ use time::OffsetDateTime;
 
 use super::ca::{cert_ski, sign_err};
 use super::ca::{read_text, CONFIG, ROOT_PEM};
-use super::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use super::{CaConfig, IssueError, Passphrase, ProviderCa};
 use crate::profile::serial_hex;
 use crate::sii::Sii;
+use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Why an attestation is revoked.
@@ -254,7 +254,7 @@ impl CaRecords {
         }
         Ok(CaRecords {
             dir: dir.to_owned(),
-            store: IssuanceStore::open(&dir.join(super::ca::STORE))?,
+            store: IssuanceStore::open(&dir.join(crate::store::STORE_FILE))?,
         })
     }
 

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::IssueError;
+use super::StoreError;
 
 /// The lock file's name inside a CA directory.
-pub(crate) const LOCK_FILE: &str = "issue.lock";
+const LOCK_FILE: &str = "issue.lock";
 /// How long to wait for another issuing process before giving up with a clear message.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -30,16 +30,16 @@ pub(crate) struct IssueLock {
 
 impl IssueLock {
     /// Wait (up to two minutes) until no other process issues from `dir`, then hold it.
-    pub(crate) fn acquire(dir: &Path) -> Result<IssueLock, IssueError> {
+    pub(crate) fn acquire(dir: &Path) -> Result<IssueLock, StoreError> {
         let path = dir.join(LOCK_FILE);
-        let err = |e: rusqlite::Error| IssueError::Store {
+        let err = |e: rusqlite::Error| StoreError::Failed {
             path: path.display().to_string(),
             message: format!("cannot take the issuance lock: {e}"),
         };
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(WAIT).map_err(err)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy) => IssueError::Store {
+            Some(rusqlite::ErrorCode::DatabaseBusy) => StoreError::Failed {
                 path: path.display().to_string(),
                 message: format!(
                     "another process has been issuing from this CA for more than {} s: try again when it has finished",

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::IssueError;
+use super::StoreError;
 
 /// What a stored certificate is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -269,14 +269,14 @@ const INSERT_DER: &str = "INSERT INTO certificate_der (id, der) VALUES (?1, ?2)"
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
 impl IssuanceStore {
-    fn configure(conn: &Connection, path: &Path) -> Result<(), IssueError> {
+    fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| store_err(path, e))?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(|e| store_err(path, e))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(IssueError::Store {
+            return Err(StoreError::Failed {
                 path: path.display().to_string(),
                 message: format!("could not switch the store to WAL mode (got {mode})"),
             });
@@ -298,9 +298,9 @@ impl IssuanceStore {
     }
 
     /// Create a new, empty store at `path` (which must not exist).
-    pub fn create(path: &Path) -> Result<Self, IssueError> {
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
         if path.exists() {
-            return Err(IssueError::Store {
+            return Err(StoreError::Failed {
                 path: path.display().to_string(),
                 message: "a store already exists here; open it instead of creating one".into(),
             });
@@ -325,11 +325,11 @@ impl IssuanceStore {
         })
     }
 
-    fn must_exist(path: &Path) -> Result<(), IssueError> {
+    fn must_exist(path: &Path) -> Result<(), StoreError> {
         if path.is_file() {
             return Ok(());
         }
-        Err(IssueError::Store {
+        Err(StoreError::Failed {
             path: path.display().to_string(),
             message:
                 "no issuance store here: is this a CA directory made by `mimi-attest ca init`?"
@@ -337,7 +337,7 @@ impl IssuanceStore {
         })
     }
 
-    fn open_read_write(path: &Path) -> Result<(Connection, u32), IssueError> {
+    fn open_read_write(path: &Path) -> Result<(Connection, u32), StoreError> {
         Self::must_exist(path)?;
         let conn = Connection::open_with_flags(
             path,
@@ -350,13 +350,13 @@ impl IssuanceStore {
     }
 
     /// Open an existing store for issuing and revoking. A store with an older schema is
-    /// refused ([`IssueError::StoreOutdated`]) and left as it is: schema changes are made only
+    /// refused ([`StoreError::Outdated`]) and left as it is: schema changes are made only
     /// by [`IssuanceStore::migrate`] (`mimi-attest store migrate`), never when a command
     /// starts.
-    pub fn open(path: &Path) -> Result<Self, IssueError> {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         let (conn, version) = Self::open_read_write(path)?;
         if version < STORE_SCHEMA_VERSION {
-            return Err(IssueError::StoreOutdated {
+            return Err(StoreError::Outdated {
                 path: path.display().to_string(),
                 found: version,
                 current: STORE_SCHEMA_VERSION,
@@ -373,10 +373,10 @@ impl IssuanceStore {
     /// Upgrade the store at `path` to this build's schema, in one transaction (all or
     /// nothing): rows keep their order and ids, and every certificate's DER is kept. A store
     /// already at this version is left unchanged (`from == to`).
-    pub fn migrate(path: &Path) -> Result<StoreMigration, IssueError> {
+    pub fn migrate(path: &Path) -> Result<StoreMigration, StoreError> {
         let (conn, from) = Self::open_read_write(path)?;
         if from == 1 {
-            migrate_v1(&conn).map_err(|e| IssueError::Store {
+            migrate_v1(&conn).map_err(|e| StoreError::Failed {
                 path: path.display().to_string(),
                 message: format!(
                     "could not upgrade the store from schema version 1 to {SCHEMA_VERSION} \
@@ -397,7 +397,7 @@ impl IssuanceStore {
     /// write-ahead log (`store.db-wal`) are read too: where SQLite cannot read the log in
     /// place (it needs write access beside it for `store.db-shm`), the database and its log
     /// are copied to a private temporary directory and the copy is read.
-    pub fn open_read_only(path: &Path) -> Result<Self, IssueError> {
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         Self::must_exist(path)?;
         let (conn, copy) = match open_ro(path, "mode=ro") {
             Ok(conn) => (conn, None),
@@ -408,7 +408,7 @@ impl IssuanceStore {
                 None,
             ),
             Err(first) => {
-                let (conn, dir) = open_copy(path).map_err(|e| IssueError::Store {
+                let (conn, dir) = open_copy(path).map_err(|e| StoreError::Failed {
                     path: path.display().to_string(),
                     message: format!(
                         "cannot read the store read-only ({first}), and copying it with its log {} to read the copy failed too ({e}): read it where its directory is writable",
@@ -440,8 +440,8 @@ impl IssuanceStore {
         self.conn.path().unwrap_or("store.db").to_owned()
     }
 
-    fn err(&self, e: rusqlite::Error) -> IssueError {
-        IssueError::Store {
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Failed {
             path: self.path(),
             message: e.to_string(),
         }
@@ -452,20 +452,20 @@ impl IssuanceStore {
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T, IssueError> {
+    ) -> Result<T, StoreError> {
         let path = self.path();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| IssueError::Store {
+            .map_err(|e| StoreError::Failed {
                 path: path.clone(),
                 message: format!("{e} (another process holds the store; try again)"),
             })?;
-        let out = f(&tx).map_err(|e| IssueError::Store {
+        let out = f(&tx).map_err(|e| StoreError::Failed {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        tx.commit().map_err(|e| IssueError::Store {
+        tx.commit().map_err(|e| StoreError::Failed {
             path,
             message: e.to_string(),
         })?;
@@ -561,7 +561,7 @@ impl IssuanceStore {
     /// Fold the write-ahead log into the database file and empty it, without waiting: with
     /// readers still in the log, what they may need is left there, for a later checkpoint
     /// or for closing the store.
-    pub(crate) fn fold_log(&self) -> Result<(), IssueError> {
+    pub(crate) fn fold_log(&self) -> Result<(), StoreError> {
         self.conn
             .busy_timeout(StdDuration::ZERO)
             .map_err(|e| self.err(e))?;
@@ -575,7 +575,7 @@ impl IssuanceStore {
     }
 
     /// Fold the write-ahead log into the database file.
-    pub fn checkpoint(&self) -> Result<(), IssueError> {
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(|e| self.err(e))
@@ -614,16 +614,16 @@ impl IssuanceStore {
     }
 
     /// The row with this serial.
-    pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, IssueError> {
+    pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, StoreError> {
         self.one("serial = ?1", serial)
     }
 
     /// The row that holds this request id.
-    pub fn by_request_id(&self, id: &str) -> Result<Option<StoredCert>, IssueError> {
+    pub fn by_request_id(&self, id: &str) -> Result<Option<StoredCert>, StoreError> {
         self.one("request_id = ?1", id)
     }
 
-    fn one(&self, sql_where: &str, key: &str) -> Result<Option<StoredCert>, IssueError> {
+    fn one(&self, sql_where: &str, key: &str) -> Result<Option<StoredCert>, StoreError> {
         Self::row_where(&self.conn, sql_where, key).map_err(|e| self.err(e))
     }
 
@@ -648,7 +648,7 @@ impl IssuanceStore {
         &self,
         sql_where: &str,
         args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<StoredCert>, IssueError> {
+    ) -> Result<Vec<StoredCert>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -667,7 +667,7 @@ impl IssuanceStore {
         &self,
         sii: &str,
         now: OffsetDateTime,
-    ) -> Result<Vec<StoredCert>, IssueError> {
+    ) -> Result<Vec<StoredCert>, StoreError> {
         self.query(
             "kind = 'leaf' AND status = 'issued' AND sii = ?1 AND not_after > ?2",
             &[&sii, &fmt_time(now)],
@@ -675,7 +675,7 @@ impl IssuanceStore {
     }
 
     /// Issued, unexpired leaves (for renewal planning).
-    pub fn live_leaves(&self, now: OffsetDateTime) -> Result<Vec<StoredCert>, IssueError> {
+    pub fn live_leaves(&self, now: OffsetDateTime) -> Result<Vec<StoredCert>, StoreError> {
         self.query(
             "kind = 'leaf' AND status = 'issued' AND not_after > ?1",
             &[&fmt_time(now)],
@@ -687,7 +687,7 @@ impl IssuanceStore {
         &self,
         issuer_serial: &str,
         now: OffsetDateTime,
-    ) -> Result<u64, IssueError> {
+    ) -> Result<u64, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued' AND issuer_serial = ?1 AND not_after > ?2",
@@ -698,12 +698,12 @@ impl IssuanceStore {
     }
 
     /// Issuing CA certificates, oldest first.
-    pub fn issuing_cas(&self) -> Result<Vec<StoredCert>, IssueError> {
+    pub fn issuing_cas(&self) -> Result<Vec<StoredCert>, StoreError> {
         self.query("kind = 'ca'", &[])
     }
 
     /// Request ids that start with `prefix` (e.g. the `renew:` ids).
-    pub fn request_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>, IssueError> {
+    pub fn request_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -724,7 +724,7 @@ impl IssuanceStore {
         &self,
         issuer_serial: &str,
         now: OffsetDateTime,
-    ) -> Result<Vec<RevokedEntry>, IssueError> {
+    ) -> Result<Vec<RevokedEntry>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -746,7 +746,7 @@ impl IssuanceStore {
     }
 
     /// Every row, oldest first.
-    pub fn all(&self) -> Result<Vec<StoredCert>, IssueError> {
+    pub fn all(&self) -> Result<Vec<StoredCert>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -761,7 +761,7 @@ impl IssuanceStore {
     }
 
     /// How many rows have this status.
-    pub fn count(&self, status: CertStatus) -> Result<u64, IssueError> {
+    pub fn count(&self, status: CertStatus) -> Result<u64, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM certificates WHERE status = ?1",
@@ -805,7 +805,7 @@ fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// The schema version recorded in the store's `meta` table.
-fn read_schema_version(conn: &Connection, path: &Path) -> Result<u32, IssueError> {
+fn read_schema_version(conn: &Connection, path: &Path) -> Result<u32, StoreError> {
     let version: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -816,7 +816,7 @@ fn read_schema_version(conn: &Connection, path: &Path) -> Result<u32, IssueError
         .map_err(|e| store_err(path, e))?;
     match version.as_deref().map(str::parse::<u32>) {
         Some(Ok(v)) if (1..=STORE_SCHEMA_VERSION).contains(&v) => Ok(v),
-        _ => Err(IssueError::Store {
+        _ => Err(StoreError::Failed {
             path: path.display().to_string(),
             message: format!(
                 "store schema version {} is not one this build reads (1 to {SCHEMA_VERSION}): use the release that made this store, or a newer one",
@@ -901,8 +901,8 @@ fn uri_path(path: &Path) -> String {
     out
 }
 
-fn store_err(path: &Path, e: rusqlite::Error) -> IssueError {
-    IssueError::Store {
+fn store_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Failed {
         path: path.display().to_string(),
         message: e.to_string(),
     }
@@ -1000,14 +1000,14 @@ mod tests {
         let err = store
             .write(|tx| IssuanceStore::complete_many(tx, &[(ids[4], b"again"), (ids[5], b"der-6")]))
             .unwrap_err();
-        assert!(matches!(err, IssueError::Store { .. }), "{err}");
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         assert_eq!(row(&store, 6).status, CertStatus::Reserved);
         assert_eq!(row(&store, 5).der, Some(b"der-5".to_vec()));
         // An abandoned reservation is never completed (its serial stays unused).
         let err = store
             .write(|tx| IssuanceStore::complete_many(tx, &[(ids[2], b"late")]))
             .unwrap_err();
-        assert!(matches!(err, IssueError::Store { .. }), "{err}");
+        assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         let r = row(&store, 3);
         assert_eq!((r.status, r.der), (CertStatus::Abandoned, None));
     }
