@@ -196,8 +196,7 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 /// device or FIFO target is written in place, as it is streamed.)
 ///
 /// A long output is synced behind the writing, on a thread of its own, every
-/// [`SYNC_BEHIND`] bytes, so the sync in `commit` has little left to write: for the
-/// ≈190 MB of results of 100,000 requests that final sync took ≈0.1 s alone.
+/// [`SYNC_BEHIND`] bytes, so the sync in `commit` has little left to write.
 pub struct PendingFile {
     /// The temporary file and the target it becomes; `None` when written in place.
     rename: Option<(PathBuf, PathBuf)>,
@@ -212,8 +211,7 @@ pub struct PendingFile {
 pub const SYNC_BEHIND: u64 = 16 << 20;
 
 /// The write buffer of a [`PendingFile`]: `issue-batch` writes about 2 KB a result line,
-/// and with the usual 8 KiB buffer a system call every four lines cost about 3 % of a
-/// one-core batch.
+/// and the usual 8 KiB would mean a system call every four lines (BENCHMARKS.md).
 pub const WRITE_BUFFER: usize = 256 << 10;
 
 impl PendingFile {

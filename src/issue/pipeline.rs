@@ -305,10 +305,8 @@ fn replay_answer(
 /// large store each leaf's inserts into the serial, request-id and SII indexes land on
 /// random pages, and a transaction writes every page it touches to the log (and a
 /// checkpoint again to the database): the more leaves a transaction holds, the more of
-/// them share pages. Measured issuing 40,960 leaves into a store of 200,000, random SIIs
-/// and request ids, one core: 2,048 a sub-batch 20.0k leaves/s, 4,096 23.2k/s, 8,192
-/// 24.7k/s (bytes written per leaf over the whole run 11.1 KB, 7.3 KB, 5.1 KB). 4,096
-/// keeps the five sub-batches in flight at about 100 MB.
+/// them share pages. 4,096 keeps the five sub-batches in flight at about 100 MB
+/// (BENCHMARKS.md, second round, has the measurements).
 const STAGE: usize = 4096;
 
 /// The first sub-batch of a pipeline holds [`FIRST_STAGE`] requests and each next one twice

@@ -250,12 +250,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
 /// indexes keyed by random values (serial, request id, SII), so each transaction touches
 /// pages all over them, and every page it touches goes to the write-ahead log and again to
 /// the database file at the checkpoint. Larger pages mean fewer pages, fewer levels and
-/// fewer writes for the same entries. Measured (dev probe, 16,384 `run_batch` requests
-/// a run, the store's closing checkpoint included): a new store 32.0k -> 33.5k leaves/s on
-/// one core, 55.6k -> 58.9k on two; a store of 300,000 leaves 14.6k -> 17.6k and 19.7k ->
-/// 24.2k. 32 and 64 KiB were faster still in the large store (19.2k and 20.2k on one
-/// core), but make every small transaction (one `issue`, one `revoke`) write that much
-/// more; 16 KiB is the usual compromise of storage engines. An existing store keeps the
+/// fewer writes for the same entries; larger still would make every small transaction (one
+/// `issue`, one `revoke`) write that much more (BENCHMARKS.md, third round, has the
+/// measurements). An existing store keeps the
 /// page size it was made with (see the README for converting one).
 const PAGE_SIZE: u32 = 16_384;
 

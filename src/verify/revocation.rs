@@ -17,7 +17,7 @@
 //! and copies nothing. The signature check of a CRL against an issuer key is done once per
 //! (CRL, key) pair and remembered. (Handing the CRLs to rustls-webpki's own revocation
 //! options instead would re-verify the CRL's signature, hashing the whole list, on every
-//! chain: 50 ms per chain with a million entries.) CRLs this toolkit cannot judge safely —
+//! chain; docs/relying-platform-revocation.md has the measurement.) CRLs this toolkit cannot judge safely —
 //! delta CRLs and CRLs with an issuingDistributionPoint (partial scope) — are refused when
 //! loaded rather than half-understood.
 
