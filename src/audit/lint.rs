@@ -959,31 +959,22 @@ fn csr_sii_count(csr: &X509CertificationRequest<'_>) -> Option<String> {
 /// (canonical).
 fn csr_sii(
     csr: &X509CertificationRequest<'_>,
-) -> Option<(Result<crate::Sii, String>, Result<(), String>)> {
+) -> Option<(Result<crate::Sii, String>, Result<(), crate::SiiError>)> {
     let names = csr_names(csr)?;
     let [name] = names.as_slice() else {
         return None;
     };
+    let lenient = |v: &str| crate::Sii::parse(v).map_err(|e| e.to_string());
     Some(match name {
-        GeneralName::URI(u) => (
-            crate::Sii::parse(u).map_err(|e| e.to_string()),
-            crate::Sii::from_san_uri(u)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        ),
-        GeneralName::RFC822Name(a) => (
-            crate::Sii::parse(a).map_err(|e| e.to_string()),
-            crate::Sii::from_san_rfc822(a)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        ),
-        other => {
-            let e = format!(
+        GeneralName::URI(u) => (lenient(u), crate::Sii::from_san_uri(u).map(|_| ())),
+        GeneralName::RFC822Name(a) => (lenient(a), crate::Sii::from_san_rfc822(a).map(|_| ())),
+        other => (
+            Err(format!(
                 "the name is a {}, not a tel: URI or an rfc822Name",
                 profile::general_name_kind(other)
-            );
-            (Err(e.clone()), Err(e))
-        }
+            )),
+            Ok(()),
+        ),
     })
 }
 
@@ -996,7 +987,10 @@ fn csr_sii_invalid(csr: &X509CertificationRequest<'_>) -> Option<String> {
 
 fn csr_sii_not_canonical(csr: &X509CertificationRequest<'_>) -> Option<String> {
     match csr_sii(csr)? {
-        (Ok(sii), Err(e)) => Some(format!("{e}; the issuer would certify {sii}")),
+        (Ok(sii), Err(crate::SiiError::NotCanonical { input, canonical })) => Some(format!(
+            "the CSR asks for {input:?}; the certificate would carry {canonical:?} ({sii})"
+        )),
+        (Ok(sii), Err(e)) => Some(format!("{e}; the certificate would carry {sii}")),
         _ => None,
     }
 }
