@@ -12,10 +12,11 @@ use mimi_attest::{
     IssueError, IssueRequest, MappingFlags, Method, MimiMapping, ProviderCa, Sii, Span, SubjectKey,
 };
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
-    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
-    KeyUsagePurpose, RevocationReason, RevokedCertParams, SanType, SerialNumber,
-    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CidrSubnet,
+    CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope, CustomExtension,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, NameConstraints, RevocationReason, RevokedCertParams, SanType,
+    SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
@@ -255,6 +256,20 @@ fn ext_tlv(oid_der: &[u8], value: &[u8]) -> Vec<u8> {
     inner.push(0x04);
     inner.extend(len_bytes(value.len()));
     inner.extend_from_slice(value);
+    let mut v = vec![0x30];
+    v.extend(len_bytes(inner.len()));
+    v.extend(inner);
+    v
+}
+
+/// An Extension TLV marked critical.
+fn crit_ext_tlv(oid_der: &[u8], value: &[u8]) -> Vec<u8> {
+    let plain = ext_tlv(oid_der, value);
+    let (h, _) = tlv_len(&plain);
+    let oid_end = h + 2 + oid_der.len();
+    let mut inner = plain[h..oid_end].to_vec();
+    inner.extend([0x01, 0x01, 0xff]);
+    inner.extend_from_slice(&plain[oid_end..]);
     let mut v = vec![0x30];
     v.extend(len_bytes(inner.len()));
     v.extend(inner);
@@ -602,10 +617,22 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
                 )
             }),
         ),
+        (
+            "n_not_mapping_v1",
+            leaf_with(|p| {
+                p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                p.custom_extensions = vec![];
+            }),
+        ),
     ]
 }
 
 fn crl_der(_fx: &Fixture, this: OffsetDateTime, issuer: &Issuer<'_, KeyPair>) -> Vec<u8> {
+    crl_params(this).signed_by(issuer).unwrap().der().to_vec()
+}
+
+/// The parameters of the fixture CA's CRL at `this`.
+fn crl_params(this: OffsetDateTime) -> CertificateRevocationListParams {
     CertificateRevocationListParams {
         this_update: this,
         next_update: this + Duration::hours(24),
@@ -619,10 +646,6 @@ fn crl_der(_fx: &Fixture, this: OffsetDateTime, issuer: &Issuer<'_, KeyPair>) ->
         }],
         key_identifier_method: KeyIdMethod::Sha256,
     }
-    .signed_by(issuer)
-    .unwrap()
-    .der()
-    .to_vec()
 }
 
 #[test]
@@ -673,6 +696,7 @@ fn every_certificate_lint_fires_on_its_case_and_stays_quiet_on_clean_certificate
     for l in catalogue() {
         if l.applies_to.contains(&audit::LintTarget::Crl)
             || l.applies_to.contains(&audit::LintTarget::Chain)
+            || l.applies_to.contains(&audit::LintTarget::Csr)
         {
             continue;
         }
@@ -750,7 +774,71 @@ fn crl_lints_fire_and_stay_quiet() {
             "e_crl_signature_not_ecdsa_sha256",
             crl_der(&fx, t, &p384_issuer),
         ),
+        (
+            "e_crl_number_critical",
+            der_edit(
+                &good,
+                &number,
+                &crit_ext_tlv(&[0x55, 0x1d, 0x14], &ext_value("2.5.29.20")),
+            ),
+        ),
+        (
+            "e_crl_number_invalid",
+            der_edit(
+                &good,
+                &number,
+                &ext_tlv(&[0x55, 0x1d, 0x14], &[0x02, 0x01, 0xff]),
+            ),
+        ),
+        (
+            "e_crl_issuer_empty",
+            crl_der(&fx, t, &{
+                let mut p = CertificateParams::default();
+                p.distinguished_name = DistinguishedName::new();
+                Issuer::new(p, p256())
+            }),
+        ),
+        (
+            "e_crl_next_update_before_this_update",
+            der_edit(
+                &good,
+                &utc_time(t + Duration::hours(24)),
+                &utc_time(t - Duration::hours(1)),
+            ),
+        ),
+        (
+            "e_crl_not_full",
+            CertificateRevocationListParams {
+                issuing_distribution_point: Some(CrlIssuingDistributionPoint {
+                    distribution_point: CrlDistributionPoint {
+                        uris: vec!["http://crl.chat-a.example/mapping.crl".into()],
+                    },
+                    scope: Some(CrlScope::UserCertsOnly),
+                }),
+                ..crl_params(t)
+            }
+            .signed_by(&fx.issuer())
+            .unwrap()
+            .der()
+            .to_vec(),
+        ),
     ];
+    // A negative number and a 21-octet one are both refused, a 20-octet one is fine.
+    let with_number = |value: &[u8]| {
+        let der = der_edit(&good, &number, &ext_tlv(&[0x55, 0x1d, 0x14], value));
+        lint_crl(&der)
+            .unwrap()
+            .iter()
+            .map(|f| f.id)
+            .collect::<Vec<_>>()
+    };
+    let mut long = vec![0x02, 21, 0x01];
+    long.extend([0; 20]);
+    assert!(with_number(&long).contains(&"e_crl_number_invalid"));
+    let mut twenty = vec![0x02, 20, 0x01];
+    twenty.extend([0; 19]);
+    assert_eq!(with_number(&twenty), Vec::<&str>::new());
+    assert!(with_number(&[0x02, 0x02, 0x00, 0x01]).contains(&"e_crl_number_invalid"));
     for (id, der) in &cases {
         let f = lint_crl(der).unwrap();
         assert!(f.iter().any(|x| x.id == *id), "{id} did not fire: {f:?}");
@@ -1151,6 +1239,7 @@ fn inspect_json_schema_is_stable() {
     assert_eq!(
         keys(cert),
         [
+            "authority_info_access",
             "authority_key_id",
             "basic_constraints",
             "crl_distribution_points",
@@ -1163,6 +1252,7 @@ fn inspect_json_schema_is_stable() {
             "mimi_mapping_error",
             "mimi_scope",
             "mimi_scope_error",
+            "name_constraints",
             "other_extensions",
             "policies",
             "public_key",
@@ -1174,6 +1264,8 @@ fn inspect_json_schema_is_stable() {
             "subject",
             "subject_alt_names",
             "subject_key_id",
+            "tn_auth_list",
+            "tn_auth_list_error",
             "validity",
             "version"
         ]
@@ -1203,8 +1295,10 @@ fn inspect_json_schema_is_stable() {
     );
     assert_eq!(
         keys(&cert["public_key"]),
-        ["algorithm", "curve", "spki_sha256"]
+        ["algorithm", "bits", "curve", "description", "spki_sha256"]
     );
+    assert_eq!(cert["public_key"]["bits"], 256);
+    assert_eq!(cert["public_key"]["description"], "EC P-256");
     assert_eq!(
         keys(&cert["extended_key_usage"]),
         ["critical", "extension", "purposes"]
@@ -1450,5 +1544,422 @@ fn openssl_agrees_on_serial_fingerprint_and_validity() {
             c.validity.not_before
         );
         assert_eq!(audit_time(parse(&field("notAfter="))), c.validity.not_after);
+    }
+}
+
+// --- CSRs, and certificates of other profiles ------------------------------------------
+
+fn csr_with(key: &KeyPair, names: Vec<SanType>) -> Vec<u8> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = DistinguishedName::new();
+    p.subject_alt_names = names;
+    p.serialize_request(key).unwrap().der().to_vec()
+}
+
+fn csr_ids(der: &[u8]) -> Vec<&'static str> {
+    audit::lint_csr(der).unwrap().iter().map(|f| f.id).collect()
+}
+
+/// Every CSR lint fires on its case and stays quiet on the CSRs a mapping client makes.
+#[test]
+fn csr_lints_fire_and_stay_quiet() {
+    let key = p256();
+    let tel = csr_with(
+        &key,
+        vec![SanType::URI("tel:+15551234567".try_into().unwrap())],
+    );
+    let email = csr_with(
+        &key,
+        vec![SanType::Rfc822Name(
+            "alice@chat-a.example".try_into().unwrap(),
+        )],
+    );
+    assert_eq!(csr_ids(&tel), Vec::<&str>::new());
+    assert_eq!(csr_ids(&email), Vec::<&str>::new());
+    let mut bad_sig = tel.clone();
+    let n = bad_sig.len();
+    bad_sig[n - 5] ^= 0x01;
+    let p384 = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
+    let ed = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "e_csr_version_not_v1",
+            der_edit(&tel, &[0x02, 0x01, 0x00], &[0x02, 0x01, 0x01]),
+        ),
+        ("e_csr_signature_invalid", bad_sig),
+        (
+            "e_csr_key_not_p256",
+            csr_with(
+                &p384,
+                vec![SanType::URI("tel:+15551234567".try_into().unwrap())],
+            ),
+        ),
+        (
+            "e_csr_key_not_p256",
+            csr_with(
+                &ed,
+                vec![SanType::URI("tel:+15551234567".try_into().unwrap())],
+            ),
+        ),
+        ("e_csr_sii_count", csr_with(&key, vec![])),
+        (
+            "e_csr_sii_count",
+            csr_with(
+                &key,
+                vec![
+                    SanType::URI("tel:+15551234567".try_into().unwrap()),
+                    SanType::Rfc822Name("alice@chat-a.example".try_into().unwrap()),
+                ],
+            ),
+        ),
+        (
+            "e_csr_sii_invalid",
+            csr_with(
+                &key,
+                vec![SanType::DnsName("chat-a.example".try_into().unwrap())],
+            ),
+        ),
+        (
+            "e_csr_sii_invalid",
+            csr_with(
+                &key,
+                vec![SanType::URI("tel:5551234567".try_into().unwrap())],
+            ),
+        ),
+        (
+            "w_csr_sii_not_canonical",
+            csr_with(
+                &key,
+                vec![SanType::URI("tel:+1-555-123-4567".try_into().unwrap())],
+            ),
+        ),
+        (
+            "w_csr_sii_not_canonical",
+            csr_with(
+                &key,
+                vec![SanType::Rfc822Name(
+                    "Alice@Chat-A.example".try_into().unwrap(),
+                )],
+            ),
+        ),
+    ];
+    for (id, der) in &cases {
+        let found = csr_ids(der);
+        assert!(found.contains(id), "{id} did not fire: {found:?}");
+    }
+    // The signature and version cases break nothing else; a P-384 key's CSR still verifies.
+    assert_eq!(csr_ids(&cases[1].1), ["e_csr_signature_invalid"]);
+    assert_eq!(csr_ids(&cases[2].1), ["e_csr_key_not_p256"]);
+    // The warning names the form the certificate would carry.
+    let w = audit::lint_csr(&cases[8].1).unwrap();
+    assert!(w[0].detail.contains("tel:+15551234567"), "{}", w[0].detail);
+    // Every CSR lint of the catalogue has a case.
+    for l in catalogue()
+        .iter()
+        .filter(|l| l.applies_to.contains(&audit::LintTarget::Csr))
+    {
+        assert!(
+            cases.iter().any(|(id, _)| *id == l.id),
+            "no case for {}",
+            l.id
+        );
+    }
+    // In a mixed input, the CSR is linted too and named by its subject.
+    let pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", cases[4].1.clone()));
+    let report = lint_objects(&read_objects(pem.as_bytes()).unwrap());
+    assert_eq!(report.objects[0].kind, ObjectKind::Csr);
+    assert_eq!(report.objects[0].findings[0].id, "e_csr_sii_count");
+    assert!(report.fails(Severity::Error));
+}
+
+/// DER of an authorityInfoAccess value: (access method arcs, URI) pairs.
+fn aia_der(entries: &[(&[u64], &str)]) -> Vec<u8> {
+    yasna::construct_der(|w| {
+        w.write_sequence_of(|w| {
+            for (method, uri) in entries {
+                w.next().write_sequence(|w| {
+                    w.next()
+                        .write_oid(&yasna::models::ObjectIdentifier::from_slice(method));
+                    w.next()
+                        .write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(uri));
+                });
+            }
+        })
+    })
+}
+
+const OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];
+const CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
+const TN_AUTH_LIST: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 26];
+
+/// DER of a TNAuthList (RFC 8226, explicit tags): an SPC, a range and one number.
+fn tn_auth_list_der() -> Vec<u8> {
+    use yasna::Tag;
+    yasna::construct_der(|w| {
+        w.write_sequence_of(|w| {
+            w.next()
+                .write_tagged(Tag::context(0), |w| w.write_ia5_string("707J"));
+            w.next().write_tagged(Tag::context(1), |w| {
+                w.write_sequence(|w| {
+                    w.next().write_ia5_string("15551230000");
+                    w.next().write_u64(100);
+                })
+            });
+            w.next()
+                .write_tagged(Tag::context(2), |w| w.write_ia5_string("15551234567"));
+        })
+    })
+}
+
+/// A web PKI intermediate (name constraints, AIA) and the TLS server certificate it signs.
+fn tls_chain() -> (Vec<u8>, Vec<u8>) {
+    let t = now();
+    let mut ca = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "Example Web CA");
+    dn.push(DnType::CommonName, "Example TLS Issuing CA");
+    ca.distinguished_name = dn;
+    ca.not_before = t - Duration::days(1);
+    ca.not_after = t + Duration::days(365);
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("example.com".into()),
+            GeneralSubtree::Rfc822Name("example.com".into()),
+        ],
+        excluded_subtrees: vec![GeneralSubtree::IpAddress(CidrSubnet::V4(
+            [10, 0, 0, 0],
+            [255, 0, 0, 0],
+        ))],
+    });
+    let ca_key = p256();
+    let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
+    let mut leaf = CertificateParams::new(vec!["www.example.com".into()]).unwrap();
+    leaf.distinguished_name = DistinguishedName::new();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "www.example.com");
+    leaf.not_before = t - Duration::hours(1);
+    leaf.not_after = t + Duration::days(90);
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+        aia_der(&[
+            (OCSP, "http://ocsp.example.com"),
+            (CA_ISSUERS, "http://ca.example.com/tls-ca.der"),
+        ]),
+    )];
+    let leaf_der = leaf
+        .signed_by(&p256(), &Issuer::new(ca, ca_key))
+        .unwrap()
+        .der()
+        .to_vec();
+    (leaf_der, ca_der)
+}
+
+/// A STIR/SHAKEN-like certificate: TNAuthList (here `tn` as given), no EKU.
+fn shaken_cert(tn: Vec<u8>) -> Vec<u8> {
+    let t = now();
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "SHAKEN 707J");
+    p.distinguished_name = dn;
+    p.not_before = t - Duration::hours(1);
+    p.not_after = t + Duration::days(365);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.custom_extensions = vec![CustomExtension::from_oid_content(TN_AUTH_LIST, tn)];
+    p.self_signed(&p256()).unwrap().der().to_vec()
+}
+
+/// A certificate of another profile is said to be one, once and first, with a guess at
+/// what it is; what it lacks as a mapping-v1 certificate follows.
+#[test]
+fn foreign_certificates_lead_with_one_note() {
+    let (tls, web_ca) = tls_chain();
+    let shaken = shaken_cert(tn_auth_list_der());
+    for (der, looks) in [
+        (&tls, "TLS server certificate"),
+        (&web_ca, ""),
+        (&shaken, "STIR/SHAKEN"),
+    ] {
+        let (_, f) = lint_certificate(der, None).unwrap();
+        assert_eq!(f[0].id, "n_not_mapping_v1", "{f:?}");
+        assert!(f[0].detail.contains(looks), "{}", f[0].detail);
+        assert_eq!(f.iter().filter(|x| x.id == "n_not_mapping_v1").count(), 1);
+        assert!(f[1].severity == Severity::Error, "{f:?}");
+        assert!(f.iter().any(|x| x.id == "e_policy_missing"));
+    }
+    // In a chain, too: the pair lints are sorted in after the note.
+    let report = lint_objects(&read_objects(&chain_pem(&[&tls, &web_ca])).unwrap());
+    for o in &report.objects {
+        assert_eq!(o.findings[0].id, "n_not_mapping_v1");
+    }
+    // Each of the profile's marks alone makes a certificate mapping-v1 (then no note).
+    let fx = Fixture::new();
+    for keep in 0..3 {
+        let der = build(&fx, Kind::Leaf, |p| {
+            p.extended_key_usages = if keep == 0 { vec![mimi_eku()] } else { vec![] };
+            p.custom_extensions = match keep {
+                1 => vec![mapping_ext(&mapping("chat-a.example", now()))],
+                2 => vec![policies()],
+                _ => vec![],
+            };
+        });
+        assert!(!fires(&der, "n_not_mapping_v1"), "mark {keep}");
+    }
+}
+
+#[test]
+fn inspect_decodes_name_constraints_aia_and_tn_auth_list() {
+    let (tls, web_ca) = tls_chain();
+    let shaken = shaken_cert(tn_auth_list_der());
+    let r = inspect(
+        &read_objects(&chain_pem(&[&tls, &web_ca, &shaken])).unwrap(),
+        now(),
+    )
+    .unwrap();
+    let leaf = &r.certificates[0];
+    let aia = leaf.authority_info_access.as_ref().unwrap();
+    assert!(!aia.critical);
+    let got: Vec<(&str, Option<&str>, &str, &str)> = aia
+        .descriptions
+        .iter()
+        .map(|d| {
+            (
+                d.method.oid.as_str(),
+                d.method.name,
+                d.kind,
+                d.value.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "1.3.6.1.5.5.7.48.1",
+                Some("ocsp"),
+                "uniformResourceIdentifier",
+                "http://ocsp.example.com"
+            ),
+            (
+                "1.3.6.1.5.5.7.48.2",
+                Some("caIssuers"),
+                "uniformResourceIdentifier",
+                "http://ca.example.com/tls-ca.der"
+            ),
+        ]
+    );
+    assert!(
+        leaf.other_extensions.is_empty(),
+        "{:?}",
+        leaf.other_extensions
+    );
+    assert_eq!(leaf.public_key.description.as_deref(), Some("EC P-256"));
+    let ca = &r.certificates[1];
+    let nc = ca.name_constraints.as_ref().unwrap();
+    assert!(nc.critical);
+    let permitted: Vec<(&str, &str)> = nc
+        .permitted
+        .iter()
+        .map(|e| (e.kind, e.value.as_str()))
+        .collect();
+    assert_eq!(
+        permitted,
+        [("dNSName", "example.com"), ("rfc822Name", "example.com")]
+    );
+    let excluded: Vec<(&str, &str)> = nc
+        .excluded
+        .iter()
+        .map(|e| (e.kind, e.value.as_str()))
+        .collect();
+    assert_eq!(excluded, [("iPAddress", "10.0.0.0/8")]);
+    assert!(ca.other_extensions.is_empty(), "{:?}", ca.other_extensions);
+    let s = &r.certificates[2];
+    let tn = s.tn_auth_list.as_ref().unwrap();
+    assert!(!tn.critical);
+    let entries: Vec<(&str, &str, Option<u64>)> = tn
+        .entries
+        .iter()
+        .map(|e| (e.kind, e.value.as_str(), e.count))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("spc", "707J", None),
+            ("range", "15551230000", Some(100)),
+            ("one", "15551234567", None)
+        ]
+    );
+    assert!(s.tn_auth_list_error.is_none() && s.other_extensions.is_empty());
+    // Text.
+    let text = r.render_text();
+    for needle in [
+        "nameConstraints [critical] permitted dNSName: example.com\n",
+        "excluded iPAddress: 10.0.0.0/8\n",
+        "authorityInfoAccess       ocsp (1.3.6.1.5.5.7.48.1) uniformResourceIdentifier: http://ocsp.example.com\n",
+        "caIssuers (1.3.6.1.5.5.7.48.2) uniformResourceIdentifier: http://ca.example.com/tls-ca.der\n",
+        "TNAuthList                spc 707J\n",
+        "range 15551230000 (count 100)\n",
+        "one 15551234567\n",
+        "EC P-256\n",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    // JSON.
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        v["certificates"][0]["authority_info_access"]["descriptions"][1]["method"]["name"],
+        "caIssuers"
+    );
+    assert_eq!(
+        v["certificates"][1]["name_constraints"]["excluded"][0]["value"],
+        "10.0.0.0/8"
+    );
+    assert_eq!(
+        v["certificates"][2]["tn_auth_list"]["entries"][1]["count"],
+        100
+    );
+    assert_eq!(
+        v["certificates"][2]["tn_auth_list"]["entries"][0]["kind"],
+        "spc"
+    );
+
+    // Malformed TNAuthLists are reported and shown raw: implicit tags, an empty list, a
+    // number with a letter, a range of one.
+    let implicit = vec![0x30, 0x06, 0x80, 0x04, b'7', b'0', b'7', b'J'];
+    let one_letter = yasna::construct_der(|w| {
+        w.write_sequence_of(|w| {
+            w.next()
+                .write_tagged(yasna::Tag::context(2), |w| w.write_ia5_string("1555A"))
+        })
+    });
+    let range_of_one = yasna::construct_der(|w| {
+        w.write_sequence_of(|w| {
+            w.next().write_tagged(yasna::Tag::context(1), |w| {
+                w.write_sequence(|w| {
+                    w.next().write_ia5_string("15551230000");
+                    w.next().write_u64(1);
+                })
+            })
+        })
+    });
+    for (bad, says) in [
+        (implicit, "explicitly tagged"),
+        (vec![0x30, 0x00], "empty"),
+        (one_letter, "1555A"),
+        (range_of_one, "count 1"),
+    ] {
+        let der = shaken_cert(bad.clone());
+        let r = inspect(&read_objects(&der).unwrap(), now()).unwrap();
+        let c = &r.certificates[0];
+        assert!(c.tn_auth_list.is_none());
+        let e = c.tn_auth_list_error.as_deref().unwrap();
+        assert!(e.contains(says), "{e}");
+        assert_eq!(c.other_extensions[0].hex, profile::hex(&bad));
+        assert!(r
+            .render_text()
+            .contains("TNAuthList                MALFORMED: "));
     }
 }

@@ -289,3 +289,163 @@ fn store_list_and_export() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("no issuance store"), "{}", stderr(&o));
 }
+
+fn openssl(args: &[&str]) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// RSA certificates and an RSA CSR made by OpenSSL: `inspect` names the algorithms and
+/// the key size and decodes nameConstraints and authorityInfoAccess; `lint` says first
+/// that they are not mapping-v1, then what they lack.
+#[test]
+fn openssl_rsa_certificates_and_csr() {
+    if !openssl(&["version"]) {
+        eprintln!("SKIPPED (visible): openssl not found, the RSA inspect/lint cases do not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+    let o = |a: &[&str]| assert!(openssl(a), "openssl {a:?}");
+    o(&[
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &p("tls.key"),
+        "-subj", "/CN=www.example.com", "-days", "30",
+        "-addext", "subjectAltName=DNS:www.example.com",
+        "-addext", "extendedKeyUsage=serverAuth",
+        "-addext", "authorityInfoAccess=OCSP;URI:http://ocsp.example.com,caIssuers;URI:http://ca.example.com/ca.der",
+        "-addext", "nameConstraints=critical,permitted;DNS:example.com,excluded;IP:10.0.0.0/255.0.0.0",
+        "-out", &p("tls.pem"),
+    ]);
+    o(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:3072",
+        "-nodes",
+        "-keyout",
+        &p("pss.key"),
+        "-subj",
+        "/CN=pss",
+        "-days",
+        "3",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-out",
+        &p("pss.pem"),
+    ]);
+    o(&[
+        "req",
+        "-new",
+        "-key",
+        &p("tls.key"),
+        "-subj",
+        "/",
+        "-addext",
+        "subjectAltName=URI:tel:+15551234567",
+        "-out",
+        &p("rsa.csr"),
+    ]);
+
+    let r = run(&["inspect", &p("tls.pem"), &p("pss.pem")]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    let text = stdout(&r);
+    for needle in [
+        "signature                 sha256WithRSAEncryption (1.2.840.113549.1.1.11)\n",
+        "public key                rsaEncryption (1.2.840.113549.1.1.1), RSA 2048 bits\n",
+        "signature                 RSASSA-PSS (1.2.840.113549.1.1.10)\n",
+        "RSA 3072 bits\n",
+        "nameConstraints [critical] permitted dNSName: example.com\n",
+        "excluded iPAddress: 10.0.0.0/8\n",
+        "authorityInfoAccess       ocsp (1.3.6.1.5.5.7.48.1) uniformResourceIdentifier: http://ocsp.example.com\n",
+        "caIssuers (1.3.6.1.5.5.7.48.2) uniformResourceIdentifier: http://ca.example.com/ca.der\n",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("extension  "), "nothing left raw:\n{text}");
+    let r = run(&["inspect", "--format", "json", &p("tls.pem")]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let c = &v["files"][0]["certificates"][0];
+    assert_eq!(c["public_key"]["bits"], 2048);
+    assert_eq!(c["public_key"]["description"], "RSA 2048 bits");
+    assert_eq!(c["signature_algorithm"]["name"], "sha256WithRSAEncryption");
+    assert_eq!(
+        c["name_constraints"]["permitted"][0]["value"],
+        "example.com"
+    );
+    assert_eq!(
+        c["authority_info_access"]["descriptions"][0]["value"],
+        "http://ocsp.example.com"
+    );
+    assert_eq!(c["other_extensions"], serde_json::json!([]));
+
+    let r = run(&["lint", &p("tls.pem")]);
+    assert_eq!(code(&r), 1);
+    let text = stdout(&r);
+    let first = text.lines().nth(1).unwrap();
+    assert!(first.starts_with("  notice  n_not_mapping_v1: "), "{text}");
+    assert!(
+        text.contains("TLS server certificate (extKeyUsage serverAuth)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("n_not_mapping_v1").count(), 1, "{text}");
+    assert!(text.contains("e_key_not_p256") && text.contains("e_signature_not_ecdsa_sha256"));
+
+    let r = run(&["lint", "--format", "json", &p("rsa.csr")]);
+    assert_eq!(code(&r), 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let obj = &v["files"][0]["objects"][0];
+    assert_eq!(obj["kind"], "csr");
+    let ids: Vec<&str> = obj["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["e_csr_key_not_p256"]);
+}
+
+/// CSRs through the binary: a mapping client's CSR is clean (exit 0), one naming two
+/// identifiers fails (exit 1).
+#[test]
+fn lint_csrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let csr = |names: Vec<rcgen::SanType>| {
+        let mut p = rcgen::CertificateParams::default();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        p.subject_alt_names = names;
+        p.serialize_request(&key).unwrap().pem().unwrap()
+    };
+    let good = dir.path().join("good.csr");
+    std::fs::write(
+        &good,
+        csr(vec![rcgen::SanType::URI(
+            "tel:+15551234567".try_into().unwrap(),
+        )]),
+    )
+    .unwrap();
+    let two = dir.path().join("two.csr");
+    std::fs::write(
+        &two,
+        csr(vec![
+            rcgen::SanType::URI("tel:+15551234567".try_into().unwrap()),
+            rcgen::SanType::URI("tel:+15557654321".try_into().unwrap()),
+        ]),
+    )
+    .unwrap();
+    let r = run(&["lint", good.to_str().unwrap()]);
+    assert_eq!(code(&r), 0, "{}", stdout(&r));
+    assert!(stdout(&r).contains("[0] csr\n  clean\n"), "{}", stdout(&r));
+    let r = run(&["lint", two.to_str().unwrap()]);
+    assert_eq!(code(&r), 1);
+    assert!(
+        stdout(&r).contains("e_csr_sii_count: ")
+            && stdout(&r).contains("subjectAltName holds 2 names"),
+        "{}",
+        stdout(&r)
+    );
+}

@@ -15,6 +15,9 @@ use super::lint::{self, Role};
 use super::{rfc3339, AuditError};
 use crate::profile::{self, oids, serial_hex};
 
+/// id-pe-TNAuthList (RFC 8226): the telephone numbers a STIR/SHAKEN certificate speaks for.
+const OID_TN_AUTH_LIST: &str = "1.3.6.1.5.5.7.1.26";
+
 /// An OID with its name, when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NamedOid {
@@ -35,6 +38,27 @@ impl NamedOid {
             "1.3.101.112" => Some("Ed25519"),
             "1.3.132.0.34" => Some("secp384r1"),
             "1.2.840.10045.4.3.3" => Some("ecdsa-with-SHA384"),
+            // Other algorithms auditors meet on foreign certificates.
+            "1.2.840.113549.1.1.4" => Some("md5WithRSAEncryption"),
+            "1.2.840.113549.1.1.5" => Some("sha1WithRSAEncryption"),
+            "1.2.840.113549.1.1.8" => Some("id-mgf1"),
+            "1.2.840.113549.1.1.10" => Some("RSASSA-PSS"),
+            "1.2.840.113549.1.1.12" => Some("sha384WithRSAEncryption"),
+            "1.2.840.113549.1.1.13" => Some("sha512WithRSAEncryption"),
+            "1.2.840.113549.1.1.14" => Some("sha224WithRSAEncryption"),
+            "1.2.840.10045.4.1" => Some("ecdsa-with-SHA1"),
+            "1.2.840.10045.4.3.4" => Some("ecdsa-with-SHA512"),
+            "1.3.132.0.35" => Some("secp521r1"),
+            "1.3.101.113" => Some("Ed448"),
+            "1.2.840.10040.4.1" => Some("id-dsa"),
+            "1.3.14.3.2.26" => Some("sha1"),
+            "2.16.840.1.101.3.4.2.1" => Some("sha256"),
+            "2.16.840.1.101.3.4.2.2" => Some("sha384"),
+            "2.16.840.1.101.3.4.2.3" => Some("sha512"),
+            "1.3.6.1.5.5.7.48.1" => Some("ocsp"),
+            "1.3.6.1.5.5.7.48.2" => Some("caIssuers"),
+            OID_TN_AUTH_LIST => Some("id-pe-TNAuthList"),
+            "1.3.6.1.4.1.11129.2.4.2" => Some("signedCertificateTimestampList"),
             _ => None,
         });
         NamedOid { oid: dotted, name }
@@ -74,6 +98,10 @@ pub struct KeyReport {
     pub algorithm: NamedOid,
     /// Named curve, for EC keys.
     pub curve: Option<NamedOid>,
+    /// Key size in bits (RSA modulus, EC field, 256 for Ed25519), when known.
+    pub bits: Option<u32>,
+    /// The key for people: `EC P-256`, `RSA 2048 bits`, `Ed25519`, ...; null when unknown.
+    pub description: Option<String>,
     /// SHA-256 (hex) of the whole SubjectPublicKeyInfo DER.
     pub spki_sha256: String,
 }
@@ -180,6 +208,59 @@ pub struct ScopeReport {
     pub email: Vec<String>,
 }
 
+/// nameConstraints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NameConstraintsReport {
+    /// Critical flag.
+    pub critical: bool,
+    /// permittedSubtrees bases (an iPAddress as `address/prefix`).
+    pub permitted: Vec<SanEntry>,
+    /// excludedSubtrees bases.
+    pub excluded: Vec<SanEntry>,
+}
+
+/// One authorityInfoAccess AccessDescription.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccessDescriptionReport {
+    /// accessMethod (`ocsp`, `caIssuers`, ...).
+    pub method: NamedOid,
+    /// accessLocation kind (`uniformResourceIdentifier`, ...).
+    pub kind: &'static str,
+    /// accessLocation value.
+    pub value: String,
+}
+
+/// authorityInfoAccess.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuthorityInfoAccessReport {
+    /// Critical flag.
+    pub critical: bool,
+    /// The access descriptions, in order.
+    pub descriptions: Vec<AccessDescriptionReport>,
+}
+
+/// One TNEntry of a TNAuthList (RFC 8226).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TnEntryReport {
+    /// `spc` (service provider code), `range` (telephone number range) or `one`
+    /// (one telephone number).
+    pub kind: &'static str,
+    /// The service provider code, the range's first number, or the number.
+    pub value: String,
+    /// How many numbers the range holds (`range` only).
+    pub count: Option<u64>,
+}
+
+/// The decoded TNAuthList (id-pe-TNAuthList, 1.3.6.1.5.5.7.1.26) of a STIR/SHAKEN
+/// certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TnAuthListReport {
+    /// Critical flag.
+    pub critical: bool,
+    /// The entries, in order.
+    pub entries: Vec<TnEntryReport>,
+}
+
 /// Any extension shown raw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RawExtension {
@@ -237,6 +318,14 @@ pub struct CertificateReport {
     pub authority_key_id: Option<String>,
     /// cRLDistributionPoints URIs.
     pub crl_distribution_points: Vec<String>,
+    /// nameConstraints.
+    pub name_constraints: Option<NameConstraintsReport>,
+    /// authorityInfoAccess.
+    pub authority_info_access: Option<AuthorityInfoAccessReport>,
+    /// Decoded TNAuthList (STIR/SHAKEN certificates).
+    pub tn_auth_list: Option<TnAuthListReport>,
+    /// Why the TNAuthList could not be decoded, when present but malformed.
+    pub tn_auth_list_error: Option<String>,
     /// Decoded id-pe-mimiMapping.
     pub mimi_mapping: Option<MappingReport>,
     /// Why id-pe-mimiMapping could not be decoded, when present but malformed.
@@ -368,11 +457,137 @@ fn key_report(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> KeyReport {
         .as_ref()
         .filter(|p| p.tag().0 == 6)
         .map(|p| NamedOid::from_der(p.data));
+    let (bits, description) = key_size(spki, &algorithm, curve.as_ref());
     KeyReport {
         algorithm,
         curve,
+        bits,
+        description,
         spki_sha256: profile::hex(&profile::sha256(spki.raw)),
     }
+}
+
+/// The key's size in bits and its name for people (`EC P-256`, `RSA 2048 bits`).
+fn key_size(
+    spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    algorithm: &NamedOid,
+    curve: Option<&NamedOid>,
+) -> (Option<u32>, Option<String>) {
+    use x509_parser::public_key::PublicKey;
+    let known = |bits: u32, name: &str| (Some(bits), Some(name.to_owned()));
+    match algorithm.oid.as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => match spki.parsed() {
+            Ok(PublicKey::RSA(k)) => {
+                // The modulus INTEGER may carry a leading zero byte; count significant bits.
+                let m = k.modulus;
+                let start = m.iter().position(|b| *b != 0).unwrap_or(m.len());
+                let bits = match &m[start..] {
+                    [] => 0,
+                    [first, rest @ ..] => 8 * rest.len() as u32 + (8 - first.leading_zeros()),
+                };
+                (Some(bits), Some(format!("RSA {bits} bits")))
+            }
+            _ => (None, None),
+        },
+        lint::OID_EC_PUBLIC_KEY => match curve.map(|c| c.oid.as_str()) {
+            Some(lint::OID_P256) => known(256, "EC P-256"),
+            Some("1.3.132.0.34") => known(384, "EC P-384"),
+            Some("1.3.132.0.35") => known(521, "EC P-521"),
+            _ => (None, None),
+        },
+        "1.3.101.112" => known(256, "Ed25519"),
+        "1.3.101.113" => known(448, "Ed448"),
+        _ => (None, None),
+    }
+}
+
+/// A name-constraint base for reports: an iPAddress base is an address and a mask
+/// (RFC 5280 4.2.1.10), shown as `address/prefix`.
+fn subtree_entry(n: &x509_parser::extensions::GeneralName<'_>) -> SanEntry {
+    use x509_parser::extensions::GeneralName;
+    let value = match n {
+        GeneralName::IPAddress(b) if b.len() == 8 || b.len() == 32 => {
+            let (addr, mask) = b.split_at(b.len() / 2);
+            let prefix: u32 = mask.iter().map(|m| m.count_ones()).sum();
+            let addr = if addr.len() == 4 {
+                std::net::IpAddr::from(<[u8; 4]>::try_from(addr).expect("4 bytes"))
+            } else {
+                std::net::IpAddr::from(<[u8; 16]>::try_from(addr).expect("16 bytes"))
+            };
+            format!("{addr}/{prefix}")
+        }
+        other => lint::general_name_value(other),
+    };
+    SanEntry {
+        kind: profile::general_name_kind(n),
+        value,
+    }
+}
+
+/// Decodes a TNAuthList (RFC 8226 section 9; its module uses EXPLICIT tags):
+///
+/// ```text
+/// TNAuthorizationList ::= SEQUENCE SIZE (1..MAX) OF TNEntry
+/// TNEntry ::= CHOICE { spc [0] ServiceProviderCode, range [1] TelephoneNumberRange,
+///                      one [2] TelephoneNumber }
+/// ServiceProviderCode ::= IA5String
+/// TelephoneNumberRange ::= SEQUENCE { start TelephoneNumber, count INTEGER (2..MAX), ... }
+/// TelephoneNumber ::= IA5String (SIZE (1..15)) (FROM ("0123456789#*"))
+/// ```
+fn tn_auth_list(value: &[u8]) -> Result<Vec<TnEntryReport>, String> {
+    use yasna::{ASN1Error, ASN1ErrorKind, Tag, TagClass};
+    let entries = yasna::parse_der(value, |r| {
+        r.collect_sequence_of(|r| {
+            let tag = r.lookahead_tag()?;
+            if tag.tag_class != TagClass::ContextSpecific {
+                return Err(ASN1Error::new(ASN1ErrorKind::Invalid));
+            }
+            match tag.tag_number {
+                0 => r
+                    .read_tagged(Tag::context(0), |r| r.read_ia5_string())
+                    .map(|v| ("spc", v, None)),
+                1 => r.read_tagged(Tag::context(1), |r| {
+                    r.read_sequence(|r| {
+                        let start = r.next().read_ia5_string()?;
+                        let count = r.next().read_u64()?;
+                        Ok(("range", start, Some(count)))
+                    })
+                }),
+                2 => r
+                    .read_tagged(Tag::context(2), |r| r.read_ia5_string())
+                    .map(|v| ("one", v, None)),
+                _ => Err(ASN1Error::new(ASN1ErrorKind::Invalid)),
+            }
+        })
+    })
+    .map_err(|e| {
+        format!("not a DER TNAuthorizationList (RFC 8226: SEQUENCE OF [0] spc / [1] range / [2] one, explicitly tagged): {e}")
+    })?;
+    if entries.is_empty() {
+        return Err("the TNAuthorizationList is empty (RFC 8226: SIZE (1..MAX))".into());
+    }
+    let number_ok = |n: &str| {
+        (1..=15).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'#' || b == b'*')
+    };
+    entries
+        .into_iter()
+        .map(|(kind, value, count)| {
+            if kind != "spc" && !number_ok(&value) {
+                return Err(format!(
+                    "TelephoneNumber {value:?} is not 1 to 15 of 0-9, # and *"
+                ));
+            }
+            if count.is_some_and(|c| c < 2) {
+                return Err(format!(
+                    "the range starting at {value} has count {}: at least 2",
+                    count.unwrap_or_default()
+                ));
+            }
+            Ok(TnEntryReport { kind, value, count })
+        })
+        .collect()
 }
 
 fn ku_names(k: &x509_parser::extensions::KeyUsage) -> Vec<&'static str> {
@@ -447,6 +662,10 @@ fn cert_report(
         subject_key_id: None,
         authority_key_id: None,
         crl_distribution_points: Vec::new(),
+        name_constraints: None,
+        authority_info_access: None,
+        tn_auth_list: None,
+        tn_auth_list_error: None,
         mimi_mapping: None,
         mimi_mapping_error: None,
         mimi_scope: None,
@@ -530,6 +749,42 @@ fn cert_report(
                     }
                 }
             }
+            ("2.5.29.30", ParsedExtension::NameConstraints(nc)) => {
+                let bases = |t: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                    t.iter().flatten().map(|s| subtree_entry(&s.base)).collect()
+                };
+                r.name_constraints = Some(NameConstraintsReport {
+                    critical: ext.critical,
+                    permitted: bases(&nc.permitted_subtrees),
+                    excluded: bases(&nc.excluded_subtrees),
+                })
+            }
+            ("1.3.6.1.5.5.7.1.1", ParsedExtension::AuthorityInfoAccess(aia)) => {
+                r.authority_info_access = Some(AuthorityInfoAccessReport {
+                    critical: ext.critical,
+                    descriptions: aia
+                        .accessdescs
+                        .iter()
+                        .map(|a| AccessDescriptionReport {
+                            method: NamedOid::from_der(a.access_method.as_bytes()),
+                            kind: profile::general_name_kind(&a.access_location),
+                            value: lint::general_name_value(&a.access_location),
+                        })
+                        .collect(),
+                })
+            }
+            (OID_TN_AUTH_LIST, _) => match tn_auth_list(ext.value) {
+                Ok(entries) => {
+                    r.tn_auth_list = Some(TnAuthListReport {
+                        critical: ext.critical,
+                        entries,
+                    })
+                }
+                Err(e) => {
+                    r.tn_auth_list_error = Some(e);
+                    r.other_extensions.push(raw());
+                }
+            },
             (d, _) if d == oids::ID_PE_MIMI_MAPPING.dotted => {
                 match profile::MimiMapping::from_der(ext.value) {
                     Ok(m) => {
@@ -704,6 +959,25 @@ fn dn(s: &str) -> &str {
     }
 }
 
+impl KeyReport {
+    /// Algorithm and curve by name and OID, then the size when it says more.
+    fn text(&self) -> String {
+        let mut s = match &self.curve {
+            Some(curve) => format!("{} {}", self.algorithm.text(), curve.text()),
+            None => self.algorithm.text(),
+        };
+        if let Some(d) = self
+            .description
+            .as_deref()
+            .filter(|d| Some(*d) != self.algorithm.name)
+        {
+            s.push_str(", ");
+            s.push_str(d);
+        }
+        s
+    }
+}
+
 impl CertificateReport {
     /// A short label for trees: the SII for leaves, the subject otherwise.
     fn label(&self) -> String {
@@ -795,11 +1069,7 @@ fn render_cert(o: &mut String, i: usize, c: &CertificateReport) {
         &format!("{} ({})", c.validity.not_after, c.validity.time_left),
     );
     w(o, "sha-256 fingerprint", &c.sha256_fingerprint);
-    let key = match &c.public_key.curve {
-        Some(curve) => format!("{} {}", c.public_key.algorithm.text(), curve.text()),
-        None => c.public_key.algorithm.text(),
-    };
-    w(o, "public key", &key);
+    w(o, "public key", &c.public_key.text());
     w(o, "spki sha-256", &c.public_key.spki_sha256);
     let crit = |b: bool| if b { " [critical]" } else { "" };
     if let Some(san) = &c.subject_alt_names {
@@ -863,6 +1133,51 @@ fn render_cert(o: &mut String, i: usize, c: &CertificateReport) {
             "cRLDistributionPoints",
             &c.crl_distribution_points.join(", "),
         );
+    }
+    // Keys that may fill the column keep one space before their value.
+    let lines = |o: &mut String, k: &str, values: &[String]| {
+        for (n, v) in values.iter().enumerate() {
+            let k = if n == 0 { k } else { "" };
+            let _ = writeln!(o, "  {k:<25} {v}");
+        }
+    };
+    if let Some(nc) = &c.name_constraints {
+        let mut v: Vec<String> = nc
+            .permitted
+            .iter()
+            .map(|e| format!("permitted {}: {}", e.kind, e.value))
+            .collect();
+        v.extend(
+            nc.excluded
+                .iter()
+                .map(|e| format!("excluded {}: {}", e.kind, e.value)),
+        );
+        if v.is_empty() {
+            v.push("(no subtrees)".into());
+        }
+        lines(o, &format!("nameConstraints{}", crit(nc.critical)), &v);
+    }
+    if let Some(a) = &c.authority_info_access {
+        let v: Vec<String> = a
+            .descriptions
+            .iter()
+            .map(|d| format!("{} {}: {}", d.method.text(), d.kind, d.value))
+            .collect();
+        lines(o, &format!("authorityInfoAccess{}", crit(a.critical)), &v);
+    }
+    if let Some(t) = &c.tn_auth_list {
+        let v: Vec<String> = t
+            .entries
+            .iter()
+            .map(|e| match e.count {
+                Some(n) => format!("{} {} (count {n})", e.kind, e.value),
+                None => format!("{} {}", e.kind, e.value),
+            })
+            .collect();
+        lines(o, &format!("TNAuthList{}", crit(t.critical)), &v);
+    }
+    if let Some(e) = &c.tn_auth_list_error {
+        w(o, "TNAuthList", &format!("MALFORMED: {e}"));
     }
     if let Some(m) = &c.mimi_mapping {
         let _ = writeln!(o, "  mimiMapping{}", crit(m.critical));
@@ -932,11 +1247,7 @@ fn render_cert(o: &mut String, i: usize, c: &CertificateReport) {
 fn render_csr(o: &mut String, r: &CsrReport) {
     let _ = writeln!(o, "csr [input {}]", r.input_index);
     let _ = writeln!(o, "  {:<26}{}", "subject", dn(&r.subject));
-    let key = match &r.public_key.curve {
-        Some(curve) => format!("{} {}", r.public_key.algorithm.text(), curve.text()),
-        None => r.public_key.algorithm.text(),
-    };
-    let _ = writeln!(o, "  {:<26}{key}", "public key");
+    let _ = writeln!(o, "  {:<26}{}", "public key", r.public_key.text());
     let _ = writeln!(o, "  {:<26}{}", "spki sha-256", r.public_key.spki_sha256);
     let _ = writeln!(o, "  {:<26}{}", "signature", r.signature_algorithm.text());
     let _ = writeln!(

@@ -1,5 +1,5 @@
 //! The lint engine and its catalogue: profile mapping-v1 and RFC 5280 basics, for
-//! certificates (leaf, issuing CA, root) and CRLs.
+//! certificates (leaf, issuing CA, root), CRLs and the users' CSRs.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use time::Duration;
 use x509_parser::prelude::{
-    CertificateRevocationList, FromDer, GeneralName, ParsedExtension, X509Certificate, X509Version,
+    CertificateRevocationList, FromDer, GeneralName, ParsedExtension, X509Certificate,
+    X509CertificationRequest, X509Version,
 };
 
 use super::input::{Object, ObjectKind};
@@ -98,10 +99,12 @@ pub enum LintTarget {
     Crl,
     /// A certificate together with its issuer, when both are in the same input.
     Chain,
+    /// PKCS#10 requests (a user's CSR, before issuance).
+    Csr,
 }
 
 impl LintTarget {
-    /// `leaf`, `issuing-ca`, `root`, `crl` or `chain` (as in the JSON catalogue).
+    /// `leaf`, `issuing-ca`, `root`, `crl`, `chain` or `csr` (as in the JSON catalogue).
     pub fn as_str(self) -> &'static str {
         match self {
             LintTarget::Leaf => "leaf",
@@ -109,6 +112,7 @@ impl LintTarget {
             LintTarget::Root => "root",
             LintTarget::Crl => "crl",
             LintTarget::Chain => "chain",
+            LintTarget::Csr => "csr",
         }
     }
 }
@@ -116,6 +120,7 @@ impl LintTarget {
 type CertCheck = fn(&Cert<'_, '_>) -> Option<String>;
 type CrlCheck = fn(&CertificateRevocationList<'_>) -> Option<String>;
 type PairCheck = fn(&X509Certificate<'_>, &X509Certificate<'_>) -> Option<String>;
+type CsrCheck = fn(&X509CertificationRequest<'_>) -> Option<String>;
 
 #[derive(Clone, Copy)]
 enum Check {
@@ -123,6 +128,7 @@ enum Check {
     Crl(CrlCheck),
     /// (certificate, its issuer).
     Pair(PairCheck),
+    Csr(CsrCheck),
 }
 
 /// One entry of the lint catalogue.
@@ -820,6 +826,210 @@ fn crl_signature_not_ecdsa_sha256(crl: &CertificateRevocationList<'_>) -> Option
     (a != OID_ECDSA_SHA256).then(|| format!("signatureAlgorithm is {a}"))
 }
 
+// CRLs: what can be judged from the CRL alone.
+
+fn crl_number_critical(crl: &CertificateRevocationList<'_>) -> Option<String> {
+    crl_ext(crl, OID_CRL_NUMBER)
+        .filter(|e| e.critical)
+        .map(|_| "cRLNumber is marked critical: verifiers ignore this CRL".into())
+}
+
+fn crl_number_invalid(crl: &CertificateRevocationList<'_>) -> Option<String> {
+    let value = crl_ext(crl, OID_CRL_NUMBER)?.value;
+    // INTEGER, short-form length: a number of up to 20 octets never needs more.
+    let contents = match value {
+        [0x02, len, rest @ ..] if usize::from(*len) == rest.len() && *len < 0x80 => rest,
+        _ => {
+            return Some(format!(
+                "cRLNumber is not a DER INTEGER of at most 20 octets ({} bytes: {})",
+                value.len(),
+                profile::hex(value)
+            ))
+        }
+    };
+    match contents {
+        [] => Some("cRLNumber is an empty INTEGER".into()),
+        [first, ..] if first & 0x80 != 0 => {
+            Some(format!("cRLNumber {} is negative", profile::hex(contents)))
+        }
+        [0, second, ..] if second & 0x80 == 0 => Some(format!(
+            "cRLNumber {} has a leading zero byte (not DER)",
+            profile::hex(contents)
+        )),
+        _ if serial_magnitude(contents).len() > 20 => Some(format!(
+            "cRLNumber is {} octets",
+            serial_magnitude(contents).len()
+        )),
+        _ => None,
+    }
+}
+
+fn crl_issuer_empty(crl: &CertificateRevocationList<'_>) -> Option<String> {
+    crl.issuer()
+        .iter()
+        .next()
+        .is_none()
+        .then(|| "the issuer name is empty".into())
+}
+
+fn crl_next_update_before_this_update(crl: &CertificateRevocationList<'_>) -> Option<String> {
+    let (this, next) = (crl.last_update(), crl.next_update()?);
+    (next < this).then(|| {
+        format!(
+            "nextUpdate {} is before thisUpdate {}",
+            super::rfc3339(next.to_datetime()),
+            super::rfc3339(this.to_datetime())
+        )
+    })
+}
+
+/// issuingDistributionPoint and deltaCRLIndicator (DER contents octets).
+const OID_IDP: &[u8] = &[0x55, 0x1d, 0x1c];
+const OID_DELTA_CRL: &[u8] = &[0x55, 0x1d, 0x1b];
+
+fn crl_not_full(crl: &CertificateRevocationList<'_>) -> Option<String> {
+    let has = |oid: &[u8]| crl.extensions().iter().any(|e| e.oid.as_bytes() == oid);
+    match (has(OID_IDP), has(OID_DELTA_CRL)) {
+        (false, false) => None,
+        (true, false) => Some("issuingDistributionPoint: a partial CRL".into()),
+        (false, true) => Some("deltaCRLIndicator: a delta CRL".into()),
+        (true, true) => {
+            Some("issuingDistributionPoint and deltaCRLIndicator: a partial delta CRL".into())
+        }
+    }
+}
+
+// CSRs: what the issuer will check before it signs.
+
+/// The names of every subjectAltName the CSR requests; `None` when it requests none.
+fn csr_names<'a>(csr: &'a X509CertificationRequest<'_>) -> Option<Vec<&'a GeneralName<'a>>> {
+    let mut names = None;
+    for ext in csr.requested_extensions().into_iter().flatten() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext {
+            names
+                .get_or_insert_with(Vec::new)
+                .extend(san.general_names.iter());
+        }
+    }
+    names
+}
+
+fn csr_version_not_v1(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    let v = csr.certification_request_info.version;
+    (v != X509Version::V1).then(|| format!("version field is {} (v1 is 0)", v.0))
+}
+
+fn csr_signature_invalid(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    csr.verify_signature().err().map(|e| {
+        format!("the self-signature does not verify with the CSR's own key ({e}): the issuer refuses it")
+    })
+}
+
+fn csr_key_not_p256(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    profile::key_problem(&csr.certification_request_info.subject_pki)
+        .map(|d| format!("{d}: the issuer refuses it"))
+}
+
+fn csr_sii_count(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    match csr_names(csr) {
+        None => Some("the CSR requests no subjectAltName: the issuer needs the SII there".into()),
+        Some(n) if n.len() != 1 => Some(format!("subjectAltName holds {} names", n.len())),
+        Some(_) => None,
+    }
+}
+
+/// The one requested name as the issuer reads it (lenient) and as a leaf must carry it
+/// (canonical).
+fn csr_sii(
+    csr: &X509CertificationRequest<'_>,
+) -> Option<(Result<crate::Sii, String>, Result<(), crate::SiiError>)> {
+    let names = csr_names(csr)?;
+    let [name] = names.as_slice() else {
+        return None;
+    };
+    let lenient = |v: &str| crate::Sii::parse(v).map_err(|e| e.to_string());
+    Some(match name {
+        GeneralName::URI(u) => (lenient(u), crate::Sii::from_san_uri(u).map(|_| ())),
+        GeneralName::RFC822Name(a) => (lenient(a), crate::Sii::from_san_rfc822(a).map(|_| ())),
+        other => (
+            Err(format!(
+                "the name is a {}, not a tel: URI or an rfc822Name",
+                profile::general_name_kind(other)
+            )),
+            Ok(()),
+        ),
+    })
+}
+
+fn csr_sii_invalid(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    match csr_sii(csr)? {
+        (Err(e), _) => Some(e),
+        _ => None,
+    }
+}
+
+fn csr_sii_not_canonical(csr: &X509CertificationRequest<'_>) -> Option<String> {
+    match csr_sii(csr)? {
+        (Ok(sii), Err(crate::SiiError::NotCanonical { input, canonical })) => Some(format!(
+            "the CSR asks for {input:?}; the certificate would carry {canonical:?} ({sii})"
+        )),
+        (Ok(sii), Err(e)) => Some(format!("{e}; the certificate would carry {sii}")),
+        _ => None,
+    }
+}
+
+// Certificates of other profiles.
+
+/// The id of the note that leads the findings of a certificate of another profile.
+const NOT_MAPPING_V1: &str = "n_not_mapping_v1";
+
+/// Whether the certificate carries any mark of profile mapping-v1: the EKU, one of our
+/// extensions, or the policy.
+fn is_mapping_v1(c: &Cert<'_, '_>) -> bool {
+    let mimi_eku = || matches!(eku(c.cert), Some((_, Some(list))) if list.iter().any(|o| o == oids::ID_KP_MIMI_MAPPING.dotted));
+    let mimi_policy = || matches!(policies(c.cert), Some((_, list)) if list.iter().any(|p| p == oids::ID_CP_MIMI_MAPPING_V1.dotted));
+    c.has_ext(oids::ID_PE_MIMI_MAPPING.der_value())
+        || c.has_ext(oids::ID_PE_MIMI_SCOPE.der_value())
+        || mimi_eku()
+        || mimi_policy()
+}
+
+/// What a certificate of another profile looks like, from its EKU and extensions.
+fn looks_like(c: &Cert<'_, '_>) -> Option<&'static str> {
+    const TN_AUTH_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1a];
+    if c.has_ext(TN_AUTH_LIST) {
+        return Some("a STIR/SHAKEN certificate (it carries TNAuthList, RFC 8226)");
+    }
+    let purposes = match eku(c.cert) {
+        Some((_, Some(list))) => list,
+        _ => Vec::new(),
+    };
+    let has = |oid: &str| purposes.iter().any(|p| p == oid);
+    if has("1.3.6.1.5.5.7.3.1") {
+        Some("a TLS server certificate (extKeyUsage serverAuth)")
+    } else if has("1.3.6.1.5.5.7.3.2") {
+        Some("a TLS client certificate (extKeyUsage clientAuth)")
+    } else if has("1.3.6.1.5.5.7.3.4") {
+        Some("an S/MIME certificate (extKeyUsage emailProtection)")
+    } else if has("1.3.6.1.5.5.7.3.3") {
+        Some("a code-signing certificate (extKeyUsage codeSigning)")
+    } else {
+        None
+    }
+}
+
+fn not_mapping_v1(c: &Cert<'_, '_>) -> Option<String> {
+    if is_mapping_v1(c) {
+        return None;
+    }
+    let what = looks_like(c)
+        .map(|w| format!("; it looks like {w}"))
+        .unwrap_or_default();
+    Some(format!(
+        "no id-kp-mimiMapping extKeyUsage, no id-pe-mimiMapping or id-pe-mimiScope, no id-cp-mimiMappingV1 policy{what}. The findings that follow say what it lacks as a mapping-v1 certificate"
+    ))
+}
+
 // Chain checks: a certificate and its issuer from the same input.
 
 fn chain_signature_invalid(
@@ -897,6 +1107,7 @@ const CERTS: &[LintTarget] = &[Leaf, IssuingCa, Root];
 const NON_ROOT: &[LintTarget] = &[Leaf, IssuingCa];
 const CRLS: &[LintTarget] = &[Crl];
 const CHAIN: &[LintTarget] = &[Chain];
+const CSRS: &[LintTarget] = &[LintTarget::Csr];
 
 const PROFILE: &str = "docs/spec.md#profile";
 const PROFILE_LEAF: &str = "docs/spec.md#leaf";
@@ -977,6 +1188,20 @@ static CATALOGUE: &[Lint] = &[
     lint!("e_crl_aki_missing", Error, CRLS, "a CRL must carry authorityKeyIdentifier", "RFC 5280 5.2.1", Crl crl_aki_missing),
     lint!("e_crl_not_v2", Error, CRLS, "a CRL with extensions must be version 2", "RFC 5280 5.1.2.1", Crl crl_not_v2),
     lint!("e_crl_signature_not_ecdsa_sha256", Error, CRLS, "CRLs must be signed with ecdsa-with-SHA256", "docs/spec.md#algorithms; RFC 5280 5.1.1.2", Crl crl_signature_not_ecdsa_sha256),
+    lint!("e_crl_number_critical", Error, CRLS, "cRLNumber must be non-critical: verifiers ignore a CRL whose number is critical", "docs/spec.md#crl; RFC 5280 5.2.3", Crl crl_number_critical),
+    lint!("e_crl_number_invalid", Error, CRLS, "cRLNumber must be a non-negative DER INTEGER of at most 20 octets", "docs/spec.md#crl; RFC 5280 5.2.3", Crl crl_number_invalid),
+    lint!("e_crl_issuer_empty", Error, CRLS, "a CRL's issuer must be a non-empty distinguished name", "docs/spec.md#crl; RFC 5280 5.1.2.3", Crl crl_issuer_empty),
+    lint!("e_crl_next_update_before_this_update", Error, CRLS, "nextUpdate is before thisUpdate", "docs/spec.md#crl; RFC 5280 5.1.2.5", Crl crl_next_update_before_this_update),
+    lint!("e_crl_not_full", Error, CRLS, "the CRL is partial (issuingDistributionPoint) or a delta CRL: verifiers use complete CRLs only", "docs/spec.md#crl; RFC 5280 5.2.4, 5.2.5", Crl crl_not_full),
+    // Certificates of another profile: said once, before what they lack as mapping-v1.
+    lint!("n_not_mapping_v1", Notice, CERTS, "not a mapping-v1 certificate: it carries none of the profile's marks (EKU, extensions, policy)", "docs/spec.md#profile", Cert not_mapping_v1),
+    // CSRs: what the issuer checks before it signs.
+    lint!("e_csr_version_not_v1", Error, CSRS, "a CSR must be version 1 (version field 0)", "docs/spec.md#csr; RFC 2986 4.1", Csr csr_version_not_v1),
+    lint!("e_csr_signature_invalid", Error, CSRS, "the CSR's signature must verify with the key it carries (the user's proof of possession)", "docs/spec.md#csr; RFC 2986 3", Csr csr_signature_invalid),
+    lint!("e_csr_key_not_p256", Error, CSRS, "the CSR's key must be EC P-256 (id-ecPublicKey, prime256v1)", "docs/spec.md#csr", Csr csr_key_not_p256),
+    lint!("e_csr_sii_count", Error, CSRS, "the CSR must request a subjectAltName holding exactly one name, the SII", "docs/spec.md#csr", Csr csr_sii_count),
+    lint!("e_csr_sii_invalid", Error, CSRS, "the CSR's name must be an SII: a tel: URI or an rfc822Name email address", "docs/spec.md#csr", Csr csr_sii_invalid),
+    lint!("w_csr_sii_not_canonical", Warning, CSRS, "the CSR's SII is not in canonical form (sii-v1): the certificate will name the canonical form, not the one the user signed", "docs/spec.md#csr", Csr csr_sii_not_canonical),
 ];
 
 /// Every lint, in catalogue order.
@@ -985,7 +1210,15 @@ pub fn catalogue() -> &'static [Lint] {
 }
 
 fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    // Most severe first, except the note that the certificate is of another profile: it
+    // explains every finding after it.
+    let lead = |f: &Finding| f.id == NOT_MAPPING_V1;
+    findings.sort_by(|a, b| {
+        lead(b)
+            .cmp(&lead(a))
+            .then(b.severity.cmp(&a.severity))
+            .then(a.id.cmp(b.id))
+    });
 }
 
 fn finding(l: &Lint, detail: String) -> Finding {
@@ -1011,7 +1244,7 @@ fn run_cert(cert: &X509Certificate<'_>, role: Role, min: Severity) -> Vec<Findin
         .filter(|l| l.severity >= min && l.applies_to.contains(&target))
         .filter_map(|l| match l.check {
             Check::Cert(f) => f(&ctx).map(|d| finding(l, d)),
-            Check::Crl(_) | Check::Pair(..) => None,
+            Check::Crl(_) | Check::Pair(..) | Check::Csr(_) => None,
         })
         .collect();
     sort(&mut out);
@@ -1053,7 +1286,27 @@ fn run_crl(crl: &CertificateRevocationList<'_>) -> Vec<Finding> {
         .iter()
         .filter_map(|l| match l.check {
             Check::Crl(f) => f(crl).map(|d| finding(l, d)),
-            Check::Cert(_) | Check::Pair(..) => None,
+            Check::Cert(_) | Check::Pair(..) | Check::Csr(_) => None,
+        })
+        .collect();
+    sort(&mut out);
+    out
+}
+
+/// Lints one CSR (DER): what the issuer checks before it signs (version, proof of
+/// possession, P-256 key, exactly one SII, and whether it is canonical).
+pub fn lint_csr(der: &[u8]) -> Result<Vec<Finding>, super::AuditError> {
+    let (_, csr) = X509CertificationRequest::from_der(der)
+        .map_err(|e| super::AuditError::Input(format!("not a valid CSR: {e}")))?;
+    Ok(run_csr(&csr))
+}
+
+fn run_csr(csr: &X509CertificationRequest<'_>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = CATALOGUE
+        .iter()
+        .filter_map(|l| match l.check {
+            Check::Csr(f) => f(csr).map(|d| finding(l, d)),
+            Check::Cert(_) | Check::Crl(_) | Check::Pair(..) => None,
         })
         .collect();
     sort(&mut out);
@@ -1065,7 +1318,7 @@ fn run_pair(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Vec<Fin
         .iter()
         .filter_map(|l| match l.check {
             Check::Pair(f) => f(cert, issuer).map(|d| finding(l, d)),
-            Check::Cert(_) | Check::Crl(_) => None,
+            Check::Cert(_) | Check::Crl(_) | Check::Csr(_) => None,
         })
         .collect()
 }
@@ -1094,9 +1347,9 @@ fn issuer_in(
         .or_else(|| named.first().copied())
 }
 
-/// Lints every certificate and CRL of an input (CSRs are listed without findings: the
-/// profile constrains what a CA issues, not what clients ask for). A certificate whose
-/// issuer is in the same input is also checked against it (the `e_chain_*` lints).
+/// Lints every certificate, CRL and CSR of an input (a CSR against what the issuer
+/// requires of it). A certificate whose issuer is in the same input is also checked
+/// against it (the `e_chain_*` lints).
 pub fn lint_objects(objects: &[Object]) -> LintReport {
     let parsed: Vec<Option<X509Certificate<'_>>> = objects
         .iter()
@@ -1150,13 +1403,16 @@ fn lint_each(objects: &[Object]) -> LintReport {
                 },
                 Err(e) => unreadable(index, o.kind, e.to_string()),
             },
-            ObjectKind::Csr => LintedObject {
-                index,
-                kind: o.kind,
-                role: None,
-                serial: None,
-                name: String::new(),
-                findings: Vec::new(),
+            ObjectKind::Csr => match X509CertificationRequest::from_der(&o.der) {
+                Ok((_, csr)) => LintedObject {
+                    index,
+                    kind: o.kind,
+                    role: None,
+                    serial: None,
+                    name: super::inspect::name_string(&csr.certification_request_info.subject),
+                    findings: run_csr(&csr),
+                },
+                Err(e) => unreadable(index, o.kind, e.to_string()),
             },
         })
         .collect();

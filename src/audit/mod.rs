@@ -17,12 +17,13 @@ mod store;
 
 pub use input::{read_objects, Object, ObjectKind};
 pub use inspect::{
-    inspect, CertificateReport, CrlEntryReport, CrlReport, CsrReport, Inspection, MappingReport,
-    NamedOid, RawExtension, ScopeReport,
+    inspect, AccessDescriptionReport, AuthorityInfoAccessReport, CertificateReport, CrlEntryReport,
+    CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
+    ScopeReport, TnAuthListReport, TnEntryReport,
 };
 pub use lint::{
-    catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_objects, Finding, Lint,
-    LintReport, LintTarget, LintedObject, Role, Severity,
+    catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_csr, lint_objects, Finding,
+    Lint, LintReport, LintTarget, LintedObject, Role, Severity,
 };
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,

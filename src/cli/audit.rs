@@ -52,7 +52,7 @@ pub struct LintArgs {
     /// Print the lint catalogue (id, severity, applies to, message, citation) and exit.
     #[arg(long)]
     list: bool,
-    /// Certificates, chains or CRLs, PEM or DER; `-` reads standard input.
+    /// Certificates, chains, CRLs or CSRs, PEM or DER; `-` reads standard input.
     #[arg(required_unless_present = "list")]
     files: Vec<PathBuf>,
 }

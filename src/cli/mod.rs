@@ -54,7 +54,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Show every field of certificates, chains, CSRs and CRLs (PEM or DER).
     Inspect(audit::InspectArgs),
-    /// Check certificates, chains and CRLs against profile mapping-v1 and RFC 5280.
+    /// Check certificates, chains and CRLs against profile mapping-v1 and RFC 5280, and
+    /// CSRs against what the issuer requires of them.
     /// Exit 1 when a finding at or above --severity remains.
     Lint(audit::LintArgs),
     /// Read a CA's issuance store (auditors: no keys needed), or upgrade its schema.
