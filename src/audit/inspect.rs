@@ -11,8 +11,8 @@ use x509_parser::prelude::{
 };
 
 use super::input::{Object, ObjectKind};
-use super::lint::{self, Role};
 use super::{rfc3339, AuditError};
+use crate::profile::lint::{self, Role};
 use crate::profile::{self, oids, serial_hex};
 
 /// id-pe-TNAuthList (RFC 8226): the telephone numbers a STIR/SHAKEN certificate speaks for.
@@ -516,7 +516,7 @@ fn subtree_entry(n: &x509_parser::extensions::GeneralName<'_>) -> SanEntry {
             };
             format!("{addr}/{prefix}")
         }
-        other => lint::general_name_value(other),
+        other => super::lint::general_name_value(other),
     };
     SanEntry {
         kind: profile::general_name_kind(n),
@@ -696,7 +696,7 @@ fn cert_report(
                         .iter()
                         .map(|n| SanEntry {
                             kind: profile::general_name_kind(n),
-                            value: lint::general_name_value(n),
+                            value: super::lint::general_name_value(n),
                         })
                         .collect(),
                 })
@@ -745,7 +745,7 @@ fn cert_report(
                 for p in points.iter() {
                     if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
                         r.crl_distribution_points
-                            .extend(names.iter().map(lint::general_name_value));
+                            .extend(names.iter().map(super::lint::general_name_value));
                     }
                 }
             }
@@ -768,7 +768,7 @@ fn cert_report(
                         .map(|a| AccessDescriptionReport {
                             method: NamedOid::from_der(a.access_method.as_bytes()),
                             kind: profile::general_name_kind(&a.access_location),
-                            value: lint::general_name_value(&a.access_location),
+                            value: super::lint::general_name_value(&a.access_location),
                         })
                         .collect(),
                 })
@@ -839,7 +839,7 @@ fn csr_report(input_index: usize, der: &[u8]) -> Result<CsrReport, AuditError> {
         if let ParsedExtension::SubjectAlternativeName(san) = ext {
             requested_names.extend(san.general_names.iter().map(|n| SanEntry {
                 kind: profile::general_name_kind(n),
-                value: lint::general_name_value(n),
+                value: super::lint::general_name_value(n),
             }));
         }
     }

@@ -15,16 +15,17 @@ mod inspect;
 mod lint;
 mod store;
 
+pub use crate::profile::lint::{
+    catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_csr, Finding, Lint,
+    LintError, LintTarget, Role, Severity,
+};
 pub use input::{read_objects, Object, ObjectKind};
 pub use inspect::{
     inspect, AccessDescriptionReport, AuthorityInfoAccessReport, CertificateReport, CrlEntryReport,
     CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
     ScopeReport, TnAuthListReport, TnEntryReport,
 };
-pub use lint::{
-    catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_csr, lint_objects, Finding,
-    Lint, LintReport, LintTarget, LintedObject, Role, Severity,
-};
+pub use lint::{lint_objects, LintReport, LintedObject};
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
     StoreRecord,
@@ -37,6 +38,9 @@ pub enum AuditError {
     /// The input is not a certificate, chain, CSR or CRL in PEM or DER.
     #[error("{0}")]
     Input(String),
+    /// An object could not be linted.
+    #[error(transparent)]
+    Lint(#[from] crate::profile::lint::LintError),
     /// The issuance store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -620,9 +620,9 @@ impl ProviderCa {
 }
 
 /// Checks every certificate passes before it is stored as issued and handed out: the leaf
-/// lints of [`crate::audit`] run on the signed DER, and any error-level finding refuses it.
+/// lints of [`crate::profile::lint`] run on the signed DER, and any error-level finding refuses it.
 pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
-    use crate::audit::{lint_certificate_min, Role, Severity};
+    use crate::profile::lint::{lint_certificate_min, Role, Severity};
     let (_, findings) = lint_certificate_min(der, Some(Role::Leaf), Severity::Error)
         .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))?;
     let errors: Vec<String> = findings

@@ -2,6 +2,8 @@
 //! extensions, and reading them (and the SII) back out of a parsed certificate.
 
 pub mod extensions;
+#[cfg(feature = "ca")]
+pub mod lint;
 pub mod mapping;
 pub mod oids;
 pub mod scope;
