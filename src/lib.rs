@@ -11,7 +11,8 @@
 //! - [`sii`]: service-independent identifiers and their canonical form.
 //! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
 //! - [`issue`]: the provider CA (create, issue, batch, store).
-//! - [`verify`]: the relying platform (trust list, chain verification, resolving an SII).
+//! - [`trust`]: the relying platform's trust list and verification policy.
+//! - [`verify`]: the relying platform (chain verification, resolving an SII).
 //! - [`audit`]: inspecting and linting certificates, chains, CSRs, CRLs and the store.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@ pub mod audit;
 pub mod issue;
 pub mod profile;
 pub mod sii;
+pub mod trust;
 pub mod verify;
 
 pub use audit::{AuditError, Finding, Lint, Role, Severity};
@@ -29,10 +31,10 @@ pub use issue::{
 };
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
+pub use trust::{Policy, RevocationPolicy, TrustList, TrustListError};
 pub use verify::{
-    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Policy, Resolution,
-    RevocationPolicy, TrustList, TrustListError, Verification, VerifiedMapping, Verifier,
-    VerifyError,
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Resolution,
+    Verification, VerifiedMapping, Verifier, VerifyError,
 };
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.

@@ -13,11 +13,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
-use super::{chain_from_pem, Code, Resolution, TrustList, VerifiedMapping, Verifier, VerifyError};
+use super::{chain_from_pem, Code, Resolution, VerifiedMapping, Verifier, VerifyError};
 use crate::issue::files::{write_atomic, FileMode, Overwrite};
 use crate::issue::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
 use crate::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
 use crate::sii::Sii;
+use crate::trust::{TrustList, TrustListError};
 
 /// The person on both providers.
 pub const ALICE_TEL: &str = "+15551234567";
@@ -31,7 +32,7 @@ pub enum DemoError {
     Issue(#[from] IssueError),
     /// The trust list the demo wrote could not be loaded.
     #[error(transparent)]
-    TrustList(#[from] super::TrustListError),
+    TrustList(#[from] TrustListError),
     /// A file could not be written or read.
     #[error("{path}: {message}")]
     Io {

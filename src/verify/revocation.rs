@@ -32,8 +32,8 @@ use webpki::{CertRevocationList, OwnedCertRevocationList};
 use x509_parser::oid_registry::OID_SIG_ECDSA_WITH_SHA256;
 use x509_parser::prelude::{CertificateRevocationList, FromDer};
 
-use super::Policy;
 use crate::profile;
+use crate::trust::Policy;
 
 /// A CRL that could not be loaded: not PEM `X509 CRL` blocks or one DER CRL, or a CRL
 /// rustls-webpki cannot use (RFC 5280 v2 with nextUpdate and a CRL number is required).

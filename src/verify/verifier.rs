@@ -12,14 +12,13 @@ use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 
 use super::cache::{IntermediateCache, VerifiedCa};
 use super::revocation::{CrlSet, IssuerKey};
-use super::{
-    Anchor, Code, CrlError, CrlNote, Policy, RevocationPolicy, ScopeRule, TrustList, VerifyError,
-    MAX_CERT_LEN, MAX_CHAIN_LEN,
-};
+use super::{Code, CrlError, CrlNote, VerifyError, MAX_CHAIN_LEN};
 use crate::profile::{
     self, ca_scope, leaf_mapping, leaf_sii, oids, MappingFlags, Method, ProfileError, Scope,
+    MAX_CERT_LEN,
 };
 use crate::sii::Sii;
+use crate::trust::{Anchor, Policy, RevocationPolicy, ScopeRule, TrustList};
 
 /// The only signature algorithm of profile mapping-v1: ECDSA P-256 with SHA-256.
 static ALGS: &[&dyn SignatureVerificationAlgorithm] = &[webpki::ring::ECDSA_P256_SHA256];
