@@ -6,17 +6,24 @@
 //! what is wrong, and the depth of the offending certificate (0 = leaf, counting up the
 //! verified path; the trust anchor's root certificate is one above the topmost intermediate).
 
+mod binding;
 mod cache;
 pub mod demo;
+mod leaf;
+mod parse;
+mod path;
 mod resolve;
 mod revocation;
+mod scope;
 mod verifier;
 
 use std::fmt;
 
+pub use parse::chain_from_pem;
+pub use path::CertNote;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
-pub use verifier::{chain_from_pem, CertNote, Verification, VerifiedMapping, Verifier};
+pub use verifier::{Verification, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -172,6 +179,11 @@ impl VerifyError {
     pub fn message(&self) -> &str {
         &self.message
     }
+}
+
+/// Shorthand for [`VerifyError::new`], used by every check.
+fn err(code: Code, depth: usize, message: impl Into<String>) -> VerifyError {
+    VerifyError::new(code, depth, message)
 }
 
 #[cfg(test)]
