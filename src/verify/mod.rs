@@ -15,6 +15,8 @@ mod path;
 mod resolve;
 mod revocation;
 mod scope;
+#[cfg(test)]
+mod testing;
 mod verifier;
 
 use std::fmt;

@@ -102,3 +102,143 @@ pub(super) fn root_scope(
         .map(Option::as_ref)
         .map_err(|e| malformed_scope(root_depth, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(tel: &[&str], email: &[&str]) -> Scope {
+        Scope::new(tel, email).unwrap()
+    }
+
+    fn sii(s: &str) -> Sii {
+        Sii::parse(s).unwrap()
+    }
+
+    fn check(
+        listed: &Scope,
+        rule: ScopeRule,
+        cas: &[Option<&Scope>],
+        delegation: bool,
+        s: &str,
+    ) -> Result<(), (Code, usize)> {
+        check_scope(listed, "chat-a", rule, cas, delegation, &sii(s))
+            .map_err(|e| (e.code(), e.depth()))
+    }
+
+    const NARROWS: ScopeRule = ScopeRule::TrustListNarrows;
+
+    #[test]
+    fn the_sii_inside_the_trust_list_scope_and_every_ca_scope() {
+        let listed = scope(&["+1"], &["chat-a.example"]);
+        let (ca, root) = (scope(&["+1555"], &[]), scope(&["+1", "+44"], &[]));
+        let cas = [Some(&ca), Some(&root)];
+        assert_eq!(check(&listed, NARROWS, &cas, true, "+15551234567"), Ok(()));
+        // Outside the issuing CA's scope (depth 1), inside the root's and the listed.
+        assert_eq!(
+            check(&listed, NARROWS, &cas, true, "+16171234567"),
+            Err((Code::OutOfScope, 1))
+        );
+        // Outside the trust-list scope: reported at the root's depth.
+        assert_eq!(
+            check(
+                &listed,
+                NARROWS,
+                &[None, Some(&root)],
+                true,
+                "+447700900123"
+            ),
+            Err((Code::OutOfScope, 2))
+        );
+        // A CA without a scope does not limit.
+        assert_eq!(
+            check(
+                &listed,
+                NARROWS,
+                &[None, None],
+                true,
+                "alice@chat-a.example"
+            ),
+            Ok(())
+        );
+        let e = check_scope(
+            &listed,
+            "chat-a",
+            NARROWS,
+            &cas,
+            true,
+            &sii("+447700900123"),
+        )
+        .unwrap_err();
+        assert!(
+            e.message()
+                .contains("outside what the trust list lets anchor \"chat-a\" assert"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_ca_widens_its_issuers_scope() {
+        let listed = scope(&["+1"], &[]);
+        let (ca, root) = (scope(&["+1", "+44"], &[]), scope(&["+1"], &[]));
+        assert_eq!(
+            check(
+                &listed,
+                NARROWS,
+                &[Some(&ca), Some(&root)],
+                true,
+                "+15551234567"
+            ),
+            Err((Code::ScopeWidened, 1))
+        );
+        // Delegation is not checked again for a cached issuing CA.
+        assert_eq!(
+            check(
+                &listed,
+                NARROWS,
+                &[Some(&ca), Some(&root)],
+                false,
+                "+15551234567"
+            ),
+            Ok(())
+        );
+        // Three CAs: the one at depth 1 within depth 2's scope but not the root's.
+        let (mid, top) = (scope(&["+1", "+44"], &[]), scope(&["+1"], &[]));
+        let low = scope(&["+44"], &[]);
+        assert_eq!(
+            check(
+                &listed,
+                NARROWS,
+                &[Some(&low), Some(&mid), Some(&top)],
+                true,
+                "+15551234567"
+            ),
+            Err((Code::ScopeWidened, 2))
+        );
+    }
+
+    #[test]
+    fn strict_also_bounds_every_ca_by_the_trust_list() {
+        let listed = scope(&["+1"], &[]);
+        let root = scope(&["+1", "+44"], &[]);
+        let cas = [None, Some(&root)];
+        assert_eq!(check(&listed, NARROWS, &cas, true, "+15551234567"), Ok(()));
+        assert_eq!(
+            check(&listed, ScopeRule::Strict, &cas, true, "+15551234567"),
+            Err((Code::ScopeWidened, 2))
+        );
+    }
+
+    #[test]
+    fn a_malformed_root_scope_is_malformed_at_the_root() {
+        let e = root_scope(&Err("bad".into()), 2).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 2));
+        assert_eq!(
+            e.message(),
+            "the id-pe-mimiScope extension is malformed: bad"
+        );
+        let s = scope(&["+1"], &[]);
+        assert_eq!(root_scope(&Ok(Some(s.clone())), 2).unwrap(), Some(&s));
+        assert_eq!(root_scope(&Ok(None), 2).unwrap(), None);
+    }
+}
