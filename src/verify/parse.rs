@@ -206,3 +206,76 @@ pub(super) fn check_extensions(c: &X509Certificate<'_>, depth: usize) -> Result<
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::testing::{der, leaf_params, now};
+
+    #[test]
+    fn a_chain_holds_one_to_max_chain_len_certificates() {
+        let e = check_chain_len(&[]).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 0));
+        let one = CertificateDer::from(vec![0x30]);
+        assert!(check_chain_len(&vec![one.clone(); MAX_CHAIN_LEN]).is_ok());
+        let e = check_chain_len(&vec![one; MAX_CHAIN_LEN + 1]).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, MAX_CHAIN_LEN));
+    }
+
+    #[test]
+    fn strict_der_within_the_size_limit() {
+        let good = der(&leaf_params(now()));
+        assert!(parse_cert(0, &CertificateDer::from(good.as_slice())).is_ok());
+
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let e = parse_cert(1, &CertificateDer::from(trailing)).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 1));
+        assert!(e.message().contains("1 trailing bytes"), "{e}");
+
+        let e = parse_cert(0, &CertificateDer::from(good[..good.len() - 1].to_vec())).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 0));
+
+        let e = parse_cert(2, &CertificateDer::from(vec![0x30; MAX_CERT_LEN + 1])).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 2));
+        assert!(e.message().contains("more than the 16384 allowed"), "{e}");
+        // An oversized certificate is not even parsed.
+        let big = CertificateDer::from(vec![0x30; MAX_CERT_LEN + 1]);
+        let (cert, e) = read_cert(2, &big);
+        assert!(cert.is_none() && e.is_some());
+    }
+
+    #[test]
+    fn an_unknown_critical_extension_is_refused() {
+        let mut p = leaf_params(now());
+        let mut ext = rcgen::CustomExtension::from_oid_content(&[1, 2, 3, 4], vec![0x05, 0x00]);
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
+        let der = der(&p);
+        let e = parse_cert(0, &CertificateDer::from(der.as_slice())).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::UnknownCriticalExtension, 0));
+        assert!(e.message().contains("critical extension 1.2.3.4"), "{e}");
+        // The certificate is kept, for explanations, next to why it fails.
+        let der = CertificateDer::from(der.as_slice());
+        let (cert, e) = read_cert(0, &der);
+        assert!(cert.is_some() && e.is_some());
+    }
+
+    #[test]
+    fn pem_chains_hold_certificate_blocks_only() {
+        let good = der(&leaf_params(now()));
+        assert_eq!(
+            chain_from_pem(&good).unwrap(),
+            [CertificateDer::from(good.clone())]
+        );
+        let block = |tag: &str| pem::encode(&pem::Pem::new(tag, good.clone()));
+        let text = block("CERTIFICATE") + &block("CERTIFICATE");
+        assert_eq!(chain_from_pem(text.as_bytes()).unwrap().len(), 2);
+        let text = block("CERTIFICATE") + &block("PRIVATE KEY");
+        let e = chain_from_pem(text.as_bytes()).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 1));
+        let e = chain_from_pem(b"no PEM here").unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Malformed, 0));
+        assert!(chain_from_pem(&[0xff, 0xfe]).is_err());
+    }
+}

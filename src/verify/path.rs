@@ -815,3 +815,157 @@ pub(super) fn check_eku(c: &X509Certificate<'_>, depth: usize) -> Result<(), Ver
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{BasicConstraints, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose};
+    use time::Duration;
+
+    use super::*;
+    use crate::verify::testing::{ca_params, der, leaf_params, now, parsed};
+
+    const SKEW: Duration = Duration::minutes(5);
+
+    fn code<T: std::fmt::Debug>(r: Result<T, VerifyError>) -> (Code, usize) {
+        let e = r.unwrap_err();
+        (e.code(), e.depth())
+    }
+
+    #[test]
+    fn validity_time_within_every_span_and_the_clock_skew() {
+        let now = now();
+        let day = Duration::days(1);
+        let good = (now - day, now + day);
+        assert_eq!(validity_time(&[good, good], now, SKEW).unwrap(), now);
+        // notBefore after notAfter is malformed, whatever the time.
+        assert_eq!(
+            code(validity_time(&[good, (now + day, now - day)], now, SKEW)),
+            (Code::Malformed, 1)
+        );
+        // Not yet valid and expired, beyond the skew only.
+        let later = (now + SKEW, now + day);
+        assert_eq!(validity_time(&[later], now, SKEW).unwrap(), now + SKEW);
+        let later = (now + SKEW + Duration::seconds(1), now + day);
+        assert_eq!(
+            code(validity_time(&[good, later], now, SKEW)),
+            (Code::NotYetValid, 1)
+        );
+        let earlier = (now - day, now - SKEW);
+        assert_eq!(validity_time(&[earlier], now, SKEW).unwrap(), now - SKEW);
+        let earlier = (now - day, now - SKEW - Duration::seconds(1));
+        let e = validity_time(&[earlier], now, SKEW).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Expired, 0));
+        assert!(e.message().contains("clock skew allowed 5m"), "{e}");
+        // Each valid within the skew, but with no time in common: the first to end expired.
+        let a = (now - day, now - Duration::minutes(2));
+        let b = (now + Duration::minutes(2), now + day);
+        assert_eq!(code(validity_time(&[b, a], now, SKEW)), (Code::Expired, 1));
+    }
+
+    #[test]
+    fn common_time_is_now_moved_into_every_span() {
+        let now = now();
+        let day = Duration::days(1);
+        let leaf = (now - day, now + day);
+        assert_eq!(common_time(&[], leaf, now), Some(now));
+        let ca = (now + Duration::minutes(1), now + day);
+        assert_eq!(
+            common_time(&[ca], leaf, now),
+            Some(now + Duration::minutes(1))
+        );
+        let old = (now - 2 * day, now - day - Duration::seconds(1));
+        assert_eq!(common_time(&[old], leaf, now), None);
+    }
+
+    #[test]
+    fn ca_constraints_on_the_leaf_and_every_ca() {
+        let now = now();
+        assert!(check_ca_constraints(&parsed(&der(&leaf_params(now))), 0).is_ok());
+        let mut ca_leaf = leaf_params(now);
+        ca_leaf.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        assert_eq!(
+            code(check_ca_constraints(&parsed(&der(&ca_leaf)), 0)),
+            (Code::NotCa, 0)
+        );
+        // A certificate above the leaf that is no CA.
+        assert_eq!(
+            code(check_ca_constraints(&parsed(&der(&leaf_params(now))), 1)),
+            (Code::NotCa, 1)
+        );
+        // pathLenConstraint 0: no CA below it.
+        let ca = der(&ca_params(now, 0));
+        assert!(check_ca_constraints(&parsed(&ca), 1).is_ok());
+        assert_eq!(
+            code(check_ca_constraints(&parsed(&ca), 2)),
+            (Code::PathLen, 2)
+        );
+        assert!(check_ca_constraints(&parsed(&der(&ca_params(now, 1))), 2).is_ok());
+    }
+
+    #[test]
+    fn key_usage_digital_signature_on_leaves_key_cert_sign_on_cas() {
+        let now = now();
+        let leaf = der(&leaf_params(now));
+        let ca = der(&ca_params(now, 0));
+        assert!(check_key_usage(&parsed(&leaf), 0).is_ok());
+        assert!(check_key_usage(&parsed(&ca), 1).is_ok());
+        assert_eq!(code(check_key_usage(&parsed(&ca), 0)), (Code::KeyUsage, 0));
+        assert_eq!(
+            code(check_key_usage(&parsed(&leaf), 1)),
+            (Code::KeyUsage, 1)
+        );
+        let mut none = leaf_params(now);
+        none.key_usages.clear();
+        let e = check_key_usage(&parsed(&der(&none)), 0).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::KeyUsage, 0));
+        assert!(e.message().contains("no keyUsage extension"), "{e}");
+        let mut signing_ca = ca_params(now, 0);
+        signing_ca.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        assert_eq!(
+            code(check_key_usage(&parsed(&der(&signing_ca)), 1)),
+            (Code::KeyUsage, 1)
+        );
+    }
+
+    #[test]
+    fn eku_mimi_mapping_alone() {
+        let now = now();
+        assert!(check_eku(&parsed(&der(&leaf_params(now))), 0).is_ok());
+        assert!(check_eku(&parsed(&der(&ca_params(now, 0))), 1).is_ok());
+        let mut more = ca_params(now, 0);
+        more.extended_key_usages
+            .push(ExtendedKeyUsagePurpose::ServerAuth);
+        assert_eq!(code(check_eku(&parsed(&der(&more)), 1)), (Code::Eku, 1));
+        let mut none = leaf_params(now);
+        none.extended_key_usages.clear();
+        let e = check_eku(&parsed(&der(&none)), 0).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::Eku, 0));
+        assert!(e.message().contains("has no extendedKeyUsage"), "{e}");
+        let mut other = leaf_params(now);
+        other.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 2, 3, 4])];
+        assert_eq!(code(check_eku(&parsed(&der(&other)), 0)), (Code::Eku, 0));
+    }
+
+    #[test]
+    fn every_key_is_p256() {
+        let now = now();
+        assert!(check_key(&parsed(&der(&leaf_params(now))), 0).is_ok());
+        let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let der = ca_params(now, 0).self_signed(&p384).unwrap().der().to_vec();
+        let e = check_key(&parsed(&der), 1).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::KeyAlgorithm, 1));
+        assert!(
+            e.message().starts_with("the CA at depth 1 has a key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn strip_sequence_gives_the_contents() {
+        assert_eq!(strip_sequence(&[0x30, 0x02, 1, 2]), [1, 2]);
+        assert_eq!(strip_sequence(&[0x30, 0x81, 0x02, 1, 2]), [1, 2]);
+        // Not a SEQUENCE, or truncated: unchanged.
+        assert_eq!(strip_sequence(&[0x31, 0x00]), [0x31, 0x00]);
+        assert_eq!(strip_sequence(&[0x30]), [0x30]);
+    }
+}

@@ -563,3 +563,60 @@ pub(crate) use crate::profile::rfc3339 as fmt_time;
 
 /// id-ce-cRLNumber (2.5.29.20), DER contents octets.
 const CRL_NUMBER: &[u8] = &[0x55, 0x1d, 0x14];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::testing::{ca_params, der, leaf_params, now, parsed};
+
+    #[test]
+    fn check_path_fails_closed_without_a_crl() {
+        let now = now();
+        let (leaf, ca) = (der(&leaf_params(now)), der(&ca_params(now, 0)));
+        let (leaf, ca) = (parsed(&leaf), parsed(&ca));
+        let crls = CrlSet::default();
+        let top = (IssuerKey::of(&ca), "the CA");
+        let mut notes = Vec::new();
+        // Off: nothing is looked up.
+        crls.check_path(&Policy::default(), &[&leaf], top, &[], now, &mut notes)
+            .unwrap();
+        let policy = Policy::default().with_revocation(RevocationPolicy::Leaf);
+        let e = crls
+            .check_path(&policy, &[&leaf], top, &[], now, &mut notes)
+            .unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::RevocationUnknown, 0));
+        assert!(
+            e.message().contains(
+                "requires a fresh CRL from \"the CA\", the issuer of the certificate at depth 0"
+            ),
+            "{e}"
+        );
+        // Under chain the CA below the anchor needs one too: the first missing is the leaf's.
+        let policy = Policy::default().with_revocation(RevocationPolicy::Chain);
+        let e = crls
+            .check_path(&policy, &[&leaf, &ca], top, &[], now, &mut notes)
+            .unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::RevocationUnknown, 0));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn known_notes_are_reported_once() {
+        let now = now();
+        let (leaf, ca) = (der(&leaf_params(now)), der(&ca_params(now, 0)));
+        let (leaf, ca) = (parsed(&leaf), parsed(&ca));
+        let known = [CrlNote {
+            index: 3,
+            issuer: "root".into(),
+            message: "stale".into(),
+        }];
+        let policy = Policy::default().with_revocation(RevocationPolicy::Leaf);
+        let mut notes = known.to_vec();
+        let top = (IssuerKey::of(&ca), "the CA");
+        let _ = CrlSet::default().check_path(&policy, &[&leaf], top, &known, now, &mut notes);
+        assert_eq!(notes, known);
+        let mut notes = Vec::new();
+        let _ = CrlSet::default().check_path(&policy, &[&leaf], top, &known, now, &mut notes);
+        assert_eq!(notes, known);
+    }
+}
