@@ -12,7 +12,8 @@
 //! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
 //! - [`log`]: transparency log mapping-log-v1 (entries, VRF labels, tiles, checkpoints, proofs).
 //! - [`issue`]: the provider CA (create, issue, batch, store).
-//! - [`verify`]: the relying platform (trust list, chain verification, resolving an SII).
+//! - [`trust`]: the relying platform's trust list and verification policy.
+//! - [`verify`]: the relying platform (chain verification, resolving an SII).
 //! - [`audit`]: inspecting and linting certificates, chains, CSRs, CRLs and the store.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@ pub mod profile;
 pub mod sii;
 #[cfg(feature = "ca")]
 pub mod store;
+pub mod trust;
 pub mod verify;
 
 #[cfg(feature = "ca")]
@@ -42,10 +44,10 @@ pub use log::{
 };
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
+pub use trust::{Policy, RevocationPolicy, TrustList, TrustListError};
 pub use verify::{
-    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Policy, Resolution,
-    RevocationPolicy, TrustList, TrustListError, Verification, VerifiedMapping, Verifier,
-    VerifyError,
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Resolution,
+    Verification, VerifiedMapping, Verifier, VerifyError,
 };
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.

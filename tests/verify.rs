@@ -6,7 +6,8 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use mimi_attest::verify::{Conflict, ScopeRule};
+use mimi_attest::trust::ScopeRule;
+use mimi_attest::verify::Conflict;
 use mimi_attest::{
     chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, Sii, SubjectKey, TrustList,
     TrustListError, Verifier,

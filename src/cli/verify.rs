@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mimi_attest::verify::{crls_from_pem, CrlNote, RevocationPolicy, Verification};
+use mimi_attest::verify::{crls_from_pem, CrlNote, Verification};
+use mimi_attest::RevocationPolicy;
 use mimi_attest::{Sii, TrustList, VerifiedMapping, Verifier, VerifyError};
 use rayon::prelude::*;
 use serde_json::{json, Value};

@@ -18,6 +18,9 @@ pub use span::Span;
 
 use crate::sii::{Sii, SiiError};
 
+/// Largest DER certificate accepted, in bytes (a chain's certificates, a trust-list root).
+pub const MAX_CERT_LEN: usize = 16 * 1024;
+
 /// What is wrong with a profile value or a certificate's use of the profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -37,11 +37,17 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use rustls_pki_types::TrustAnchor;
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use time::OffsetDateTime;
+use webpki::EndEntityCert;
+use x509_parser::prelude::X509Certificate;
 
-use super::CrlNote;
+use super::parse::{not_after, not_before};
+use super::path::{strip_sequence, RootFacts, ALGS, MIMI_EKU};
+use super::revocation::{has_crl_sign, IssuerKey};
+use super::{CrlNote, Verifier};
 use crate::profile::Scope;
+use crate::trust::RevocationPolicy;
 
 /// How many verified intermediates a verifier remembers.
 pub(crate) const CAPACITY: usize = 256;
@@ -138,6 +144,129 @@ impl fmt::Debug for IntermediateCache {
             .field("entries", &self.len())
             .field("misses", &self.misses())
             .finish()
+    }
+}
+
+/// The cache layer of the [`Verifier`]: which chains may skip verifying their issuing CA,
+/// and remembering the issuing CAs of chains verified in full.
+impl Verifier {
+    /// The entry for the issuing CA of the profile's chain (leaf, issuing CA), if that CA was
+    /// verified before, the verdict holds at `now`, and it is the CA the leaf names as
+    /// issuer. Its DER, size and extensions were checked when cached, so it is not parsed.
+    pub(super) fn cached_ca(
+        &self,
+        chain: &[CertificateDer<'_>],
+        leaf: &X509Certificate<'_>,
+        now: OffsetDateTime,
+    ) -> Option<Arc<VerifiedCa>> {
+        let hit = match chain {
+            [_, ca] => self.cache.get(ca.as_ref(), now),
+            _ => None,
+        };
+        hit.filter(|ca| leaf.issuer().as_raw() == &ca.subject_raw[..])
+    }
+
+    /// The cached issuing CA `hit`, if the leaf `ee` verifies against it at `at`: webpki
+    /// checks the leaf against it as a trust anchor, so only the leaf's own signature is
+    /// verified. `None` (the chain is then verified in full, and that counted as a miss)
+    /// when there is no entry or anything fails against it, so that errors are those of a
+    /// fresh verification.
+    pub(super) fn cached_path(
+        &self,
+        hit: Option<Arc<VerifiedCa>>,
+        ee: &EndEntityCert<'_>,
+        at: UnixTime,
+    ) -> Option<Arc<VerifiedCa>> {
+        let cached = hit.filter(|ca| {
+            ee.verify_for_usage(
+                ALGS,
+                std::slice::from_ref(&ca.trust_anchor),
+                &[],
+                at,
+                MIMI_EKU,
+                None,
+                None,
+            )
+            .is_ok()
+        });
+        if cached.is_none() {
+            self.cache.count_miss();
+        }
+        cached
+    }
+
+    /// Remember the issuing CA of a chain that verified in full (path root → `ca` → leaf),
+    /// with the window of verification times in which that verdict holds. Not cached: a CA
+    /// under a root with nameConstraints (they would no longer be applied to the leaf), a
+    /// CA with the subject of an anchor (webpki would try the anchor first), and under
+    /// `revocation: chain`, a CA without a window in which its CRL choice is stable.
+    pub(super) fn remember(
+        &self,
+        anchor_index: usize,
+        ca: &X509Certificate<'_>,
+        ca_der: &[u8],
+        root: &RootFacts,
+        scope: Option<Scope>,
+        now: OffsetDateTime,
+    ) {
+        let subject = strip_sequence(ca.subject().as_raw());
+        if self.webpki_anchors[anchor_index].name_constraints.is_some()
+            || self
+                .webpki_anchors
+                .iter()
+                .any(|a| a.subject.as_ref() == subject)
+        {
+            return;
+        }
+        let der = CertificateDer::from(ca_der);
+        let Ok(trust_anchor) = webpki::anchor_from_trusted_cert(&der) else {
+            return;
+        };
+        let skew = self.policy.clock_skew.duration();
+        let mut valid_from = not_before(ca).max(root.not_before) - skew;
+        let mut valid_until = not_after(ca).min(root.not_after) + skew;
+        let mut crl_notes = Vec::new();
+        if self.policy.revocation == RevocationPolicy::Chain {
+            let (key, _) = root.issuer();
+            let Some((lo, hi)) = self.crls.selection_window(&key, now, &self.policy) else {
+                return;
+            };
+            valid_from = valid_from.max(lo);
+            valid_until = valid_until.min(hi);
+            self.crls.select(&[key], now, &self.policy, &mut crl_notes);
+        }
+        if !(valid_from <= now && now <= valid_until) {
+            return;
+        }
+        self.cache.insert(VerifiedCa {
+            der: ca_der.into(),
+            not_before: not_before(ca),
+            not_after: not_after(ca),
+            subject_raw: ca.subject().as_raw().to_vec(),
+            subject: ca.subject().to_string(),
+            point: ca.public_key().subject_public_key.data.to_vec(),
+            crl_sign: has_crl_sign(ca),
+            anchor: anchor_index,
+            trust_anchor: trust_anchor.to_owned(),
+            valid_from,
+            valid_until,
+            scope,
+            crl_notes,
+        });
+    }
+}
+
+impl VerifiedCa {
+    /// The cached CA as the issuer of the leaf, for the revocation check.
+    pub(super) fn issuer(&self) -> (IssuerKey<'_>, &str) {
+        (
+            IssuerKey {
+                subject: &self.subject_raw,
+                point: &self.point,
+                crl_sign: self.crl_sign,
+            },
+            &self.subject,
+        )
     }
 }
 

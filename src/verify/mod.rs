@@ -1,31 +1,33 @@
-//! The relying platform's side: a trust list that says which provider roots are accepted and
-//! what each may assert, a [`Verifier`] that checks a mapping attestation chain offline
-//! (fail-closed, docs/spec.md#verification steps 1 to 7), and a resolver for several
-//! attestations of one SII.
+//! The relying platform's side: a [`Verifier`] that checks a mapping attestation chain
+//! offline against a trust list ([`crate::trust`]) (fail-closed, docs/spec.md#verification
+//! steps 1 to 7), and a resolver for several attestations of one SII.
 //!
 //! Every rejection is a [`VerifyError`] carrying a stable [`Code`] (`E_*`), a message saying
 //! what is wrong, and the depth of the offending certificate (0 = leaf, counting up the
 //! verified path; the trust anchor's root certificate is one above the topmost intermediate).
 
+mod binding;
 mod cache;
+mod leaf;
+mod parse;
+mod path;
 mod resolve;
 mod revocation;
-mod trust_list;
+mod scope;
+#[cfg(test)]
+mod testing;
 mod verifier;
 
 use std::fmt;
 
-use crate::profile::Span;
-
+pub use parse::chain_from_pem;
+pub use path::CertNote;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
-pub use trust_list::{Anchor, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
-pub use verifier::{chain_from_pem, CertNote, Verification, VerifiedMapping, Verifier};
+pub use verifier::{Verification, VerifiedMapping, Verifier};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;
-/// Largest DER certificate accepted, in bytes.
-pub const MAX_CERT_LEN: usize = 16 * 1024;
 
 /// The stable rejection codes. Their strings (`E_*`) never change; new ones may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,134 +182,9 @@ impl VerifyError {
     }
 }
 
-/// Which certificates of a path must be shown not revoked by a fresh CRL (docs/spec.md#verify-revocation).
-/// Trust-list YAML: `policy: { revocation: off | leaf | chain }`, default `off` so that trust
-/// lists written before revocation checking existed keep their meaning.
-///
-/// Under `leaf` and `chain` the check fails closed: a certificate whose issuer has no fresh
-/// CRL among those given ([`Verifier::with_crls`]) is rejected with
-/// [`Code::RevocationUnknown`]. A CRL is fresh when its signature verifies with the issuer's
-/// key, its thisUpdate is not older than [`Policy::max_crl_age`] (nor in the future beyond the
-/// clock skew) and the verification time is before its nextUpdate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum RevocationPolicy {
-    /// Revocation is not checked; CRLs given are not consulted.
-    #[default]
-    Off,
-    /// The leaf must be covered by a fresh CRL of its issuing CA (the provider's `crl`
-    /// command writes these).
-    Leaf,
-    /// The leaf and every CA below the trust anchor must be covered by a fresh CRL of their
-    /// issuer: for the profile's root → issuing CA → leaf chains that means a CRL from the
-    /// issuing CA *and* one signed by the provider root covering the issuing CA.
-    Chain,
-}
-
-impl RevocationPolicy {
-    /// The trust-list spelling: `off`, `leaf` or `chain`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevocationPolicy::Off => "off",
-            RevocationPolicy::Leaf => "leaf",
-            RevocationPolicy::Chain => "chain",
-        }
-    }
-}
-
-impl fmt::Display for RevocationPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How the trust-list scope of an anchor constrains the CA scopes on a path.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ScopeRule {
-    /// The trust-list scope narrows which SIIs are accepted: the SII must lie inside it and
-    /// inside every CA's `MimiScope`, and each CA's scope within its issuer's
-    /// (docs/spec.md#verify-scope). A provider's CAs may claim more than this platform grants
-    /// it, so a platform can accept one provider for part of its scope (e.g. one country).
-    #[default]
-    TrustListNarrows,
-    /// Also require every CA's `MimiScope` (the root's included) to lie within the anchor's
-    /// trust-list scope: a provider whose CAs claim more than the platform grants is
-    /// rejected outright (E_SCOPE_WIDENED), whatever the SII.
-    Strict,
-}
-
-/// What a relying platform accepts: clock skew, maximum leaf validity, maximum age of the
-/// possession proof, scope rule and revocation. Read from the trust list's `policy:`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Policy {
-    /// How far clocks may disagree (default 5m): applied to validity and `validatedAt`.
-    pub clock_skew: Span,
-    /// The longest leaf validity accepted (default 90d).
-    pub max_leaf_validity: Span,
-    /// The oldest possession proof (`validatedAt`) accepted (default 30d).
-    pub max_validation_age: Span,
-    /// How trust-list scopes constrain CA scopes (default: the trust list narrows).
-    pub scope_rule: ScopeRule,
-    /// Which certificates must be covered by a fresh CRL (default `off`).
-    pub revocation: RevocationPolicy,
-    /// The oldest CRL accepted, measured from its thisUpdate to the verification time
-    /// (default 2d; a CRL past its nextUpdate is never fresh, whatever this says).
-    pub max_crl_age: Span,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            clock_skew: Span::new(time::Duration::minutes(5)),
-            max_leaf_validity: Span::new(time::Duration::days(90)),
-            max_validation_age: Span::new(time::Duration::days(30)),
-            scope_rule: ScopeRule::TrustListNarrows,
-            revocation: RevocationPolicy::Off,
-            max_crl_age: Span::new(time::Duration::days(2)),
-        }
-    }
-}
-
-impl Policy {
-    /// This policy with another clock skew.
-    pub fn with_clock_skew(mut self, skew: Span) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// This policy with another maximum leaf validity.
-    pub fn with_max_leaf_validity(mut self, max: Span) -> Self {
-        self.max_leaf_validity = max;
-        self
-    }
-
-    /// This policy with another maximum validation age.
-    pub fn with_max_validation_age(mut self, max: Span) -> Self {
-        self.max_validation_age = max;
-        self
-    }
-
-    /// This policy with another revocation policy.
-    pub fn with_revocation(mut self, revocation: RevocationPolicy) -> Self {
-        self.revocation = revocation;
-        self
-    }
-
-    /// This policy with another maximum CRL age.
-    pub fn with_max_crl_age(mut self, max: Span) -> Self {
-        self.max_crl_age = max;
-        self
-    }
-
-    /// This policy with another scope rule.
-    pub fn with_scope_rule(mut self, rule: ScopeRule) -> Self {
-        self.scope_rule = rule;
-        self
-    }
+/// Shorthand for [`VerifyError::new`], used by every check.
+fn err(code: Code, depth: usize, message: impl Into<String>) -> VerifyError {
+    VerifyError::new(code, depth, message)
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{Policy, RevocationPolicy, ScopeRule, MAX_CERT_LEN};
-use crate::profile::{scope::normalize_domain, Scope, Span};
+use super::{Policy, RevocationPolicy, ScopeRule};
+use crate::profile::{scope::normalize_domain, Scope, Span, MAX_CERT_LEN};
 
 /// Why a trust list could not be loaded. Messages name the file and, where known, the line
 /// and column.

@@ -1,0 +1,12 @@
+//! Trust: what a relying platform accepts. This layer holds the trust list (which provider
+//! roots are accepted, which provider each may speak for and what it may assert) and its
+//! verification [`Policy`] (clock skew, validity and validation age limits, the
+//! [`ScopeRule`], the [`RevocationPolicy`]). It uses only [`crate::sii`] and
+//! [`crate::profile`]; the verifier uses it, never the other way round. Signed trust lists,
+//! signer sets, rollback state and hot reload will live here too.
+
+mod list;
+mod policy;
+
+pub use list::{Anchor, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
+pub use policy::{Policy, RevocationPolicy, ScopeRule};
