@@ -30,6 +30,12 @@ pub mod store;
 pub mod trust;
 pub mod verify;
 
+/// The certificate and CRL types of the API (`CertificateDer`, `CertificateRevocationListDer`),
+/// from `rustls-pki-types`, as rustls re-exports them.
+pub use rustls_pki_types as pki_types;
+/// The time types of the API (`OffsetDateTime`), from the `time` crate.
+pub use time;
+
 #[cfg(feature = "ca")]
 pub use audit::{AuditError, Finding, Lint, Role, Severity};
 #[cfg(feature = "ca")]
@@ -44,7 +50,7 @@ pub use log::{
 };
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
-pub use trust::{Policy, RevocationPolicy, TrustList, TrustListError};
+pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};
 pub use verify::{
     chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Resolution,
     Verification, VerifiedMapping, Verifier, VerifyError,

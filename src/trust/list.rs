@@ -28,7 +28,7 @@ use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{Policy, RevocationPolicy, ScopeRule};
-use crate::profile::{scope::normalize_domain, Scope, Span, MAX_CERT_LEN};
+use crate::profile::{self, scope::normalize_domain, Scope, Span, MAX_CERT_LEN};
 
 /// Why a trust list could not be loaded. Messages name the file and, where known, the line
 /// and column.
@@ -121,7 +121,8 @@ impl Anchor {
         &self.scope
     }
 
-    /// Where the root certificate was read from.
+    /// Where the root certificate was read from (empty for an anchor given as DER to a
+    /// [`TrustListBuilder`]).
     pub fn certificate_path(&self) -> &Path {
         &self.certificate_path
     }
@@ -140,6 +141,11 @@ pub struct TrustList {
 }
 
 impl TrustList {
+    /// A trust list made in memory ([`TrustListBuilder`]).
+    pub fn builder() -> TrustListBuilder {
+        TrustListBuilder::default()
+    }
+
     /// Read a trust list file; certificate paths are relative to its directory.
     /// Files larger than [`MAX_TRUST_LIST_LEN`] are refused before they are read.
     pub fn from_file(path: &Path) -> Result<TrustList, TrustListError> {
@@ -231,90 +237,206 @@ impl TrustList {
             revocation: spec.policy.revocation.unwrap_or(defaults.revocation),
             max_crl_age: spec.policy.max_crl_age.unwrap_or(defaults.max_crl_age),
         };
-        let mut names = HashSet::new();
-        let mut roots = HashSet::new();
+        let mut admission = Admission::default();
         let mut anchors = Vec::with_capacity(spec.anchors.len());
         for a in spec.anchors {
-            if a.name.trim().is_empty() {
-                return Err(invalid(
-                    Some("name:"),
-                    "an anchor has an empty name: give each anchor a label".into(),
-                ));
-            }
-            if !names.insert(a.name.clone()) {
-                return Err(invalid(
-                    Some(&a.name),
-                    format!(
-                        "anchor name {:?} appears twice: give each anchor its own name",
-                        a.name
-                    ),
-                ));
-            }
-            match normalize_domain(&a.provider) {
-                Ok(p) if p == a.provider => {}
-                Ok(p) => {
-                    return Err(invalid(
-                        Some(&a.provider),
-                        format!(
-                            "anchor {:?}: provider {:?} must be written in lower-case ASCII form: {p:?}",
-                            a.name, a.provider
-                        ),
-                    ))
-                }
-                Err(e) => {
-                    return Err(invalid(
-                        Some(&a.provider),
-                        format!(
-                            "anchor {:?}: provider {:?} is not a domain name ({e})",
-                            a.name, a.provider
-                        ),
-                    ))
-                }
-            }
-            if a.scope.tel_prefixes().is_empty() && a.scope.email_domains().is_empty() {
-                return Err(invalid(
-                    Some(&a.name),
-                    format!(
-                        "anchor {:?}: scope permits nothing: list phone prefixes under scope.tel and/or domains under scope.email",
-                        a.name
-                    ),
-                ));
-            }
             let cert_path = base.join(&a.certificate);
             let needle = a.certificate.display().to_string();
+            let (name, provider) = (a.name.clone(), a.provider.clone());
+            let at = |field: Field| match field {
+                Field::Name => Some(if name.trim().is_empty() {
+                    "name:"
+                } else {
+                    name.as_str()
+                }),
+                Field::Provider => Some(provider.as_str()),
+                Field::Scope => Some(name.as_str()),
+                Field::Certificate => Some(needle.as_str()),
+            };
             let root_der = read_root(&cert_path)
                 .map_err(|m| invalid(Some(&needle), format!("anchor {:?}: {m}", a.name)))?;
-            if !roots.insert(root_der.as_ref().to_vec()) {
-                return Err(invalid(
-                    Some(&needle),
-                    format!(
-                        "anchor {:?}: the same root certificate is listed twice: one root may speak for one provider only",
-                        a.name
-                    ),
-                ));
-            }
-            let trust_anchor = webpki::anchor_from_trusted_cert(&root_der)
-                .map_err(|e| {
-                    invalid(
-                        Some(&needle),
-                        format!(
-                            "anchor {:?}: {} cannot be used as a trust anchor: {e:?}",
-                            a.name,
-                            cert_path.display()
-                        ),
-                    )
-                })?
-                .to_owned();
-            anchors.push(Anchor {
-                name: a.name,
-                provider: a.provider,
-                certificate_path: cert_path,
-                scope: a.scope,
-                root_der,
-                trust_anchor,
-            });
+            let anchor = admission
+                .admit(a.name, a.provider, a.scope, cert_path, root_der)
+                .map_err(|(field, m)| invalid(at(field), m))?;
+            anchors.push(anchor);
         }
         Ok(TrustList { anchors, policy })
+    }
+}
+
+/// A trust list made in memory: anchors from DER root certificates, no files. Each anchor
+/// gets the checks a YAML list's anchors get (a name of its own, a lower-case provider
+/// domain, a scope that permits something, a P-256 CA root listed once).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let root_der: rustls_pki_types::CertificateDer<'static> = std::fs::read("certs/chat-a-root.pem")
+/// #     .map(|pem| mimi_attest::chain_from_pem(&pem).unwrap().remove(0))?;
+/// use mimi_attest::{Scope, TrustList, Verifier};
+/// let scope = Scope::new(&["+1", "+44"], &["chat-a.example"])?;
+/// let list = TrustList::builder()
+///     .anchor("chat-a", "chat-a.example", root_der, scope)?
+///     .build()?;
+/// let verifier = Verifier::new(list);
+/// # let _ = verifier; Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+pub struct TrustListBuilder {
+    anchors: Vec<Anchor>,
+    admission: Admission,
+    policy: Policy,
+}
+
+impl TrustListBuilder {
+    /// Accept `root_der` as the root of `provider` (a lower-case domain), for what `scope`
+    /// permits; `name` labels results.
+    pub fn anchor(
+        mut self,
+        name: &str,
+        provider: &str,
+        root_der: CertificateDer<'static>,
+        scope: Scope,
+    ) -> Result<Self, TrustListError> {
+        let in_memory = |message: String| TrustListError::Invalid {
+            path: "(trust list built in memory)".to_owned(),
+            line: None,
+            column: None,
+            message,
+        };
+        check_root_der(&root_der, "the root certificate")
+            .map_err(|m| in_memory(format!("anchor {name:?}: {m}")))?;
+        let anchor = self
+            .admission
+            .admit(
+                name.to_owned(),
+                provider.to_owned(),
+                scope,
+                PathBuf::new(),
+                root_der,
+            )
+            .map_err(|(_, m)| in_memory(m))?;
+        self.anchors.push(anchor);
+        Ok(self)
+    }
+
+    /// The policy (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The trust list; refused when it has no anchor.
+    pub fn build(self) -> Result<TrustList, TrustListError> {
+        if self.anchors.is_empty() {
+            return Err(TrustListError::Invalid {
+                path: "(trust list built in memory)".to_owned(),
+                line: None,
+                column: None,
+                message: "the trust list has no anchors: add at least one provider root".into(),
+            });
+        }
+        Ok(TrustList {
+            anchors: self.anchors,
+            policy: self.policy,
+        })
+    }
+}
+
+/// Which part of an anchor a problem is in (YAML errors point at its line).
+enum Field {
+    Name,
+    Provider,
+    Scope,
+    Certificate,
+}
+
+/// The checks every anchor of one list passes, however the list is made.
+#[derive(Debug, Default)]
+struct Admission {
+    names: HashSet<String>,
+    roots: HashSet<Vec<u8>>,
+}
+
+impl Admission {
+    /// `root_der` has passed [`check_root_der`].
+    fn admit(
+        &mut self,
+        name: String,
+        provider: String,
+        scope: Scope,
+        certificate_path: PathBuf,
+        root_der: CertificateDer<'static>,
+    ) -> Result<Anchor, (Field, String)> {
+        if name.trim().is_empty() {
+            return Err((
+                Field::Name,
+                "an anchor has an empty name: give each anchor a label".into(),
+            ));
+        }
+        if self.names.contains(&name) {
+            return Err((
+                Field::Name,
+                format!("anchor name {name:?} appears twice: give each anchor its own name"),
+            ));
+        }
+        match normalize_domain(&provider) {
+            Ok(p) if p == provider => {}
+            Ok(p) => {
+                return Err((
+                    Field::Provider,
+                    format!(
+                        "anchor {name:?}: provider {provider:?} must be written in lower-case ASCII form: {p:?}"
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Err((
+                    Field::Provider,
+                    format!("anchor {name:?}: provider {provider:?} is not a domain name ({e})"),
+                ))
+            }
+        }
+        if scope.tel_prefixes().is_empty() && scope.email_domains().is_empty() {
+            return Err((
+                Field::Scope,
+                format!(
+                    "anchor {name:?}: scope permits nothing: list phone prefixes under scope.tel and/or domains under scope.email"
+                ),
+            ));
+        }
+        if self.roots.contains(root_der.as_ref()) {
+            return Err((
+                Field::Certificate,
+                format!(
+                    "anchor {name:?}: the same root certificate is listed twice: one root may speak for one provider only"
+                ),
+            ));
+        }
+        let trust_anchor = webpki::anchor_from_trusted_cert(&root_der)
+            .map_err(|e| {
+                (
+                    Field::Certificate,
+                    format!(
+                        "anchor {name:?}: {} cannot be used as a trust anchor: {e:?}",
+                        if certificate_path.as_os_str().is_empty() {
+                            "the root certificate".to_owned()
+                        } else {
+                            certificate_path.display().to_string()
+                        }
+                    ),
+                )
+            })?
+            .to_owned();
+        self.names.insert(name.clone());
+        self.roots.insert(root_der.as_ref().to_vec());
+        Ok(Anchor {
+            name,
+            provider,
+            certificate_path,
+            scope,
+            root_der,
+            trust_anchor,
+        })
     }
 }
 
@@ -355,35 +477,36 @@ fn read_root(path: &Path) -> Result<CertificateDer<'static>, String> {
         }
         _ => bytes,
     };
+    check_root_der(&der, &path.display().to_string())?;
+    Ok(CertificateDer::from(der))
+}
+
+/// A root certificate (DER) is a well-formed P-256 CA certificate; `what` names it in
+/// messages.
+fn check_root_der(der: &[u8], what: &str) -> Result<(), String> {
     if der.len() > MAX_CERT_LEN {
         return Err(format!(
-            "{} is {} bytes, larger than the {MAX_CERT_LEN} bytes a certificate may have",
-            path.display(),
+            "{what} is {} bytes, larger than the {MAX_CERT_LEN} bytes a certificate may have",
             der.len()
         ));
     }
-    let (rest, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| format!("{} is not a certificate: {e}", path.display()))?;
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("{what} is not a certificate: {e}"))?;
     if !rest.is_empty() {
-        return Err(format!(
-            "{} has trailing bytes after the certificate",
-            path.display()
-        ));
+        return Err(format!("{what} has trailing bytes after the certificate"));
     }
-    if !is_p256(&cert) {
+    if profile::key_problem(cert.public_key()).is_some() {
         return Err(format!(
-            "{} does not hold a P-256 key: provider roots are ECDSA P-256 (profile mapping-v1)",
-            path.display()
+            "{what} does not hold a P-256 key: provider roots are ECDSA P-256 (profile mapping-v1)"
         ));
     }
     let is_ca = matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
     if !is_ca {
         return Err(format!(
-            "{} is not a CA certificate (no basicConstraints cA=TRUE): list the provider's root certificate",
-            path.display()
+            "{what} is not a CA certificate (no basicConstraints cA=TRUE): list the provider's root certificate"
         ));
     }
-    Ok(CertificateDer::from(der))
+    Ok(())
 }
 
 /// Largest trust-list file read, in bytes.
@@ -401,16 +524,4 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         return Err(format!("the file is larger than {max} bytes"));
     }
     Ok(buf)
-}
-
-/// Whether the certificate's key is an EC key on P-256.
-fn is_p256(cert: &X509Certificate<'_>) -> bool {
-    use x509_parser::der_parser::oid;
-    let alg = &cert.public_key().algorithm;
-    alg.algorithm == oid!(1.2.840 .10045 .2 .1)
-        && alg
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok())
-            .is_some_and(|c| c == oid!(1.2.840 .10045 .3 .1 .7))
 }

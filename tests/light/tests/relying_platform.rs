@@ -108,3 +108,91 @@ fn resolves_one_number_on_two_providers() {
     assert_eq!(r.rejected.len(), 1);
     assert_eq!(r.rejected[0].error.code(), Code::ProviderMismatch);
 }
+
+/// The first certificate of a PEM file in certs/, as DER.
+fn der(name: &str) -> mimi_attest::pki_types::CertificateDer<'static> {
+    mimi_attest::chain_from_pem(&pem(name)).unwrap().remove(0)
+}
+
+#[test]
+fn a_trust_list_built_in_memory_verifies_like_the_yaml_one() {
+    use mimi_attest::{Scope, TrustList, Verifier};
+    let list = TrustList::builder()
+        .anchor(
+            "chat-a",
+            "chat-a.example",
+            der("chat-a-root.pem"),
+            Scope::new(&["+1", "+44"], &["chat-a.example"]).unwrap(),
+        )
+        .unwrap()
+        .anchor(
+            "chat-b",
+            "chat-b.example",
+            der("chat-b-root.pem"),
+            Scope::new(&["+49", "+1"], &["chat-b.example", ".chat-b.example"]).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let in_memory = Verifier::new(list);
+    let from_yaml = mimi_attest_light::load(&repo().join("certs/trust-list.yaml")).unwrap();
+    let at = datetime!(2026-01-02 00:00 UTC);
+    for (file, number) in [
+        ("alice-chat-a.pem", "+15551234567"),
+        ("alice-chat-b.pem", "+15551234567"),
+        ("carol-csr-chat-b.pem", "+4915112345678"),
+        ("forged-out-of-scope.pem", "+33612345678"),
+        ("forged-claims-chat-a.pem", "+15551234567"),
+    ] {
+        let a = mimi_attest_light::check(&in_memory, &pem(file), &sii(number), at);
+        let b = mimi_attest_light::check(&from_yaml, &pem(file), &sii(number), at);
+        assert_eq!(a, b, "{file}");
+    }
+}
+
+#[test]
+fn a_trust_list_built_in_memory_gets_the_checks_of_a_yaml_one() {
+    use mimi_attest::{Scope, TrustList};
+    let scope = || Scope::new(&["+1"], &[] as &[&str]).unwrap();
+    let refused = |r: Result<mimi_attest::TrustListBuilder, mimi_attest::TrustListError>| match r {
+        Ok(_) => panic!("the anchor was accepted"),
+        Err(e) => e.to_string(),
+    };
+    let one = || {
+        TrustList::builder()
+            .anchor("chat-a", "chat-a.example", der("chat-a-root.pem"), scope())
+            .unwrap()
+    };
+    let e = refused(one().anchor("chat-a", "chat-b.example", der("chat-b-root.pem"), scope()));
+    assert!(e.contains("appears twice"), "{e}");
+    let e = refused(one().anchor("b", "chat-b.example", der("chat-a-root.pem"), scope()));
+    assert!(e.contains("listed twice"), "{e}");
+    let e = refused(TrustList::builder().anchor(
+        "b",
+        "Chat-B.example",
+        der("chat-b-root.pem"),
+        scope(),
+    ));
+    assert!(e.contains("lower-case"), "{e}");
+    let nothing = Scope::new(&[] as &[&str], &[] as &[&str]).unwrap();
+    let e = refused(TrustList::builder().anchor(
+        "b",
+        "chat-b.example",
+        der("chat-b-root.pem"),
+        nothing,
+    ));
+    assert!(e.contains("permits nothing"), "{e}");
+    // A leaf is not a root.
+    let e = refused(TrustList::builder().anchor(
+        "b",
+        "chat-b.example",
+        der("alice-chat-b.pem"),
+        scope(),
+    ));
+    assert!(e.contains("not a CA certificate"), "{e}");
+    let e = match TrustList::builder().build() {
+        Ok(_) => panic!("a list without anchors was built"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("no anchors"), "{e}");
+}
