@@ -44,7 +44,7 @@ use x509_parser::prelude::X509Certificate;
 
 use super::parse::{not_after, not_before};
 use super::path::{strip_sequence, RootFacts, ALGS, MIMI_EKU};
-use super::revocation::{has_crl_sign, IssuerKey};
+use super::revocation::OwnedIssuer;
 use super::{CrlNote, Verifier};
 use crate::profile::Scope;
 use crate::trust::RevocationPolicy;
@@ -56,15 +56,11 @@ pub(crate) const CAPACITY: usize = 256;
 pub(crate) struct VerifiedCa {
     /// The intermediate's DER (the key, compared in full).
     pub(crate) der: Box<[u8]>,
-    /// Its validity, subject (DER with tag, and as text) and EC point: what the checks of a
-    /// leaf need of its issuer, kept so that the CA is not parsed again.
+    /// Its validity, and what the revocation check of a leaf needs of its issuer: kept so
+    /// that the CA is not parsed again.
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
-    pub(crate) subject_raw: Vec<u8>,
-    pub(crate) subject: String,
-    pub(crate) point: Vec<u8>,
-    /// Whether its keyUsage has cRLSign (CRLs it signed are used only then).
-    pub(crate) crl_sign: bool,
+    pub(crate) issuer: OwnedIssuer,
     /// Index of the anchor it chains to.
     pub(crate) anchor: usize,
     /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).
@@ -163,7 +159,7 @@ impl Verifier {
             [_, ca] => self.cache.get(ca.as_ref(), now),
             _ => None,
         };
-        hit.filter(|ca| leaf.issuer().as_raw() == &ca.subject_raw[..])
+        hit.filter(|ca| leaf.issuer().as_raw() == &ca.issuer.subject_raw[..])
     }
 
     /// The cached issuing CA `hit`, if the leaf `ee` verifies against it at `at`: webpki
@@ -227,7 +223,7 @@ impl Verifier {
         let mut valid_until = not_after(ca).min(root.not_after) + skew;
         let mut crl_notes = Vec::new();
         if self.policy.revocation == RevocationPolicy::Chain {
-            let (key, _) = root.issuer();
+            let (key, _) = root.issuer.key();
             let Some((lo, hi)) = self.crls.selection_window(&key, now, &self.policy) else {
                 return;
             };
@@ -242,10 +238,7 @@ impl Verifier {
             der: ca_der.into(),
             not_before: not_before(ca),
             not_after: not_after(ca),
-            subject_raw: ca.subject().as_raw().to_vec(),
-            subject: ca.subject().to_string(),
-            point: ca.public_key().subject_public_key.data.to_vec(),
-            crl_sign: has_crl_sign(ca),
+            issuer: OwnedIssuer::read(ca),
             anchor: anchor_index,
             trust_anchor: trust_anchor.to_owned(),
             valid_from,
@@ -256,19 +249,7 @@ impl Verifier {
     }
 }
 
-impl VerifiedCa {
-    /// The cached CA as the issuer of the leaf, for the revocation check.
-    pub(super) fn issuer(&self) -> (IssuerKey<'_>, &str) {
-        (
-            IssuerKey {
-                subject: &self.subject_raw,
-                point: &self.point,
-                crl_sign: self.crl_sign,
-            },
-            &self.subject,
-        )
-    }
-}
+impl VerifiedCa {}
 
 #[cfg(test)]
 mod tests {
@@ -279,10 +260,12 @@ mod tests {
             der: n.to_be_bytes().repeat(10).into(),
             not_before: now,
             not_after: now,
-            subject_raw: Vec::new(),
-            subject: String::new(),
-            point: Vec::new(),
-            crl_sign: true,
+            issuer: OwnedIssuer {
+                subject_raw: Vec::new(),
+                subject: String::new(),
+                point: Vec::new(),
+                crl_sign: true,
+            },
             anchor: 0,
             trust_anchor: TrustAnchor {
                 subject: (&[][..]).into(),

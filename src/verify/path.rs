@@ -11,7 +11,7 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, SubjectPublicKeyInfo, X509Certificate};
 
 use super::parse::{check_extensions, not_after, not_before, read_cert, Bundle};
-use super::revocation::{has_crl_sign, IssuerKey};
+use super::revocation::OwnedIssuer;
 use super::{err, Code, VerifyError, MAX_CHAIN_LEN};
 use crate::profile::{self, ca_scope, oids, rfc3339 as fmt_time, Scope};
 use crate::trust::Anchor;
@@ -58,13 +58,8 @@ pub(super) struct RootFacts {
     pub(super) ca_checks: Vec<Result<(), VerifyError>>,
     /// Its `id-pe-mimiScope`, or why that is malformed.
     pub(super) scope: Result<Option<Scope>, String>,
-    /// Subject (DER with tag), its text form and the EC point: what a CRL it signed is
-    /// matched and checked against.
-    pub(super) subject_raw: Vec<u8>,
-    pub(super) subject: String,
-    pub(super) point: Vec<u8>,
-    /// Whether its keyUsage has cRLSign (CRLs it signed are used only then).
-    pub(super) crl_sign: bool,
+    /// As the issuer of the CRLs that cover the certificate below it.
+    pub(super) issuer: OwnedIssuer,
 }
 
 impl RootFacts {
@@ -84,10 +79,7 @@ impl RootFacts {
                 })
                 .collect(),
             scope: ca_scope(&root).map_err(|e| e.to_string()),
-            subject_raw: root.subject().as_raw().to_vec(),
-            subject: root.subject().to_string(),
-            point: root.public_key().subject_public_key.data.to_vec(),
-            crl_sign: has_crl_sign(&root),
+            issuer: OwnedIssuer::read(&root),
         })
     }
 
@@ -100,18 +92,6 @@ impl RootFacts {
                 format!("the path is longer than the {MAX_CHAIN_LEN} certificates allowed"),
             ))
         })
-    }
-
-    /// The root as the issuer of the certificate below it, for the revocation check.
-    pub(super) fn issuer(&self) -> (IssuerKey<'_>, &str) {
-        (
-            IssuerKey {
-                subject: &self.subject_raw,
-                point: &self.point,
-                crl_sign: self.crl_sign,
-            },
-            &self.subject,
-        )
     }
 }
 

@@ -242,6 +242,40 @@ impl fmt::Debug for CrlSet {
     }
 }
 
+/// A CA certificate as the issuer of CRLs, read once and kept (an anchor's root, a cached
+/// issuing CA): its subject (DER with tag, and as text), its EC point, and whether its
+/// keyUsage has cRLSign.
+#[derive(Clone, Debug)]
+pub(crate) struct OwnedIssuer {
+    pub(crate) subject_raw: Vec<u8>,
+    pub(crate) subject: String,
+    pub(crate) point: Vec<u8>,
+    pub(crate) crl_sign: bool,
+}
+
+impl OwnedIssuer {
+    pub(crate) fn read(c: &X509Certificate<'_>) -> Self {
+        OwnedIssuer {
+            subject_raw: c.subject().as_raw().to_vec(),
+            subject: c.subject().to_string(),
+            point: c.public_key().subject_public_key.data.to_vec(),
+            crl_sign: has_crl_sign(c),
+        }
+    }
+
+    /// As the issuer of the certificate below it, for the revocation check.
+    pub(crate) fn key(&self) -> (IssuerKey<'_>, &str) {
+        (
+            IssuerKey {
+                subject: &self.subject_raw,
+                point: &self.point,
+                crl_sign: self.crl_sign,
+            },
+            &self.subject,
+        )
+    }
+}
+
 /// A possible issuer of a certificate on the path: its subject (DER, with tag) and EC point.
 #[derive(Clone, Copy)]
 pub(crate) struct IssuerKey<'a> {

@@ -333,8 +333,8 @@ impl Verifier {
         //    in the freshest CRL its issuer (the next certificate up the path) signed. A
         //    cached CA's own status was checked when it was cached.
         let (top, known) = match &cached {
-            Some(ca) => (ca.issuer(), &ca.crl_notes[..]),
-            None => (root.issuer(), &[][..]),
+            Some(ca) => (ca.issuer.key(), &ca.crl_notes[..]),
+            None => (root.issuer.key(), &[][..]),
         };
         self.crls
             .check_path(&self.policy, &certs, top, known, now, notes)?;
