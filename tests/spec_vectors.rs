@@ -569,8 +569,10 @@ fn log_vrf_label_vectors() {
     }
 }
 
-/// The entries of the `log-entries` vector: (fields, entry bytes, leaf hash).
-fn log_entries() -> Vec<(BTreeMap<String, String>, Vec<u8>, [u8; 32])> {
+/// One entry of the `log-entries` vector: its fields, its bytes and its leaf hash.
+type LogEntryVector = (BTreeMap<String, String>, Vec<u8>, [u8; 32]);
+
+fn log_entries() -> Vec<LogEntryVector> {
     let all = vectors(&spec());
     let p = pairs(vector(&all, "log-entries"));
     p.chunks(9)
