@@ -48,6 +48,8 @@ pub use log::{
     MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint, TlogProof, VrfOutput,
     VrfProof, VrfPublicKey, VrfSecretKey,
 };
+#[cfg(feature = "ca")]
+pub use log::{AddCheckpoint, Witness, WitnessError};
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};

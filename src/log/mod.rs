@@ -10,7 +10,8 @@
 //!   cosignatures (type 0x04);
 //! - [`proof`]: RFC 6962 inclusion and consistency proofs and tlog-proof@v1 files, and the
 //!   end-to-end check of a chain's proof;
-//! - [`writer`]: a log over a directory (`public/` for any static web server).
+//! - [`writer`]: a log over a directory (`public/` for any static web server);
+//! - [`witness`]: a witness that cosigns only consistent checkpoints (C2SP tlog-witness).
 //!
 //! It uses only the standard library, [`crate::sii`] and [`crate::profile`]; never the
 //! issuer, the verifier, the auditor or the CLI, which all build on it.
@@ -20,6 +21,8 @@ pub mod note;
 pub mod proof;
 pub mod tiles;
 pub mod vrf;
+#[cfg(feature = "ca")]
+pub mod witness;
 pub mod writer;
 
 pub use entry::MappingLogEntry;
@@ -29,6 +32,8 @@ pub use proof::{
     LogKeys, TlogProof,
 };
 pub use vrf::{VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey};
+#[cfg(feature = "ca")]
+pub use witness::{AddCheckpoint, Witness, WitnessError};
 pub use writer::LogWriter;
 
 use crate::profile::ProfileError;
