@@ -49,7 +49,7 @@ pub use log::{
     VrfProof, VrfPublicKey, VrfSecretKey,
 };
 #[cfg(feature = "ca")]
-pub use log::{AddCheckpoint, Witness, WitnessError};
+pub use log::{AddCheckpoint, LogOperator, Logged, Submission, Witness, WitnessError};
 pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};

@@ -7,7 +7,8 @@ use common::Spec;
 use mimi_attest::log::{check_mapping_proof, LogWriter};
 use mimi_attest::profile::sha256;
 use mimi_attest::{
-    KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, Sii, TlogProof, VrfSecretKey,
+    KeyType, LogError, LogKeys, LogOperator, MappingLogEntry, NoteSigningKey, Sii, Submission,
+    TlogProof, VrfSecretKey,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -206,4 +207,145 @@ fn consistency_between_checkpoints_of_a_growing_log() {
     .is_err());
     // The first proof still checks: the entry stays where it was.
     check_mapping_proof(&first, leaf, &spki(ca), &log.keys, &[]).unwrap();
+}
+
+const OPERATOR_SEED: [u8; 32] = [7; 32];
+const OPERATOR_VRF_SEED: [u8; 32] = [8; 32];
+
+fn operator(dir: &std::path::Path, create: bool) -> Result<LogOperator, LogError> {
+    let key = NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &OPERATOR_SEED).unwrap();
+    let vrf = VrfSecretKey::from_seed(&OPERATOR_VRF_SEED);
+    if create {
+        LogOperator::create(dir, key, vrf)
+    } else {
+        LogOperator::open(dir, key, vrf)
+    }
+}
+
+fn operator_keys(op: &LogOperator) -> LogKeys {
+    LogKeys {
+        origin: ORIGIN.into(),
+        key: NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &OPERATOR_SEED)
+            .unwrap()
+            .verifier_key()
+            .clone(),
+        vrf: op.vrf_public_key().clone(),
+    }
+}
+
+/// Chains of distinct leaves: (leaf DER, issuing CA's SPKI DER).
+fn chains(n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..n)
+        .map(|_| {
+            let built = Spec::good().build();
+            (built.chain[0].to_vec(), spki(built.chain[1].as_ref()))
+        })
+        .collect()
+}
+
+fn submissions(chains: &[(Vec<u8>, Vec<u8>)]) -> Vec<Submission<'_>> {
+    chains
+        .iter()
+        .map(|(leaf, spki)| Submission::new(leaf, spki))
+        .collect()
+}
+
+#[test]
+fn the_operator_logs_each_leaf_once_under_one_checkpoint_per_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut op = operator(dir.path(), true).unwrap();
+    let c = chains(4);
+    let logged = op.add(&submissions(&c[..3])).unwrap();
+    assert_eq!(
+        logged.iter().map(|l| (l.index, l.new)).collect::<Vec<_>>(),
+        [(0, true), (1, true), (2, true)]
+    );
+    assert_eq!(op.writer().size(), 3);
+    let keys = operator_keys(&op);
+    for (l, (leaf, spki)) in logged.iter().zip(&c) {
+        let proof = TlogProof::parse(op.proof(l).unwrap().to_text().as_bytes()).unwrap();
+        let checked = check_mapping_proof(&proof, leaf, spki, &keys, &[]).unwrap();
+        assert_eq!(checked.index, l.index);
+        assert_eq!(checked.entry.leaf_hash().unwrap(), l.leaf_hash);
+    }
+
+    // A resubmission keeps its index, a leaf twice in one batch is one entry, and only the
+    // new leaf grows the tree.
+    let again = submissions(&c);
+    let batch = [again[1], again[3], again[3], again[0]];
+    let logged = op.add(&batch).unwrap();
+    assert_eq!(
+        logged.iter().map(|l| (l.index, l.new)).collect::<Vec<_>>(),
+        [(1, false), (3, true), (3, false), (0, false)]
+    );
+    assert_eq!(op.writer().size(), 4);
+    for (l, s) in logged.iter().zip(&batch) {
+        check_mapping_proof(
+            &op.proof(l).unwrap(),
+            s.leaf_der,
+            s.issuer_spki_der,
+            &keys,
+            &[],
+        )
+        .unwrap();
+    }
+
+    // Nothing new: no checkpoint is signed.
+    let before = op.writer().checkpoint().as_bytes().to_vec();
+    op.add(&submissions(&c)).unwrap();
+    assert_eq!(op.writer().checkpoint().as_bytes(), &before[..]);
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_the_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = chains(3);
+    {
+        let mut op = operator(dir.path(), true).unwrap();
+        op.add(&submissions(&c[..2])).unwrap();
+    }
+    // As if the run stopped after the checkpoint, before the index was written.
+    for f in ["index.db", "index.db-wal", "index.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(f));
+    }
+    let mut op = operator(dir.path(), false).unwrap();
+    let logged = op.add(&submissions(&c)).unwrap();
+    assert_eq!(
+        logged.iter().map(|l| (l.index, l.new)).collect::<Vec<_>>(),
+        [(0, false), (1, false), (2, true)]
+    );
+    assert_eq!(op.writer().size(), 3);
+    assert!(
+        !dir.path().join("public/index.db").exists(),
+        "the index is private"
+    );
+}
+
+#[test]
+fn a_checkpoint_older_than_the_index_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = chains(2);
+    let old = {
+        let mut op = operator(dir.path(), true).unwrap();
+        op.add(&submissions(&c[..1])).unwrap();
+        let old = std::fs::read(dir.path().join("public/checkpoint")).unwrap();
+        op.add(&submissions(&c[1..])).unwrap();
+        old
+    };
+    std::fs::write(dir.path().join("public/checkpoint"), old).unwrap();
+    let err = operator(dir.path(), false).err().expect("refused");
+    assert!(matches!(err, LogError::Inconsistent { .. }), "{err}");
+    assert!(err.to_string().contains("older than the index"), "{err}");
+}
+
+#[test]
+fn the_label_is_the_one_in_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut op = operator(dir.path(), true).unwrap();
+    let c = chains(1);
+    let logged = op.add(&submissions(&c)).unwrap();
+    let (label, pi) = op.label("tel:+15551234567").unwrap();
+    assert_eq!(pi, logged[0].vrf_proof);
+    let entries = op.writer().read_entries(0, 1).unwrap();
+    assert_eq!(MappingLogEntry::decode(&entries[0]).unwrap().label, label);
 }

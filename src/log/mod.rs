@@ -11,6 +11,8 @@
 //! - [`proof`]: RFC 6962 inclusion and consistency proofs and tlog-proof@v1 files, and the
 //!   end-to-end check of a chain's proof;
 //! - [`writer`]: a log over a directory (`public/` for any static web server);
+//! - [`operator`]: the log operator's side of a log directory (VRF labels, an idempotent
+//!   index of leaf hashes, repaired after a crash);
 //! - [`witness`]: a witness that cosigns only consistent checkpoints (C2SP tlog-witness).
 //!
 //! It uses only the standard library, [`crate::sii`] and [`crate::profile`]; never the
@@ -18,6 +20,8 @@
 
 pub mod entry;
 pub mod note;
+#[cfg(feature = "ca")]
+pub mod operator;
 pub mod proof;
 pub mod tiles;
 pub mod vrf;
@@ -27,6 +31,8 @@ pub mod writer;
 
 pub use entry::MappingLogEntry;
 pub use note::{Checkpoint, KeyType, NoteSigningKey, NoteVerifierKey, SignedCheckpoint};
+#[cfg(feature = "ca")]
+pub use operator::{LogOperator, Logged, Submission};
 pub use proof::{
     check_mapping_proof, entry_from_proof, verify_consistency, verify_inclusion, CheckedProof,
     LogKeys, TlogProof,

@@ -249,6 +249,49 @@ impl LogWriter {
         })
     }
 
+    /// Entries `start..end` of the tree (`end` at most its size), read back from the entry
+    /// bundles; a bundle that does not hold what the checkpoint implies is an error.
+    pub fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LogError> {
+        let size = self.size();
+        if start > end || end > size {
+            return Err(LogError::Inconsistent {
+                path: self.public.clone(),
+                reason: format!("entries {start}..{end} are not in the tree of {size}"),
+            });
+        }
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for n in start / TILE_WIDTH..end.div_ceil(TILE_WIDTH) {
+            let width = tiles::tile_width(0, n, size);
+            let path = self.public.join(tiles::entries_path(n, width));
+            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+            let entries = tiles::decode_bundle(&bytes)?;
+            if entries.len() as u64 != width {
+                return Err(LogError::Inconsistent {
+                    path,
+                    reason: format!(
+                        "{} entries where the checkpoint implies {width}",
+                        entries.len()
+                    ),
+                });
+            }
+            for (i, entry) in (n * TILE_WIDTH..).zip(entries) {
+                if (start..end).contains(&i) {
+                    out.push(entry.to_vec());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends signature lines (witnesses' cosignatures) to the current checkpoint and
+    /// publishes it: same size and root, more signatures.
+    pub fn add_signature_lines(&mut self, lines: &str) -> Result<SignedCheckpoint, LogError> {
+        let checkpoint = self.checkpoint.with_signature_lines(lines)?;
+        write_atomic(&self.public.join("checkpoint"), checkpoint.as_bytes())?;
+        self.checkpoint = checkpoint.clone();
+        Ok(checkpoint)
+    }
+
     fn check_size(&self, size: u64) -> Result<(), LogError> {
         if size > self.size() {
             return Err(LogError::InclusionInvalid {

@@ -1,0 +1,291 @@
+//! The log operator's side of a log directory: the public tree ([`LogWriter`]), the VRF key
+//! that turns SIIs into labels, and a private index of leaf hashes that makes adding an
+//! attestation idempotent.
+//!
+//! ```text
+//! <dir>/public/    the tlog-tiles tree, for any static web server
+//! <dir>/index.db   leaf hash -> index (SQLite); private, rebuilt from the bundles if behind
+//! <dir>/lock       held while an operator has the log open: one writer at a time
+//! ```
+//!
+//! Adding a batch writes its new entries and one checkpoint (last, by the writer), then
+//! records them in the index. A crash before the checkpoint leaves the old tree (the batch is
+//! not logged and is added again next time); a crash after it leaves the index behind the
+//! tree, and the next open reads the missing leaf hashes back from the bundles. Either way a
+//! leaf is never appended twice and no second checkpoint is signed for a size.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::entry::{parse_leaf, MappingLogEntry};
+use super::note::{NoteSigningKey, SignedCheckpoint};
+use super::proof::TlogProof;
+use super::vrf::{VrfProof, VrfPublicKey, VrfSecretKey};
+use super::writer::LogWriter;
+use super::{leaf_hash, LogError};
+use crate::profile;
+
+/// The private index's file name in a log directory.
+pub const INDEX_FILE: &str = "index.db";
+/// The lock file's name in a log directory.
+const LOCK_FILE: &str = "lock";
+
+/// An attestation to log: its leaf certificate and the SubjectPublicKeyInfo (DER) of the CA
+/// that signed it.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Submission<'a> {
+    /// The leaf certificate (DER).
+    pub leaf_der: &'a [u8],
+    /// The issuing CA's SubjectPublicKeyInfo (DER).
+    pub issuer_spki_der: &'a [u8],
+}
+
+impl<'a> Submission<'a> {
+    /// A submission of `leaf_der`, issued by the CA whose key is `issuer_spki_der`.
+    pub fn new(leaf_der: &'a [u8], issuer_spki_der: &'a [u8]) -> Self {
+        Submission {
+            leaf_der,
+            issuer_spki_der,
+        }
+    }
+}
+
+/// A logged attestation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Logged {
+    /// The entry's index in the log.
+    pub index: u64,
+    /// The entry's leaf hash.
+    pub leaf_hash: [u8; 32],
+    /// The VRF proof of the leaf's SII, for the tlog-proof's `extra` line.
+    pub vrf_proof: VrfProof,
+    /// True when this call appended the entry; false when the log already held the leaf (a
+    /// resubmission, a repaired run) or it came earlier in the same batch.
+    pub new: bool,
+}
+
+/// A log directory opened by its operator, with its note key and VRF key.
+pub struct LogOperator {
+    writer: LogWriter,
+    index: Connection,
+    vrf: VrfSecretKey,
+    index_path: PathBuf,
+    /// Held (flock) for as long as the operator is open.
+    _lock: fs::File,
+}
+
+impl LogOperator {
+    /// Starts an empty log in `dir` (see [`LogWriter::create`]) with an empty index.
+    pub fn create(dir: &Path, key: NoteSigningKey, vrf: VrfSecretKey) -> Result<Self, LogError> {
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let lock = lock(dir)?;
+        let writer = LogWriter::create(dir, key)?;
+        Self::with_index(dir, writer, vrf, lock)
+    }
+
+    /// Opens the log in `dir`, waiting for any other operator to close it, and brings the
+    /// index up to the tree.
+    pub fn open(dir: &Path, key: NoteSigningKey, vrf: VrfSecretKey) -> Result<Self, LogError> {
+        let lock = lock(dir)?;
+        let writer = LogWriter::open(dir, key)?;
+        Self::with_index(dir, writer, vrf, lock)
+    }
+
+    fn with_index(
+        dir: &Path,
+        writer: LogWriter,
+        vrf: VrfSecretKey,
+        lock: fs::File,
+    ) -> Result<Self, LogError> {
+        let index_path = dir.join(INDEX_FILE);
+        let index = Connection::open(&index_path).map_err(|e| sql(&index_path, e))?;
+        index
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 CREATE TABLE IF NOT EXISTS entries (
+                     idx INTEGER PRIMARY KEY,
+                     leaf_hash BLOB NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS entries_by_leaf ON entries (leaf_hash);",
+            )
+            .map_err(|e| sql(&index_path, e))?;
+        let mut op = LogOperator {
+            writer,
+            index,
+            vrf,
+            index_path,
+            _lock: lock,
+        };
+        op.repair_index()?;
+        Ok(op)
+    }
+
+    /// Adds the leaf hashes of the entries the tree holds beyond the index.
+    fn repair_index(&mut self) -> Result<(), LogError> {
+        let indexed = self.indexed()?;
+        let size = self.writer.size();
+        if indexed > size {
+            return Err(LogError::Inconsistent {
+                path: self.index_path.clone(),
+                reason: format!(
+                    "the index holds {indexed} entries but the checkpoint only {size}: the \
+                     checkpoint is older than the index (restored from a backup?)"
+                ),
+            });
+        }
+        if indexed == size {
+            return Ok(());
+        }
+        let hashes: Vec<[u8; 32]> = self
+            .writer
+            .read_entries(indexed, size)?
+            .iter()
+            .map(|e| leaf_hash(e))
+            .collect();
+        self.record(indexed, &hashes)
+    }
+
+    /// How many entries the index holds (its indexes are 0 to that, less one).
+    fn indexed(&self) -> Result<u64, LogError> {
+        let next: Option<i64> = self
+            .index
+            .query_row("SELECT MAX(idx) + 1 FROM entries", [], |r| r.get(0))
+            .map_err(|e| sql(&self.index_path, e))?;
+        Ok(next.unwrap_or(0) as u64)
+    }
+
+    fn record(&mut self, first: u64, hashes: &[[u8; 32]]) -> Result<(), LogError> {
+        let path = self.index_path.clone();
+        let tx = self.index.transaction().map_err(|e| sql(&path, e))?;
+        {
+            let mut insert = tx
+                .prepare("INSERT INTO entries (idx, leaf_hash) VALUES (?1, ?2)")
+                .map_err(|e| sql(&path, e))?;
+            for (i, hash) in (first..).zip(hashes) {
+                insert
+                    .execute(params![i as i64, &hash[..]])
+                    .map_err(|e| sql(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| sql(&path, e))
+    }
+
+    /// The index of the entry with this leaf hash, if the log holds it.
+    pub fn find(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        self.index
+            .query_row(
+                "SELECT MIN(idx) FROM entries WHERE leaf_hash = ?1",
+                [&leaf_hash[..]],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()
+            .map(|v| v.flatten().map(|i| i as u64))
+            .map_err(|e| sql(&self.index_path, e))
+    }
+
+    /// Logs a batch of attestations: each leaf's label is computed from its SII, leaves the log
+    /// already holds keep their index, and the new ones are appended under one checkpoint
+    /// (none is signed when all were held). Results are in the order of `submissions`.
+    pub fn add(&mut self, submissions: &[Submission<'_>]) -> Result<Vec<Logged>, LogError> {
+        let mut out = Vec::with_capacity(submissions.len());
+        let mut fresh: Vec<Vec<u8>> = Vec::new();
+        let mut fresh_hashes: Vec<[u8; 32]> = Vec::new();
+        let first = self.writer.size();
+        for s in submissions {
+            let cert = parse_leaf(s.leaf_der)?;
+            let sii = profile::leaf_sii(&cert)?;
+            let vrf_proof = self.vrf.prove(sii.canonical().as_bytes())?;
+            let label = vrf_proof.to_hash()?.label();
+            let entry = MappingLogEntry::from_leaf(s.leaf_der, s.issuer_spki_der, label)?;
+            let bytes = entry.encode()?;
+            let hash = leaf_hash(&bytes);
+            let held = match self.find(&hash)? {
+                Some(index) => Some(index),
+                // The same leaf twice in one batch is one entry.
+                None => fresh_hashes
+                    .iter()
+                    .position(|h| *h == hash)
+                    .map(|p| first + p as u64),
+            };
+            let (index, new) = match held {
+                Some(index) => (index, false),
+                None => {
+                    fresh.push(bytes);
+                    fresh_hashes.push(hash);
+                    (first + fresh_hashes.len() as u64 - 1, true)
+                }
+            };
+            out.push(Logged {
+                index,
+                leaf_hash: hash,
+                vrf_proof,
+                new,
+            });
+        }
+        if !fresh.is_empty() {
+            self.writer.append(&fresh)?;
+            self.record(first, &fresh_hashes)?;
+        }
+        Ok(out)
+    }
+
+    /// The tlog-proof of a logged attestation against the current checkpoint.
+    pub fn proof(&self, logged: &Logged) -> Result<TlogProof, LogError> {
+        self.writer
+            .tlog_proof(logged.index, Some(logged.vrf_proof.as_bytes().to_vec()))
+    }
+
+    /// The label and VRF proof of an SII's canonical form (the `log label` answer: only for
+    /// an authenticated owner of the SII, see docs/spec.md#log-privacy).
+    pub fn label(&self, canonical_sii: &str) -> Result<([u8; 32], VrfProof), LogError> {
+        let proof = self.vrf.prove(canonical_sii.as_bytes())?;
+        Ok((proof.to_hash()?.label(), proof))
+    }
+
+    /// The log's VRF public key.
+    pub fn vrf_public_key(&self) -> &VrfPublicKey {
+        self.vrf.public_key()
+    }
+
+    /// The tree.
+    pub fn writer(&self) -> &LogWriter {
+        &self.writer
+    }
+
+    /// Adds witnesses' cosignature lines to the current checkpoint and publishes it (same
+    /// size and root, more signatures).
+    pub fn add_cosignatures(&mut self, lines: &str) -> Result<SignedCheckpoint, LogError> {
+        self.writer.add_signature_lines(lines)
+    }
+}
+
+fn lock(dir: &Path) -> Result<fs::File, LogError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    file.lock().map_err(|e| io(&path, e))?;
+    Ok(file)
+}
+
+fn io(path: &Path, source: std::io::Error) -> LogError {
+    LogError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn sql(path: &Path, e: rusqlite::Error) -> LogError {
+    LogError::Inconsistent {
+        path: path.to_owned(),
+        reason: format!("the log index cannot be used: {e}"),
+    }
+}
