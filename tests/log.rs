@@ -4,6 +4,7 @@
 mod common;
 
 use common::Spec;
+use mimi_attest::audit::Monitor;
 use mimi_attest::log::{check_mapping_proof, LogWriter};
 use mimi_attest::profile::sha256;
 use mimi_attest::{
@@ -348,4 +349,154 @@ fn the_label_is_the_one_in_the_entry() {
     assert_eq!(pi, logged[0].vrf_proof);
     let entries = op.writer().read_entries(0, 1).unwrap();
     assert_eq!(MappingLogEntry::decode(&entries[0]).unwrap().label, label);
+}
+
+/// A chain of `provider` for tel:+15551234567, with its flags.
+fn chain_of(provider: &str, new_holder: bool) -> (Vec<u8>, Vec<u8>) {
+    let mut spec = Spec::good();
+    let mut m = common::mapping(provider, spec.now - time::Duration::hours(1));
+    m.flags.new_holder = new_holder;
+    spec.set_mapping(&m);
+    let built = spec.build();
+    (built.chain[0].to_vec(), spki(built.chain[1].as_ref()))
+}
+
+#[test]
+fn the_monitor_reports_volumes_and_a_number_two_providers_claim() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut op = operator(log_dir.path(), true).unwrap();
+    let keys = operator_keys(&op);
+    let public = log_dir.path().join("public");
+    let a = chain_of("chat-a.example", false);
+    let others = chains(2);
+    op.add(&submissions(&[a.clone(), others[0].clone()]))
+        .unwrap();
+
+    let mut monitor = Monitor::open(state.path()).unwrap();
+    let first = monitor.update(&public, &keys, &[]).unwrap();
+    assert!(!first.inconsistent(), "{:?}", first.problems);
+    assert_eq!((first.previous_size, first.size), (0, 2));
+    assert_eq!(first.providers.len(), 1);
+    assert_eq!(first.providers[0].entries, 2);
+    assert!(
+        first.conflicts.is_empty(),
+        "one provider holding a number twice is no conflict"
+    );
+
+    // chat-b claims the same number, as its new holder.
+    let b = chain_of("chat-b.example", true);
+    op.add(&submissions(&[b, others[1].clone()])).unwrap();
+    let second = monitor.update(&public, &keys, &[]).unwrap();
+    assert_eq!((second.previous_size, second.size), (2, 4));
+    let volumes: Vec<(&str, u64, u64)> = second
+        .providers
+        .iter()
+        .map(|v| (v.provider.as_str(), v.entries, v.new_holder))
+        .collect();
+    assert_eq!(
+        volumes,
+        [("chat-a.example", 1, 0), ("chat-b.example", 1, 1)]
+    );
+    assert_eq!(second.conflicts.len(), 1);
+    let conflict = &second.conflicts[0];
+    assert!(conflict.new_holder);
+    let providers: Vec<&str> = conflict
+        .entries
+        .iter()
+        .map(|e| e.provider.as_str())
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            "chat-a.example",
+            "chat-a.example",
+            "chat-b.example",
+            "chat-a.example"
+        ]
+    );
+
+    // The owner's lookup by label (from the operator) lists every entry for the number.
+    let (label, _) = op.label("tel:+15551234567").unwrap();
+    assert_eq!(monitor.entries_for_label(&label).unwrap().len(), 4);
+    assert!(monitor.entries_for_label(&[0; 32]).unwrap().is_empty());
+
+    // Nothing new: nothing reported again.
+    let third = monitor.update(&public, &keys, &[]).unwrap();
+    assert_eq!((third.previous_size, third.size), (4, 4));
+    assert!(third.conflicts.is_empty() && third.providers.is_empty());
+}
+
+#[test]
+fn the_monitor_catches_a_rollback_a_rewritten_history_and_bad_bundles() {
+    let log_dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut op = operator(log_dir.path(), true).unwrap();
+    let keys = operator_keys(&op);
+    let public = log_dir.path().join("public");
+    let c = chains(4);
+    op.add(&submissions(&c[..2])).unwrap();
+    let small = std::fs::read(public.join("checkpoint")).unwrap();
+    op.add(&submissions(&c[2..3])).unwrap();
+    let mut monitor = Monitor::open(state.path()).unwrap();
+    assert!(!monitor.update(&public, &keys, &[]).unwrap().inconsistent());
+    drop(op);
+
+    // The log shows its older checkpoint again.
+    let now = std::fs::read(public.join("checkpoint")).unwrap();
+    std::fs::write(public.join("checkpoint"), &small).unwrap();
+    let report = monitor.update(&public, &keys, &[]).unwrap();
+    assert!(
+        report.problems[0].contains("rolled back"),
+        "{:?}",
+        report.problems
+    );
+    std::fs::write(public.join("checkpoint"), &now).unwrap();
+
+    // Another tree under the same key: same first entries, then others.
+    let fork_dir = tempfile::tempdir().unwrap();
+    let mut fork = operator(fork_dir.path(), true).unwrap();
+    fork.add(&submissions(&[
+        c[0].clone(),
+        c[1].clone(),
+        c[3].clone(),
+        c[2].clone(),
+    ]))
+    .unwrap();
+    let report = monitor
+        .update(&fork_dir.path().join("public"), &keys, &[])
+        .unwrap();
+    assert!(
+        report.problems[0].contains("rewrote its history"),
+        "{:?}",
+        report.problems
+    );
+
+    // The state was left as it was: the honest log still follows on.
+    let mut op = operator(log_dir.path(), false).unwrap();
+    op.add(&submissions(&c[3..])).unwrap();
+    let report = monitor.update(&public, &keys, &[]).unwrap();
+    assert!(!report.inconsistent(), "{:?}", report.problems);
+    assert_eq!((report.previous_size, report.size), (3, 4));
+    drop(op);
+
+    // A bundle that is not the tree (one byte changed in a fresh monitor's view).
+    let bundle = public.join("tile/entries/000.p/4");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&bundle, bytes).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let report = Monitor::open(fresh.path())
+        .unwrap()
+        .update(&public, &keys, &[])
+        .unwrap();
+    assert!(report.inconsistent(), "{:?}", report);
+
+    // A checkpoint signed by another key is an error, not a report.
+    let mut impostor = keys.clone();
+    impostor.key = NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &[1; 32])
+        .unwrap()
+        .verifier_key()
+        .clone();
+    assert!(monitor.update(&public, &impostor, &[]).is_err());
 }

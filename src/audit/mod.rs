@@ -1,6 +1,6 @@
 //! The auditor's side: reading certificates, chains, CSRs and CRLs (PEM or DER), inspecting
-//! them field by field, linting them against profile mapping-v1 and RFC 5280, and reading
-//! a CA's issuance store.
+//! them field by field, linting them against profile mapping-v1 and RFC 5280, reading
+//! a CA's issuance store, and monitoring a transparency log.
 //!
 //! ```no_run
 //! use mimi_attest::audit::{self, Severity};
@@ -13,6 +13,7 @@
 mod input;
 mod inspect;
 mod lint;
+mod monitor;
 mod store;
 
 pub use crate::profile::lint::{
@@ -26,6 +27,9 @@ pub use inspect::{
     ScopeReport, TnAuthListReport, TnEntryReport,
 };
 pub use lint::{lint_objects, LintReport, LintedObject};
+pub use monitor::{
+    LabelConflict, Monitor, MonitorReport, MonitoredEntry, ProviderVolume, MONITOR_STATE_FILE,
+};
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
     StoreRecord,
@@ -44,6 +48,19 @@ pub enum AuditError {
     /// The issuance store could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A log could not be read, or its checkpoint is not signed by the log's key.
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
+    /// A monitor's state directory cannot be used.
+    #[error(
+        "monitor state {path}: {reason}; check the directory, or start afresh with an empty one"
+    )]
+    MonitorState {
+        /// The state file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 pub(crate) use crate::profile::rfc3339;
