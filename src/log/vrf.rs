@@ -81,10 +81,17 @@ impl VrfSecretKey {
                 .finalize()
                 .into(),
         );
-        let c = challenge(&y.point, &h, &gamma, &EdwardsPoint::mul_base(&k), &(k * h));
+        let gamma_string = gamma.compress().to_bytes();
+        let c = challenge([
+            &y.bytes,
+            &h_string,
+            &gamma_string,
+            &EdwardsPoint::mul_base(&k).compress().to_bytes(),
+            &(k * h).compress().to_bytes(),
+        ]);
         let s = k + challenge_scalar(&c) * self.x;
         let mut pi = [0u8; PROOF_LEN];
-        pi[..32].copy_from_slice(gamma.compress().as_bytes());
+        pi[..32].copy_from_slice(&gamma_string);
         pi[32..32 + C_LEN].copy_from_slice(&c);
         pi[32 + C_LEN..].copy_from_slice(s.as_bytes());
         Ok(VrfProof(pi))
@@ -130,7 +137,15 @@ impl VrfPublicKey {
         // U = s*B - c*Y; V = s*H - c*Gamma. Variable time is fine: everything here is public.
         let u = EdwardsPoint::vartime_double_scalar_mul_basepoint(&-c_scalar, &self.point, &s);
         let v = EdwardsPoint::vartime_multiscalar_mul([s, -c_scalar], [h, gamma]);
-        if challenge(&self.point, &h, &gamma, &u, &v) != c {
+        let gamma_string: &[u8; 32] = proof.0[..32].try_into().expect("32 bytes");
+        let c_computed = challenge([
+            &self.bytes,
+            &h.compress().to_bytes(),
+            gamma_string,
+            &u.compress().to_bytes(),
+            &v.compress().to_bytes(),
+        ]);
+        if c_computed != c {
             return Err(LogError::VrfProofInvalid);
         }
         Ok(proof_to_hash(&gamma))
@@ -196,10 +211,25 @@ impl VrfOutput {
 }
 
 /// string_to_point (RFC 8032 section 5.1.3): only canonical encodings. curve25519-dalek's
-/// decompression also accepts y >= p and a negative zero x; re-encoding catches both.
+/// decompression also accepts y >= p and a negative zero x, so both are refused here first,
+/// from the bytes (cheaper than re-encoding the point, which costs a field inversion).
 fn string_to_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-    let point = CompressedEdwardsY(*bytes).decompress()?;
-    (point.compress().as_bytes() == bytes).then_some(point)
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // p = 2^255 - 19: y >= p exactly when bytes 1 to 31 are all ones and byte 0 is >= 0xed.
+    let top_all_ones = y[1..31].iter().all(|&b| b == 0xff) && y[31] == 0x7f;
+    if top_all_ones && y[0] >= 0xed {
+        return None;
+    }
+    // x = 0 only for y = 1 and y = p - 1; with the sign bit set that is a negative zero.
+    if bytes[31] & 0x80 != 0 {
+        let one = y[0] == 1 && y[1..].iter().all(|&b| b == 0);
+        let minus_one = top_all_ones && y[0] == 0xec;
+        if one || minus_one {
+            return None;
+        }
+    }
+    CompressedEdwardsY(*bytes).decompress()
 }
 
 /// ECVRF_encode_to_curve_try_and_increment (RFC 9381 section 5.4.1.1), salt = PK_string.
@@ -222,18 +252,13 @@ fn encode_to_curve(salt: &[u8; 32], alpha: &[u8]) -> Result<EdwardsPoint, LogErr
     Err(LogError::VrfEncodeToCurve)
 }
 
-/// ECVRF_challenge_generation (RFC 9381 section 5.4.3): the first cLen bytes of the hash.
-fn challenge(
-    p1: &EdwardsPoint,
-    p2: &EdwardsPoint,
-    p3: &EdwardsPoint,
-    p4: &EdwardsPoint,
-    p5: &EdwardsPoint,
-) -> [u8; C_LEN] {
+/// ECVRF_challenge_generation (RFC 9381 section 5.4.3) over the points' encodings: the first
+/// cLen bytes of the hash. Callers pass encodings they already hold rather than compress again.
+fn challenge(points: [&[u8; 32]; 5]) -> [u8; C_LEN] {
     let mut hasher = Sha512::new();
     hasher.update([SUITE, 0x02]);
-    for p in [p1, p2, p3, p4, p5] {
-        hasher.update(p.compress().as_bytes());
+    for p in points {
+        hasher.update(p);
     }
     hasher.update([0x00]);
     hasher.finalize()[..C_LEN].try_into().expect("64 > 16")
@@ -369,12 +394,58 @@ mod tests {
         let mut y_is_p = [0xffu8; 32];
         y_is_p[0] = 0xed;
         y_is_p[31] = 0x7f;
-        for bad in [&identity[..], &y_is_p[..], &[0u8; 31][..]] {
+        // y = 1 with the sign bit set: a negative zero x (the identity again, not canonical).
+        let mut negative_zero = identity;
+        negative_zero[31] |= 0x80;
+        let mut y_is_p_plus_1 = y_is_p;
+        y_is_p_plus_1[0] = 0xee;
+        for bad in [
+            &identity[..],
+            &y_is_p[..],
+            &y_is_p_plus_1[..],
+            &negative_zero[..],
+            &[0u8; 31][..],
+        ] {
             assert!(matches!(
                 VrfPublicKey::from_bytes(bad),
                 Err(LogError::VrfKey { .. })
             ));
         }
         assert!(VrfProof::from_bytes(&[0u8; 79]).is_err());
+    }
+
+    #[test]
+    fn string_to_point_takes_canonical_encodings_only() {
+        // Every y in p-3 ..= p+1 (mod 2^255) with both sign bits, against re-encoding.
+        for low in [0xea_u8, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xff] {
+            for sign in [0u8, 0x80] {
+                let mut b = [0xffu8; 32];
+                b[0] = low;
+                b[31] = 0x7f | sign;
+                let by_reencoding = CompressedEdwardsY(b)
+                    .decompress()
+                    .filter(|p| p.compress().as_bytes() == &b);
+                assert_eq!(
+                    string_to_point(&b).is_some(),
+                    by_reencoding.is_some(),
+                    "{b:02x?}"
+                );
+            }
+        }
+        for y0 in [0u8, 1, 2] {
+            for sign in [0u8, 0x80] {
+                let mut b = [0u8; 32];
+                b[0] = y0;
+                b[31] = sign;
+                let by_reencoding = CompressedEdwardsY(b)
+                    .decompress()
+                    .filter(|p| p.compress().as_bytes() == &b);
+                assert_eq!(
+                    string_to_point(&b).is_some(),
+                    by_reencoding.is_some(),
+                    "{b:02x?}"
+                );
+            }
+        }
     }
 }
