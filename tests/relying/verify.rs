@@ -1,7 +1,7 @@
 //! Positive verification: tel and mailto leaves, CSR-based leaves, one SII on both example
 //! providers, clock skew, time travel, trust-list errors, and OpenSSL agreeing.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -15,8 +15,8 @@ use mimi_attest::{
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType, PKCS_ECDSA_P256_SHA256};
 use time::{Duration, OffsetDateTime};
 
-const CHAT_A: &str = include_str!("../ca-config/chat-a.yaml");
-const CHAT_B: &str = include_str!("../ca-config/chat-b.yaml");
+const CHAT_A: &str = include_str!("../../ca-config/chat-a.yaml");
+const CHAT_B: &str = include_str!("../../ca-config/chat-b.yaml");
 
 struct Providers {
     dir: tempfile::TempDir,

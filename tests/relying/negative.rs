@@ -1,7 +1,7 @@
 //! Hostile chains built directly with rcgen (bypassing the issuer's guards); each must be
 //! rejected with its exact code and depth.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mimi_attest::profile::oids;
