@@ -1,38 +1,8 @@
 //! The real binary: `inspect`, `lint`, `store list`, `store export`, with exit codes.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn run_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use crate::common::cli::{code, openssl, run, run_stdin, stderr, stdout};
 
 /// A CA directory from the example config, one issued chain (leaf + CA + root).
 fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
@@ -288,15 +258,6 @@ fn store_list_and_export() {
     ]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("no issuance store"), "{}", stderr(&o));
-}
-
-fn openssl(args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// RSA certificates and an RSA CSR made by OpenSSL: `inspect` names the algorithms and

@@ -13,32 +13,7 @@ use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mimi-attest")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "command failed: {}", stderr(&o));
-    o
-}
-
-fn repo(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
-}
+use crate::common::cli::{batch_cmd, ca_init, repo, run, stderr, succeeded};
 
 struct Ca {
     _tmp: tempfile::TempDir,
@@ -49,15 +24,7 @@ impl Ca {
     fn new(config: &str) -> Ca {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
-        ok(run(&[
-            "ca",
-            "init",
-            "--insecure-no-password",
-            "--config",
-            &repo(config),
-            "--dir",
-            dir.to_str().unwrap(),
-        ]));
+        ca_init(config, &dir);
         Ca { _tmp: tmp, dir }
     }
     fn path(&self, name: &str) -> String {
@@ -344,7 +311,7 @@ fn tel_leaf_has_every_profile_field() {
     let validated = (OffsetDateTime::now_utc() - Duration::hours(2))
         .replace_nanosecond(0)
         .unwrap();
-    let o = ok(ca.issue(&[
+    let o = succeeded(ca.issue(&[
         "--sii",
         "+1 (555) 123-4567",
         "--handle",
@@ -407,7 +374,7 @@ fn mailto_leaf_from_a_public_key() {
     let key = rcgen::KeyPair::generate().unwrap();
     std::fs::write(ca.tmp("pub.pem"), key.public_key_pem()).unwrap();
     let out = ca.tmp("chain.pem");
-    ok(ca.issue(&[
+    succeeded(ca.issue(&[
         "--sii",
         "mailto:Alice@Chat-A.example",
         "--public-key",
@@ -453,7 +420,7 @@ fn csr_leaf_binds_consent_and_refuses_mismatch_and_tampering() {
     let csr = csr_for("tel:+447700900123", &key);
     let csr_pem = ::pem::encode(&::pem::Pem::new("CERTIFICATE REQUEST", csr.clone()));
     std::fs::write(ca.tmp("req.csr"), &csr_pem).unwrap();
-    let o = ok(ca.issue(&["--sii", "+44 7700 900123", "--csr", &ca.tmp("req.csr")]));
+    let o = succeeded(ca.issue(&["--sii", "+44 7700 900123", "--csr", &ca.tmp("req.csr")]));
     let m = check_leaf(
         &String::from_utf8(o.stdout).unwrap(),
         &ca_der,
@@ -597,7 +564,7 @@ fn handles_on_other_domains_or_not_uris_are_refused() {
         "xmpp:alice@chat-a.example",
         "https://eu.chat-a.example/@alice",
     ] {
-        ok(ca.issue(&[
+        succeeded(ca.issue(&[
             "--sii",
             "+15551234567",
             "--handle",
@@ -658,7 +625,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
             out.clone(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
-        ok(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        succeeded(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
         out
     };
     let old_a = issue(
@@ -700,7 +667,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
     };
 
     // Before the new holder: the preferred attestation ranks first.
-    let o = ok(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
+    let o = succeeded(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.starts_with("tel:+15551234567: resolved to 2 attestation(s)"),
@@ -712,7 +679,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
     );
 
     // After it: the new holder's attestation alone is current.
-    let o = ok(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
+    let o = succeeded(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["sii"], "tel:+15551234567");
     assert_eq!(v["resolved"], true);
@@ -739,7 +706,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         serde_json::json!([old_a, old_b])
     );
     assert!(v["rejected"].as_array().unwrap().is_empty());
-    let o = ok(resolve(&[], &[&old_a, &new_b, &old_b]));
+    let o = succeeded(resolve(&[], &[&old_a, &new_b, &old_b]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.contains("  1. chat-b.example as mimi://chat-b.example/u/new"),
@@ -826,7 +793,7 @@ fn numbering_plan_checks_in_batches_and_numbers_valid() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("numbers: valid"), "{}", stderr(&o));
-    ok(strict.issue(&[
+    succeeded(strict.issue(&[
         "--sii",
         "+44 20 7946 0958",
         "--key-out",
@@ -864,8 +831,8 @@ fn request_ids_are_idempotent() {
         "--request-id",
         "r-1",
     ];
-    let first = ok(ca.issue(&args)).stdout;
-    let second = ok(ca.issue(&args));
+    let first = succeeded(ca.issue(&args)).stdout;
+    let second = succeeded(ca.issue(&args));
     assert_eq!(first, second.stdout, "same certificate again");
     assert!(stderr(&second).contains("already issued"));
     let o = ca.issue(&[
@@ -893,7 +860,7 @@ fn openssl_path_checks_our_chain_and_refuses_tls_use() {
     }
     let ca = Ca::new("ca-config/chat-a.yaml");
     let out = ca.tmp("chain.pem");
-    ok(ca.issue(&[
+    succeeded(ca.issue(&[
         "--sii",
         "+15551234567",
         "--key-out",
@@ -929,16 +896,9 @@ fn openssl_path_checks_our_chain_and_refuses_tls_use() {
 }
 
 fn batch(ca: &Ca, input: &str, output: &str) -> Output {
-    run(&[
-        "issue-batch",
-        "--ca",
-        ca.dir.to_str().unwrap(),
-        "--input",
-        input,
-        "--output",
-        output,
-        "--quiet",
-    ])
+    batch_cmd(&ca.dir, Path::new(input), Path::new(output))
+        .output()
+        .unwrap()
 }
 
 fn read_jsonl(path: &str) -> Vec<serde_json::Value> {
@@ -1036,13 +996,13 @@ fn batch_of_ten_thousand_is_idempotent() {
     }
     std::fs::write(&input, text).unwrap();
     let (out1, out2) = (ca.tmp("out1.jsonl"), ca.tmp("out2.jsonl"));
-    let o = ok(batch(&ca, &input, &out1));
+    let o = succeeded(batch(&ca, &input, &out1));
     assert!(
         stderr(&o).contains("10000 requests: 10000 issued, 0 already issued, 0 failed"),
         "{}",
         stderr(&o)
     );
-    let o = ok(batch(&ca, &input, &out2));
+    let o = succeeded(batch(&ca, &input, &out2));
     assert!(
         stderr(&o).contains("10000 requests: 0 issued, 10000 already issued, 0 failed"),
         "{}",

@@ -4,7 +4,7 @@
 //! issuing CA, and OpenSSL agreeing where it is installed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mimi_attest::issue::{KeyProtection, Passphrase, RevokeReason};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
@@ -13,36 +13,8 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, ParsedExtension, X509Certificate};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Run and require exit 0.
-fn ok(args: &[&str]) -> Output {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
-    o
-}
-
-fn config_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/chat-a.yaml")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::ca::chat_a_path;
+use crate::common::cli::{ok, run, s, stderr, stdout};
 
 /// Serial (hex) and subjectKeyIdentifier of the certificate in a PEM file.
 fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
@@ -126,7 +98,7 @@ fn cli_ca_with_leaf(tmp: &Path) -> (PathBuf, PathBuf) {
         "ca",
         "init",
         "--config",
-        s(&config_path()),
+        s(&chat_a_path()),
         "--dir",
         s(&ca),
         "--insecure-no-password",
@@ -374,7 +346,7 @@ fn cli_root_crl_needs_root_key_and_passphrase() {
         "ca",
         "init",
         "--config",
-        s(&config_path()),
+        s(&chat_a_path()),
         "--dir",
         s(&ca),
         "--password-file",
@@ -429,7 +401,7 @@ fn cli_root_crl_needs_root_key_and_passphrase() {
 fn library_revoke_issuing_ca_and_root_crl() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let cfg = std::fs::read_to_string(config_path()).unwrap();
+    let cfg = std::fs::read_to_string(chat_a_path()).unwrap();
     let pass = Passphrase::new("library pass").unwrap();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let mut ca = ProviderCa::init_with(
@@ -564,7 +536,7 @@ fn openssl_agrees_on_root_crl() {
 fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let cfg = std::fs::read_to_string(config_path()).unwrap();
+    let cfg = std::fs::read_to_string(chat_a_path()).unwrap();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let ca = ProviderCa::init(&cfg, "chat-a.yaml", &dir, now).unwrap();
     let old = ca.store().issuing_cas().unwrap()[0].serial.clone();

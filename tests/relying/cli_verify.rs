@@ -1,21 +1,13 @@
 //! The real `mimi-attest verify` and `demo` commands: exit codes 0 / 1 / 2 and the JSON.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use crate::common::cli::run;
+
 /// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
 const AT: &str = "2026-01-02T00:00:00Z";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json(out: &Output) -> Vec<Value> {
     serde_json::from_slice::<Value>(&out.stdout)

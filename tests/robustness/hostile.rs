@@ -6,14 +6,10 @@
 //! on stderr (no panic, no backtrace, no Debug dump), within a time bound.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-
-fn repo(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::cli::{cmd, openssl, repo};
 
 struct Out {
     code: Option<i32>,
@@ -29,10 +25,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
         tempfile::NamedTempFile::new().unwrap(),
         tempfile::NamedTempFile::new().unwrap(),
     );
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .env("RUST_BACKTRACE", "1")
+    let mut cmd = cmd(args);
+    cmd.env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
         .stdout(out.reopen().unwrap())
         .stderr(err.reopen().unwrap());
@@ -61,15 +55,6 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
         stderr: read(&err),
         elapsed: start.elapsed(),
     }
-}
-
-fn openssl(args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Every hostile file, made once.

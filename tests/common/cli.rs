@@ -1,0 +1,128 @@
+//! Running the real `mimi-attest` binary and reading what it said.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary cargo built for this test run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
+
+/// The repository: commands run here, so relative paths such as `certs/…` resolve.
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The passphrase variable; removed from every command so the caller's environment never
+/// changes a test's outcome.
+pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
+
+/// A file of the repository, e.g. `repo("ca-config/chat-a.yaml")` (an absolute path stays
+/// as it is).
+pub fn repo(p: &str) -> String {
+    Path::new(ROOT).join(p).display().to_string()
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `mimi-attest args`, not yet started: from the repository, without a passphrase in the
+/// environment.
+pub fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(ROOT).args(args).env_remove(PASSWORD_ENV);
+    c
+}
+
+/// `mimi-attest args`, run to completion.
+pub fn run(args: &[&str]) -> Output {
+    cmd(args).output().expect("the binary runs")
+}
+
+/// `mimi-attest args` with `input` on stdin.
+pub fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `mimi-attest args`, which must exit 0.
+pub fn ok(args: &[&str]) -> Output {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    o
+}
+
+/// `o`, which must have exited 0.
+pub fn succeeded(o: Output) -> Output {
+    assert!(o.status.success(), "command failed: {}", stderr(&o));
+    o
+}
+
+/// The exit code (every command exits; none is killed by a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+/// What the command wrote to stdout; the CLI writes text, so it must be UTF-8.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// What the command wrote to stderr; it must be UTF-8.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// `openssl args` succeeded (false also when OpenSSL is not installed).
+pub fn openssl(args: &[&str]) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// OpenSSL is installed; when it is not, the cross-check saying so is skipped, visibly.
+pub fn has_openssl() -> bool {
+    Command::new("openssl").arg("version").output().is_ok()
+}
+
+/// `ca init` from the repository's `config` into `dir`, without a passphrase.
+pub fn ca_init(config: &str, dir: &Path) {
+    ok(&[
+        "ca",
+        "init",
+        "--insecure-no-password",
+        "--config",
+        &repo(config),
+        "--dir",
+        s(dir),
+    ]);
+}
+
+/// The chat-a CA made by `ca init` in `tmp/ca`; its directory.
+pub fn init_chat_a(tmp: &Path) -> PathBuf {
+    let ca = tmp.join("ca");
+    ca_init("ca-config/chat-a.yaml", &ca);
+    ca
+}
+
+/// `issue-batch --quiet` on `ca` from `input` to `output`, not yet started.
+pub fn batch_cmd(ca: &Path, input: &Path, output: &Path) -> Command {
+    cmd(&[
+        "issue-batch",
+        "--quiet",
+        "--ca",
+        s(ca),
+        "--input",
+        s(input),
+        "--output",
+        s(output),
+    ])
+}
