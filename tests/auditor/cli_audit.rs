@@ -2,16 +2,12 @@
 
 use std::path::Path;
 
+use crate::common::ca::chat_a_config;
 use crate::common::cli::{code, openssl, run, run_stdin, stderr, stdout};
 
 /// A CA directory from the example config, one issued chain (leaf + CA + root).
 fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
-    let config = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/ca-config/chat-a.yaml"
-    ))
-    .unwrap()
-    .replace(
+    let config = chat_a_config().replace(
         "leaf_max: 90d",
         &format!("leaf_max: {leaf_max}\n  max_validation_age: {leaf_max}"),
     );

@@ -27,3 +27,18 @@ pub fn issue_at(ca: &mut ProviderCa, sii: &str, at: OffsetDateTime) -> Issued {
     ca.issue(&IssueRequest::new(Sii::parse(sii).unwrap()), at)
         .unwrap()
 }
+
+/// The CA's SQLite store, opened directly (to read what the library does not show).
+pub fn store_db(ca: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap()
+}
+
+/// [`store_db`], after SQLite's `PRAGMA integrity_check` found it intact.
+pub fn intact_store_db(ca: &Path) -> rusqlite::Connection {
+    let db = store_db(ca);
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    db
+}

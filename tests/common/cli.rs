@@ -13,10 +13,15 @@ pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// changes a test's outcome.
 pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
 
-/// A file of the repository, e.g. `repo("ca-config/chat-a.yaml")` (an absolute path stays
-/// as it is).
+/// A file of the repository, e.g. `repo_path("ca-config/chat-a.yaml")` (an absolute path
+/// stays as it is).
+pub fn repo_path(p: &str) -> PathBuf {
+    Path::new(ROOT).join(p)
+}
+
+/// [`repo_path`] as a command-line argument.
 pub fn repo(p: &str) -> String {
-    Path::new(ROOT).join(p).display().to_string()
+    repo_path(p).display().to_string()
 }
 
 /// A path as a command-line argument.
@@ -90,7 +95,7 @@ pub fn openssl(args: &[&str]) -> bool {
 
 /// OpenSSL is installed; when it is not, the cross-check saying so is skipped, visibly.
 pub fn has_openssl() -> bool {
-    Command::new("openssl").arg("version").output().is_ok()
+    openssl(&["version"])
 }
 
 /// `ca init` from the repository's `config` into `dir`, without a passphrase.

@@ -13,7 +13,7 @@ use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
-use crate::common::cli::{batch_cmd, ca_init, repo, run, stderr, succeeded};
+use crate::common::cli::{batch_cmd, ca_init, has_openssl, repo, run, stderr, succeeded};
 
 struct Ca {
     _tmp: tempfile::TempDir,
@@ -854,7 +854,7 @@ fn request_ids_are_idempotent() {
 
 #[test]
 fn openssl_path_checks_our_chain_and_refuses_tls_use() {
-    if Command::new("openssl").arg("version").output().is_err() {
+    if !has_openssl() {
         eprintln!("skipped: openssl not found on PATH");
         return;
     }

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::common::cli::{cmd, stderr, PASSWORD_ENV};
+use crate::common::cli::{cmd, repo, stderr, PASSWORD_ENV};
 
 const ENV: &str = PASSWORD_ENV;
 
@@ -32,7 +32,7 @@ fn encrypted_ca_keys_end_to_end() {
     let ca_s = ca.to_str().unwrap();
     let pw = d.join("pw");
     std::fs::write(&pw, "s3cret passphrase\n").unwrap();
-    let cfg = format!("{}/ca-config/chat-a.yaml", env!("CARGO_MANIFEST_DIR"));
+    let cfg = repo("ca-config/chat-a.yaml");
 
     let o = run(
         &[

@@ -919,12 +919,9 @@ fn crl_with_a_critical_crl_number_is_ignored() {
 
 // The same cases through the real command: `verify` and `lint` agree with the library.
 
+/// `mimi-attest args` run in `dir`, where the case's files are.
 fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    common::cli::cmd(args).current_dir(dir).output().unwrap()
 }
 
 #[test]

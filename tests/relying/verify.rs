@@ -2,6 +2,7 @@
 //! providers, clock skew, time travel, trust-list errors, and OpenSSL agreeing.
 
 use crate::common;
+use crate::common::cli::has_openssl;
 
 use std::process::Command;
 
@@ -364,7 +365,7 @@ fn narrowing_trust_list_accepts_inside_its_scope() {
 /// between us and a generic verifier are the mapping checks we add.
 #[test]
 fn openssl_accepts_positive_chains() {
-    if Command::new("openssl").arg("version").output().is_err() {
+    if !has_openssl() {
         eprintln!("skipped: openssl not found");
         return;
     }

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
+use crate::common::ca::intact_store_db;
 use crate::common::cli::{batch_cmd, cmd, init_chat_a};
 
 fn requests(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> PathBuf {
@@ -52,11 +53,7 @@ fn results(path: &Path) -> Vec<(String, String)> {
 
 /// serial -> (request id, status) of every leaf, after checking the database is intact.
 fn store(ca: &Path) -> HashMap<String, (Option<String>, String)> {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let db = intact_store_db(ca);
     let mut stmt = db
         .prepare("SELECT serial, request_id, status FROM certificates WHERE kind = 'leaf'")
         .unwrap();

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::ca::intact_store_db;
 use crate::common::cli::{batch_cmd, init_chat_a};
 
 const REQUESTS: usize = 10_000;
@@ -173,11 +174,7 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
     }
 
     // The store: intact, every handed-out certificate in it, nothing twice.
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let db = intact_store_db(&ca);
     let mut stmt = db
         .prepare(
             "SELECT c.serial, c.request_id, c.status, d.der FROM certificates c \
