@@ -21,7 +21,7 @@ use rcgen::{
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
-use crate::common::cli::has_openssl;
+use crate::common::cli::no_openssl;
 use crate::common::{self, mapping, mapping_ext, mimi_eku, now, policies_ext};
 
 const CONFIG: &str = "provider: chat-a.example
@@ -1429,8 +1429,7 @@ fn store_listing_and_export() {
 
 #[test]
 fn openssl_agrees_on_serial_fingerprint_and_validity() {
-    if !has_openssl() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the inspect cross-check") {
         return;
     }
     let mut fx = Fixture::new();

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::common::ca::chat_a_config;
-use crate::common::cli::{code, openssl, run, run_stdin, stderr, stdout};
+use crate::common::cli::{ca_init, code, no_openssl, openssl, run, run_stdin, s, stderr, stdout};
 
 /// A CA directory from the example config, one issued chain (leaf + CA + root).
 fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
@@ -14,16 +14,7 @@ fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
     let cfg = dir.join("chat-a.yaml");
     std::fs::write(&cfg, config).unwrap();
     let ca = dir.join("ca");
-    let o = run(&[
-        "ca",
-        "init",
-        "--insecure-no-password",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--dir",
-        ca.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    ca_init(s(&cfg), &ca);
     let chain = dir.join("chain.pem");
     let o = run(&[
         "issue",
@@ -261,8 +252,7 @@ fn store_list_and_export() {
 /// that they are not mapping-v1, then what they lack.
 #[test]
 fn openssl_rsa_certificates_and_csr() {
-    if !openssl(&["version"]) {
-        eprintln!("SKIPPED (visible): openssl not found, the RSA inspect/lint cases do not run");
+    if no_openssl("the RSA inspect/lint cases") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -93,9 +93,13 @@ pub fn openssl(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// OpenSSL is installed; when it is not, the cross-check saying so is skipped, visibly.
-pub fn has_openssl() -> bool {
-    openssl(&["version"])
+/// OpenSSL is not installed: says that `check` is skipped, visibly, and returns true.
+pub fn no_openssl(check: &str) -> bool {
+    let missing = !openssl(&["version"]);
+    if missing {
+        eprintln!("SKIPPED (visible): openssl not found, {check} did not run");
+    }
+    missing
 }
 
 /// `ca init` from the repository's `config` into `dir`, without a passphrase.
@@ -130,4 +134,30 @@ pub fn batch_cmd(ca: &Path, input: &Path, output: &Path) -> Command {
         "--output",
         s(output),
     ])
+}
+
+/// A time at which the committed examples in certs/ are valid: `demo --write-certs` dates
+/// them 2026-01-01.
+pub const AT: &str = "2026-01-02T00:00:00Z";
+
+/// `verify` of the committed examples `files` against their trust list at [`AT`].
+pub fn verify_args<'a>(format: &'a str, files: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "verify",
+        "--trust-list",
+        "ca-config/trust-list.yaml",
+        "--at",
+        AT,
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(files);
+    args
+}
+
+/// `o` exited 2, the command refusing what it was asked, and its stderr says `says`.
+#[track_caller]
+pub fn refused(o: &Output, says: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    assert!(stderr(o).contains(says), "{}", stderr(o));
 }

@@ -7,10 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::cli::{init_chat_a, ok, run, s, stderr, stdout, BIN, ROOT};
-
-/// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
-const AT: &str = "2026-01-02T00:00:00Z";
+use crate::common::cli::{init_chat_a, ok, run, s, stderr, stdout, verify_args, BIN, ROOT};
 
 /// Issue a leaf with a generated key; its serial.
 fn issue(ca: &Path, sii: &str, out: &Path) -> String {
@@ -32,20 +29,6 @@ fn issue(ca: &Path, sii: &str, out: &Path) -> String {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no serial in {err}"))
         .to_owned()
-}
-
-fn verify_args<'a>(format: &'a str, files: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
-        format,
-    ];
-    args.extend_from_slice(files);
-    args
 }
 
 #[test]

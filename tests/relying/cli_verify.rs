@@ -4,10 +4,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::cli::run;
-
-/// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
-const AT: &str = "2026-01-02T00:00:00Z";
+use crate::common::cli::{run, verify_args, AT};
 
 fn json(out: &Output) -> Vec<Value> {
     serde_json::from_slice::<Value>(&out.stdout)
@@ -19,18 +16,14 @@ fn json(out: &Output) -> Vec<Value> {
 
 #[test]
 fn valid_chains_exit_0_with_json() {
-    let out = run(&[
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
+    let out = run(&verify_args(
         "json",
-        "certs/alice-chat-a.pem",
-        "certs/bob-email-chat-a.pem",
-        "certs/carol-csr-chat-b.pem",
-    ]);
+        &[
+            "certs/alice-chat-a.pem",
+            "certs/bob-email-chat-a.pem",
+            "certs/carol-csr-chat-b.pem",
+        ],
+    ));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -89,18 +82,14 @@ fn valid_chains_exit_0_with_json() {
 
 #[test]
 fn rejected_chain_exits_1_with_code_message_depth() {
-    let out = run(&[
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
+    let out = run(&verify_args(
         "json",
-        "certs/alice-chat-a.pem",
-        "certs/forged-claims-chat-a.pem",
-        "certs/forged-out-of-scope.pem",
-    ]);
+        &[
+            "certs/alice-chat-a.pem",
+            "certs/forged-claims-chat-a.pem",
+            "certs/forged-out-of-scope.pem",
+        ],
+    ));
     assert_eq!(out.status.code(), Some(1));
     let results = json(&out);
     assert_eq!(results[0]["valid"], true);

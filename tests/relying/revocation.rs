@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::common::ca::{chat_a_config, init_ca, issue_at};
-use crate::common::cli::{has_openssl, run, stderr};
+use crate::common::cli::{no_openssl, run, stderr};
 
 /// CA config with a long CRL lifetime, so that max_crl_age alone can make a CRL stale.
 const CONFIG_30D: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\", \"+44\"]\n  email: [\"chat-a.example\"]\ncrl:\n  url: http://crl.chat-a.example/mapping.crl\n  lifetime: 30d\n";
@@ -498,8 +498,7 @@ fn cli_verify_crl_json_notes_and_bad_files() {
 /// revoked and a good leaf.
 #[test]
 fn openssl_agrees_on_revoked_and_good_leaf() {
-    if !has_openssl() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the revocation cross-check") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
