@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use crate::common::ca::chat_a_config;
-use crate::common::cli::{ca_init, code, no_openssl, openssl, run, run_stdin, s, stderr, stdout};
+use crate::common::cli::{
+    ca_init, code, no_openssl, openssl, run, run_stdin, s, stderr, stdout, stdout_json,
+};
 
 /// A CA directory from the example config, one issued chain (leaf + CA + root).
 fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
@@ -53,7 +55,7 @@ fn inspect_text_and_json() {
     assert!(text.contains("mimi://chat-a.example/u/alice"));
     let o = run(&["inspect", "--format", "json", &chain]);
     assert_eq!(code(&o), 0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["files"][0]["file"], chain.as_str());
     assert_eq!(v["files"][0]["certificates"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -66,10 +68,7 @@ fn inspect_text_and_json() {
         &std::fs::read(&chain).unwrap(),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["files"][0]["file"],
-        "-"
-    );
+    assert_eq!(stdout_json(&o)["files"][0]["file"], "-");
 }
 
 #[test]
@@ -133,7 +132,7 @@ fn lint_exit_codes_and_threshold() {
         long.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 1);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["passed"], false);
     assert_eq!(v["threshold"], "warning");
     assert_eq!(v["summary"]["warning"], 1);
@@ -171,7 +170,7 @@ fn lint_list() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("e_leaf_sii_count"));
     let o = run(&["lint", "--list", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     let list = v.as_array().unwrap();
     assert!(list.len() >= 25);
     let first = list[0].as_object().unwrap();
@@ -207,28 +206,20 @@ fn store_list_and_export() {
         "json",
     ]);
     assert_eq!(code(&o), 0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["state"], "valid");
     assert_eq!(v[0]["kind"], "leaf");
     let o = run(&[
         "store", "list", "--ca", &ca, "--status", "revoked", "--format", "json",
     ]);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&stdout(&o))
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(stdout_json(&o).as_array().unwrap().len(), 0);
     // Export: the issued leaf's fingerprint matches what inspect shows for the chain.
     let o = run(&["store", "export", "--ca", &ca]);
     assert_eq!(code(&o), 0);
     let export = stdout(&o);
     assert_eq!(export.matches("-----BEGIN CERTIFICATE-----").count(), 3);
-    let inspected: serde_json::Value =
-        serde_json::from_str(&stdout(&run(&["inspect", "--format", "json", &chain]))).unwrap();
+    let inspected: serde_json::Value = stdout_json(&run(&["inspect", "--format", "json", &chain]));
     let fp = inspected["files"][0]["certificates"][0]["sha256_fingerprint"]
         .as_str()
         .unwrap();
@@ -314,7 +305,7 @@ fn openssl_rsa_certificates_and_csr() {
     }
     assert!(!text.contains("extension  "), "nothing left raw:\n{text}");
     let r = run(&["inspect", "--format", "json", &p("tls.pem")]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let v: serde_json::Value = stdout_json(&r);
     let c = &v["files"][0]["certificates"][0];
     assert_eq!(c["public_key"]["bits"], 2048);
     assert_eq!(c["public_key"]["description"], "RSA 2048 bits");
@@ -343,7 +334,7 @@ fn openssl_rsa_certificates_and_csr() {
 
     let r = run(&["lint", "--format", "json", &p("rsa.csr")]);
     assert_eq!(code(&r), 1);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let v: serde_json::Value = stdout_json(&r);
     let obj = &v["files"][0]["objects"][0];
     assert_eq!(obj["kind"], "csr");
     let ids: Vec<&str> = obj["findings"]

@@ -83,6 +83,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("stderr is UTF-8")
 }
 
+/// What the command wrote to stdout, as JSON.
+pub fn stdout_json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
 /// `openssl args` succeeded (false also when OpenSSL is not installed).
 pub fn openssl(args: &[&str]) -> bool {
     Command::new("openssl")

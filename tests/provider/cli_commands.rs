@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::cli::{init_chat_a, ok, run, s, stderr, stdout, verify_args, BIN, ROOT};
+use crate::common::cli::{
+    init_chat_a, ok, run, s, stderr, stdout, stdout_json, verify_args, BIN, ROOT,
+};
 
 /// Issue a leaf with a generated key; its serial.
 fn issue(ca: &Path, sii: &str, out: &Path) -> String {
@@ -40,8 +42,7 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
         "certs/bob-email-chat-a.pem",
     ];
     let o = run(&verify_args("json", &files));
-    let v: Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&o)));
+    let v = stdout_json(&o);
     let results = v.as_array().unwrap();
     assert_eq!(results.len(), 4, "{v:#}");
     assert_eq!(results[0]["valid"], true);
@@ -92,7 +93,7 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
     assert_eq!(o.status.code(), Some(1));
     let o = run(&verify_args("json", &["certs/no-such-chain.pem"]));
     assert_eq!(o.status.code(), Some(2));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = stdout_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
 
@@ -378,7 +379,7 @@ fn compromised_issuing_ca_is_shown_and_signs_nothing() {
         "{line}"
     );
     let json = ok(&["store", "list", "--ca", s(&ca), "--format", "json"]);
-    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let rows: Value = stdout_json(&json);
     let row = rows
         .as_array()
         .unwrap()

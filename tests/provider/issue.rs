@@ -13,7 +13,9 @@ use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
-use crate::common::cli::{batch_cmd, ca_init, no_openssl, refused, repo, run, stderr, succeeded};
+use crate::common::cli::{
+    batch_cmd, ca_init, no_openssl, refused, repo, run, stderr, stdout_json, succeeded,
+};
 
 struct Ca {
     _tmp: tempfile::TempDir,
@@ -665,7 +667,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
 
     // After it: the new holder's attestation alone is current.
     let o = succeeded(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["sii"], "tel:+15551234567");
     assert_eq!(v["resolved"], true);
     let mappings = v["mappings"].as_array().unwrap();
@@ -707,7 +709,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         &[&old_a, &new_b],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["resolved"], false);
     assert_eq!(v["rejected"][0]["code"], "E_SII_MISMATCH");
     // Expired by --at: exit 1 too.

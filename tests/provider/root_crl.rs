@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, ParsedExtension, X509Certificate};
 
 use crate::common::ca::chat_a_path;
-use crate::common::cli::{no_openssl, ok, refused, run, s, stderr, stdout};
+use crate::common::cli::{init_chat_a, no_openssl, ok, refused, run, s, stderr, stdout};
 
 /// Serial (hex) and subjectKeyIdentifier of the certificate in a PEM file.
 fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
@@ -93,16 +93,7 @@ fn trust_list(tmp: &Path, ca: &Path) -> PathBuf {
 
 /// `ca init` (unencrypted keys) and one issued leaf: (CA dir, chain file).
 fn cli_ca_with_leaf(tmp: &Path) -> (PathBuf, PathBuf) {
-    let ca = tmp.join("ca");
-    ok(&[
-        "ca",
-        "init",
-        "--config",
-        s(&chat_a_path()),
-        "--dir",
-        s(&ca),
-        "--insecure-no-password",
-    ]);
+    let ca = init_chat_a(tmp);
     let chain = tmp.join("alice.pem");
     ok(&[
         "issue",

@@ -4,14 +4,11 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::cli::{run, verify_args, AT};
+use crate::common::cli::{run, stdout_json, verify_args, AT};
 
+/// The JSON array `verify --format json` printed.
 fn json(out: &Output) -> Vec<Value> {
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-        .as_array()
-        .unwrap()
-        .clone()
+    stdout_json(out).as_array().unwrap().clone()
 }
 
 #[test]

@@ -927,10 +927,7 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn cli_verify_and_lint_on_the_limbo_style_cases() {
     let at = mimi_attest::profile::rfc3339(Spec::good().now);
-    let json = |o: &std::process::Output| -> serde_json::Value {
-        serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-    };
+    let json = common::cli::stdout_json;
     let verify = |b: &Built, chain: &[CertificateDer<'_>]| {
         std::fs::write(b.dir().join("chain.pem"), pem_of(chain)).unwrap();
         let o = cli(

@@ -20,17 +20,13 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::common::ca::{chat_a_config, init_ca, issue_at};
-use crate::common::cli::{no_openssl, run, stderr};
+use crate::common::cli::{no_openssl, run, stderr, stdout_json};
+use crate::common::now;
 
 /// CA config with a long CRL lifetime, so that max_crl_age alone can make a CRL stale.
 const CONFIG_30D: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\", \"+44\"]\n  email: [\"chat-a.example\"]\ncrl:\n  url: http://crl.chat-a.example/mapping.crl\n  lifetime: 30d\n";
 
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
-}
-
 /// A CA made five days ago (so CRLs can be dated in the past), in `dir`.
-/// A CA made five days ago, so that CRLs can be dated in the past.
 fn new_ca(dir: &Path, config: &str) -> ProviderCa {
     init_ca(dir, config, now() - Duration::days(5))
 }
@@ -454,7 +450,7 @@ fn cli_verify_crl_json_notes_and_bad_files() {
         &p("bad.pem"),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = stdout_json(&out);
     assert_eq!(v[0]["code"], "E_REVOKED");
     assert_eq!(v[0]["depth"], 0);
     let notes = v[0]["crl_notes"].as_array().unwrap();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::cli::{cmd, openssl, repo};
+use crate::common::cli::{cmd, init_chat_a, openssl, repo};
 
 struct Out {
     code: Option<i32>,
@@ -75,20 +75,7 @@ fn setup() -> Files {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().to_path_buf();
     let w = |name: &str, data: &[u8]| std::fs::write(d.join(name), data).unwrap();
-    let ca = d.join("ca");
-    let o = run(
-        &[
-            "ca",
-            "init",
-            "--insecure-no-password",
-            "--config",
-            &repo("ca-config/chat-a.yaml"),
-            "--dir",
-            ca.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let ca = init_chat_a(&d);
 
     let mut garbage = Vec::with_capacity(4096);
     let mut x: u32 = 0x1234_5678;
