@@ -1,5 +1,7 @@
-//! Building mapping chains directly with rcgen, bypassing the issuer's guards, so tests can
-//! make every kind of hostile certificate.
+//! The helpers every test binary shares. Here: building mapping chains directly with rcgen,
+//! bypassing the issuer's guards, so tests can make every kind of hostile certificate;
+//! [`ca`]: a provider CA through the library; [`cli`]: running the real binary.
+// Each binary uses its own part of these helpers; the rest is unused there, not dead.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -12,6 +14,9 @@ use rcgen::{
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
+
+pub mod ca;
+pub mod cli;
 
 /// Now, in whole seconds.
 pub fn now() -> OffsetDateTime {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Real public keys the profile forbids, for the negative corpus (tests/negative.rs signs leaves
-# carrying them with the test CA's P-256 key). Regenerate with: sh tests/data/weak-keys/gen.sh
+# Real public keys the profile forbids, for the negative corpus (tests/relying/negative.rs
+# signs leaves carrying them with the test CA's P-256 key). Regenerate with: sh tests/data/weak-keys/gen.sh
 set -e
 cd "$(dirname "$0")"
 openssl dsaparam -genkey -noout 2048 2>/dev/null | openssl pkey -pubout -outform DER -out dsa-2048.spki.der

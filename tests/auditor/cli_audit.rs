@@ -1,63 +1,22 @@
 //! The real binary: `inspect`, `lint`, `store list`, `store export`, with exit codes.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-fn run_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use crate::common::ca::chat_a_config;
+use crate::common::cli::{
+    ca_init, code, no_openssl, openssl, run, run_stdin, s, stderr, stdout, stdout_json,
+};
 
 /// A CA directory from the example config, one issued chain (leaf + CA + root).
 fn setup(dir: &Path, leaf_max: &str) -> (String, String) {
-    let config = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/ca-config/chat-a.yaml"
-    ))
-    .unwrap()
-    .replace(
+    let config = chat_a_config().replace(
         "leaf_max: 90d",
         &format!("leaf_max: {leaf_max}\n  max_validation_age: {leaf_max}"),
     );
     let cfg = dir.join("chat-a.yaml");
     std::fs::write(&cfg, config).unwrap();
     let ca = dir.join("ca");
-    let o = run(&[
-        "ca",
-        "init",
-        "--insecure-no-password",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--dir",
-        ca.to_str().unwrap(),
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    ca_init(s(&cfg), &ca);
     let chain = dir.join("chain.pem");
     let o = run(&[
         "issue",
@@ -96,7 +55,7 @@ fn inspect_text_and_json() {
     assert!(text.contains("mimi://chat-a.example/u/alice"));
     let o = run(&["inspect", "--format", "json", &chain]);
     assert_eq!(code(&o), 0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["files"][0]["file"], chain.as_str());
     assert_eq!(v["files"][0]["certificates"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -109,10 +68,7 @@ fn inspect_text_and_json() {
         &std::fs::read(&chain).unwrap(),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["files"][0]["file"],
-        "-"
-    );
+    assert_eq!(stdout_json(&o)["files"][0]["file"], "-");
 }
 
 #[test]
@@ -176,7 +132,7 @@ fn lint_exit_codes_and_threshold() {
         long.to_str().unwrap(),
     ]);
     assert_eq!(code(&o), 1);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["passed"], false);
     assert_eq!(v["threshold"], "warning");
     assert_eq!(v["summary"]["warning"], 1);
@@ -214,7 +170,7 @@ fn lint_list() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("e_leaf_sii_count"));
     let o = run(&["lint", "--list", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     let list = v.as_array().unwrap();
     assert!(list.len() >= 25);
     let first = list[0].as_object().unwrap();
@@ -250,28 +206,20 @@ fn store_list_and_export() {
         "json",
     ]);
     assert_eq!(code(&o), 0);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["state"], "valid");
     assert_eq!(v[0]["kind"], "leaf");
     let o = run(&[
         "store", "list", "--ca", &ca, "--status", "revoked", "--format", "json",
     ]);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&stdout(&o))
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(stdout_json(&o).as_array().unwrap().len(), 0);
     // Export: the issued leaf's fingerprint matches what inspect shows for the chain.
     let o = run(&["store", "export", "--ca", &ca]);
     assert_eq!(code(&o), 0);
     let export = stdout(&o);
     assert_eq!(export.matches("-----BEGIN CERTIFICATE-----").count(), 3);
-    let inspected: serde_json::Value =
-        serde_json::from_str(&stdout(&run(&["inspect", "--format", "json", &chain]))).unwrap();
+    let inspected: serde_json::Value = stdout_json(&run(&["inspect", "--format", "json", &chain]));
     let fp = inspected["files"][0]["certificates"][0]["sha256_fingerprint"]
         .as_str()
         .unwrap();
@@ -290,22 +238,12 @@ fn store_list_and_export() {
     assert!(stderr(&o).contains("no issuance store"), "{}", stderr(&o));
 }
 
-fn openssl(args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// RSA certificates and an RSA CSR made by OpenSSL: `inspect` names the algorithms and
 /// the key size and decodes nameConstraints and authorityInfoAccess; `lint` says first
 /// that they are not mapping-v1, then what they lack.
 #[test]
 fn openssl_rsa_certificates_and_csr() {
-    if !openssl(&["version"]) {
-        eprintln!("SKIPPED (visible): openssl not found, the RSA inspect/lint cases do not run");
+    if no_openssl("the RSA inspect/lint cases") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -367,7 +305,7 @@ fn openssl_rsa_certificates_and_csr() {
     }
     assert!(!text.contains("extension  "), "nothing left raw:\n{text}");
     let r = run(&["inspect", "--format", "json", &p("tls.pem")]);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let v: serde_json::Value = stdout_json(&r);
     let c = &v["files"][0]["certificates"][0];
     assert_eq!(c["public_key"]["bits"], 2048);
     assert_eq!(c["public_key"]["description"], "RSA 2048 bits");
@@ -396,7 +334,7 @@ fn openssl_rsa_certificates_and_csr() {
 
     let r = run(&["lint", "--format", "json", &p("rsa.csr")]);
     assert_eq!(code(&r), 1);
-    let v: serde_json::Value = serde_json::from_str(&stdout(&r)).unwrap();
+    let v: serde_json::Value = stdout_json(&r);
     let obj = &v["files"][0]["objects"][0];
     assert_eq!(obj["kind"], "csr");
     let ids: Vec<&str> = obj["findings"]

@@ -4,7 +4,7 @@
 //! time, a trust-list change, a same-name CA with another key, hostile leaves naming a cached
 //! CA. Every verdict of a warm verifier is compared with a fresh verifier's.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mimi_attest::profile::oids;

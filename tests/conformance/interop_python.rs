@@ -9,16 +9,14 @@
 //! level (bad signature, expired, unknown root) both reject. Chains we reject for profile
 //! reasons only (scope, provider binding) are valid X.509 and not compared.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
+use crate::common::cli::repo_path;
 
 fn python_ready() -> bool {
     Command::new("python3")
@@ -36,7 +34,7 @@ fn python(time: OffsetDateTime, roots: &[PathBuf], chains: &[PathBuf]) -> Vec<Va
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let mut c = Command::new("python3");
-    c.arg(repo("tests/interop/verify_chain.py"))
+    c.arg(repo_path("tests/interop/verify_chain.py"))
         .arg("--time")
         .arg(&t);
     for r in roots {
@@ -118,8 +116,12 @@ fn python_cryptography_agrees_with_our_verifier() {
 
     // 1. The committed examples, at a time they are valid.
     let at = time::macros::datetime!(2026-01-03 00:00 UTC);
-    let verifier = Verifier::new(TrustList::from_file(&repo("certs/trust-list.yaml")).unwrap());
-    let roots = [repo("certs/chat-a-root.pem"), repo("certs/chat-b-root.pem")];
+    let verifier =
+        Verifier::new(TrustList::from_file(&repo_path("certs/trust-list.yaml")).unwrap());
+    let roots = [
+        repo_path("certs/chat-a-root.pem"),
+        repo_path("certs/chat-b-root.pem"),
+    ];
     let chains: Vec<PathBuf> = [
         "alice-chat-a.pem",
         "alice-chat-b.pem",
@@ -129,10 +131,10 @@ fn python_cryptography_agrees_with_our_verifier() {
         "forged-out-of-scope.pem",
     ]
     .iter()
-    .map(|f| repo(&format!("certs/{f}")))
+    .map(|f| repo_path(&format!("certs/{f}")))
     .collect();
     // A forged signature: the leaf's last signature byte flipped.
-    let text = std::fs::read(repo("certs/alice-chat-a.pem")).unwrap();
+    let text = std::fs::read(repo_path("certs/alice-chat-a.pem")).unwrap();
     let mut blocks = pem::parse_many(&text).unwrap();
     let mut leaf = blocks[0].contents().to_vec();
     *leaf.last_mut().unwrap() ^= 0x01;
@@ -155,7 +157,7 @@ fn python_cryptography_agrees_with_our_verifier() {
         &only_b,
         format!(
             "version: 1\nanchors:\n  - name: chat-b\n    provider: chat-b.example\n    certificate: {}\n    scope: {{tel: [\"+1\", \"+49\"]}}\n",
-            repo("certs/chat-b-root.pem").display()
+            repo_path("certs/chat-b-root.pem").display()
         ),
     )
     .unwrap();
@@ -165,7 +167,7 @@ fn python_cryptography_agrees_with_our_verifier() {
     // 2. Fresh chains from our issuer (tel and email, generated keys), verified now.
     let now = OffsetDateTime::now_utc();
     let ca = ProviderCa::init(
-        &std::fs::read_to_string(repo("ca-config/chat-a.yaml")).unwrap(),
+        &std::fs::read_to_string(repo_path("ca-config/chat-a.yaml")).unwrap(),
         "chat-a.yaml",
         &d.join("ca"),
         now,

@@ -4,7 +4,7 @@
 //! issuing CA, and OpenSSL agreeing where it is installed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mimi_attest::issue::{KeyProtection, Passphrase, RevokeReason};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
@@ -13,36 +13,8 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, ParsedExtension, X509Certificate};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Run and require exit 0.
-fn ok(args: &[&str]) -> Output {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
-    o
-}
-
-fn config_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/chat-a.yaml")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::ca::chat_a_path;
+use crate::common::cli::{init_chat_a, no_openssl, ok, refused, run, s, stderr, stdout};
 
 /// Serial (hex) and subjectKeyIdentifier of the certificate in a PEM file.
 fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
@@ -121,16 +93,7 @@ fn trust_list(tmp: &Path, ca: &Path) -> PathBuf {
 
 /// `ca init` (unencrypted keys) and one issued leaf: (CA dir, chain file).
 fn cli_ca_with_leaf(tmp: &Path) -> (PathBuf, PathBuf) {
-    let ca = tmp.join("ca");
-    ok(&[
-        "ca",
-        "init",
-        "--config",
-        s(&config_path()),
-        "--dir",
-        s(&ca),
-        "--insecure-no-password",
-    ]);
+    let ca = init_chat_a(tmp);
     let chain = tmp.join("alice.pem");
     ok(&[
         "issue",
@@ -210,8 +173,7 @@ fn cli_chain_mode_root_crl_then_revoked_issuing_ca() {
         "--reason",
         "key-compromise",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--issuing-ca"), "{}", stderr(&o));
+    refused(&o, "--issuing-ca");
 
     // With it: revoked, a warning that it is the current CA, the root CRL step named.
     let o = ok(&[
@@ -267,8 +229,7 @@ fn cli_chain_mode_root_crl_then_revoked_issuing_ca() {
     // Its key is declared compromised: `crl` signs nothing more with it (the leaf CRL
     // signed before stays fresh until its nextUpdate).
     let o = run(&["crl", "--ca", s(&ca), "--out", s(&t.join("refused.crl"))]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("key-compromise"), "{}", stderr(&o));
+    refused(&o, "key-compromise");
     // The new root CRL lists the issuing CA as cACompromise (2), with a higher number.
     ok(&["crl", "--ca", s(&ca), "--root", "--out", s(&root_crl)]);
     let second = read_crl(&root_crl);
@@ -326,15 +287,12 @@ fn cli_issuing_ca_revocation_refusals() {
         ])
     };
     let o = revoke(&root_serial, "key-compromise");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("trust lists"), "{}", stderr(&o));
+    refused(&o, "trust lists");
     let o = revoke(&leaf_serial, "key-compromise");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("drop --issuing-ca"), "{}", stderr(&o));
+    refused(&o, "drop --issuing-ca");
     for reason in ["sii-reassigned", "account-closed"] {
         let o = revoke(&ca_serial, reason);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains("not a CA"), "{}", stderr(&o));
+        refused(&o, "not a CA");
     }
     // --issuing-ca goes with --serial only.
     let o = run(&[
@@ -347,8 +305,7 @@ fn cli_issuing_ca_revocation_refusals() {
         "superseded",
         "--issuing-ca",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--serial"), "{}", stderr(&o));
+    refused(&o, "--serial");
     // Nothing was revoked: issuing still works.
     ok(&[
         "issue",
@@ -374,7 +331,7 @@ fn cli_root_crl_needs_root_key_and_passphrase() {
         "ca",
         "init",
         "--config",
-        s(&config_path()),
+        s(&chat_a_path()),
         "--dir",
         s(&ca),
         "--password-file",
@@ -429,7 +386,7 @@ fn cli_root_crl_needs_root_key_and_passphrase() {
 fn library_revoke_issuing_ca_and_root_crl() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let cfg = std::fs::read_to_string(config_path()).unwrap();
+    let cfg = std::fs::read_to_string(chat_a_path()).unwrap();
     let pass = Passphrase::new("library pass").unwrap();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let mut ca = ProviderCa::init_with(
@@ -480,8 +437,7 @@ fn library_revoke_issuing_ca_and_root_crl() {
 /// the issuing CA is revoked.
 #[test]
 fn openssl_agrees_on_root_crl() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the root CRL cross-check") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -564,7 +520,7 @@ fn openssl_agrees_on_root_crl() {
 fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let cfg = std::fs::read_to_string(config_path()).unwrap();
+    let cfg = std::fs::read_to_string(chat_a_path()).unwrap();
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let ca = ProviderCa::init(&cfg, "chat-a.yaml", &dir, now).unwrap();
     let old = ca.store().issuing_cas().unwrap()[0].serial.clone();

@@ -1,7 +1,7 @@
 //! The transparency log with real chains: entries built from certificates, proofs written by
 //! the log and checked the way a relying platform checks them.
 
-mod common;
+use crate::common;
 
 use common::Spec;
 use mimi_attest::audit::Monitor;

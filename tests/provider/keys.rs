@@ -7,20 +7,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-const ENV: &str = "MIMI_ATTEST_PASSWORD";
+use crate::common::cli::{cmd, refused, repo, stderr, PASSWORD_ENV};
 
+const ENV: &str = PASSWORD_ENV;
+
+/// `mimi-attest args`, with `pass` in the environment when given.
 fn run(args: &[&str], pass: Option<&str>) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).env_remove(ENV);
+    let mut c = cmd(args);
     if let Some(p) = pass {
         c.env(ENV, p);
     }
     c.output().unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn mode(p: &Path) -> u32 {
@@ -35,7 +32,7 @@ fn encrypted_ca_keys_end_to_end() {
     let ca_s = ca.to_str().unwrap();
     let pw = d.join("pw");
     std::fs::write(&pw, "s3cret passphrase\n").unwrap();
-    let cfg = format!("{}/ca-config/chat-a.yaml", env!("CARGO_MANIFEST_DIR"));
+    let cfg = repo("ca-config/chat-a.yaml");
 
     let o = run(
         &[
@@ -50,7 +47,7 @@ fn encrypted_ca_keys_end_to_end() {
         ],
         None,
     );
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     for k in ["root.key", "ca.key"] {
         let text = std::fs::read_to_string(ca.join(k)).unwrap();
         assert!(
@@ -67,7 +64,7 @@ fn encrypted_ca_keys_end_to_end() {
         .arg(ca.join("ca.key"))
         .output()
     {
-        Ok(o) => assert!(o.status.success(), "openssl: {}", err(&o)),
+        Ok(o) => assert!(o.status.success(), "openssl: {}", stderr(&o)),
         Err(_) => {
             eprintln!("SKIPPED (visible): openssl not found, encrypted-key interop not checked")
         }
@@ -94,18 +91,17 @@ fn encrypted_ca_keys_end_to_end() {
     let o = issue(None, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        err(&o).contains("encrypted") && err(&o).contains(ENV),
+        stderr(&o).contains("encrypted") && stderr(&o).contains(ENV),
         "{}",
-        err(&o)
+        stderr(&o)
     );
     let o = issue(Some("wrong"), &[]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("wrong passphrase"), "{}", err(&o));
-    assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+    refused(&o, "wrong passphrase");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     let o = issue(Some("s3cret passphrase"), &[]);
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = issue(None, &["--password-file", pw.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // Batch results may hold generated private keys: mode 0600.
     let input = d.join("req.jsonl");
@@ -123,7 +119,7 @@ fn encrypted_ca_keys_end_to_end() {
         ],
         Some("s3cret passphrase"),
     );
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&results)
         .unwrap()
         .contains("PRIVATE KEY"));
@@ -142,11 +138,11 @@ fn encrypted_ca_keys_end_to_end() {
         ],
         None,
     );
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
 
     // Rotation (root key too), then CRLs signed with the current and the retired key.
     let o = run(&["ca", "rotate", "--ca", ca_s], Some("s3cret passphrase"));
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(ca.join("ca.key"))
         .unwrap()
         .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
@@ -155,20 +151,20 @@ fn encrypted_ca_keys_end_to_end() {
         &["crl", "--ca", ca_s, "--out", crl.to_str().unwrap()],
         Some("s3cret passphrase"),
     );
-    assert!(o.status.success(), "{}", err(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["crl", "--ca", ca_s, "--out", crl.to_str().unwrap()], None);
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 
     // A key file others can read is refused, naming the chmod.
     for k in ["ca.key", "root.key"] {
         let p = ca.join(k);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let o = run(&["ca", "rotate", "--ca", ca_s], Some("s3cret passphrase"));
-        assert_eq!(o.status.code(), Some(2), "{k}: {}", err(&o));
+        assert_eq!(o.status.code(), Some(2), "{k}: {}", stderr(&o));
         assert!(
-            err(&o).contains(&format!("chmod 600 {}", p.display())),
+            stderr(&o).contains(&format!("chmod 600 {}", p.display())),
             "{}",
-            err(&o)
+            stderr(&o)
         );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
@@ -183,8 +179,7 @@ fn encrypted_ca_keys_end_to_end() {
         &["crl", "--ca", ca_s, "--out", crl.to_str().unwrap()],
         Some("s3cret passphrase"),
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("chmod 600"), "{}", err(&o));
+    refused(&o, "chmod 600");
 
     // init refuses to write unprotected keys unless told so, and takes no passphrase in argv.
     let o = run(
@@ -198,8 +193,7 @@ fn encrypted_ca_keys_end_to_end() {
         ],
         None,
     );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("--insecure-no-password"), "{}", err(&o));
+    refused(&o, "--insecure-no-password");
     let o = run(
         &[
             "ca",

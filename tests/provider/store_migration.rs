@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mimi_attest::store::{CertKind, CertStatus, IssuanceStore, StoreError};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
 use time::OffsetDateTime;
+
+use crate::common::ca::{intact_store_db, store_db};
+use crate::common::cli::{batch_cmd, run, s, stderr};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/store-v1");
 
@@ -38,12 +40,8 @@ fn copy_fixture(to: &Path) -> PathBuf {
 
 /// `mimi-attest store migrate --ca <ca>`, required to succeed; its stderr.
 fn migrate(ca: &Path) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(["store", "migrate", "--ca"])
-        .arg(ca)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = run(&["store", "migrate", "--ca", s(ca)]);
+    let err = stderr(&o);
     assert!(o.status.success(), "store migrate: {err}");
     err
 }
@@ -54,7 +52,7 @@ fn store_sha256(ca: &Path) -> String {
 }
 
 fn schema_version(ca: &Path) -> String {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = store_db(ca);
     db.query_row(
         "SELECT value FROM meta WHERE key = 'schema_version'",
         [],
@@ -65,7 +63,7 @@ fn schema_version(ca: &Path) -> String {
 
 /// Serial → (status, DER) of the fixture's rows, read with version 1's own layout.
 fn v1_rows(ca: &Path) -> HashMap<String, (String, Option<Vec<u8>>)> {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = store_db(ca);
     let mut stmt = db
         .prepare("SELECT serial, status, der FROM certificates")
         .unwrap();
@@ -179,11 +177,7 @@ fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
     assert!(said.contains("already has schema version 2"), "{said}");
     let ca = ProviderCa::open(&ca_dir).unwrap();
     assert_eq!(ca.store().all().unwrap().len(), before.len() + 1);
-    let check: String = rusqlite::Connection::open(ca_dir.join(mimi_attest::store::STORE_FILE))
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    intact_store_db(&ca_dir);
 }
 
 #[test]
@@ -191,12 +185,7 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let ca_dir = copy_fixture(tmp.path());
     let hash = store_sha256(&ca_dir);
-    let bin = env!("CARGO_BIN_EXE_mimi-attest");
-    let list = Command::new(bin)
-        .args(["store", "list", "--ca"])
-        .arg(&ca_dir)
-        .output()
-        .unwrap();
+    let list = run(&["store", "list", "--ca", s(&ca_dir)]);
     assert!(
         list.status.success(),
         "{}",
@@ -218,13 +207,7 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
     // answered from the store, same serials as before.
     let out = tmp.path().join("again.jsonl");
     let batch = || {
-        Command::new(bin)
-            .args(["issue-batch", "--quiet", "--ca"])
-            .arg(&ca_dir)
-            .arg("--input")
-            .arg(Path::new(FIXTURE).join("batch.jsonl"))
-            .arg("--output")
-            .arg(&out)
+        batch_cmd(&ca_dir, &Path::new(FIXTURE).join("batch.jsonl"), &out)
             .output()
             .unwrap()
     };
@@ -334,12 +317,8 @@ fn commands_that_write_refuse_a_version_1_store_and_say_to_migrate() {
         &["ca", "rotate", "--ca", ca],
     ];
     for args in commands {
-        let o = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-            .args(args)
-            .env_remove("MIMI_ATTEST_PASSWORD")
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
+        let o = run(args);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(
             err.contains("schema version 1") && err.contains(&format!("store migrate --ca {ca}")),
@@ -349,10 +328,7 @@ fn commands_that_write_refuse_a_version_1_store_and_say_to_migrate() {
         assert_eq!(schema_version(&ca_dir), "1");
     }
     assert!(!ca_dir.join("previous").exists(), "no rotation was started");
-    let export = Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(["store", "export", "--ca", ca])
-        .output()
-        .unwrap();
+    let export = run(&["store", "export", "--ca", ca]);
     assert!(export.status.success());
     let pem = String::from_utf8(export.stdout).unwrap();
     assert_eq!(pem.matches("-----BEGIN CERTIFICATE-----").count(), 6);

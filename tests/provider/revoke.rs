@@ -2,7 +2,7 @@
 //! expired entries dropping off, and OpenSSL agreeing with our CRLs where it is installed.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mimi_attest::issue::RevokeReason;
 use mimi_attest::store::CertStatus;
@@ -10,37 +10,17 @@ use mimi_attest::{IssueRequest, ProviderCa, Sii};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::common::ca::{chat_a_config, init_ca, issue_at};
+use crate::common::cli::{no_openssl, refused, run, stderr};
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
+/// A chat-a CA made now.
 fn new_ca(tmp: &Path) -> ProviderCa {
-    let cfg = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/chat-a.yaml"),
-    )
-    .unwrap();
-    ProviderCa::init(
-        &cfg,
-        "chat-a.yaml",
-        &tmp.join("ca"),
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    init_ca(&tmp.join("ca"), &chat_a_config(), OffsetDateTime::now_utc())
 }
 
+/// A leaf issued now.
 fn issue(ca: &mut ProviderCa, sii: &str) -> mimi_attest::Issued {
-    ca.issue(
-        &IssueRequest::new(Sii::parse(sii).unwrap()),
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    issue_at(ca, sii, OffsetDateTime::now_utc())
 }
 
 fn crl_serials(der: &[u8]) -> Vec<String> {
@@ -92,17 +72,11 @@ fn revoke_by_serial_twice_unknown_and_ca() {
         "--reason",
         "superseded",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("was not issued by this CA"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "was not issued by this CA");
     let o = run(&[
         "revoke", "--ca", d, "--serial", &a.serial, "--reason", "lost",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("key-compromise"), "{}", stderr(&o));
+    refused(&o, "key-compromise");
     // The root and the issuing CA are not attestations.
     let ca = ProviderCa::open(&dir).unwrap();
     let root_serial = ca.store().all().unwrap()[0].serial.clone();
@@ -115,8 +89,7 @@ fn revoke_by_serial_twice_unknown_and_ca() {
         "--reason",
         "superseded",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("root certificate"), "{}", stderr(&o));
+    refused(&o, "root certificate");
     let row = ca.store().get(&a.serial).unwrap().unwrap();
     assert_eq!(row.status, CertStatus::Revoked);
     assert_eq!(row.revocation_reason.as_deref(), Some("sii-reassigned"));
@@ -213,8 +186,7 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
 
 #[test]
 fn openssl_agrees_with_our_crl() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl not found on PATH");
+    if no_openssl("the CRL cross-check") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@
 //! young enough for max_crl_age → rejected).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use mimi_attest::issue::RevokeReason;
 use mimi_attest::verify::{chain_from_pem, crls_from_pem, Verification};
@@ -19,29 +19,21 @@ use rustls_pki_types::CertificateRevocationListDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::common::ca::{chat_a_config, init_ca, issue_at};
+use crate::common::cli::{no_openssl, run, stderr, stdout_json};
+use crate::common::now;
+
 /// CA config with a long CRL lifetime, so that max_crl_age alone can make a CRL stale.
 const CONFIG_30D: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\", \"+44\"]\n  email: [\"chat-a.example\"]\ncrl:\n  url: http://crl.chat-a.example/mapping.crl\n  lifetime: 30d\n";
 
-fn config_24h() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/chat-a.yaml"))
-        .unwrap()
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
-}
-
 /// A CA made five days ago (so CRLs can be dated in the past), in `dir`.
 fn new_ca(dir: &Path, config: &str) -> ProviderCa {
-    ProviderCa::init(config, "chat-a.yaml", dir, now() - Duration::days(5)).unwrap()
+    init_ca(dir, config, now() - Duration::days(5))
 }
 
+/// A leaf issued five days ago.
 fn issue(ca: &mut ProviderCa, sii: &str) -> Issued {
-    ca.issue(
-        &IssueRequest::new(Sii::parse(sii).unwrap()),
-        now() - Duration::days(5),
-    )
-    .unwrap()
+    issue_at(ca, sii, now() - Duration::days(5))
 }
 
 fn revoke(ca: &mut ProviderCa, leaf: &Issued) {
@@ -101,7 +93,7 @@ fn issuing_ca_serial(leaf: &Issued) -> String {
 #[test]
 fn policy_defaults_to_off_and_parses_leaf_chain_and_max_crl_age() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let list = TrustList::from_file(&trust_list_file(tmp.path(), &ca, "")).unwrap();
     assert_eq!(list.policy().revocation.as_str(), "off");
     assert_eq!(list.policy().max_crl_age.to_string(), "2d");
@@ -125,7 +117,7 @@ fn policy_defaults_to_off_and_parses_leaf_chain_and_max_crl_age() {
 #[test]
 fn off_mode_does_not_consult_crls() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let mut ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let leaf = issue(&mut ca, "+15550000001");
     revoke(&mut ca, &leaf);
     let crl = ca.crl(now()).unwrap();
@@ -141,7 +133,7 @@ fn off_mode_does_not_consult_crls() {
 #[test]
 fn leaf_mode_revoked_leaf_is_e_revoked_and_good_leaf_valid() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let mut ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let bad = issue(&mut ca, "+15550000001");
     let good = issue(&mut ca, "+15550000002");
     revoke(&mut ca, &bad);
@@ -175,7 +167,7 @@ fn leaf_mode_revoked_leaf_is_e_revoked_and_good_leaf_valid() {
 #[test]
 fn leaf_mode_without_crl_is_revocation_unknown() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let mut ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let leaf = issue(&mut ca, "+15550000001");
     let v = verifier(tmp.path(), &ca, "  revocation: leaf\n", &[]);
     let e = check(&v, &leaf).result.unwrap_err();
@@ -220,7 +212,7 @@ fn crl_older_than_max_crl_age_is_revocation_unknown_with_note() {
 #[test]
 fn crl_past_next_update_is_revocation_unknown_expiration_enforced() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let mut ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let leaf = issue(&mut ca, "+15550000001");
     let expired = ca.crl(now() - Duration::days(2)).unwrap();
     assert!(expired.next_update < now());
@@ -251,8 +243,8 @@ fn crl_past_next_update_is_revocation_unknown_expiration_enforced() {
 #[test]
 fn crl_signed_by_another_ca_is_ignored_with_a_note() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut a = new_ca(&tmp.path().join("a"), &config_24h());
-    let mut b = new_ca(&tmp.path().join("b"), &config_24h());
+    let mut a = new_ca(&tmp.path().join("a"), &chat_a_config());
+    let mut b = new_ca(&tmp.path().join("b"), &chat_a_config());
     let leaf = issue(&mut a, "+15550000001");
     let revoked = issue(&mut a, "+15550000002");
     revoke(&mut a, &revoked);
@@ -300,7 +292,7 @@ fn crl_signed_by_another_ca_is_ignored_with_a_note() {
 fn crl_bundle_after_rotation_covers_old_and_new_issuing_ca() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let mut ca = new_ca(&dir, &config_24h());
+    let mut ca = new_ca(&dir, &chat_a_config());
     let old_good = issue(&mut ca, "+15550000001");
     let old_bad = issue(&mut ca, "+15550000002");
     drop(ca);
@@ -377,7 +369,7 @@ fn crl_bundle_after_rotation_covers_old_and_new_issuing_ca() {
 fn chain_mode_needs_a_root_crl_and_leaf_mode_does_not() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let mut ca = new_ca(&dir, &config_24h());
+    let mut ca = new_ca(&dir, &chat_a_config());
     let leaf = issue(&mut ca, "+15550000001");
     let ca_crl = ca.crl(now()).unwrap();
     let ca_serial = issuing_ca_serial(&leaf);
@@ -428,22 +420,11 @@ fn chain_mode_needs_a_root_crl_and_leaf_mode_does_not() {
     assert!(check(&v, &leaf).result.is_ok());
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn cli_verify_crl_json_notes_and_bad_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut a = new_ca(&tmp.path().join("a"), &config_24h());
-    let mut b = new_ca(&tmp.path().join("b"), &config_24h());
+    let mut a = new_ca(&tmp.path().join("a"), &chat_a_config());
+    let mut b = new_ca(&tmp.path().join("b"), &chat_a_config());
     let bad = issue(&mut a, "+15550000001");
     revoke(&mut a, &bad);
     let a_crl = a.crl(now()).unwrap();
@@ -469,7 +450,7 @@ fn cli_verify_crl_json_notes_and_bad_files() {
         &p("bad.pem"),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = stdout_json(&out);
     assert_eq!(v[0]["code"], "E_REVOKED");
     assert_eq!(v[0]["depth"], 0);
     let notes = v[0]["crl_notes"].as_array().unwrap();
@@ -513,12 +494,11 @@ fn cli_verify_crl_json_notes_and_bad_files() {
 /// revoked and a good leaf.
 #[test]
 fn openssl_agrees_on_revoked_and_good_leaf() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the revocation cross-check") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let mut ca = new_ca(&tmp.path().join("ca"), &config_24h());
+    let mut ca = new_ca(&tmp.path().join("ca"), &chat_a_config());
     let bad = issue(&mut ca, "+15550000001");
     let good = issue(&mut ca, "+15550000002");
     revoke(&mut ca, &bad);
@@ -564,7 +544,7 @@ fn openssl_agrees_on_revoked_and_good_leaf() {
 fn partial_crls_are_refused_at_load() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
-    let ca = new_ca(&dir, &config_24h());
+    let ca = new_ca(&dir, &chat_a_config());
     let key =
         rcgen::KeyPair::from_pem(&std::fs::read_to_string(dir.join("root.key")).unwrap()).unwrap();
     let root_der = rustls_pki_types::CertificateDer::from(

@@ -16,10 +16,13 @@ use rcgen::{
     CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope, CustomExtension,
     DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod,
     KeyPair, KeyUsagePurpose, NameConstraints, RevocationReason, RevokedCertParams, SanType,
-    SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
+    SerialNumber, PKCS_ECDSA_P384_SHA384, PKCS_ED25519,
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
+
+use crate::common::cli::no_openssl;
+use crate::common::{self, mapping, mapping_ext, mimi_eku, now, policies_ext};
 
 const CONFIG: &str = "provider: chat-a.example
 organization: Chat A Inc.
@@ -36,11 +39,6 @@ crl:
   url: http://crl.chat-a.example/mapping.crl
   lifetime: 24h
 ";
-
-fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(0).unwrap()
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -81,77 +79,38 @@ impl Fixture {
     }
 }
 
-fn mimi_eku() -> ExtendedKeyUsagePurpose {
-    ExtendedKeyUsagePurpose::Other(oids::ID_KP_MIMI_MAPPING.arcs().to_vec())
-}
-
-fn policies() -> CustomExtension {
-    CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
-}
-
-fn mapping(provider: &str, validated_at: OffsetDateTime) -> MimiMapping {
-    MimiMapping {
-        provider: provider.into(),
-        handle: Some("mimi://chat-a.example/u/alice".into()),
-        method: Method::SmsOtp,
-        validated_at,
-        flags: MappingFlags::default(),
-        consent: None,
-    }
-}
-
-fn mapping_ext(m: &MimiMapping) -> CustomExtension {
-    CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), m.to_der().unwrap())
-}
-
 fn scope_ext() -> CustomExtension {
-    let scope = mimi_attest::Scope::new(&["+1"], &["chat-a.example"]).unwrap();
-    CustomExtension::from_oid_content(oids::ID_PE_MIMI_SCOPE.arcs(), scope.to_der().unwrap())
+    common::scope_ext(&common::scope(&["+1"], &["chat-a.example"]))
 }
 
-/// A leaf as the issuer makes it.
+/// A leaf as the issuer makes it: the shared leaf, valid from `t`, of a fixed serial.
 fn leaf_params(t: OffsetDateTime) -> CertificateParams {
-    let mut p = CertificateParams::default();
-    p.distinguished_name = DistinguishedName::new();
+    let m = mapping("chat-a.example", t);
+    let mut p = common::leaf_params(common::tel_san("tel:+15551234567"), Some(&m), t);
     p.serial_number = Some(SerialNumber::from_slice(&[0x5a; 16]));
     p.not_before = t;
     p.not_after = t + Duration::days(7);
-    p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![mimi_eku()];
-    p.use_authority_key_identifier_extension = true;
-    p.subject_alt_names = vec![SanType::URI("tel:+15551234567".try_into().unwrap())];
-    p.custom_extensions = vec![policies(), mapping_ext(&mapping("chat-a.example", t))];
     p
 }
 
-/// An issuing CA (pathLen 0) or root (pathLen 1) as `ca init` makes it.
+/// An issuing CA (pathLen 0) or root (pathLen 1) as `ca init` makes it: the shared CA of
+/// chat-a's organisation and scope, valid from `t`, of a fixed serial.
 fn ca_params(t: OffsetDateTime, path_len: u8) -> CertificateParams {
-    let mut p = CertificateParams::default();
+    let cn = if path_len == 0 {
+        "Test Issuing CA"
+    } else {
+        "Test Root"
+    };
+    let s = common::scope(&["+1"], &["chat-a.example"]);
+    let mut p = common::ca_params(cn, path_len, Some(&s), t);
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "Chat A Inc.");
-    dn.push(
-        DnType::CommonName,
-        if path_len == 0 {
-            "Test Issuing CA"
-        } else {
-            "Test Root"
-        },
-    );
+    dn.push(DnType::CommonName, cn);
     p.distinguished_name = dn;
     p.serial_number = Some(SerialNumber::from_slice(&[0x6b; 16]));
     p.not_before = t;
     p.not_after = t + Duration::days(365);
-    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.extended_key_usages = vec![mimi_eku()];
-    p.use_authority_key_identifier_extension = path_len == 0;
-    p.custom_extensions = vec![policies(), scope_ext()];
     p
-}
-
-fn p256() -> KeyPair {
-    KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -170,7 +129,7 @@ fn build(fx: &Fixture, kind: Kind, f: impl FnOnce(&mut CertificateParams)) -> Ve
         Kind::Root => ca_params(t, 1),
     };
     f(&mut p);
-    let key = p256();
+    let key = common::key();
     match kind {
         Kind::Leaf => p.signed_by(&key, &fx.issuer()).unwrap().der().to_vec(),
         Kind::Ca => p.signed_by(&key, &fx.root_issuer()).unwrap().der().to_vec(),
@@ -346,13 +305,13 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
         ),
         (
             "e_leaf_mapping_missing",
-            leaf_with(|p| p.custom_extensions = vec![policies()]),
+            leaf_with(|p| p.custom_extensions = vec![policies_ext()]),
         ),
         (
             "e_leaf_mapping_malformed",
             leaf_with(|p| {
                 p.custom_extensions = vec![
-                    policies(),
+                    policies_ext(),
                     CustomExtension::from_oid_content(
                         oids::ID_PE_MIMI_MAPPING.arcs(),
                         vec![0x30, 0],
@@ -365,14 +324,14 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             leaf_with(move |p| {
                 let mut m = mapping_ext(&mapping("chat-a.example", t));
                 m.set_criticality(true);
-                p.custom_extensions = vec![policies(), m];
+                p.custom_extensions = vec![policies_ext(), m];
             }),
         ),
         (
             "e_mapping_validated_after_not_before",
             leaf_with(move |p| {
                 p.custom_extensions = vec![
-                    policies(),
+                    policies_ext(),
                     mapping_ext(&mapping("chat-a.example", t + Duration::hours(1))),
                 ]
             }),
@@ -381,7 +340,7 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             "w_mapping_validated_at_old",
             leaf_with(move |p| {
                 p.custom_extensions = vec![
-                    policies(),
+                    policies_ext(),
                     mapping_ext(&mapping("chat-a.example", t - Duration::days(40))),
                 ]
             }),
@@ -389,7 +348,14 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
         (
             "e_mapping_provider_not_lowercase",
             leaf_with(move |p| {
-                p.custom_extensions = vec![policies(), mapping_ext(&mapping("Chat-A.example", t))]
+                p.custom_extensions = vec![
+                    policies_ext(),
+                    mapping_ext(&MimiMapping {
+                        // The handle stays on the canonical domain: only the provider is wrong.
+                        handle: Some("mimi://chat-a.example/u/alice".into()),
+                        ..mapping("Chat-A.example", t)
+                    }),
+                ]
             }),
         ),
         (
@@ -397,7 +363,7 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             leaf_with(move |p| {
                 let mut m = mapping("chat-a.example", t);
                 m.handle = Some("mimi://chat-b.example/u/x".into());
-                p.custom_extensions = vec![policies(), mapping_ext(&m)]
+                p.custom_extensions = vec![policies_ext(), mapping_ext(&m)]
             }),
         ),
         (
@@ -472,7 +438,7 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             "e_scope_malformed",
             ca_with(|p| {
                 p.custom_extensions = vec![
-                    policies(),
+                    policies_ext(),
                     CustomExtension::from_oid_content(
                         oids::ID_PE_MIMI_SCOPE.arcs(),
                         vec![0x30, 0x02, 0x05, 0x00],
@@ -485,12 +451,12 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             ca_with(|p| {
                 let mut s = scope_ext();
                 s.set_criticality(true);
-                p.custom_extensions = vec![policies(), s];
+                p.custom_extensions = vec![policies_ext(), s];
             }),
         ),
         (
             "n_ca_no_scope",
-            root_with(|p| p.custom_extensions = vec![policies()]),
+            root_with(|p| p.custom_extensions = vec![policies_ext()]),
         ),
         (
             "e_ca_has_mapping",
@@ -505,7 +471,7 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
                 let k384 = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
                 let issuer = Issuer::new(ca_params(now(), 0), k384);
                 leaf_params(now())
-                    .signed_by(&p256(), &issuer)
+                    .signed_by(&common::key(), &issuer)
                     .unwrap()
                     .der()
                     .to_vec()
@@ -604,7 +570,7 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
         ),
         (
             "e_duplicate_extension",
-            leaf_with(|p| p.custom_extensions.push(policies())),
+            leaf_with(|p| p.custom_extensions.push(policies_ext())),
         ),
         (
             "e_version_not_v3",
@@ -795,7 +761,7 @@ fn crl_lints_fire_and_stay_quiet() {
             crl_der(&fx, t, &{
                 let mut p = CertificateParams::default();
                 p.distinguished_name = DistinguishedName::new();
-                Issuer::new(p, p256())
+                Issuer::new(p, common::key())
             }),
         ),
         (
@@ -914,16 +880,16 @@ fn chain_lints_fire_on_their_case_and_stay_quiet() {
     let wide = build(&fx, Kind::Ca, |p| {
         let s = mimi_attest::Scope::new(&["+"], &[] as &[&str]).unwrap();
         p.custom_extensions = vec![
-            policies(),
+            policies_ext(),
             CustomExtension::from_oid_content(oids::ID_PE_MIMI_SCOPE.arcs(), s.to_der().unwrap()),
         ];
     });
     assert!(chain_ids(&[&wide, &fx.root_der], 0).contains(&"e_chain_scope_widened"));
     // A leaf naming a CA as issuer but signed by another key: AKI and signature both wrong.
     let named_ca = build(&fx, Kind::Ca, |_| {});
-    let impostor = Issuer::new(ca_params(now(), 0), p256());
+    let impostor = Issuer::new(ca_params(now(), 0), common::key());
     let forged = leaf_params(now())
-        .signed_by(&p256(), &impostor)
+        .signed_by(&common::key(), &impostor)
         .unwrap()
         .der()
         .to_vec();
@@ -984,7 +950,7 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     let mut fx = Fixture::new();
     let t = now();
     // A CSR from the user's client, naming the SII.
-    let user_key = p256();
+    let user_key = common::key();
     let mut csr_params = CertificateParams::default();
     csr_params.distinguished_name = DistinguishedName::new();
     csr_params.subject_alt_names = vec![SanType::URI("tel:+15551234567".try_into().unwrap())];
@@ -1187,7 +1153,7 @@ fn other_extensions_are_shown_raw_and_malformed_mapping_reported() {
     let fx = Fixture::new();
     let der = build(&fx, Kind::Leaf, |p| {
         p.custom_extensions = vec![
-            policies(),
+            policies_ext(),
             CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), vec![0x30, 0]),
             custom(&[1, 2, 3, 4], vec![0x05, 0x00], true),
         ]
@@ -1329,7 +1295,7 @@ fn input_detection() {
     let crl = crl_der(&fx, now(), &fx.issuer());
     assert_eq!(read_objects(&crl).unwrap()[0].kind, ObjectKind::Crl);
     let csr = CertificateParams::default()
-        .serialize_request(&p256())
+        .serialize_request(&common::key())
         .unwrap();
     assert_eq!(read_objects(csr.der()).unwrap()[0].kind, ObjectKind::Csr);
     let pem_csr = csr
@@ -1344,7 +1310,7 @@ fn input_detection() {
     let err = |b: &[u8]| read_objects(b).unwrap_err().to_string();
     assert!(err(b"hello").contains("neither PEM nor"));
     assert!(err(b"").contains("neither PEM nor"));
-    assert!(err(p256().serialize_pem().as_bytes()).contains("PRIVATE KEY"));
+    assert!(err(common::key().serialize_pem().as_bytes()).contains("PRIVATE KEY"));
     let mislabelled = fx.ca.ca_pem().replace("CERTIFICATE", "X509 CRL");
     assert!(
         err(mislabelled.as_bytes()).contains("labelled as a crl"),
@@ -1463,15 +1429,7 @@ fn store_listing_and_export() {
 
 #[test]
 fn openssl_agrees_on_serial_fingerprint_and_validity() {
-    let Ok(probe) = std::process::Command::new("openssl")
-        .arg("version")
-        .output()
-    else {
-        eprintln!("skipped: openssl not found");
-        return;
-    };
-    if !probe.status.success() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the inspect cross-check") {
         return;
     }
     let mut fx = Fixture::new();
@@ -1563,7 +1521,7 @@ fn csr_ids(der: &[u8]) -> Vec<&'static str> {
 /// Every CSR lint fires on its case and stays quiet on the CSRs a mapping client makes.
 #[test]
 fn csr_lints_fire_and_stay_quiet() {
-    let key = p256();
+    let key = common::key();
     let tel = csr_with(
         &key,
         vec![SanType::URI("tel:+15551234567".try_into().unwrap())],
@@ -1733,7 +1691,7 @@ fn tls_chain() -> (Vec<u8>, Vec<u8>) {
             [255, 0, 0, 0],
         ))],
     });
-    let ca_key = p256();
+    let ca_key = common::key();
     let ca_der = ca.self_signed(&ca_key).unwrap().der().to_vec();
     let mut leaf = CertificateParams::new(vec!["www.example.com".into()]).unwrap();
     leaf.distinguished_name = DistinguishedName::new();
@@ -1751,7 +1709,7 @@ fn tls_chain() -> (Vec<u8>, Vec<u8>) {
         ]),
     )];
     let leaf_der = leaf
-        .signed_by(&p256(), &Issuer::new(ca, ca_key))
+        .signed_by(&common::key(), &Issuer::new(ca, ca_key))
         .unwrap()
         .der()
         .to_vec();
@@ -1769,7 +1727,7 @@ fn shaken_cert(tn: Vec<u8>) -> Vec<u8> {
     p.not_after = t + Duration::days(365);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.custom_extensions = vec![CustomExtension::from_oid_content(TN_AUTH_LIST, tn)];
-    p.self_signed(&p256()).unwrap().der().to_vec()
+    p.self_signed(&common::key()).unwrap().der().to_vec()
 }
 
 /// A certificate of another profile is said to be one, once and first, with a guess at
@@ -1802,7 +1760,7 @@ fn foreign_certificates_lead_with_one_note() {
             p.extended_key_usages = if keep == 0 { vec![mimi_eku()] } else { vec![] };
             p.custom_extensions = match keep {
                 1 => vec![mapping_ext(&mapping("chat-a.example", now()))],
-                2 => vec![policies()],
+                2 => vec![policies_ext()],
                 _ => vec![],
             };
         });

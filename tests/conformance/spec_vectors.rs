@@ -11,12 +11,10 @@ use mimi_attest::{Code, MappingFlags, Method, MimiMapping, Scope, Sii};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::cli::repo_path;
 
 fn spec() -> String {
-    std::fs::read_to_string(root().join("docs/spec.md")).expect("docs/spec.md is readable")
+    std::fs::read_to_string(repo_path("docs/spec.md")).expect("docs/spec.md is readable")
 }
 
 /// The fenced blocks whose info string is `vector NAME`: name → lines.
@@ -458,9 +456,9 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_cited_anchor_exists() {
     let spec = spec();
     let defined = anchors(&spec);
-    let mut files = vec![root().join("README.md")];
+    let mut files = vec![repo_path("README.md")];
     for dir in ["src", "tests", "docs"] {
-        files_under(&root().join(dir), &mut files);
+        files_under(&repo_path(dir), &mut files);
     }
     let mut cited = 0;
     let mut broken = Vec::new();
@@ -476,7 +474,7 @@ fn every_cited_anchor_exists() {
             .collect()
     };
     // This file names the pattern itself (`docs/spec.md#…`); so does a citation's doc comment.
-    let me = root().join("tests/spec_vectors.rs");
+    let me = repo_path(file!());
     for file in files.iter().filter(|f| **f != me) {
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in text.lines().enumerate() {
@@ -504,11 +502,11 @@ fn every_cited_anchor_exists() {
 /// No source, test or document points at a design file outside the repository.
 #[test]
 fn nothing_cites_a_file_outside_the_repository() {
-    let mut files = vec![root().join("README.md")];
+    let mut files = vec![repo_path("README.md")];
     for dir in ["src", "tests", "docs"] {
-        files_under(&root().join(dir), &mut files);
+        files_under(&repo_path(dir), &mut files);
     }
-    let me = root().join("tests/spec_vectors.rs");
+    let me = repo_path(file!());
     let outside = "DESIGN.md";
     for file in files.iter().filter(|f| **f != me) {
         let text = std::fs::read_to_string(file).unwrap();

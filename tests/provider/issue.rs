@@ -13,32 +13,9 @@ use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mimi-attest")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "command failed: {}", stderr(&o));
-    o
-}
-
-fn repo(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .display()
-        .to_string()
-}
+use crate::common::cli::{
+    batch_cmd, ca_init, no_openssl, refused, repo, run, stderr, stdout_json, succeeded,
+};
 
 struct Ca {
     _tmp: tempfile::TempDir,
@@ -49,15 +26,7 @@ impl Ca {
     fn new(config: &str) -> Ca {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ca");
-        ok(run(&[
-            "ca",
-            "init",
-            "--insecure-no-password",
-            "--config",
-            &repo(config),
-            "--dir",
-            dir.to_str().unwrap(),
-        ]));
+        ca_init(config, &dir);
         Ca { _tmp: tmp, dir }
     }
     fn path(&self, name: &str) -> String {
@@ -307,8 +276,7 @@ fn ca_init_never_overwrites() {
         "--dir",
         ca.dir.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    refused(&o, "already exists");
     assert_eq!(std::fs::read(ca.dir.join("ca.key")).unwrap(), before);
     // A bad config leaves nothing behind.
     let tmp = tempfile::tempdir().unwrap();
@@ -328,8 +296,7 @@ fn ca_init_never_overwrites() {
         "--dir",
         target.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("extra"), "{}", stderr(&o));
+    refused(&o, "extra");
     assert_eq!(
         std::fs::read_dir(tmp.path()).unwrap().count(),
         1,
@@ -344,7 +311,7 @@ fn tel_leaf_has_every_profile_field() {
     let validated = (OffsetDateTime::now_utc() - Duration::hours(2))
         .replace_nanosecond(0)
         .unwrap();
-    let o = ok(ca.issue(&[
+    let o = succeeded(ca.issue(&[
         "--sii",
         "+1 (555) 123-4567",
         "--handle",
@@ -407,7 +374,7 @@ fn mailto_leaf_from_a_public_key() {
     let key = rcgen::KeyPair::generate().unwrap();
     std::fs::write(ca.tmp("pub.pem"), key.public_key_pem()).unwrap();
     let out = ca.tmp("chain.pem");
-    ok(ca.issue(&[
+    succeeded(ca.issue(&[
         "--sii",
         "mailto:Alice@Chat-A.example",
         "--public-key",
@@ -453,7 +420,7 @@ fn csr_leaf_binds_consent_and_refuses_mismatch_and_tampering() {
     let csr = csr_for("tel:+447700900123", &key);
     let csr_pem = ::pem::encode(&::pem::Pem::new("CERTIFICATE REQUEST", csr.clone()));
     std::fs::write(ca.tmp("req.csr"), &csr_pem).unwrap();
-    let o = ok(ca.issue(&["--sii", "+44 7700 900123", "--csr", &ca.tmp("req.csr")]));
+    let o = succeeded(ca.issue(&["--sii", "+44 7700 900123", "--csr", &ca.tmp("req.csr")]));
     let m = check_leaf(
         &String::from_utf8(o.stdout).unwrap(),
         &ca_der,
@@ -463,28 +430,17 @@ fn csr_leaf_binds_consent_and_refuses_mismatch_and_tampering() {
 
     // The CSR names another number than --sii.
     let o = ca.issue(&["--sii", "+447700900999", "--csr", &ca.tmp("req.csr")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("the CSR asks for tel:+447700900123"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "the CSR asks for tel:+447700900123");
     // A CSR altered after signing (one byte of the public key flipped... in the SAN).
     let mut bad = csr.clone();
     let pos = bad.windows(3).position(|w| w == b"123").unwrap();
     bad[pos] = b'9';
     std::fs::write(ca.tmp("bad.csr"), &bad).unwrap();
     let o = ca.issue(&["--sii", "+447700900923", "--csr", &ca.tmp("bad.csr")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("signature does not verify"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "signature does not verify");
     // A certificate given where a CSR belongs.
     let o = ca.issue(&["--sii", "+447700900123", "--csr", &ca.path("ca.pem")]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("CERTIFICATE"), "{}", stderr(&o));
+    refused(&o, "CERTIFICATE");
     assert_eq!(
         ca.leaves(CertStatus::Issued),
         1,
@@ -545,8 +501,7 @@ fn refusals_say_what_to_change_and_issue_nothing() {
     }
     // No key source at all.
     let o = ca.issue(&["--sii", "+15551234567"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--csr"), "{}", stderr(&o));
+    refused(&o, "--csr");
     // Not a CA directory.
     let o = run(&[
         "issue",
@@ -557,8 +512,7 @@ fn refusals_say_what_to_change_and_issue_nothing() {
         "--key-out",
         &key_out,
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("ca init"), "{}", stderr(&o));
+    refused(&o, "ca init");
     assert_eq!(ca.leaves(CertStatus::Issued), 0);
     assert_eq!(ca.leaves(CertStatus::Reserved), 0);
 }
@@ -597,7 +551,7 @@ fn handles_on_other_domains_or_not_uris_are_refused() {
         "xmpp:alice@chat-a.example",
         "https://eu.chat-a.example/@alice",
     ] {
-        ok(ca.issue(&[
+        succeeded(ca.issue(&[
             "--sii",
             "+15551234567",
             "--handle",
@@ -658,7 +612,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
             out.clone(),
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
-        ok(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        succeeded(ca.issue(&args.iter().map(String::as_str).collect::<Vec<_>>()));
         out
     };
     let old_a = issue(
@@ -700,7 +654,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
     };
 
     // Before the new holder: the preferred attestation ranks first.
-    let o = ok(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
+    let o = succeeded(resolve(&["--sii", "tel:+15551234567"], &[&old_b, &old_a]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.starts_with("tel:+15551234567: resolved to 2 attestation(s)"),
@@ -712,8 +666,8 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
     );
 
     // After it: the new holder's attestation alone is current.
-    let o = ok(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = succeeded(resolve(&["--format", "json"], &[&old_a, &new_b, &old_b]));
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["sii"], "tel:+15551234567");
     assert_eq!(v["resolved"], true);
     let mappings = v["mappings"].as_array().unwrap();
@@ -739,7 +693,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         serde_json::json!([old_a, old_b])
     );
     assert!(v["rejected"].as_array().unwrap().is_empty());
-    let o = ok(resolve(&[], &[&old_a, &new_b, &old_b]));
+    let o = succeeded(resolve(&[], &[&old_a, &new_b, &old_b]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
         text.contains("  1. chat-b.example as mimi://chat-b.example/u/new"),
@@ -755,7 +709,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         &[&old_a, &new_b],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: serde_json::Value = stdout_json(&o);
     assert_eq!(v["resolved"], false);
     assert_eq!(v["rejected"][0]["code"], "E_SII_MISMATCH");
     // Expired by --at: exit 1 too.
@@ -781,8 +735,7 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         assert!(stderr(&o).contains(needle), "{}", stderr(&o));
     }
     let o = run(&["resolve", "--trust-list", &a.tmp("none.yaml"), &old_a]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("trust list"), "{}", stderr(&o));
+    refused(&o, "trust list");
 }
 
 /// The numbering-plan check through `issue-batch`, and `numbers: valid` in the CA config.
@@ -824,9 +777,8 @@ fn numbering_plan_checks_in_batches_and_numbers_valid() {
         "--key-out",
         &strict.tmp("a.key"),
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("numbers: valid"), "{}", stderr(&o));
-    ok(strict.issue(&[
+    refused(&o, "numbers: valid");
+    succeeded(strict.issue(&[
         "--sii",
         "+44 20 7946 0958",
         "--key-out",
@@ -864,8 +816,8 @@ fn request_ids_are_idempotent() {
         "--request-id",
         "r-1",
     ];
-    let first = ok(ca.issue(&args)).stdout;
-    let second = ok(ca.issue(&args));
+    let first = succeeded(ca.issue(&args)).stdout;
+    let second = succeeded(ca.issue(&args));
     assert_eq!(first, second.stdout, "same certificate again");
     assert!(stderr(&second).contains("already issued"));
     let o = ca.issue(&[
@@ -876,24 +828,18 @@ fn request_ids_are_idempotent() {
         "--request-id",
         "r-1",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("already used for a different request"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&o, "already used for a different request");
     assert_eq!(ca.leaves(CertStatus::Issued), 1);
 }
 
 #[test]
 fn openssl_path_checks_our_chain_and_refuses_tls_use() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl not found on PATH");
+    if no_openssl("the path check") {
         return;
     }
     let ca = Ca::new("ca-config/chat-a.yaml");
     let out = ca.tmp("chain.pem");
-    ok(ca.issue(&[
+    succeeded(ca.issue(&[
         "--sii",
         "+15551234567",
         "--key-out",
@@ -929,16 +875,9 @@ fn openssl_path_checks_our_chain_and_refuses_tls_use() {
 }
 
 fn batch(ca: &Ca, input: &str, output: &str) -> Output {
-    run(&[
-        "issue-batch",
-        "--ca",
-        ca.dir.to_str().unwrap(),
-        "--input",
-        input,
-        "--output",
-        output,
-        "--quiet",
-    ])
+    batch_cmd(&ca.dir, Path::new(input), Path::new(output))
+        .output()
+        .unwrap()
 }
 
 fn read_jsonl(path: &str) -> Vec<serde_json::Value> {
@@ -1036,13 +975,13 @@ fn batch_of_ten_thousand_is_idempotent() {
     }
     std::fs::write(&input, text).unwrap();
     let (out1, out2) = (ca.tmp("out1.jsonl"), ca.tmp("out2.jsonl"));
-    let o = ok(batch(&ca, &input, &out1));
+    let o = succeeded(batch(&ca, &input, &out1));
     assert!(
         stderr(&o).contains("10000 requests: 10000 issued, 0 already issued, 0 failed"),
         "{}",
         stderr(&o)
     );
-    let o = ok(batch(&ca, &input, &out2));
+    let o = succeeded(batch(&ca, &input, &out2));
     assert!(
         stderr(&o).contains("10000 requests: 0 issued, 10000 already issued, 0 failed"),
         "{}",

@@ -6,14 +6,10 @@
 //! on stderr (no panic, no backtrace, no Debug dump), within a time bound.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-
-fn repo(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::cli::{cmd, init_chat_a, openssl, repo};
 
 struct Out {
     code: Option<i32>,
@@ -29,10 +25,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
         tempfile::NamedTempFile::new().unwrap(),
         tempfile::NamedTempFile::new().unwrap(),
     );
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .env("RUST_BACKTRACE", "1")
+    let mut cmd = cmd(args);
+    cmd.env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
         .stdout(out.reopen().unwrap())
         .stderr(err.reopen().unwrap());
@@ -63,15 +57,6 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
     }
 }
 
-fn openssl(args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Every hostile file, made once.
 struct Files {
     _tmp: tempfile::TempDir,
@@ -90,20 +75,7 @@ fn setup() -> Files {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().to_path_buf();
     let w = |name: &str, data: &[u8]| std::fs::write(d.join(name), data).unwrap();
-    let ca = d.join("ca");
-    let o = run(
-        &[
-            "ca",
-            "init",
-            "--insecure-no-password",
-            "--config",
-            &repo("ca-config/chat-a.yaml"),
-            "--dir",
-            ca.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let ca = init_chat_a(&d);
 
     let mut garbage = Vec::with_capacity(4096);
     let mut x: u32 = 0x1234_5678;

@@ -1,7 +1,8 @@
 //! Positive verification: tel and mailto leaves, CSR-based leaves, one SII on both example
 //! providers, clock skew, time travel, trust-list errors, and OpenSSL agreeing.
 
-mod common;
+use crate::common;
+use crate::common::cli::no_openssl;
 
 use std::process::Command;
 
@@ -15,8 +16,8 @@ use mimi_attest::{
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType, PKCS_ECDSA_P256_SHA256};
 use time::{Duration, OffsetDateTime};
 
-const CHAT_A: &str = include_str!("../ca-config/chat-a.yaml");
-const CHAT_B: &str = include_str!("../ca-config/chat-b.yaml");
+const CHAT_A: &str = include_str!("../../ca-config/chat-a.yaml");
+const CHAT_B: &str = include_str!("../../ca-config/chat-b.yaml");
 
 struct Providers {
     dir: tempfile::TempDir,
@@ -364,8 +365,7 @@ fn narrowing_trust_list_accepts_inside_its_scope() {
 /// between us and a generic verifier are the mapping checks we add.
 #[test]
 fn openssl_accepts_positive_chains() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("skipped: openssl not found");
+    if no_openssl("the path check") {
         return;
     }
     let mut p = Providers::new();

@@ -4,34 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-
-fn repo(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cmd(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn init(dir: &Path) -> PathBuf {
-    let ca = dir.join("ca");
-    let o = cmd(&["ca", "init", "--insecure-no-password", "--config"])
-        .arg(repo("ca-config/chat-a.yaml"))
-        .arg("--dir")
-        .arg(&ca)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    ca
-}
+use crate::common::ca::intact_store_db;
+use crate::common::cli::{batch_cmd, cmd, init_chat_a};
 
 fn requests(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> PathBuf {
     let p = dir.join(name);
@@ -43,12 +19,9 @@ fn requests(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> PathBuf {
 }
 
 fn batch(ca: &Path, input: &Path, output: &Path) -> Child {
-    cmd(&["issue-batch", "--quiet", "--ca"])
-        .arg(ca)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
+    batch_cmd(ca, input, output)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
 }
@@ -80,11 +53,7 @@ fn results(path: &Path) -> Vec<(String, String)> {
 
 /// serial -> (request id, status) of every leaf, after checking the database is intact.
 fn store(ca: &Path) -> HashMap<String, (Option<String>, String)> {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let db = intact_store_db(ca);
     let mut stmt = db
         .prepare("SELECT serial, request_id, status FROM certificates WHERE kind = 'leaf'")
         .unwrap();
@@ -111,7 +80,7 @@ fn store(ca: &Path) -> HashMap<String, (Option<String>, String)> {
 fn two_batches_and_revokes_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let ca = init(d);
+    let ca = init_chat_a(d);
     // Some certificates to revoke while the batches run.
     let first = requests(d, "first.jsonl", 0..40);
     ok(
@@ -176,7 +145,7 @@ fn two_batches_and_revokes_at_once() {
 fn two_batches_with_the_same_ids_issue_once() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let ca = init(d);
+    let ca = init_chat_a(d);
     let input = requests(d, "same.jsonl", 0..3000);
     let (a_out, b_out) = (d.join("a.out"), d.join("b.out"));
     let a = batch(&ca, &input, &a_out);

@@ -1,7 +1,7 @@
 //! Hostile chains built directly with rcgen (bypassing the issuer's guards); each must be
 //! rejected with its exact code and depth.
 
-mod common;
+use crate::common;
 
 use common::*;
 use mimi_attest::profile::oids;
@@ -919,21 +919,15 @@ fn crl_with_a_critical_crl_number_is_ignored() {
 
 // The same cases through the real command: `verify` and `lint` agree with the library.
 
+/// `mimi-attest args` run in `dir`, where the case's files are.
 fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mimi-attest"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    common::cli::cmd(args).current_dir(dir).output().unwrap()
 }
 
 #[test]
 fn cli_verify_and_lint_on_the_limbo_style_cases() {
     let at = mimi_attest::profile::rfc3339(Spec::good().now);
-    let json = |o: &std::process::Output| -> serde_json::Value {
-        serde_json::from_slice(&o.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-    };
+    let json = common::cli::stdout_json;
     let verify = |b: &Built, chain: &[CertificateDer<'_>]| {
         std::fs::write(b.dir().join("chain.pem"), pem_of(chain)).unwrap();
         let o = cli(

@@ -1,44 +1,26 @@
 //! The real `mimi-attest verify` and `demo` commands: exit codes 0 / 1 / 2 and the JSON.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
-const AT: &str = "2026-01-02T00:00:00Z";
+use crate::common::cli::{run, stdout_json, verify_args, AT};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
+/// The JSON array `verify --format json` printed.
 fn json(out: &Output) -> Vec<Value> {
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-        .as_array()
-        .unwrap()
-        .clone()
+    stdout_json(out).as_array().unwrap().clone()
 }
 
 #[test]
 fn valid_chains_exit_0_with_json() {
-    let out = run(&[
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
+    let out = run(&verify_args(
         "json",
-        "certs/alice-chat-a.pem",
-        "certs/bob-email-chat-a.pem",
-        "certs/carol-csr-chat-b.pem",
-    ]);
+        &[
+            "certs/alice-chat-a.pem",
+            "certs/bob-email-chat-a.pem",
+            "certs/carol-csr-chat-b.pem",
+        ],
+    ));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -97,18 +79,14 @@ fn valid_chains_exit_0_with_json() {
 
 #[test]
 fn rejected_chain_exits_1_with_code_message_depth() {
-    let out = run(&[
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
+    let out = run(&verify_args(
         "json",
-        "certs/alice-chat-a.pem",
-        "certs/forged-claims-chat-a.pem",
-        "certs/forged-out-of-scope.pem",
-    ]);
+        &[
+            "certs/alice-chat-a.pem",
+            "certs/forged-claims-chat-a.pem",
+            "certs/forged-out-of-scope.pem",
+        ],
+    ));
     assert_eq!(out.status.code(), Some(1));
     let results = json(&out);
     assert_eq!(results[0]["valid"], true);

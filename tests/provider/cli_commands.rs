@@ -2,59 +2,14 @@
 //! read without being changed, a revoked issuing CA is shown and no longer signs, a
 //! replayed request says so, the batch progress bar counts one unit.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// The committed examples in certs/ are dated 2026-01-01 (`demo --write-certs`).
-const AT: &str = "2026-01-02T00:00:00Z";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(ROOT)
-        .args(args)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Run and require exit 0.
-fn ok(args: &[&str]) -> Output {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
-    o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// `ca init` with unencrypted keys from ca-config/chat-a.yaml.
-fn new_ca(tmp: &Path) -> PathBuf {
-    let ca = tmp.join("ca");
-    let config = Path::new(ROOT).join("ca-config/chat-a.yaml");
-    ok(&[
-        "ca",
-        "init",
-        "--config",
-        s(&config),
-        "--dir",
-        s(&ca),
-        "--insecure-no-password",
-    ]);
-    ca
-}
+use crate::common::cli::{
+    init_chat_a, ok, run, s, stderr, stdout, stdout_json, verify_args, BIN, ROOT,
+};
 
 /// Issue a leaf with a generated key; its serial.
 fn issue(ca: &Path, sii: &str, out: &Path) -> String {
@@ -78,20 +33,6 @@ fn issue(ca: &Path, sii: &str, out: &Path) -> String {
         .to_owned()
 }
 
-fn verify_args<'a>(format: &'a str, files: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "verify",
-        "--trust-list",
-        "ca-config/trust-list.yaml",
-        "--at",
-        AT,
-        "--format",
-        format,
-    ];
-    args.extend_from_slice(files);
-    args
-}
-
 #[test]
 fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
     let files = [
@@ -101,8 +42,7 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
         "certs/bob-email-chat-a.pem",
     ];
     let o = run(&verify_args("json", &files));
-    let v: Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&o)));
+    let v = stdout_json(&o);
     let results = v.as_array().unwrap();
     assert_eq!(results.len(), 4, "{v:#}");
     assert_eq!(results[0]["valid"], true);
@@ -153,7 +93,7 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
     assert_eq!(o.status.code(), Some(1));
     let o = run(&verify_args("json", &["certs/no-such-chain.pem"]));
     assert_eq!(o.status.code(), Some(2));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = stdout_json(&o);
     assert_eq!(v.as_array().unwrap().len(), 1);
 }
 
@@ -161,7 +101,7 @@ fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {
 fn replayed_issue_with_key_out_says_no_key_was_written() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     let issue_with = |key: &Path, out: &Path| {
         run(&[
             "issue",
@@ -287,7 +227,7 @@ fn store_list_and_export_change_nothing_and_work_read_only() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     set_mode(t, 0o755);
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     let serial = issue(&ca, "+15551234567", &t.join("alice.pem"));
 
     // The CA directory itself: nothing written, no file added.
@@ -331,7 +271,7 @@ fn store_list_reads_changes_still_in_the_write_ahead_log() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     set_mode(t, 0o755);
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     let db = ca.join(mimi_attest::store::STORE_FILE);
     // A reader holding a snapshot from before the leaf keeps the log from being folded in.
     let reader = rusqlite::Connection::open(&db).unwrap();
@@ -405,7 +345,7 @@ fn pem_serial(path: &Path) -> String {
 fn compromised_issuing_ca_is_shown_and_signs_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     let leaf = issue(&ca, "+15551234567", &t.join("alice.pem"));
     let old_ca = pem_serial(&ca.join("ca.pem"));
     ok(&["crl", "--ca", s(&ca), "--out", s(&t.join("before.crl"))]);
@@ -439,7 +379,7 @@ fn compromised_issuing_ca_is_shown_and_signs_nothing() {
         "{line}"
     );
     let json = ok(&["store", "list", "--ca", s(&ca), "--format", "json"]);
-    let rows: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let rows: Value = stdout_json(&json);
     let row = rows
         .as_array()
         .unwrap()
@@ -520,7 +460,7 @@ fn compromised_issuing_ca_is_shown_and_signs_nothing() {
 fn plain_rotation_keeps_signing_for_both() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     issue(&ca, "+15551234567", &t.join("alice.pem"));
     let err = stderr(&ok(&["ca", "rotate", "--ca", s(&ca)]));
     assert!(
@@ -539,7 +479,7 @@ fn plain_rotation_keeps_signing_for_both() {
 fn root_key_can_live_outside_the_ca_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let ca = new_ca(t);
+    let ca = init_chat_a(t);
     let offline = t.join("offline");
     std::fs::create_dir(&offline).unwrap();
     set_mode(&offline, 0o700);

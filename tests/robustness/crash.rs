@@ -11,13 +11,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mimi-attest");
+use crate::common::ca::intact_store_db;
+use crate::common::cli::{batch_cmd, init_chat_a};
+
 const REQUESTS: usize = 10_000;
 const KILLS: usize = 6;
-
-fn repo(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A small xorshift generator; the seed is printed so a failure can be replayed
 /// (`MIMI_CRASH_SEED=...`).
@@ -32,16 +30,8 @@ impl Rng {
 }
 
 fn batch(ca: &Path, input: &Path, output: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(["issue-batch", "--quiet", "--ca"])
-        .arg(ca)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .env_remove("MIMI_ATTEST_PASSWORD")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut c = batch_cmd(ca, input, output);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
 
@@ -66,19 +56,7 @@ type LeafRow = (String, Option<String>, String, Option<Vec<u8>>);
 #[test]
 fn killed_batches_lose_nothing_and_repeat_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca");
-    let out = Command::new(BIN)
-        .args(["ca", "init", "--insecure-no-password", "--config"])
-        .arg(repo("ca-config/chat-a.yaml"))
-        .arg("--dir")
-        .arg(&ca)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let ca = init_chat_a(tmp.path());
     let input = tmp.path().join("requests.jsonl");
     let text: String = (0..REQUESTS)
         .map(|i| format!("{{\"id\":\"r{i:05}\",\"sii\":\"+1555{i:07}\"}}\n"))
@@ -196,11 +174,7 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
     }
 
     // The store: intact, every handed-out certificate in it, nothing twice.
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
+    let db = intact_store_db(&ca);
     let mut stmt = db
         .prepare(
             "SELECT c.serial, c.request_id, c.status, d.der FROM certificates c \

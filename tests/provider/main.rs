@@ -1,0 +1,14 @@
+//! The provider's side: a CA made from `ca-config/`, issuance one by one and in batches,
+//! key protection, revocation and CRLs, renewal and rotation, the issuance store and its
+//! migration, through the library and the real binary.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_commands;
+mod issue;
+mod keys;
+mod lifecycle;
+mod revoke;
+mod root_crl;
+mod store_migration;
