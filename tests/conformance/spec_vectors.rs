@@ -675,11 +675,11 @@ fn log_checkpoint_vector() {
 /// vector of the specification.
 #[test]
 fn independent_implementation_recomputes_the_log_vectors() {
-    let script = root().join("tests/interop/mapping_log.py");
+    let script = repo_path("tests/interop/mapping_log.py");
     let out = match std::process::Command::new("python3")
         .arg(&script)
         .arg("spec")
-        .arg(root().join("docs/spec.md"))
+        .arg(repo_path("docs/spec.md"))
         .output()
     {
         Ok(out) => out,
