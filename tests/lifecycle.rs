@@ -225,18 +225,20 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     let (_, new_ca) = X509Certificate::from_der(&new_ca_der).unwrap();
     new_ca.verify_signature(Some(root.public_key())).unwrap();
     // Revoke one leaf of each generation; CRLs come for both issuers.
-    ca.revoke_serial(
-        &before.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    ca.revoke_serial(
-        &after.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    ca.records()
+        .revoke_serial(
+            &before.serial,
+            mimi_attest::issue::RevokeReason::Superseded,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    ca.records()
+        .revoke_serial(
+            &after.serial,
+            mimi_attest::issue::RevokeReason::Superseded,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
     let crls = ca.crls(OffsetDateTime::now_utc()).unwrap();
     assert_eq!(crls.len(), 2);
     let listed = |der: &[u8]| {

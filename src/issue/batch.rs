@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::ca::rfc3339;
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
+use crate::profile::rfc3339;
 use crate::profile::{MappingFlags, Method, Span};
 use crate::sii::Sii;
 

@@ -13,8 +13,7 @@ use std::path::Path;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
 use zeroize::Zeroizing;
 
-use super::ca::{check_key_permissions, io_err};
-use super::IssueError;
+use super::error::{io_err, IssueError};
 
 /// The environment variable a passphrase may come from (never from the command line).
 pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
@@ -207,6 +206,31 @@ pub(crate) fn load_key(path: &Path, pass: Option<&Passphrase>) -> Result<KeyPair
         ));
     }
     Ok(key)
+}
+
+/// Reject key files that group or others can read.
+fn check_key_permissions(path: &Path) -> Result<(), IssueError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| io_err(path, "cannot read", e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(IssueError::Io {
+                path: path.display().to_string(),
+                message: format!(
+                    "private key is readable by group or others (mode {:o}): run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -276,6 +276,7 @@ fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issue::cadir::{CaDir, CaSigner};
     use crate::issue::ProviderCa;
     use crate::profile::{MappingFlags, Method, MimiMapping};
     use rcgen::{
@@ -283,6 +284,25 @@ mod tests {
         ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SerialNumber,
     };
     use time::macros::datetime;
+
+    /// The issuing CA of a CA directory, and the template of its leaves.
+    struct Opened {
+        config: CaConfig,
+        issuing: CaSigner,
+        leaf_template: LeafTemplate,
+    }
+
+    fn opened(ca: &ProviderCa) -> Opened {
+        let dir = CaDir::open(ca.dir()).unwrap();
+        let config = dir.config().unwrap();
+        let (_, issuing) = dir.issuing_ca(None).unwrap();
+        let leaf_template = LeafTemplate::new(&issuing.der, &issuing.ski, &config).unwrap();
+        Opened {
+            config,
+            issuing,
+            leaf_template,
+        }
+    }
 
     /// A subject key as rcgen takes it.
     struct Point(Vec<u8>);
@@ -299,7 +319,7 @@ mod tests {
 
     /// The TBSCertificate rcgen writes for the same leaf (how leaves were made before the
     /// template), read back from the certificate it signs.
-    fn rcgen_tbs(ca: &ProviderCa, f: &LeafFields<'_>) -> Vec<u8> {
+    fn rcgen_tbs(ca: &Opened, f: &LeafFields<'_>) -> Vec<u8> {
         let mut p = CertificateParams::default();
         p.distinguished_name = DistinguishedName::new();
         p.serial_number = Some(SerialNumber::from_slice(f.serial));
@@ -325,7 +345,9 @@ mod tests {
             CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der()),
             CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), f.mapping.to_vec()),
         ];
-        let cert = p.signed_by(&Point(f.point.to_vec()), &ca.issuer).unwrap();
+        let cert = p
+            .signed_by(&Point(f.point.to_vec()), &ca.issuing.issuer)
+            .unwrap();
         let (_, parsed) = X509Certificate::from_der(cert.der()).unwrap();
         parsed.tbs_certificate.as_ref().to_vec()
     }
@@ -368,6 +390,7 @@ mod tests {
                 datetime!(2026-11-26 09:00:00 UTC),
             )
             .unwrap();
+            let ca = opened(&ca);
             let tel = Sii::parse(if name == "with a CRL" { "+15555550100" } else { "+447700900123" }).unwrap();
             let email = Sii::parse("Alice.Example@chat-a.example").unwrap();
             let long_handle = format!("mimi://chat-a.example/u/{}", "h".repeat(300));
@@ -424,6 +447,7 @@ mod tests {
             datetime!(2026-11-26 09:00:00 UTC),
         )
         .unwrap();
+        let ca = opened(&ca);
         let sii = Sii::parse("+15555550100").unwrap();
         for point in [vec![0x04; 64], vec![0x02; 33], vec![0x03; 65]] {
             let err = ca

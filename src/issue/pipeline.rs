@@ -8,12 +8,12 @@ use rcgen::{Issuer, KeyPair};
 use rusqlite::Transaction;
 use time::{Duration, OffsetDateTime};
 
-use super::ca::{
-    pre_issuance_check, random_serial, sign_err, subject_key, IssueRequest, Issued, KeyParts,
-    P256PublicKey, ProviderCa,
-};
+use super::cadir::{CaDir, CaSigner};
+use super::error::{sign_err, IssueError};
 use super::leaf::{self, LeafFields, LeafTemplate};
-use super::{CaConfig, IssueError};
+use super::request::{subject_key, IssueRequest, Issued, KeyParts, P256PublicKey};
+use super::template::random_serial;
+use super::CaConfig;
 use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
 use crate::sii::{Sii, SiiKind};
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
@@ -42,7 +42,20 @@ struct Prepared {
     rowid: i64,
 }
 
-impl ProviderCa {
+/// What issuing reads and writes of an open provider CA: its directory (for the lock), its
+/// store, and the issuing CA with its config and leaf template.
+pub(crate) struct Pipeline<'a> {
+    pub(crate) dir: &'a CaDir,
+    pub(crate) store: &'a mut IssuanceStore,
+    pub(crate) config: &'a CaConfig,
+    pub(crate) issuing: &'a CaSigner,
+    /// The issuing CA's PEM, the second half of every chain.
+    pub(crate) ca_pem: &'a str,
+    /// What every leaf of the issuing CA shares, encoded once.
+    pub(crate) template: &'a LeafTemplate,
+}
+
+impl Pipeline<'_> {
     /// Issue a stream of requests in sub-batches of up to [`STAGE`]: `source(n)` gives up to
     /// `n` more (an `Err` entry is a request that could not be read: it is answered with
     /// its error, in its place; an empty vector ends the stream), `clock` the time for each
@@ -61,7 +74,7 @@ impl ProviderCa {
     }
 
     /// [`Self::issue_stream`] with `turn_len` sub-batches a turn.
-    fn issue_in_turns(
+    pub(crate) fn issue_in_turns(
         &mut self,
         turn_len: usize,
         source: &mut Source<'_>,
@@ -73,7 +86,7 @@ impl ProviderCa {
         // `issue` waiting behind a long batch waits seconds, not the whole batch.
         let mut exhausted = false;
         while !exhausted {
-            let _lock = crate::store::IssueLock::acquire(&self.dir)?;
+            let _lock = self.dir.lock()?;
             self.refuse_if_revoked()?;
             let mut taken = 0;
             let mut turn = |n: usize| {
@@ -93,7 +106,7 @@ impl ProviderCa {
     /// A revoked issuing CA signs nothing more (read per turn: `revoke --issuing-ca` may
     /// have run in another process since this CA was opened).
     fn refuse_if_revoked(&self) -> Result<(), IssueError> {
-        match self.store.get(&self.ca_serial)? {
+        match self.store.get(&self.issuing.serial)? {
             Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
                 serial: row.serial,
                 revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
@@ -121,18 +134,18 @@ impl ProviderCa {
         sink: &mut Sink<'_>,
     ) -> Result<(), IssueError> {
         let ctx = PrepareCtx {
-            config: &self.config,
-            ca_not_before: self.ca_not_before,
-            ca_not_after: self.ca_not_after,
-            ca_serial: &self.ca_serial,
+            config: self.config,
+            ca_not_before: self.issuing.not_before,
+            ca_not_after: self.issuing.not_after,
+            ca_serial: &self.issuing.serial,
         };
-        let ca_pem = self.ca_pem.as_str();
+        let ca_pem = self.ca_pem;
         let signer = LeafSigner {
-            issuer: &self.issuer,
-            template: &self.leaf_template,
+            issuer: &self.issuing.issuer,
+            template: self.template,
             ca_pem,
         };
-        let store = &mut self.store;
+        let store = &mut *self.store;
         let store_path = store.path();
         let parallel = rayon::current_num_threads() > 1;
         let stopped = |what: &str, why: &str| {
@@ -301,7 +314,7 @@ fn replay_answer(
     }))
 }
 
-/// Requests per sub-batch (one store transaction) in [`ProviderCa::issue_stream`]. In a
+/// Requests per sub-batch (one store transaction) in [`Pipeline::issue_stream`]. In a
 /// large store each leaf's inserts into the serial, request-id and SII indexes land on
 /// random pages, and a transaction writes every page it touches to the log (and a
 /// checkpoint again to the database): the more leaves a transaction holds, the more of
@@ -321,7 +334,7 @@ fn stage_len(k: usize) -> usize {
     (FIRST_STAGE << k.min(8)).min(STAGE)
 }
 
-/// Sub-batches per turn of the issuing lock in [`ProviderCa::issue_stream`]: 56,832
+/// Sub-batches per turn of the issuing lock in [`Pipeline::issue_stream`]: 56,832
 /// requests (the first four sub-batches are shorter, see [`stage_len`]), a few seconds.
 const TURN: usize = 16;
 
@@ -580,7 +593,7 @@ fn stored_answer(
 }
 
 /// Sub-batches between being sent to the store thread and being handed out in
-/// [`ProviderCa::issue_stream`]: one reserved and waiting, one being signed, one signed and
+/// [`Pipeline::issue_stream`]: one reserved and waiting, one being signed, one signed and
 /// waiting to be stored, one stored and waiting to be handed out. With the one being
 /// prepared, five of up to [`STAGE`] requests each: about 100 MB.
 const IN_FLIGHT: usize = 4;
@@ -708,6 +721,26 @@ fn sign_loop(
     }
 }
 
+/// Checks every certificate passes before it is stored as issued and handed out: the leaf
+/// lints of [`crate::profile::lint`] run on the signed DER, and any error-level finding refuses it.
+pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
+    use crate::profile::lint::{lint_certificate_min, Role, Severity};
+    let (_, findings) = lint_certificate_min(der, Some(Role::Leaf), Severity::Error)
+        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))?;
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| format!("{}: {} ({})", f.id, f.message, f.detail))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(IssueError::LintFailed {
+            findings: errors.join("\n"),
+        })
+    }
+}
+
 /// Leaf then issuing CA, PEM.
 fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
     let mut out =
@@ -717,7 +750,7 @@ fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
     out
 }
 
-/// The parts of a [`ProviderCa`] that preparing a leaf reads.
+/// The parts of a [`Pipeline`] that preparing a leaf reads.
 struct PrepareCtx<'a> {
     config: &'a CaConfig,
     ca_not_before: OffsetDateTime,
@@ -725,7 +758,7 @@ struct PrepareCtx<'a> {
     ca_serial: &'a String,
 }
 
-/// The parts of a [`ProviderCa`] that writing and signing a leaf reads.
+/// The parts of a [`Pipeline`] that writing and signing a leaf reads.
 #[derive(Clone, Copy)]
 struct LeafSigner<'a> {
     issuer: &'a Issuer<'static, KeyPair>,
@@ -861,6 +894,7 @@ impl PrepareCtx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issue::ProviderCa;
 
     /// Sub-batch lengths: doubling from FIRST_STAGE up to STAGE, and a turn of TURN of them
     /// is the 56,832 requests the docs (lock.rs, README) promise.
@@ -906,7 +940,8 @@ mod tests {
             out.extend(results);
             Ok(())
         };
-        ca.issue_in_turns(1, &mut source, &|| now, &mut sink)
+        ca.pipeline()
+            .issue_in_turns(1, &mut source, &|| now, &mut sink)
             .unwrap();
         // Three requests a turn: four turns with requests, and a last call that finds none.
         assert_eq!(calls, 5);
@@ -975,7 +1010,7 @@ mod tests {
         }
     }
 
-    /// Run `source` through [`ProviderCa::issue_stream`]: the leaves handed out (every
+    /// Run `source` through [`Pipeline::issue_stream`]: the leaves handed out (every
     /// result must be one), and how the call ended.
     fn stream_leaves(
         ca: &mut ProviderCa,
