@@ -4,7 +4,7 @@
 //!
 //! Inside, each file uses only those listed before it: `error`, `files`, `config`,
 //! `numbers` ← `keys`, `template` ← `cadir` (the CA directory: its files, keys and store) ←
-//! `request`, `leaf` ← `revoke`, `lifecycle`, `pipeline` ← `ca` ([`ProviderCa`]) ← `batch`.
+//! `request`, `leaf`, `rules` (the issuance rules, pure) ← `revoke`, `lifecycle`, `pipeline` ← `ca` ([`ProviderCa`]) ← `batch`.
 
 mod error;
 
@@ -20,6 +20,7 @@ mod cadir;
 
 mod leaf;
 mod request;
+mod rules;
 
 mod lifecycle;
 mod pipeline;

@@ -6,16 +6,17 @@ use std::sync::mpsc;
 
 use rcgen::{Issuer, KeyPair};
 use rusqlite::Transaction;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::cadir::{CaDir, CaSigner};
 use super::error::{sign_err, IssueError};
 use super::leaf::{self, LeafFields, LeafTemplate};
 use super::request::{subject_key, IssueRequest, Issued, KeyParts, P256PublicKey};
+use super::rules::{self, IssuerValidity, LeafPlan};
 use super::template::random_serial;
 use super::CaConfig;
-use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
-use crate::sii::{Sii, SiiKind};
+use crate::profile::{self, serial_hex, MimiMapping};
+use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// Where a stream's requests come from: `source(n)` gives up to `n` more (an `Err` entry is
@@ -106,14 +107,7 @@ impl Pipeline<'_> {
     /// A revoked issuing CA signs nothing more (read per turn: `revoke --issuing-ca` may
     /// have run in another process since this CA was opened).
     fn refuse_if_revoked(&self) -> Result<(), IssueError> {
-        match self.store.get(&self.issuing.serial)? {
-            Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
-                serial: row.serial,
-                revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
-                reason: row.revocation_reason.unwrap_or_default(),
-            }),
-            _ => Ok(()),
-        }
+        rules::check_issuer_not_revoked(self.store.get(&self.issuing.serial)?.as_ref())
     }
 
     /// One turn of [`Self::issue_stream`], under the issuing lock: reservations never
@@ -135,8 +129,10 @@ impl Pipeline<'_> {
     ) -> Result<(), IssueError> {
         let ctx = PrepareCtx {
             config: self.config,
-            ca_not_before: self.issuing.not_before,
-            ca_not_after: self.issuing.not_after,
+            issuer: IssuerValidity {
+                not_before: self.issuing.not_before,
+                not_after: self.issuing.not_after,
+            },
             ca_serial: &self.issuing.serial,
         };
         let ca_pem = self.ca_pem;
@@ -471,7 +467,7 @@ impl Stage {
                             .map(|signature| leaf::certificate(&tbs, &signature))
                             .map_err(sign_err)
                     })
-                    .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                    .and_then(|der| rules::check_signed_leaf(&der).map(|_| der))
                     .map(|der| {
                         let chain = chain_pem(&der, ca_pem);
                         (der, chain)
@@ -721,26 +717,6 @@ fn sign_loop(
     }
 }
 
-/// Checks every certificate passes before it is stored as issued and handed out: the leaf
-/// lints of [`crate::profile::lint`] run on the signed DER, and any error-level finding refuses it.
-pub(crate) fn pre_issuance_check(der: &[u8]) -> Result<(), IssueError> {
-    use crate::profile::lint::{lint_certificate_min, Role, Severity};
-    let (_, findings) = lint_certificate_min(der, Some(Role::Leaf), Severity::Error)
-        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))?;
-    let errors: Vec<String> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| format!("{}: {} ({})", f.id, f.message, f.detail))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(IssueError::LintFailed {
-            findings: errors.join("\n"),
-        })
-    }
-}
-
 /// Leaf then issuing CA, PEM.
 fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
     let mut out =
@@ -753,8 +729,7 @@ fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
 /// The parts of a [`Pipeline`] that preparing a leaf reads.
 struct PrepareCtx<'a> {
     config: &'a CaConfig,
-    ca_not_before: OffsetDateTime,
-    ca_not_after: OffsetDateTime,
+    issuer: IssuerValidity,
     ca_serial: &'a String,
 }
 
@@ -769,82 +744,12 @@ struct LeafSigner<'a> {
 
 impl PrepareCtx<'_> {
     fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
-        let config = &self.config;
-        // First: for a number no country has, "outside the scope" would not say what is wrong.
-        super::numbers::check_number(&req.sii, config.numbers)?;
-        if !config.scope.permits(&req.sii) {
-            return Err(IssueError::OutOfScope {
-                sii: req.sii.canonical(),
-                scope: config.scope.to_string(),
-            });
-        }
-        if now < self.ca_not_before || now >= self.ca_not_after {
-            return Err(IssueError::IssuerNotValid {
-                now: rfc3339(now),
-                not_before: rfc3339(self.ca_not_before),
-                not_after: rfc3339(self.ca_not_after),
-            });
-        }
-        let validity = req.validity.unwrap_or(config.validity.leaf_default);
-        if validity > config.validity.leaf_max {
-            return Err(IssueError::ValidityTooLong {
-                requested: validity.to_string(),
-                max: config.validity.leaf_max.to_string(),
-            });
-        }
-        if validity.duration() < Duration::SECOND {
-            return Err(IssueError::ValidityTooShort {
-                requested: validity.to_string(),
-            });
-        }
-        let not_after = now + validity.duration();
-        if not_after > self.ca_not_after {
-            return Err(IssueError::OutlivesIssuer {
-                not_after: rfc3339(not_after),
-                ca_not_after: rfc3339(self.ca_not_after),
-            });
-        }
-        let validated_at = req.validated_at.unwrap_or(now);
-        let validated_at = validated_at.replace_nanosecond(0).unwrap_or(validated_at);
-        if validated_at > now {
-            return Err(IssueError::ValidatedInFuture {
-                given: rfc3339(validated_at),
-                now: rfc3339(now),
-            });
-        }
-        let max_age = config.validity.max_validation_age.duration();
-        if validated_at + max_age < not_after {
-            let fits = validated_at + max_age - now;
-            return Err(IssueError::ValidationTooOld {
-                validated_at: rfc3339(validated_at),
-                max_age: config.validity.max_validation_age.to_string(),
-                stale_at: rfc3339(validated_at + max_age),
-                fits: if fits.is_positive() {
-                    format!("ask for --validity {} or less, or ", Span::new(fits))
-                } else {
-                    String::new()
-                },
-            });
-        }
-        if let Some(h) = &req.handle {
-            if h.is_empty() || h.len() > 1024 || h.chars().any(char::is_control) {
-                return Err(IssueError::Request(format!(
-                    "handle {h:?} must be 1 to 1024 bytes of text without control characters"
-                )));
-            }
-            profile::check_handle(h, &config.provider)?;
-        }
-        if let Some(id) = &req.request_id {
-            if id.is_empty() || id.len() > 256 {
-                return Err(IssueError::Request(
-                    "a request id must be 1 to 256 bytes".into(),
-                ));
-            }
-        }
-        let method = req.method.unwrap_or(match req.sii.kind() {
-            SiiKind::Email => Method::EmailOtp,
-            _ => Method::SmsOtp,
-        });
+        let config = self.config;
+        let LeafPlan {
+            not_after,
+            validated_at,
+            method,
+        } = rules::check_request(req, config, self.issuer, now)?;
         let KeyParts {
             spki_der,
             private_key_pem: key_pem,
