@@ -17,7 +17,7 @@ use super::request::{IssueRequest, Issued};
 use super::revoke::{compromised, sign_crl, CaRecords, RevocationTarget, SignedCrl};
 use super::template::{ca_params, ca_row, random_serial};
 use super::CaConfig;
-use crate::profile::{rfc3339, Span};
+use crate::profile::Span;
 use crate::store::{CertKind, IssuanceStore, StoredCert};
 
 /// An open provider CA directory.
@@ -314,7 +314,7 @@ impl ProviderCa {
         if let Some(row) = compromised(store, &self.issuing.serial)? {
             return Err(IssueError::IssuerCompromised {
                 serial: row.serial,
-                revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
+                revoked_at: row.revoked_at,
             });
         }
         sign_crl(

@@ -26,7 +26,7 @@ use super::error::{io_err, sign_err, IssueError};
 use super::files::{parent_dir, sync_parent, write_atomic, FileMode, Overwrite};
 use super::keys::{load_key, Passphrase};
 use super::CaConfig;
-use crate::profile::{rfc3339, serial_hex};
+use crate::profile::serial_hex;
 use crate::store::{IssuanceStore, IssueLock, StoredCert, STORE_FILE};
 
 /// File names inside a CA directory.
@@ -102,7 +102,7 @@ impl CaDir {
                     .is_none();
             if !empty {
                 return Err(IssueError::DirExists {
-                    dir: dir.display().to_string(),
+                    dir: dir.to_owned(),
                 });
             }
         }
@@ -144,7 +144,7 @@ impl CaDir {
             return Err(match e.kind() {
                 std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
                     IssueError::DirExists {
-                        dir: dir.display().to_string(),
+                        dir: dir.to_owned(),
                     }
                 }
                 _ => io_err(dir, "cannot create the CA directory", e),
@@ -161,7 +161,7 @@ impl CaDir {
     pub(crate) fn open(dir: &Path) -> Result<CaDir, IssueError> {
         if !dir.is_dir() {
             return Err(IssueError::NotCaDir {
-                dir: dir.display().to_string(),
+                dir: dir.to_owned(),
                 missing: "the directory itself".into(),
             });
         }
@@ -178,7 +178,7 @@ impl CaDir {
         for name in [CONFIG, CA_PEM] {
             if !dir.join(name).is_file() {
                 return Err(IssueError::NotCaDir {
-                    dir: dir.display().to_string(),
+                    dir: dir.to_owned(),
                     missing: if dir.is_dir() {
                         name.into()
                     } else {
@@ -208,7 +208,7 @@ impl CaDir {
 
     fn missing(&self, name: &str) -> IssueError {
         IssueError::NotCaDir {
-            dir: self.path.display().to_string(),
+            dir: self.path.clone(),
             missing: name.into(),
         }
     }
@@ -287,7 +287,7 @@ impl CaDir {
         &self,
         root_key: RootKey<'_>,
         passphrase: Option<&Passphrase>,
-        step: &str,
+        step: &'static str,
         now: OffsetDateTime,
     ) -> Result<CaSigner, IssueError> {
         let root_pem = self.root_pem()?;
@@ -296,12 +296,10 @@ impl CaDir {
             RootKey::File(p) => p.to_owned(),
         };
         if !key_path.exists() {
-            return Err(IssueError::Io {
-                path: key_path.display().to_string(),
-                message: match root_key {
-                    RootKey::InCaDir => format!("{step} needs the provider root's key: bring root.key back from offline storage for this step, or give its path with --root-key FILE"),
-                    RootKey::File(_) => format!("{step} needs the provider root's key, and there is no file here: give the path of the root.key that `ca init` wrote"),
-                },
+            return Err(IssueError::RootKeyMissing {
+                path: key_path,
+                step,
+                in_ca_dir: root_key == RootKey::InCaDir,
             });
         }
         let root = signer(
@@ -312,9 +310,9 @@ impl CaDir {
         )?;
         if now >= root.not_after {
             return Err(IssueError::IssuerNotValid {
-                now: rfc3339(now),
-                not_before: rfc3339(root.not_before),
-                not_after: rfc3339(root.not_after),
+                now,
+                not_before: root.not_before,
+                not_after: root.not_after,
             });
         }
         Ok(root)

@@ -85,11 +85,12 @@ pub(super) fn renewal_request(
     validity: Option<Span>,
 ) -> Result<IssueRequest, IssueError> {
     let serial = normalize_serial(serial)?;
-    let row = store.get(&serial)?.ok_or_else(|| {
-        IssueError::Request(format!(
-            "serial {serial} was not issued by this CA: check the serial and the --ca directory"
-        ))
-    })?;
+    let Some(row) = store.get(&serial)? else {
+        return Err(IssueError::UnknownSerial {
+            serial,
+            store: store.path().into(),
+        });
+    };
     let der = match (row.kind, row.status, &row.der) {
         (CertKind::Leaf, CertStatus::Issued, Some(der)) => der.clone(),
         (CertKind::Leaf, CertStatus::Revoked, _) => {

@@ -34,7 +34,7 @@ pub use batch::{run_batch, BatchSummary};
 pub use ca::ProviderCa;
 pub use cadir::RootKey;
 pub use config::{CaConfig, CrlConfig, ValidityConfig};
-pub use error::IssueError;
+pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
 pub use numbers::NumberCheck;

@@ -35,7 +35,7 @@ use time::OffsetDateTime;
 use std::path::Path;
 
 use super::cadir::{CaDir, CaSigner};
-use super::error::{sign_err, IssueError};
+use super::error::{sign_err, IssueError, RevokeRefusal};
 use super::{CaConfig, CrlConfig};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
@@ -358,12 +358,12 @@ impl CaRecords {
     /// The store row of `serial` (as a person wrote it).
     fn find_row(&self, serial: &str) -> Result<StoredCert, IssueError> {
         let serial = normalize_serial(serial)?;
-        self.store.get(&serial)?.ok_or_else(|| {
-            IssueError::Request(format!(
-                "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
-                self.dir.store_path().display()
-            ))
-        })
+        self.store
+            .get(&serial)?
+            .ok_or_else(|| IssueError::UnknownSerial {
+                serial,
+                store: self.dir.store_path(),
+            })
     }
 }
 
@@ -374,31 +374,25 @@ fn revoke_row(
     target: RevocationTarget,
     now: OffsetDateTime,
 ) -> Result<RevokeOutcome, IssueError> {
-    match (row.kind, target) {
-        (CertKind::Root, _) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is the provider's root certificate, a trust anchor: it is never revoked (a CRL it signed about itself would prove nothing); if it must not be trusted any more, ask relying platforms to remove it from their trust lists and create a new CA with `ca init`",
-                row.serial
-            )))
-        }
+    let refused = match (row.kind, target) {
+        (CertKind::Root, _) => Some(RevokeRefusal::Root {
+            serial: row.serial.clone(),
+        }),
         (CertKind::Ca, RevocationTarget::Attestation) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is the provider's issuing CA certificate, not an attestation: CA certificates are not revoked with this command; to revoke the issuing CA (and with it every attestation it signed) add --issuing-ca",
-                row.serial
-            )))
+            Some(RevokeRefusal::IssuingCaAsAttestation {
+                serial: row.serial.clone(),
+            })
         }
         (CertKind::Leaf, RevocationTarget::IssuingCa) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is an attestation, not an issuing CA: drop --issuing-ca to revoke it",
-                row.serial
-            )))
+            Some(RevokeRefusal::AttestationAsIssuingCa {
+                serial: row.serial.clone(),
+            })
         }
-        _ => {}
-    }
-    if !reason.applies_to(target) {
-        return Err(IssueError::Request(format!(
-            "reason {reason} describes a user, not a CA: revoke an issuing CA for key-compromise, superseded or unspecified"
-        )));
+        _ if !reason.applies_to(target) => Some(RevokeRefusal::ReasonNotForCa { reason }),
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        return Err(refused.into());
     }
     match row.status {
         CertStatus::Revoked => {
@@ -412,11 +406,12 @@ fn revoke_row(
             })
         }
         CertStatus::Issued => {}
-        other => {
-            return Err(IssueError::Request(format!(
-                "serial {} was never issued (status {other}): there is nothing to revoke",
-                row.serial
-            )))
+        status => {
+            return Err(RevokeRefusal::NeverIssued {
+                serial: row.serial,
+                status,
+            }
+            .into())
         }
     }
     let now = now.replace_nanosecond(0).unwrap_or(now);
