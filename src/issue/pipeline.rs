@@ -314,15 +314,15 @@ fn replay_answer(
 /// large store each leaf's inserts into the serial, request-id and SII indexes land on
 /// random pages, and a transaction writes every page it touches to the log (and a
 /// checkpoint again to the database): the more leaves a transaction holds, the more of
-/// them share pages. 4,096 keeps the five sub-batches in flight at about 100 MB
-/// (BENCHMARKS.md, second round, has the measurements).
+/// them share pages; larger would hold more memory in the sub-batches in flight
+/// (BENCHMARKS.md, "Constants and their measurements").
 const STAGE: usize = 4096;
 
 /// The first sub-batch of a pipeline holds [`FIRST_STAGE`] requests and each next one twice
 /// as many, up to [`STAGE`]. Until the pipeline is full nothing overlaps: the first
 /// reservation commits before anything is signed, and the first signing runs before
-/// anything is stored. Small first sub-batches keep that wait short; a batch of 16,384
-/// spent about a tenth of its time filling the pipeline with 4,096 from the start.
+/// anything is stored. Small first sub-batches keep that wait short (BENCHMARKS.md,
+/// "Constants and their measurements").
 const FIRST_STAGE: usize = 512;
 
 /// The length of sub-batch `k` (from 0) of a pipeline.
@@ -591,7 +591,7 @@ fn stored_answer(
 /// Sub-batches between being sent to the store thread and being handed out in
 /// [`Pipeline::issue_stream`]: one reserved and waiting, one being signed, one signed and
 /// waiting to be stored, one stored and waiting to be handed out. With the one being
-/// prepared, five of up to [`STAGE`] requests each: about 100 MB.
+/// prepared, five of up to [`STAGE`] requests each.
 const IN_FLIGHT: usize = 4;
 
 /// What the store thread of a pipeline is given to do, in order.
@@ -612,7 +612,7 @@ enum ToStore {
 /// If a transaction fails, nothing of it stays; the signed sub-batches are then stored
 /// alone (what was signed is kept) and handed back, followed by the error. A savepoint
 /// would do the same in one go, but SQLite then copies every page the reservation touches
-/// into a statement journal, about a tenth of this thread's work in a large store.
+/// into a statement journal (BENCHMARKS.md, "Constants and their measurements").
 ///
 /// At the end of a pipeline that stored at least a full sub-batch, the log is folded into
 /// the database while the last results are handed out (closing the store would do it
