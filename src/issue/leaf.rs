@@ -277,12 +277,10 @@ fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::issue::cadir::{CaDir, CaSigner};
+    use crate::issue::template::leaf_params;
     use crate::issue::ProviderCa;
     use crate::profile::{MappingFlags, Method, MimiMapping};
-    use rcgen::{
-        CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
-        ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SerialNumber,
-    };
+    use rcgen::SerialNumber;
     use time::macros::datetime;
 
     /// The issuing CA of a CA directory, and the template of its leaves.
@@ -317,34 +315,12 @@ mod tests {
         }
     }
 
-    /// The TBSCertificate rcgen writes for the same leaf (how leaves were made before the
-    /// template), read back from the certificate it signs.
+    /// The TBSCertificate rcgen writes for the same leaf from the library's one rcgen leaf
+    /// template ([`leaf_params`]), read back from the certificate it signs.
     fn rcgen_tbs(ca: &Opened, f: &LeafFields<'_>) -> Vec<u8> {
-        let mut p = CertificateParams::default();
-        p.distinguished_name = DistinguishedName::new();
+        let crl = ca.config.crl.as_ref().map(|c| c.url.as_str());
+        let mut p = leaf_params(f.sii, f.mapping, crl, f.not_before, f.not_after).unwrap();
         p.serial_number = Some(SerialNumber::from_slice(f.serial));
-        p.not_before = f.not_before;
-        p.not_after = f.not_after;
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(
-            oids::ID_KP_MIMI_MAPPING.arcs().to_vec(),
-        )];
-        p.use_authority_key_identifier_extension = true;
-        let san = f.sii.san_value().try_into().unwrap();
-        p.subject_alt_names = vec![match f.sii.kind() {
-            SiiKind::Email => rcgen::SanType::Rfc822Name(san),
-            _ => rcgen::SanType::URI(san),
-        }];
-        if let Some(crl) = &ca.config.crl {
-            p.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![crl.url.clone()],
-            }];
-        }
-        p.custom_extensions = vec![
-            CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der()),
-            CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), f.mapping.to_vec()),
-        ];
         let cert = p
             .signed_by(&Point(f.point.to_vec()), &ca.issuing.issuer)
             .unwrap();

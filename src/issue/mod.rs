@@ -42,3 +42,4 @@ pub use request::{IssueRequest, Issued, SubjectKey};
 pub use revoke::{
     CaRecords, IssuingCaRevocation, RevocationTarget, RevokeOutcome, RevokeReason, SignedCrl,
 };
+pub use template::leaf_params;

@@ -2,8 +2,8 @@
 //! CAs, and the 128-bit serials every certificate gets.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SanType, SerialNumber,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::error::IssueError;
 use super::CaConfig;
 use crate::profile::{certificate_policies_der, oids, serial_hex};
+use crate::sii::{Sii, SiiKind};
 use crate::store::{CertKind, CertStatus, StoredCert};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -35,6 +36,49 @@ fn policies_ext() -> CustomExtension {
     CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
 }
 
+/// The rcgen parameters of a mapping leaf for `sii` as profile mapping-v1 wants it: empty
+/// subject, the SII as its one critical subjectAltName, digitalSignature, extKeyUsage
+/// `id-kp-mimiMapping`, cA=FALSE, AKI, the certificate policy, the `MimiMapping` extension
+/// (`mapping_der`)
+/// and, with `crl_url`, a cRLDistributionPoint. The issuer writes the same bytes from its
+/// per-CA template (a test compares them); this form is for signing a leaf with rcgen
+/// outside the issuer (the demo's forgeries, tests). The serial is left to the caller.
+pub fn leaf_params(
+    sii: &Sii,
+    mapping_der: &[u8],
+    crl_url: Option<&str>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertificateParams, IssueError> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = DistinguishedName::new();
+    p.not_before = not_before;
+    p.not_after = not_after;
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![mimi_eku()];
+    p.use_authority_key_identifier_extension = true;
+    let san = sii
+        .san_value()
+        .try_into()
+        .map_err(|e: rcgen::Error| IssueError::Sign(e.to_string()))?;
+    p.subject_alt_names = vec![match sii.kind() {
+        SiiKind::Email => SanType::Rfc822Name(san),
+        _ => SanType::URI(san),
+    }];
+    if let Some(url) = crl_url {
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![url.to_owned()],
+        }];
+    }
+    p.custom_extensions = vec![
+        policies_ext(),
+        CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), mapping_der.to_vec()),
+    ];
+    Ok(p)
+}
+
+/// The rcgen parameters of a provider CA certificate (root: `path_len` 1, issuing CA: 0).
 pub(super) fn ca_params(
     config: &CaConfig,
     common_name: String,
