@@ -12,7 +12,7 @@ use super::error::{sign_err, IssueError};
 use super::keys::{encode_key, KeyProtection, Passphrase};
 use super::leaf::LeafTemplate;
 use super::lifecycle::{self, RenewalWindow};
-use super::pipeline::{Pipeline, Sink, Source};
+use super::pipeline::Pipeline;
 use super::request::{IssueRequest, Issued};
 use super::revoke::{compromised, sign_crl, CaRecords, RevocationTarget, SignedCrl};
 use super::template::{ca_params, ca_row, random_serial};
@@ -187,16 +187,6 @@ impl ProviderCa {
         }
     }
 
-    /// Issue a stream of requests ([`Pipeline::issue_stream`]).
-    pub(crate) fn issue_stream(
-        &mut self,
-        source: &mut Source<'_>,
-        clock: &dyn Fn() -> OffsetDateTime,
-        sink: &mut Sink<'_>,
-    ) -> Result<(), IssueError> {
-        self.pipeline().issue_stream(source, clock, sink)
-    }
-
     /// Issue one leaf: checked, reserved in the store, signed, stored, then handed out.
     pub fn issue(&mut self, req: &IssueRequest, now: OffsetDateTime) -> Result<Issued, IssueError> {
         let mut out = self.issue_many(std::slice::from_ref(req), now)?;
@@ -219,7 +209,7 @@ impl ProviderCa {
     ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
         let mut taken = 0;
         let mut out = Vec::with_capacity(reqs.len());
-        self.issue_stream(
+        self.pipeline().issue_stream(
             &mut |n| {
                 let end = (taken + n).min(reqs.len());
                 let next = reqs[taken..end].iter().cloned().map(Ok).collect();

@@ -922,10 +922,12 @@ mod tests {
         mut source: impl FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
     ) -> (Vec<Issued>, Result<(), IssueError>) {
         let mut out = Vec::new();
-        let ended = ca.issue_stream(&mut source, &OffsetDateTime::now_utc, &mut |results| {
-            out.extend(results.into_iter().map(Result::unwrap));
-            Ok(())
-        });
+        let ended =
+            ca.pipeline()
+                .issue_stream(&mut source, &OffsetDateTime::now_utc, &mut |results| {
+                    out.extend(results.into_iter().map(Result::unwrap));
+                    Ok(())
+                });
         (out, ended)
     }
 
@@ -970,6 +972,7 @@ mod tests {
         let mut calls = 0;
         let mut handed_out = std::collections::BTreeSet::new();
         let err = ca
+            .pipeline()
             .issue_stream(
                 &mut counted_source(2, 40, false),
                 &OffsetDateTime::now_utc,
