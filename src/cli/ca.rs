@@ -11,7 +11,9 @@ use mimi_attest::issue::{
     PASSWORD_ENV,
 };
 use mimi_attest::profile::rfc3339;
-use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
+use mimi_attest::{
+    IssueError, IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey,
+};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -30,7 +32,7 @@ impl KeyArgs {
     /// The passphrase from --password-file, else from the environment, else none.
     pub fn passphrase(&self) -> Result<Option<Passphrase>, CliError> {
         if let Some(p) = &self.password_file {
-            return Ok(Some(Passphrase::from_file(p)?));
+            return Ok(Some(Passphrase::from_file(p).map_err(advise)?));
         }
         match std::env::var(PASSWORD_ENV) {
             Ok(v) => Ok(Some(Passphrase::new(v).map_err(|_| {
@@ -47,7 +49,7 @@ impl KeyArgs {
 
     /// Open the CA directory with the passphrase, if one was given.
     pub fn open(&self, dir: &std::path::Path) -> Result<ProviderCa, CliError> {
-        Ok(ProviderCa::open_with(dir, self.passphrase()?.as_ref())?)
+        ProviderCa::open_with(dir, self.passphrase()?.as_ref()).map_err(advise)
     }
 }
 
@@ -174,6 +176,81 @@ pub struct CrlArgs {
     root_key: Option<PathBuf>,
 }
 
+/// The CLI's message for a CA error: the library's, with the advice worded in this
+/// command line's flags where a flag is what fixes it.
+pub fn advise(e: IssueError) -> CliError {
+    use mimi_attest::issue::{KeyProblem, RevokeRefusal};
+    let at = |t: &Option<OffsetDateTime>| t.map(rfc3339).unwrap_or_default();
+    CliError(match &e {
+        IssueError::DirExists { dir } => format!(
+            "{} already exists and is not empty: a CA directory is never overwritten; choose a new --dir",
+            dir.display()
+        ),
+        IssueError::NotCaDir { dir, missing } => format!(
+            "{} is not a CA directory ({missing} is missing): create one with `mimi-attest ca init --config <provider.yaml> --dir {}`",
+            dir.display(),
+            dir.display()
+        ),
+        IssueError::RootKeyMissing {
+            path,
+            step,
+            in_ca_dir: true,
+        } => format!(
+            "{}: {step} needs the provider root's key: bring root.key back from offline storage for this step, or give its path with --root-key FILE",
+            path.display()
+        ),
+        IssueError::IssuerRevoked {
+            serial,
+            revoked_at,
+            reason,
+        } => format!(
+            "the issuing CA {serial} was revoked at {} ({reason}): nothing is issued or renewed under a revoked CA; make a new issuing CA with `mimi-attest ca rotate --ca <CA_DIR>` and issue again",
+            at(revoked_at)
+        ),
+        IssueError::IssuerCompromised { serial, revoked_at } => format!(
+            "the issuing CA {serial} was revoked for key-compromise at {}: nothing is signed with a key declared compromised, so no CRL is signed with it; make a new issuing CA with `mimi-attest ca rotate --ca <CA_DIR>`, then publish the root CRL with `mimi-attest crl --ca <CA_DIR> --root --out <FILE>`: it lists the compromised CA, and relying platforms checking `revocation: chain` reject every attestation under it once they have it",
+            at(revoked_at)
+        ),
+        IssueError::ValidationTooOld {
+            validated_at,
+            max_age,
+            stale_at,
+            fits,
+        } => format!(
+            "validated-at {} is too old: relying platforms accept a proof of possession for {max_age}, so this attestation would go stale at {} before it expires; {}re-validate the SII and give the new --validated-at",
+            rfc3339(*validated_at),
+            rfc3339(*stale_at),
+            fits.map(|f| format!("ask for --validity {f} or less, or "))
+                .unwrap_or_default()
+        ),
+        IssueError::UnknownSerial { serial, store } => format!(
+            "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
+            store.display()
+        ),
+        IssueError::Revoke(RevokeRefusal::IssuingCaAsAttestation { serial }) => format!(
+            "serial {serial} is the provider's issuing CA certificate, not an attestation: CA certificates are not revoked with this command; to revoke the issuing CA (and with it every attestation it signed) add --issuing-ca"
+        ),
+        IssueError::Revoke(RevokeRefusal::AttestationAsIssuingCa { serial }) => format!(
+            "serial {serial} is an attestation, not an issuing CA: drop --issuing-ca to revoke it"
+        ),
+        IssueError::Key {
+            path,
+            problem: KeyProblem::NeedsPassphrase,
+        } => format!(
+            "{}: the key is encrypted: give its passphrase with --password-file FILE or the {PASSWORD_ENV} environment variable",
+            path.display()
+        ),
+        IssueError::Key {
+            path,
+            problem: KeyProblem::WrongPassphrase,
+        } => format!(
+            "{}: wrong passphrase (or the key file is damaged): check --password-file / {PASSWORD_ENV}",
+            path.display()
+        ),
+        _ => e.to_string(),
+    })
+}
+
 fn parse_reason(s: &str) -> Result<RevokeReason, String> {
     s.parse()
         .map_err(|e: mimi_attest::IssueError| e.to_string())
@@ -224,7 +301,8 @@ pub fn init(a: InitArgs) -> CliResult {
         &a.dir,
         now(),
         &protection,
-    )?;
+    )
+    .map_err(advise)?;
     let c = ca.config();
     eprintln!(
         "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600{}) — keep root.key offline\n  store:       store.db",
@@ -280,7 +358,7 @@ pub fn issue(a: IssueArgs) -> CliResult {
         key,
         request_id: a.request_id,
     };
-    let issued = ca.issue(&req, now())?;
+    let issued = ca.issue(&req, now()).map_err(advise)?;
     if let (Some(path), Some(key)) = (&a.key_out, &issued.private_key_pem) {
         write_atomic(path, key.as_bytes(), FileMode::Private, Overwrite::Refuse).map_err(|e| {
             CliError(format!(
@@ -406,7 +484,8 @@ fn run_with_progress(
     );
     let summary = run_batch(ca, &mut input, out, &now, &mut |_line| {
         bar.set_position(read.get())
-    })?;
+    })
+    .map_err(advise)?;
     bar.set_position(read.get());
     Ok(summary)
 }
@@ -427,12 +506,14 @@ impl std::io::Read for Counting {
 
 pub fn revoke(a: RevokeArgs) -> CliResult {
     // Marking a leaf revoked needs the store, not the CA key: no passphrase asked.
-    let mut ca = CaRecords::open(&a.ca)?;
+    let mut ca = CaRecords::open(&a.ca).map_err(advise)?;
     if a.issuing_ca {
         let serial = a.serial.as_deref().ok_or_else(|| {
             CliError("--issuing-ca revokes one issuing CA: give its --serial (not --sii)".into())
         })?;
-        let r = ca.revoke_issuing_ca(serial, a.reason, now())?;
+        let r = ca
+            .revoke_issuing_ca(serial, a.reason, now())
+            .map_err(advise)?;
         let o = &r.outcome;
         match &o.already {
             Some((at, reason)) => eprintln!(
@@ -471,10 +552,10 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
         return Ok(Verdict::Yes);
     }
     let outcomes = match (&a.serial, &a.sii) {
-        (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now())?],
+        (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now()).map_err(advise)?],
         (_, Some(sii)) => {
             let sii = Sii::parse(sii)?;
-            let out = ca.revoke_sii(&sii, a.reason, now())?;
+            let out = ca.revoke_sii(&sii, a.reason, now()).map_err(advise)?;
             if out.is_empty() {
                 eprintln!("no live attestation of {sii} to revoke");
             }
@@ -506,7 +587,7 @@ pub fn crl(a: CrlArgs) -> CliResult {
         return root_crl(a);
     }
     let mut ca = a.key.open(&a.ca)?;
-    let crls = ca.crls(now())?;
+    let crls = ca.crls(now()).map_err(advise)?;
     let data = if a.der {
         if crls.len() > 1 {
             return Err(CliError(format!(
@@ -537,7 +618,7 @@ pub fn crl(a: CrlArgs) -> CliResult {
             rfc3339(crl.next_update),
         );
     }
-    for c in ca.compromised_issuing_cas(now())? {
+    for c in ca.compromised_issuing_cas(now()).map_err(advise)? {
         eprintln!(
             "note: no CRL for issuing CA {}: it was revoked for key-compromise, and nothing is signed with its key; the root CRL listing it (`mimi-attest crl --ca {} --root --out <FILE>`) is what withdraws its attestations for relying platforms checking `revocation: chain`",
             c.serial,
@@ -553,7 +634,8 @@ fn root_crl(a: CrlArgs) -> CliResult {
         .root_key
         .as_deref()
         .map_or(RootKey::InCaDir, RootKey::File);
-    let crl = ProviderCa::root_crl_using(&a.ca, now(), a.key.passphrase()?.as_ref(), root_key)?;
+    let crl = ProviderCa::root_crl_using(&a.ca, now(), a.key.passphrase()?.as_ref(), root_key)
+        .map_err(advise)?;
     let data = if a.der {
         crl.der.clone()
     } else {
@@ -614,7 +696,9 @@ fn parse_window(s: &str) -> Result<RenewalWindow, String> {
 pub fn renew(a: RenewArgs) -> CliResult {
     let mut ca = a.key.open(&a.ca)?;
     if let Some(serial) = &a.serial {
-        let issued = ca.renew(serial, a.validated_at, a.validity, now())?;
+        let issued = ca
+            .renew(serial, a.validated_at, a.validity, now())
+            .map_err(advise)?;
         emit_chain(&issued.chain_pem, a.out.as_ref())?;
         eprintln!(
             "{} {} serial {} (renewing {}) valid until {}",
@@ -636,18 +720,21 @@ pub fn renew(a: RenewArgs) -> CliResult {
     let out_path = a.out.as_ref().ok_or_else(|| {
         CliError("--due-within writes JSON-lines results: give --out <results.jsonl>".into())
     })?;
-    let due = ca.due_for_renewal(window, now())?;
+    let due = ca.due_for_renewal(window, now()).map_err(advise)?;
     let mut reqs = Vec::new();
     let mut lines = Vec::new();
     for serial in &due {
         match ca.renewal_request(serial, a.validated_at, a.validity) {
             Ok(r) => reqs.push(r),
             Err(e) => lines
-                .push(serde_json::json!({"id": format!("renew:{serial}"), "error": e.to_string()})),
+                .push(serde_json::json!({"id": format!("renew:{serial}"), "error": advise(e).0})),
         }
     }
     let (mut ok, mut failed) = (0, lines.len());
-    for (req, result) in reqs.iter().zip(ca.issue_many(&reqs, now())?) {
+    for (req, result) in reqs
+        .iter()
+        .zip(ca.issue_many(&reqs, now()).map_err(advise)?)
+    {
         lines.push(match result {
             Ok(i) => {
                 ok += 1;
@@ -655,7 +742,7 @@ pub fn renew(a: RenewArgs) -> CliResult {
             }
             Err(e) => {
                 failed += 1;
-                serde_json::json!({"id": req.request_id, "error": e.to_string()})
+                serde_json::json!({"id": req.request_id, "error": advise(e).0})
             }
         });
     }
@@ -773,7 +860,8 @@ pub fn rotate(a: RotateArgs) -> CliResult {
         .root_key
         .as_deref()
         .map_or(RootKey::InCaDir, RootKey::File);
-    let ca = ProviderCa::rotate_using(&a.ca, t, a.key.passphrase()?.as_ref(), root_key)?;
+    let ca = ProviderCa::rotate_using(&a.ca, t, a.key.passphrase()?.as_ref(), root_key)
+        .map_err(advise)?;
     let cas = ca.store().issuing_cas()?;
     // Rotation appends the new CA: the one before it is the CA just retired.
     let (new, old) = match cas.as_slice() {

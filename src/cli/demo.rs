@@ -54,7 +54,10 @@ pub fn demo(a: DemoArgs) -> CliResult {
     } else {
         OffsetDateTime::now_utc()
     };
-    let report = demo::run(&chat_a, &chat_b, &dir, now)?;
+    let report = demo::run(&chat_a, &chat_b, &dir, now).map_err(|e| match e {
+        demo::DemoError::Issue(e) => super::ca::advise(e),
+        e => e.into(),
+    })?;
     print_report(&report);
     if let Some(out) = &a.write_certs {
         let written = demo::write_examples(&report, out)?;

@@ -6,16 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    CertificateParams, CustomExtension, DistinguishedName, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    CertificateParams, DistinguishedName, Issuer, KeyPair, SanType, PKCS_ECDSA_P256_SHA256,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
 use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite};
-use mimi_attest::issue::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
-use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::issue::{leaf_params, CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
+use mimi_attest::profile::{MappingFlags, Method, MimiMapping};
 use mimi_attest::verify::chain_from_pem;
 use mimi_attest::{
     Code, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
@@ -342,24 +341,13 @@ fn forge(
         },
         consent: None,
     };
-    let mut p = CertificateParams::default();
-    p.distinguished_name = DistinguishedName::new();
-    p.not_before = now;
-    p.not_after = now + Duration::days(7);
-    p.is_ca = IsCa::ExplicitNoCa;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(
-        oids::ID_KP_MIMI_MAPPING.arcs().to_vec(),
-    )];
-    p.use_authority_key_identifier_extension = true;
-    p.subject_alt_names = vec![SanType::URI(sii.san_value().try_into().map_err(build)?)];
-    p.custom_extensions = vec![
-        CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der()),
-        CustomExtension::from_oid_content(
-            oids::ID_PE_MIMI_MAPPING.arcs(),
-            mapping.to_der().map_err(build)?,
-        ),
-    ];
+    let p = leaf_params(
+        sii,
+        &mapping.to_der().map_err(build)?,
+        None,
+        now,
+        now + Duration::days(7),
+    )?;
     let subject = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(build)?;
     let leaf = p.signed_by(&subject, &issuer).map_err(build)?;
     Ok(format!("{}{}", leaf.pem(), ca.ca_pem()))

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::ca::rfc3339;
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
+use crate::profile::rfc3339;
 use crate::profile::{MappingFlags, Method, Span};
 use crate::sii::Sii;
 
@@ -251,7 +251,7 @@ pub fn run_batch(
     let mut source = |n: usize| -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError> {
         // Read and parse up to n non-empty lines. Parsing (JSON, PEM keys, SIIs) runs on this
         // thread: beside the signing of an earlier sub-batch, which has the rayon pool (see
-        // `ProviderCa::issue_stream`).
+        // `Pipeline::issue_stream`).
         let mut requests = Vec::with_capacity(n);
         let mut tags = Vec::with_capacity(n);
         while requests.len() < n && !at_end {
@@ -306,7 +306,7 @@ pub fn run_batch(
         }
         Ok(())
     };
-    ca.issue_stream(&mut source, clock, &mut sink)?;
+    ca.pipeline().issue_stream(&mut source, clock, &mut sink)?;
     Ok(summary)
 }
 

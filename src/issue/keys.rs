@@ -13,8 +13,7 @@ use std::path::Path;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
 use zeroize::Zeroizing;
 
-use super::ca::{check_key_permissions, io_err};
-use super::IssueError;
+use super::error::{io_err, IssueError, KeyProblem};
 
 /// The environment variable a passphrase may come from (never from the command line).
 pub const PASSWORD_ENV: &str = "MIMI_ATTEST_PASSWORD";
@@ -42,10 +41,7 @@ impl Passphrase {
             }
         }
         if s.is_empty() {
-            return Err(IssueError::Key {
-                path: "passphrase".into(),
-                message: "the passphrase is empty: give a non-empty one".into(),
-            });
+            return Err(IssueError::EmptyPassphrase);
         }
         Ok(Passphrase(s))
     }
@@ -56,14 +52,14 @@ impl Passphrase {
         let text =
             Zeroizing::new(
                 String::from_utf8(text.to_vec()).map_err(|_| IssueError::Key {
-                    path: path.display().to_string(),
-                    message: "the password file is not UTF-8 text".into(),
+                    path: path.to_owned(),
+                    problem: KeyProblem::PassphraseNotUtf8,
                 })?,
             );
         let first = text.lines().next().unwrap_or("");
         Passphrase::new(first.to_owned()).map_err(|_| IssueError::Key {
-            path: path.display().to_string(),
-            message: "the password file is empty: write the passphrase on its first line".into(),
+            path: path.to_owned(),
+            problem: KeyProblem::PassphraseFileEmpty,
         })
     }
 
@@ -108,8 +104,8 @@ fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, IssueError> {
         .map_err(|e| io_err(path, "cannot read", e))?;
     if buf.len() as u64 > MAX_KEY_FILE {
         return Err(IssueError::Key {
-            path: path.display().to_string(),
-            message: format!("larger than {MAX_KEY_FILE} bytes: this is not a key file"),
+            path: path.to_owned(),
+            problem: KeyProblem::TooLarge { max: MAX_KEY_FILE },
         });
     }
     Ok(buf)
@@ -149,64 +145,77 @@ pub(crate) fn encode_key(
 pub(crate) fn load_key(path: &Path, pass: Option<&Passphrase>) -> Result<KeyPair, IssueError> {
     let bytes = read_limited(path)?;
     check_key_permissions(path)?;
-    let key_err = |message: String| IssueError::Key {
-        path: path.display().to_string(),
-        message,
+    let key_err = |problem: KeyProblem| IssueError::Key {
+        path: path.to_owned(),
+        problem,
     };
     let block = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|t| pem::parse(t).ok())
-        .ok_or_else(|| {
-            key_err("not a PEM private key (expected PKCS#8 \"PRIVATE KEY\" or \"ENCRYPTED PRIVATE KEY\")".into())
-        })?;
+        .ok_or_else(|| key_err(KeyProblem::NotPem))?;
     let der: Zeroizing<Vec<u8>> = match block.tag() {
         "PRIVATE KEY" => Zeroizing::new(block.contents().to_vec()),
         "ENCRYPTED PRIVATE KEY" => {
-            let pass = pass.ok_or_else(|| {
-                key_err(format!(
-                    "the key is encrypted: give its passphrase with --password-file FILE or the {PASSWORD_ENV} environment variable"
-                ))
-            })?;
+            let pass = pass.ok_or_else(|| key_err(KeyProblem::NeedsPassphrase))?;
             let info = pkcs8::EncryptedPrivateKeyInfo::try_from(block.contents())
-                .map_err(|e| key_err(format!("not a valid encrypted PKCS#8 key: {e}")))?;
+                .map_err(|e| key_err(KeyProblem::BadEncryptedKey(e.to_string())))?;
             if let pkcs8::pkcs5::EncryptionScheme::Pbes2(p) = &info.encryption_algorithm {
                 if let pkcs8::pkcs5::pbes2::Kdf::Scrypt(s) = &p.kdf {
                     if s.cost_parameter > 1 << MAX_SCRYPT_LOG_N
                         || s.block_size > 16
                         || s.parallelization > 4
                     {
-                        return Err(key_err(
-                            "the key's scrypt parameters are too costly to try (N > 2^20, r > 16 or p > 4)".into(),
-                        ));
+                        return Err(key_err(KeyProblem::TooCostly));
                     }
                 }
             }
-            let doc = info.decrypt(pass.bytes()).map_err(|_| {
-                key_err("wrong passphrase (or the key file is damaged): check --password-file / MIMI_ATTEST_PASSWORD".into())
-            })?;
+            let doc = info
+                .decrypt(pass.bytes())
+                .map_err(|_| key_err(KeyProblem::WrongPassphrase))?;
             Zeroizing::new(doc.as_bytes().to_vec())
         }
         "EC PRIVATE KEY" | "RSA PRIVATE KEY" => {
-            return Err(key_err(format!(
-                "a \"{}\" key: CA keys are P-256 PKCS#8; convert with `openssl pkcs8 -topk8 -in {} -out NEW`",
-                block.tag(),
-                path.display()
-            )))
+            return Err(key_err(KeyProblem::NotPkcs8 {
+                label: block.tag().to_owned(),
+                path: path.to_owned(),
+            }))
         }
         other => {
-            return Err(key_err(format!(
-                "a PEM \"{other}\" block, not a private key (expected \"PRIVATE KEY\" or \"ENCRYPTED PRIVATE KEY\")"
-            )))
+            return Err(key_err(KeyProblem::NotAKey {
+                label: other.to_owned(),
+            }))
         }
     };
-    let key = KeyPair::try_from(der.as_slice())
-        .map_err(|e| key_err(format!("not a usable private key: {e}")))?;
+    let key = KeyPair::try_from(der.as_slice()).map_err(|e| key_err(KeyProblem::Unusable(e)))?;
     if key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
-        return Err(key_err(
-            "not a P-256 key: CA keys are ECDSA P-256 (ecdsa-with-SHA256) only".into(),
-        ));
+        return Err(key_err(KeyProblem::NotP256));
     }
     Ok(key)
+}
+
+/// Reject key files that group or others can read.
+fn check_key_permissions(path: &Path) -> Result<(), IssueError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| io_err(path, "cannot read", e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(IssueError::Io {
+                path: path.display().to_string(),
+                message: format!(
+                    "private key is readable by group or others (mode {:o}): run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -231,10 +240,7 @@ mod tests {
         let back = load_key(&p, Some(&pass)).unwrap();
         assert_eq!(back.public_key_raw(), key.public_key_raw());
         let e = load_key(&p, None).unwrap_err().to_string();
-        assert!(
-            e.contains("encrypted") && e.contains("--password-file"),
-            "{e}"
-        );
+        assert!(e.contains("encrypted") && e.contains("passphrase"), "{e}");
         let wrong = Passphrase::new("wrong").unwrap();
         let e = load_key(&p, Some(&wrong)).unwrap_err().to_string();
         assert!(e.contains("wrong passphrase"), "{e}");

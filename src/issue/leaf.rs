@@ -276,13 +276,31 @@ fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issue::cadir::{CaDir, CaSigner};
+    use crate::issue::template::leaf_params;
     use crate::issue::ProviderCa;
     use crate::profile::{MappingFlags, Method, MimiMapping};
-    use rcgen::{
-        CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
-        ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, SerialNumber,
-    };
+    use rcgen::SerialNumber;
     use time::macros::datetime;
+
+    /// The issuing CA of a CA directory, and the template of its leaves.
+    struct Opened {
+        config: CaConfig,
+        issuing: CaSigner,
+        leaf_template: LeafTemplate,
+    }
+
+    fn opened(ca: &ProviderCa) -> Opened {
+        let dir = CaDir::open(ca.dir()).unwrap();
+        let config = dir.config().unwrap();
+        let (_, issuing) = dir.issuing_ca(None).unwrap();
+        let leaf_template = LeafTemplate::new(&issuing.der, &issuing.ski, &config).unwrap();
+        Opened {
+            config,
+            issuing,
+            leaf_template,
+        }
+    }
 
     /// A subject key as rcgen takes it.
     struct Point(Vec<u8>);
@@ -297,35 +315,15 @@ mod tests {
         }
     }
 
-    /// The TBSCertificate rcgen writes for the same leaf (how leaves were made before the
-    /// template), read back from the certificate it signs.
-    fn rcgen_tbs(ca: &ProviderCa, f: &LeafFields<'_>) -> Vec<u8> {
-        let mut p = CertificateParams::default();
-        p.distinguished_name = DistinguishedName::new();
+    /// The TBSCertificate rcgen writes for the same leaf from the library's one rcgen leaf
+    /// template ([`leaf_params`]), read back from the certificate it signs.
+    fn rcgen_tbs(ca: &Opened, f: &LeafFields<'_>) -> Vec<u8> {
+        let crl = ca.config.crl.as_ref().map(|c| c.url.as_str());
+        let mut p = leaf_params(f.sii, f.mapping, crl, f.not_before, f.not_after).unwrap();
         p.serial_number = Some(SerialNumber::from_slice(f.serial));
-        p.not_before = f.not_before;
-        p.not_after = f.not_after;
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(
-            oids::ID_KP_MIMI_MAPPING.arcs().to_vec(),
-        )];
-        p.use_authority_key_identifier_extension = true;
-        let san = f.sii.san_value().try_into().unwrap();
-        p.subject_alt_names = vec![match f.sii.kind() {
-            SiiKind::Email => rcgen::SanType::Rfc822Name(san),
-            _ => rcgen::SanType::URI(san),
-        }];
-        if let Some(crl) = &ca.config.crl {
-            p.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![crl.url.clone()],
-            }];
-        }
-        p.custom_extensions = vec![
-            CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der()),
-            CustomExtension::from_oid_content(oids::ID_PE_MIMI_MAPPING.arcs(), f.mapping.to_vec()),
-        ];
-        let cert = p.signed_by(&Point(f.point.to_vec()), &ca.issuer).unwrap();
+        let cert = p
+            .signed_by(&Point(f.point.to_vec()), &ca.issuing.issuer)
+            .unwrap();
         let (_, parsed) = X509Certificate::from_der(cert.der()).unwrap();
         parsed.tbs_certificate.as_ref().to_vec()
     }
@@ -368,6 +366,7 @@ mod tests {
                 datetime!(2026-11-26 09:00:00 UTC),
             )
             .unwrap();
+            let ca = opened(&ca);
             let tel = Sii::parse(if name == "with a CRL" { "+15555550100" } else { "+447700900123" }).unwrap();
             let email = Sii::parse("Alice.Example@chat-a.example").unwrap();
             let long_handle = format!("mimi://chat-a.example/u/{}", "h".repeat(300));
@@ -424,6 +423,7 @@ mod tests {
             datetime!(2026-11-26 09:00:00 UTC),
         )
         .unwrap();
+        let ca = opened(&ca);
         let sii = Sii::parse("+15555550100").unwrap();
         for point in [vec![0x04; 64], vec![0x02; 33], vec![0x03; 65]] {
             let err = ca

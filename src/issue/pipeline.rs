@@ -6,16 +6,17 @@ use std::sync::mpsc;
 
 use rcgen::{Issuer, KeyPair};
 use rusqlite::Transaction;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::ca::{
-    pre_issuance_check, random_serial, sign_err, subject_key, IssueRequest, Issued, KeyParts,
-    P256PublicKey, ProviderCa,
-};
+use super::cadir::{CaDir, CaSigner};
+use super::error::{sign_err, IssueError};
 use super::leaf::{self, LeafFields, LeafTemplate};
-use super::{CaConfig, IssueError};
-use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
-use crate::sii::{Sii, SiiKind};
+use super::request::{subject_key, IssueRequest, Issued, KeyParts, P256PublicKey};
+use super::rules::{self, IssuerValidity, LeafPlan};
+use super::template::random_serial;
+use super::CaConfig;
+use crate::profile::{self, serial_hex, MimiMapping};
+use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
 /// Where a stream's requests come from: `source(n)` gives up to `n` more (an `Err` entry is
@@ -42,7 +43,20 @@ struct Prepared {
     rowid: i64,
 }
 
-impl ProviderCa {
+/// What issuing reads and writes of an open provider CA: its directory (for the lock), its
+/// store, and the issuing CA with its config and leaf template.
+pub(crate) struct Pipeline<'a> {
+    pub(crate) dir: &'a CaDir,
+    pub(crate) store: &'a mut IssuanceStore,
+    pub(crate) config: &'a CaConfig,
+    pub(crate) issuing: &'a CaSigner,
+    /// The issuing CA's PEM, the second half of every chain.
+    pub(crate) ca_pem: &'a str,
+    /// What every leaf of the issuing CA shares, encoded once.
+    pub(crate) template: &'a LeafTemplate,
+}
+
+impl Pipeline<'_> {
     /// Issue a stream of requests in sub-batches of up to [`STAGE`]: `source(n)` gives up to
     /// `n` more (an `Err` entry is a request that could not be read: it is answered with
     /// its error, in its place; an empty vector ends the stream), `clock` the time for each
@@ -61,7 +75,7 @@ impl ProviderCa {
     }
 
     /// [`Self::issue_stream`] with `turn_len` sub-batches a turn.
-    fn issue_in_turns(
+    pub(crate) fn issue_in_turns(
         &mut self,
         turn_len: usize,
         source: &mut Source<'_>,
@@ -73,7 +87,7 @@ impl ProviderCa {
         // `issue` waiting behind a long batch waits seconds, not the whole batch.
         let mut exhausted = false;
         while !exhausted {
-            let _lock = crate::store::IssueLock::acquire(&self.dir)?;
+            let _lock = self.dir.lock()?;
             self.refuse_if_revoked()?;
             let mut taken = 0;
             let mut turn = |n: usize| {
@@ -93,14 +107,7 @@ impl ProviderCa {
     /// A revoked issuing CA signs nothing more (read per turn: `revoke --issuing-ca` may
     /// have run in another process since this CA was opened).
     fn refuse_if_revoked(&self) -> Result<(), IssueError> {
-        match self.store.get(&self.ca_serial)? {
-            Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
-                serial: row.serial,
-                revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
-                reason: row.revocation_reason.unwrap_or_default(),
-            }),
-            _ => Ok(()),
-        }
+        rules::check_issuer_not_revoked(self.store.get(&self.issuing.serial)?.as_ref())
     }
 
     /// One turn of [`Self::issue_stream`], under the issuing lock: reservations never
@@ -121,18 +128,20 @@ impl ProviderCa {
         sink: &mut Sink<'_>,
     ) -> Result<(), IssueError> {
         let ctx = PrepareCtx {
-            config: &self.config,
-            ca_not_before: self.ca_not_before,
-            ca_not_after: self.ca_not_after,
-            ca_serial: &self.ca_serial,
+            config: self.config,
+            issuer: IssuerValidity {
+                not_before: self.issuing.not_before,
+                not_after: self.issuing.not_after,
+            },
+            ca_serial: &self.issuing.serial,
         };
-        let ca_pem = self.ca_pem.as_str();
+        let ca_pem = self.ca_pem;
         let signer = LeafSigner {
-            issuer: &self.issuer,
-            template: &self.leaf_template,
+            issuer: &self.issuing.issuer,
+            template: self.template,
             ca_pem,
         };
-        let store = &mut self.store;
+        let store = &mut *self.store;
         let store_path = store.path();
         let parallel = rayon::current_num_threads() > 1;
         let stopped = |what: &str, why: &str| {
@@ -301,19 +310,19 @@ fn replay_answer(
     }))
 }
 
-/// Requests per sub-batch (one store transaction) in [`ProviderCa::issue_stream`]. In a
+/// Requests per sub-batch (one store transaction) in [`Pipeline::issue_stream`]. In a
 /// large store each leaf's inserts into the serial, request-id and SII indexes land on
 /// random pages, and a transaction writes every page it touches to the log (and a
 /// checkpoint again to the database): the more leaves a transaction holds, the more of
-/// them share pages. 4,096 keeps the five sub-batches in flight at about 100 MB
-/// (BENCHMARKS.md, second round, has the measurements).
+/// them share pages; larger would hold more memory in the sub-batches in flight
+/// (BENCHMARKS.md, "Constants and their measurements").
 const STAGE: usize = 4096;
 
 /// The first sub-batch of a pipeline holds [`FIRST_STAGE`] requests and each next one twice
 /// as many, up to [`STAGE`]. Until the pipeline is full nothing overlaps: the first
 /// reservation commits before anything is signed, and the first signing runs before
-/// anything is stored. Small first sub-batches keep that wait short; a batch of 16,384
-/// spent about a tenth of its time filling the pipeline with 4,096 from the start.
+/// anything is stored. Small first sub-batches keep that wait short (BENCHMARKS.md,
+/// "Constants and their measurements").
 const FIRST_STAGE: usize = 512;
 
 /// The length of sub-batch `k` (from 0) of a pipeline.
@@ -321,7 +330,7 @@ fn stage_len(k: usize) -> usize {
     (FIRST_STAGE << k.min(8)).min(STAGE)
 }
 
-/// Sub-batches per turn of the issuing lock in [`ProviderCa::issue_stream`]: 56,832
+/// Sub-batches per turn of the issuing lock in [`Pipeline::issue_stream`]: 56,832
 /// requests (the first four sub-batches are shorter, see [`stage_len`]), a few seconds.
 const TURN: usize = 16;
 
@@ -458,7 +467,7 @@ impl Stage {
                             .map(|signature| leaf::certificate(&tbs, &signature))
                             .map_err(sign_err)
                     })
-                    .and_then(|der| pre_issuance_check(&der).map(|_| der))
+                    .and_then(|der| rules::check_signed_leaf(&der).map(|_| der))
                     .map(|der| {
                         let chain = chain_pem(&der, ca_pem);
                         (der, chain)
@@ -580,9 +589,9 @@ fn stored_answer(
 }
 
 /// Sub-batches between being sent to the store thread and being handed out in
-/// [`ProviderCa::issue_stream`]: one reserved and waiting, one being signed, one signed and
+/// [`Pipeline::issue_stream`]: one reserved and waiting, one being signed, one signed and
 /// waiting to be stored, one stored and waiting to be handed out. With the one being
-/// prepared, five of up to [`STAGE`] requests each: about 100 MB.
+/// prepared, five of up to [`STAGE`] requests each.
 const IN_FLIGHT: usize = 4;
 
 /// What the store thread of a pipeline is given to do, in order.
@@ -603,7 +612,7 @@ enum ToStore {
 /// If a transaction fails, nothing of it stays; the signed sub-batches are then stored
 /// alone (what was signed is kept) and handed back, followed by the error. A savepoint
 /// would do the same in one go, but SQLite then copies every page the reservation touches
-/// into a statement journal, about a tenth of this thread's work in a large store.
+/// into a statement journal (BENCHMARKS.md, "Constants and their measurements").
 ///
 /// At the end of a pipeline that stored at least a full sub-batch, the log is folded into
 /// the database while the last results are handed out (closing the store would do it
@@ -717,15 +726,14 @@ fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
     out
 }
 
-/// The parts of a [`ProviderCa`] that preparing a leaf reads.
+/// The parts of a [`Pipeline`] that preparing a leaf reads.
 struct PrepareCtx<'a> {
     config: &'a CaConfig,
-    ca_not_before: OffsetDateTime,
-    ca_not_after: OffsetDateTime,
+    issuer: IssuerValidity,
     ca_serial: &'a String,
 }
 
-/// The parts of a [`ProviderCa`] that writing and signing a leaf reads.
+/// The parts of a [`Pipeline`] that writing and signing a leaf reads.
 #[derive(Clone, Copy)]
 struct LeafSigner<'a> {
     issuer: &'a Issuer<'static, KeyPair>,
@@ -736,82 +744,12 @@ struct LeafSigner<'a> {
 
 impl PrepareCtx<'_> {
     fn prepare(&self, req: &IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {
-        let config = &self.config;
-        // First: for a number no country has, "outside the scope" would not say what is wrong.
-        super::numbers::check_number(&req.sii, config.numbers)?;
-        if !config.scope.permits(&req.sii) {
-            return Err(IssueError::OutOfScope {
-                sii: req.sii.canonical(),
-                scope: config.scope.to_string(),
-            });
-        }
-        if now < self.ca_not_before || now >= self.ca_not_after {
-            return Err(IssueError::IssuerNotValid {
-                now: rfc3339(now),
-                not_before: rfc3339(self.ca_not_before),
-                not_after: rfc3339(self.ca_not_after),
-            });
-        }
-        let validity = req.validity.unwrap_or(config.validity.leaf_default);
-        if validity > config.validity.leaf_max {
-            return Err(IssueError::ValidityTooLong {
-                requested: validity.to_string(),
-                max: config.validity.leaf_max.to_string(),
-            });
-        }
-        if validity.duration() < Duration::SECOND {
-            return Err(IssueError::ValidityTooShort {
-                requested: validity.to_string(),
-            });
-        }
-        let not_after = now + validity.duration();
-        if not_after > self.ca_not_after {
-            return Err(IssueError::OutlivesIssuer {
-                not_after: rfc3339(not_after),
-                ca_not_after: rfc3339(self.ca_not_after),
-            });
-        }
-        let validated_at = req.validated_at.unwrap_or(now);
-        let validated_at = validated_at.replace_nanosecond(0).unwrap_or(validated_at);
-        if validated_at > now {
-            return Err(IssueError::ValidatedInFuture {
-                given: rfc3339(validated_at),
-                now: rfc3339(now),
-            });
-        }
-        let max_age = config.validity.max_validation_age.duration();
-        if validated_at + max_age < not_after {
-            let fits = validated_at + max_age - now;
-            return Err(IssueError::ValidationTooOld {
-                validated_at: rfc3339(validated_at),
-                max_age: config.validity.max_validation_age.to_string(),
-                stale_at: rfc3339(validated_at + max_age),
-                fits: if fits.is_positive() {
-                    format!("ask for --validity {} or less, or ", Span::new(fits))
-                } else {
-                    String::new()
-                },
-            });
-        }
-        if let Some(h) = &req.handle {
-            if h.is_empty() || h.len() > 1024 || h.chars().any(char::is_control) {
-                return Err(IssueError::Request(format!(
-                    "handle {h:?} must be 1 to 1024 bytes of text without control characters"
-                )));
-            }
-            profile::check_handle(h, &config.provider)?;
-        }
-        if let Some(id) = &req.request_id {
-            if id.is_empty() || id.len() > 256 {
-                return Err(IssueError::Request(
-                    "a request id must be 1 to 256 bytes".into(),
-                ));
-            }
-        }
-        let method = req.method.unwrap_or(match req.sii.kind() {
-            SiiKind::Email => Method::EmailOtp,
-            _ => Method::SmsOtp,
-        });
+        let config = self.config;
+        let LeafPlan {
+            not_after,
+            validated_at,
+            method,
+        } = rules::check_request(req, config, self.issuer, now)?;
         let KeyParts {
             spki_der,
             private_key_pem: key_pem,
@@ -861,6 +799,7 @@ impl PrepareCtx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issue::ProviderCa;
 
     /// Sub-batch lengths: doubling from FIRST_STAGE up to STAGE, and a turn of TURN of them
     /// is the 56,832 requests the docs (lock.rs, README) promise.
@@ -906,7 +845,8 @@ mod tests {
             out.extend(results);
             Ok(())
         };
-        ca.issue_in_turns(1, &mut source, &|| now, &mut sink)
+        ca.pipeline()
+            .issue_in_turns(1, &mut source, &|| now, &mut sink)
             .unwrap();
         // Three requests a turn: four turns with requests, and a last call that finds none.
         assert_eq!(calls, 5);
@@ -975,17 +915,19 @@ mod tests {
         }
     }
 
-    /// Run `source` through [`ProviderCa::issue_stream`]: the leaves handed out (every
+    /// Run `source` through [`Pipeline::issue_stream`]: the leaves handed out (every
     /// result must be one), and how the call ended.
     fn stream_leaves(
         ca: &mut ProviderCa,
         mut source: impl FnMut(usize) -> Result<Vec<Result<IssueRequest, IssueError>>, IssueError>,
     ) -> (Vec<Issued>, Result<(), IssueError>) {
         let mut out = Vec::new();
-        let ended = ca.issue_stream(&mut source, &OffsetDateTime::now_utc, &mut |results| {
-            out.extend(results.into_iter().map(Result::unwrap));
-            Ok(())
-        });
+        let ended =
+            ca.pipeline()
+                .issue_stream(&mut source, &OffsetDateTime::now_utc, &mut |results| {
+                    out.extend(results.into_iter().map(Result::unwrap));
+                    Ok(())
+                });
         (out, ended)
     }
 
@@ -1030,6 +972,7 @@ mod tests {
         let mut calls = 0;
         let mut handed_out = std::collections::BTreeSet::new();
         let err = ca
+            .pipeline()
             .issue_stream(
                 &mut counted_source(2, 40, false),
                 &OffsetDateTime::now_utc,

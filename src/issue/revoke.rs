@@ -12,7 +12,8 @@
 //!
 //! An issuing CA is revoked only when asked for explicitly ([`RevocationTarget::IssuingCa`],
 //! `revoke --issuing-ca`), because revoking it withdraws every attestation it signed. It is
-//! listed on the CRL the provider root signs ([`ProviderCa::root_crl_with`], `crl --root`),
+//! listed on the CRL the provider root signs
+//! ([`ProviderCa::root_crl_with`](super::ProviderCa::root_crl_with), `crl --root`),
 //! which relying platforms need under `revocation: chain`. Reasons for an issuing CA:
 //!
 //! | reason | CRLReason | why |
@@ -31,13 +32,13 @@ use std::str::FromStr;
 use rcgen::{CertificateRevocationListParams, RevocationReason, RevokedCertParams, SerialNumber};
 use time::OffsetDateTime;
 
-use super::ca::{cert_ski, sign_err};
-use super::ca::{read_text, CONFIG, ROOT_PEM};
-use super::{CaConfig, IssueError, Passphrase, ProviderCa};
-use crate::profile::serial_hex;
+use std::path::Path;
+
+use super::cadir::{CaDir, CaSigner};
+use super::error::{sign_err, IssueError, RevokeRefusal};
+use super::{CaConfig, CrlConfig};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
-use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Why an attestation is revoked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -229,33 +230,41 @@ fn serial_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// A CA directory opened for revocation only: its issuance store, no keys. Marking a leaf
-/// revoked needs no signature (the CRL that publishes it does), so `revoke` works on a CA
-/// whose keys are encrypted without asking for the passphrase.
+/// A CA directory opened for its records only: its issuance store, no keys. Marking a
+/// certificate revoked needs no signature (the CRL that publishes it does), so revoking
+/// works on a CA whose keys are encrypted without asking for the passphrase. A
+/// [`ProviderCa`](super::ProviderCa) holds one ([`ProviderCa::records`](super::ProviderCa::records)).
 pub struct CaRecords {
-    dir: std::path::PathBuf,
+    dir: CaDir,
     store: IssuanceStore,
 }
 
 impl CaRecords {
     /// Open the store of the CA directory `dir`.
-    pub fn open(dir: &std::path::Path) -> Result<CaRecords, IssueError> {
-        for name in [super::ca::CONFIG, super::ca::CA_PEM] {
-            if !dir.join(name).is_file() {
-                return Err(IssueError::NotCaDir {
-                    dir: dir.display().to_string(),
-                    missing: if dir.is_dir() {
-                        name.into()
-                    } else {
-                        "the directory itself".into()
-                    },
-                });
-            }
-        }
-        Ok(CaRecords {
-            dir: dir.to_owned(),
-            store: IssuanceStore::open(&dir.join(crate::store::STORE_FILE))?,
-        })
+    pub fn open(dir: &Path) -> Result<CaRecords, IssueError> {
+        let dir = CaDir::open_records(dir)?;
+        let store = dir.open_store()?;
+        Ok(CaRecords { dir, store })
+    }
+
+    /// The records of `dir`, whose store is already open.
+    pub(super) fn with_store(dir: CaDir, store: IssuanceStore) -> CaRecords {
+        CaRecords { dir, store }
+    }
+
+    /// The issuance store.
+    pub fn store(&self) -> &IssuanceStore {
+        &self.store
+    }
+
+    /// The CA directory.
+    pub(super) fn dir(&self) -> &CaDir {
+        &self.dir
+    }
+
+    /// The CA directory and the store, to write to.
+    pub(super) fn parts(&mut self) -> (&CaDir, &mut IssuanceStore) {
+        (&self.dir, &mut self.store)
     }
 
     /// Revoke the leaf with this serial. Revoking it again reports the first revocation
@@ -266,316 +275,71 @@ impl CaRecords {
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<RevokeOutcome, IssueError> {
-        revoke_serial(&self.dir, &mut self.store, serial, reason, now)
-    }
-
-    /// Revoke every live (issued, unexpired) leaf of this SII.
-    pub fn revoke_sii(
-        &mut self,
-        sii: &Sii,
-        reason: RevokeReason,
-        now: OffsetDateTime,
-    ) -> Result<Vec<RevokeOutcome>, IssueError> {
-        revoke_sii(&mut self.store, sii, reason, now)
-    }
-
-    /// Revoke the issuing CA with this serial (current or retired); see
-    /// [`ProviderCa::revoke_issuing_ca`].
-    pub fn revoke_issuing_ca(
-        &mut self,
-        serial: &str,
-        reason: RevokeReason,
-        now: OffsetDateTime,
-    ) -> Result<IssuingCaRevocation, IssueError> {
-        let current = current_ca_serial(&self.dir)?;
-        revoke_issuing_ca(&self.dir, &mut self.store, &current, serial, reason, now)
-    }
-}
-
-/// Serial of the current issuing CA (`ca.pem`).
-fn current_ca_serial(dir: &std::path::Path) -> Result<String, IssueError> {
-    use rustls_pki_types::pem::PemObject;
-    let path = dir.join(super::ca::CA_PEM);
-    let pem = read_text(&path, dir)?;
-    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
-        .map_err(|e| e.to_string())
-        .and_then(|der| super::ca::cert_facts(&der))
-        .map(|(serial, _, _)| serial)
-        .map_err(|e| IssueError::Io {
-            path: path.display().to_string(),
-            message: format!("not a readable certificate: {e}"),
-        })
-}
-
-fn find_row(
-    dir: &std::path::Path,
-    store: &IssuanceStore,
-    serial: &str,
-) -> Result<StoredCert, IssueError> {
-    let serial = normalize_serial(serial)?;
-    store.get(&serial)?.ok_or_else(|| {
-        IssueError::Request(format!(
-            "serial {serial} was not issued by this CA (it is not in {}): check the serial and the --ca directory",
-            dir.join("store.db").display()
-        ))
-    })
-}
-
-fn revoke_serial(
-    dir: &std::path::Path,
-    store: &mut IssuanceStore,
-    serial: &str,
-    reason: RevokeReason,
-    now: OffsetDateTime,
-) -> Result<RevokeOutcome, IssueError> {
-    let row = find_row(dir, store, serial)?;
-    revoke_row(store, row, reason, RevocationTarget::Attestation, now)
-}
-
-fn revoke_issuing_ca(
-    dir: &std::path::Path,
-    store: &mut IssuanceStore,
-    current_serial: &str,
-    serial: &str,
-    reason: RevokeReason,
-    now: OffsetDateTime,
-) -> Result<IssuingCaRevocation, IssueError> {
-    let row = find_row(dir, store, serial)?;
-    let not_after = row.not_after;
-    let outcome = revoke_row(store, row, reason, RevocationTarget::IssuingCa, now)?;
-    let live_attestations = store.count_live_leaves_of_issuer(&outcome.serial, now)?;
-    Ok(IssuingCaRevocation {
-        current: outcome.serial == current_serial,
-        outcome,
-        live_attestations,
-        not_after,
-    })
-}
-
-fn revoke_sii(
-    store: &mut IssuanceStore,
-    sii: &Sii,
-    reason: RevokeReason,
-    now: OffsetDateTime,
-) -> Result<Vec<RevokeOutcome>, IssueError> {
-    let rows: Vec<StoredCert> = store.live_leaves_of(&sii.canonical(), now)?;
-    rows.into_iter()
-        .map(|r| revoke_row(store, r, reason, RevocationTarget::Attestation, now))
-        .collect()
-}
-
-fn revoke_row(
-    store: &mut IssuanceStore,
-    row: StoredCert,
-    reason: RevokeReason,
-    target: RevocationTarget,
-    now: OffsetDateTime,
-) -> Result<RevokeOutcome, IssueError> {
-    match (row.kind, target) {
-        (CertKind::Root, _) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is the provider's root certificate, a trust anchor: it is never revoked (a CRL it signed about itself would prove nothing); if it must not be trusted any more, ask relying platforms to remove it from their trust lists and create a new CA with `ca init`",
-                row.serial
-            )))
-        }
-        (CertKind::Ca, RevocationTarget::Attestation) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is the provider's issuing CA certificate, not an attestation: CA certificates are not revoked with this command; to revoke the issuing CA (and with it every attestation it signed) add --issuing-ca",
-                row.serial
-            )))
-        }
-        (CertKind::Leaf, RevocationTarget::IssuingCa) => {
-            return Err(IssueError::Request(format!(
-                "serial {} is an attestation, not an issuing CA: drop --issuing-ca to revoke it",
-                row.serial
-            )))
-        }
-        _ => {}
-    }
-    if !reason.applies_to(target) {
-        return Err(IssueError::Request(format!(
-            "reason {reason} describes a user, not a CA: revoke an issuing CA for key-compromise, superseded or unspecified"
-        )));
-    }
-    match row.status {
-        CertStatus::Revoked => {
-            return Ok(RevokeOutcome {
-                serial: row.serial,
-                sii: row.sii,
-                already: Some((
-                    row.revoked_at.unwrap_or(now),
-                    row.revocation_reason.unwrap_or_default(),
-                )),
-            })
-        }
-        CertStatus::Issued => {}
-        other => {
-            return Err(IssueError::Request(format!(
-                "serial {} was never issued (status {other}): there is nothing to revoke",
-                row.serial
-            )))
-        }
-    }
-    let now = now.replace_nanosecond(0).unwrap_or(now);
-    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
-    Ok(RevokeOutcome {
-        serial: row.serial,
-        sii: row.sii,
-        already: None,
-    })
-}
-
-impl ProviderCa {
-    /// Revoke the leaf with this serial. Revoking it again reports the first revocation
-    /// and changes nothing.
-    pub fn revoke_serial(
-        &mut self,
-        serial: &str,
-        reason: RevokeReason,
-        now: OffsetDateTime,
-    ) -> Result<RevokeOutcome, IssueError> {
-        let dir = self.dir().to_owned();
-        revoke_serial(&dir, &mut self.store, serial, reason, now)
-    }
-
-    /// Revoke every live (issued, unexpired) leaf of this SII.
-    pub fn revoke_sii(
-        &mut self,
-        sii: &Sii,
-        reason: RevokeReason,
-        now: OffsetDateTime,
-    ) -> Result<Vec<RevokeOutcome>, IssueError> {
-        revoke_sii(&mut self.store, sii, reason, now)
-    }
-
-    /// Revoke the issuing CA with this serial, the current one or one retired by
-    /// `ca rotate`: every attestation it signed stops being accepted by relying platforms
-    /// that check `revocation: chain` once they have the next root CRL
-    /// ([`ProviderCa::root_crl_with`]). Nothing is issued under a revoked issuing CA
-    /// ([`IssueError::IssuerRevoked`]); when it is the current one, `ca rotate` makes a new
-    /// one. The root and attestations are refused. Revoking it again reports the first
-    /// revocation and changes nothing. Needs no key.
-    pub fn revoke_issuing_ca(
-        &mut self,
-        serial: &str,
-        reason: RevokeReason,
-        now: OffsetDateTime,
-    ) -> Result<IssuingCaRevocation, IssueError> {
-        let dir = self.dir().to_owned();
-        let current = self.ca_serial.clone();
-        revoke_issuing_ca(&dir, &mut self.store, &current, serial, reason, now)
-    }
-
-    /// Sign a new CRL for the current issuing CA: every revoked, unexpired leaf it issued,
-    /// with the next CRL number (kept in the store, strictly increasing). Refused
-    /// ([`IssueError::IssuerCompromised`]) when that CA was revoked for key-compromise.
-    pub fn crl(&mut self, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
-        if let Some(row) = compromised(&self.store, &self.ca_serial)? {
-            return Err(IssueError::IssuerCompromised {
-                serial: row.serial,
-                revoked_at: row.revoked_at.map(super::ca::rfc3339).unwrap_or_default(),
-            });
-        }
-        let (serial, ski) = (self.ca_serial.clone(), self.ca_ski.clone());
-        let issuer = &self.issuer;
-        sign_crl(
+        let row = self.find_row(serial)?;
+        revoke_row(
             &mut self.store,
-            &self.config,
-            issuer,
-            &serial,
-            ski,
+            row,
+            reason,
             RevocationTarget::Attestation,
             now,
         )
     }
 
-    /// A root CRL for a CA directory whose keys are not encrypted; see
-    /// [`ProviderCa::root_crl_with`].
-    pub fn root_crl(dir: &std::path::Path, now: OffsetDateTime) -> Result<SignedCrl, IssueError> {
-        Self::root_crl_with(dir, now, None)
+    /// Revoke every live (issued, unexpired) leaf of this SII.
+    pub fn revoke_sii(
+        &mut self,
+        sii: &Sii,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RevokeOutcome>, IssueError> {
+        let rows: Vec<StoredCert> = self.store.live_leaves_of(&sii.canonical(), now)?;
+        rows.into_iter()
+            .map(|r| {
+                revoke_row(
+                    &mut self.store,
+                    r,
+                    reason,
+                    RevocationTarget::Attestation,
+                    now,
+                )
+            })
+            .collect()
     }
 
-    /// Sign a CRL with the provider root (`root.key`, decrypted under `passphrase`): every
-    /// revoked, unexpired issuing CA of this root, the root's subjectKeyIdentifier as its
-    /// authorityKeyIdentifier, the next CRL number from the store, and thisUpdate/nextUpdate
-    /// from `crl.lifetime`. Relying platforms need it under `revocation: chain`. Needs
-    /// neither `ca.key` nor the issuing CA's passphrase-protected key to be usable: only the
-    /// root's key, as for `ca rotate`.
-    pub fn root_crl_with(
-        dir: &std::path::Path,
+    /// Revoke the issuing CA with this serial, the current one or one retired by
+    /// `ca rotate`: every attestation it signed stops being accepted by relying platforms
+    /// that check `revocation: chain` once they have the next root CRL
+    /// ([`ProviderCa::root_crl_with`](super::ProviderCa::root_crl_with)). Nothing is issued
+    /// under a revoked issuing CA ([`IssueError::IssuerRevoked`]); when it is the current
+    /// one, `ca rotate` makes a new one. The root and attestations are refused. Revoking it
+    /// again reports the first revocation and changes nothing. Needs no key.
+    pub fn revoke_issuing_ca(
+        &mut self,
+        serial: &str,
+        reason: RevokeReason,
         now: OffsetDateTime,
-        passphrase: Option<&Passphrase>,
-    ) -> Result<SignedCrl, IssueError> {
-        Self::root_crl_using(dir, now, passphrase, super::RootKey::InCaDir)
-    }
-
-    /// [`ProviderCa::root_crl_with`] with the provider root's key read from `root_key` (for
-    /// a root key kept offline, outside the CA directory).
-    pub fn root_crl_using(
-        dir: &std::path::Path,
-        now: OffsetDateTime,
-        passphrase: Option<&Passphrase>,
-        root_key: super::RootKey<'_>,
-    ) -> Result<SignedCrl, IssueError> {
-        let mut records = CaRecords::open(dir)?;
-        let config_path = dir.join(CONFIG);
-        let config = CaConfig::from_yaml(
-            &read_text(&config_path, dir)?,
-            &config_path.display().to_string(),
-        )?;
-        let root_pem = read_text(&dir.join(ROOT_PEM), dir)?;
-        let now = now.replace_nanosecond(0).unwrap_or(now);
-        let root =
-            super::lifecycle::load_root(dir, &root_pem, passphrase, root_key, "a root CRL", now)?;
-        sign_crl(
-            &mut records.store,
-            &config,
-            &root.issuer,
-            &root.serial,
-            root.ski,
+    ) -> Result<IssuingCaRevocation, IssueError> {
+        let current = self.dir.current_ca_serial()?;
+        let row = self.find_row(serial)?;
+        let not_after = row.not_after;
+        let outcome = revoke_row(
+            &mut self.store,
+            row,
+            reason,
             RevocationTarget::IssuingCa,
             now,
-        )
+        )?;
+        let live_attestations = self
+            .store
+            .count_live_leaves_of_issuer(&outcome.serial, now)?;
+        Ok(IssuingCaRevocation {
+            current: outcome.serial == current,
+            outcome,
+            live_attestations,
+            not_after,
+        })
     }
 
-    /// CRLs for every issuing CA that is still valid: the current one first, then those
-    /// retired by `ca rotate` (their leaves are accepted until they expire, so their CRLs
-    /// must keep coming). A retired CA revoked for key-compromise gets none: nothing is
-    /// signed with a key declared compromised, and the root CRL listing it is what withdraws
-    /// its leaves ([`ProviderCa::compromised_issuing_cas`] lists them). When the current CA
-    /// was revoked for key-compromise, nothing is signed ([`IssueError::IssuerCompromised`]).
-    pub fn crls(&mut self, now: OffsetDateTime) -> Result<Vec<SignedCrl>, IssueError> {
-        let mut out = vec![self.crl(now)?];
-        for (der, key) in super::lifecycle::previous_issuers(self.dir(), self.passphrase.as_ref())?
-        {
-            let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
-                IssueError::Sign(format!("a retired issuing CA is unreadable: {e}"))
-            })?;
-            if cert.validity().not_after.to_datetime() <= now {
-                continue;
-            }
-            let serial = serial_hex(cert.raw_serial());
-            if compromised(&self.store, &serial)?.is_some() {
-                continue;
-            }
-            let ski = cert_ski(&cert).unwrap_or_default();
-            let issuer =
-                rcgen::Issuer::from_ca_cert_der(&der.clone().into(), key).map_err(sign_err)?;
-            out.push(sign_crl(
-                &mut self.store,
-                &self.config,
-                &issuer,
-                &serial,
-                ski,
-                RevocationTarget::Attestation,
-                now,
-            )?);
-        }
-        Ok(out)
-    }
-}
-
-impl ProviderCa {
     /// The unexpired issuing CAs of this CA directory revoked for key-compromise, oldest
     /// first: `crl` signs nothing with their keys, and only the root CRL listing them
     /// withdraws their attestations (under `revocation: chain`).
@@ -590,6 +354,73 @@ impl ProviderCa {
             .filter(|r| is_compromised(r) && r.not_after > now)
             .collect())
     }
+
+    /// The store row of `serial` (as a person wrote it).
+    fn find_row(&self, serial: &str) -> Result<StoredCert, IssueError> {
+        let serial = normalize_serial(serial)?;
+        self.store
+            .get(&serial)?
+            .ok_or_else(|| IssueError::UnknownSerial {
+                serial,
+                store: self.dir.store_path(),
+            })
+    }
+}
+
+fn revoke_row(
+    store: &mut IssuanceStore,
+    row: StoredCert,
+    reason: RevokeReason,
+    target: RevocationTarget,
+    now: OffsetDateTime,
+) -> Result<RevokeOutcome, IssueError> {
+    let refused = match (row.kind, target) {
+        (CertKind::Root, _) => Some(RevokeRefusal::Root {
+            serial: row.serial.clone(),
+        }),
+        (CertKind::Ca, RevocationTarget::Attestation) => {
+            Some(RevokeRefusal::IssuingCaAsAttestation {
+                serial: row.serial.clone(),
+            })
+        }
+        (CertKind::Leaf, RevocationTarget::IssuingCa) => {
+            Some(RevokeRefusal::AttestationAsIssuingCa {
+                serial: row.serial.clone(),
+            })
+        }
+        _ if !reason.applies_to(target) => Some(RevokeRefusal::ReasonNotForCa { reason }),
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        return Err(refused.into());
+    }
+    match row.status {
+        CertStatus::Revoked => {
+            return Ok(RevokeOutcome {
+                serial: row.serial,
+                sii: row.sii,
+                already: Some((
+                    row.revoked_at.unwrap_or(now),
+                    row.revocation_reason.unwrap_or_default(),
+                )),
+            })
+        }
+        CertStatus::Issued => {}
+        status => {
+            return Err(RevokeRefusal::NeverIssued {
+                serial: row.serial,
+                status,
+            }
+            .into())
+        }
+    }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
+    Ok(RevokeOutcome {
+        serial: row.serial,
+        sii: row.sii,
+        already: None,
+    })
 }
 
 fn is_compromised(row: &StoredCert) -> bool {
@@ -599,18 +430,19 @@ fn is_compromised(row: &StoredCert) -> bool {
 }
 
 /// The store row of the issuing CA `serial` when it was revoked for key-compromise.
-fn compromised(store: &IssuanceStore, serial: &str) -> Result<Option<StoredCert>, IssueError> {
+pub(super) fn compromised(
+    store: &IssuanceStore,
+    serial: &str,
+) -> Result<Option<StoredCert>, IssueError> {
     Ok(store.get(serial)?.filter(is_compromised))
 }
 
 /// Sign the CRL of one issuer: every revoked, unexpired certificate it signed (`listed`
 /// says which kind, for the reason codes), the next CRL number from the store.
-fn sign_crl(
+pub(super) fn sign_crl(
     store: &mut IssuanceStore,
-    config: &super::CaConfig,
-    issuer: &rcgen::Issuer<'_, rcgen::KeyPair>,
-    issuer_serial: &str,
-    ski: Vec<u8>,
+    config: &CaConfig,
+    signer: &CaSigner,
     listed: RevocationTarget,
     now: OffsetDateTime,
 ) -> Result<SignedCrl, IssueError> {
@@ -619,10 +451,10 @@ fn sign_crl(
         .crl
         .as_ref()
         .map(|c| c.lifetime)
-        .unwrap_or_else(super::config::CrlConfig::default_lifetime);
+        .unwrap_or_else(CrlConfig::default_lifetime);
     let next_update = now + lifetime.duration();
     let revoked: Vec<RevokedCertParams> = store
-        .revoked_entries(issuer_serial, now)?
+        .revoked_entries(&signer.serial, now)?
         .into_iter()
         .map(|e| RevokedCertParams {
             serial_number: SerialNumber::from_slice(&serial_bytes(&e.serial)),
@@ -643,14 +475,14 @@ fn sign_crl(
         crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
         issuing_distribution_point: None,
         revoked_certs: revoked,
-        key_identifier_method: rcgen::KeyIdMethod::PreSpecified(ski),
+        key_identifier_method: rcgen::KeyIdMethod::PreSpecified(signer.ski.clone()),
     };
-    let crl = params.signed_by(issuer).map_err(sign_err)?;
+    let crl = params.signed_by(&signer.issuer).map_err(sign_err)?;
     Ok(SignedCrl {
         der: crl.der().to_vec(),
         pem: crl.pem().map_err(sign_err)?,
         number,
-        issuer_serial: issuer_serial.to_owned(),
+        issuer_serial: signer.serial.clone(),
         this_update: now,
         next_update,
         entries,

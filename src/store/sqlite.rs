@@ -251,9 +251,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
 /// pages all over them, and every page it touches goes to the write-ahead log and again to
 /// the database file at the checkpoint. Larger pages mean fewer pages, fewer levels and
 /// fewer writes for the same entries; larger still would make every small transaction (one
-/// `issue`, one `revoke`) write that much more (BENCHMARKS.md, third round, has the
-/// measurements). An existing store keeps the
-/// page size it was made with (see the README for converting one).
+/// `issue`, one `revoke`) write that much more (BENCHMARKS.md, "Constants and their
+/// measurements"). An existing store keeps the page size it was made with (see the README
+/// for converting one).
 const PAGE_SIZE: u32 = 16_384;
 
 /// How much the write-ahead log holds before a commit folds it into the database file.

@@ -73,10 +73,34 @@ fn renewal_refuses_a_stale_validation_and_says_what_fits() {
     let mut req = IssueRequest::new(Sii::parse("+15550000002").unwrap());
     req.validated_at = Some(now - Duration::days(26));
     // A 7-day leaf would go stale at day 30: refused, with the validity that fits.
-    let e = ca.issue(&req, now).unwrap_err().to_string();
+    let e = ca.issue(&req, now).unwrap_err();
     assert!(
-        e.contains("too old") && e.contains("ask for --validity 4d or less"),
+        matches!(&e, mimi_attest::IssueError::ValidationTooOld { fits: Some(f), .. } if f.to_string() == "4d"),
         "{e}"
+    );
+    let e = e.to_string();
+    assert!(
+        e.contains("too old") && e.contains("ask for a validity of 4d or less"),
+        "{e}"
+    );
+    // The command line words the same advice in its flags.
+    let validated = profile::rfc3339(now - Duration::days(26));
+    let o = run(&[
+        "issue",
+        "--ca",
+        tmp.path().join("ca").to_str().unwrap(),
+        "--sii",
+        "+15550000003",
+        "--validated-at",
+        &validated,
+        "--key-out",
+        tmp.path().join("k.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("too old") && stderr(&o).contains("ask for --validity 4d or less"),
+        "{}",
+        stderr(&o)
     );
     req.validity = Some("3d".parse().unwrap());
     let first = ca.issue(&req, now).unwrap();
@@ -207,18 +231,20 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     let (_, new_ca) = X509Certificate::from_der(&new_ca_der).unwrap();
     new_ca.verify_signature(Some(root.public_key())).unwrap();
     // Revoke one leaf of each generation; CRLs come for both issuers.
-    ca.revoke_serial(
-        &before.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    ca.revoke_serial(
-        &after.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    ca.records()
+        .revoke_serial(
+            &before.serial,
+            mimi_attest::issue::RevokeReason::Superseded,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    ca.records()
+        .revoke_serial(
+            &after.serial,
+            mimi_attest::issue::RevokeReason::Superseded,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
     let crls = ca.crls(OffsetDateTime::now_utc()).unwrap();
     assert_eq!(crls.len(), 2);
     let listed = |der: &[u8]| {

@@ -104,6 +104,7 @@ fn revoke_by_sii_takes_every_live_certificate() {
     let other = issue(&mut ca, "+15550000002");
     let now = OffsetDateTime::now_utc();
     let out = ca
+        .records()
         .revoke_sii(
             &Sii::parse("tel:+15550000001").unwrap(),
             RevokeReason::AccountClosed,
@@ -121,6 +122,7 @@ fn revoke_by_sii_takes_every_live_certificate() {
     );
     // Nothing live left: a second call revokes nothing.
     assert!(ca
+        .records()
         .revoke_sii(
             &Sii::parse("+15550000001").unwrap(),
             RevokeReason::AccountClosed,
@@ -146,9 +148,11 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
         .unwrap();
     let long = issue(&mut ca, "+15550000002");
     let kept = issue(&mut ca, "+15550000003");
-    ca.revoke_serial(&short.serial, RevokeReason::KeyCompromise, now)
+    ca.records()
+        .revoke_serial(&short.serial, RevokeReason::KeyCompromise, now)
         .unwrap();
-    ca.revoke_serial(&long.serial, RevokeReason::Unspecified, now)
+    ca.records()
+        .revoke_serial(&long.serial, RevokeReason::Unspecified, now)
         .unwrap();
     let c1 = ca.crl(now).unwrap();
     assert_eq!(c1.number, 1);
@@ -193,12 +197,13 @@ fn openssl_agrees_with_our_crl() {
     let mut ca = new_ca(tmp.path());
     let revoked = issue(&mut ca, "+15550000001");
     let good = issue(&mut ca, "+15550000002");
-    ca.revoke_serial(
-        &revoked.serial,
-        RevokeReason::SiiReassigned,
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    ca.records()
+        .revoke_serial(
+            &revoked.serial,
+            RevokeReason::SiiReassigned,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
     let crl = ca.crl(OffsetDateTime::now_utc()).unwrap();
     let p = |n: &str| tmp.path().join(n).display().to_string();
     std::fs::write(p("crl.pem"), &crl.pem).unwrap();

@@ -401,11 +401,13 @@ fn library_revoke_issuing_ca_and_root_crl() {
         .unwrap();
     let ca_serial = ca.store().issuing_cas().unwrap()[0].serial.clone();
     let r = ca
+        .records()
         .revoke_issuing_ca(&ca_serial, RevokeReason::Superseded, now)
         .unwrap();
     assert!(r.current && r.outcome.already.is_none());
     assert_eq!(r.live_attestations, 1);
     let again = ca
+        .records()
         .revoke_issuing_ca(&ca_serial, RevokeReason::KeyCompromise, now)
         .unwrap();
     assert_eq!(
@@ -418,6 +420,7 @@ fn library_revoke_issuing_ca_and_root_crl() {
     assert!(matches!(e, IssueError::IssuerRevoked { .. }), "{e}");
     // The attestation API still refuses the CA.
     assert!(ca
+        .records()
         .revoke_serial(&ca_serial, RevokeReason::Superseded, now)
         .is_err());
 
@@ -527,6 +530,7 @@ fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
     drop(ca);
     let mut ca = ProviderCa::rotate(&dir, now).unwrap();
     let r = ca
+        .records()
         .revoke_issuing_ca(&old, RevokeReason::Superseded, now)
         .unwrap();
     assert!(!r.current);

@@ -37,12 +37,13 @@ fn issue(ca: &mut ProviderCa, sii: &str) -> Issued {
 }
 
 fn revoke(ca: &mut ProviderCa, leaf: &Issued) {
-    ca.revoke_serial(
-        &leaf.serial,
-        RevokeReason::SiiReassigned,
-        now() - Duration::days(5),
-    )
-    .unwrap();
+    ca.records()
+        .revoke_serial(
+            &leaf.serial,
+            RevokeReason::SiiReassigned,
+            now() - Duration::days(5),
+        )
+        .unwrap();
 }
 
 /// A trust list for `ca`'s root, written to `dir`, with extra `policy:` lines.
@@ -311,7 +312,8 @@ fn crl_bundle_after_rotation_covers_old_and_new_issuing_ca() {
         .unwrap();
     assert_ne!(issuing_ca_serial(&old_good), issuing_ca_serial(&new_good));
     for l in [&old_bad, &new_bad] {
-        ca.revoke_serial(&l.serial, RevokeReason::KeyCompromise, now())
+        ca.records()
+            .revoke_serial(&l.serial, RevokeReason::KeyCompromise, now())
             .unwrap();
     }
     let crls = ca.crls(now()).unwrap();
@@ -374,7 +376,8 @@ fn chain_mode_needs_a_root_crl_and_leaf_mode_does_not() {
     let ca_crl = ca.crl(now()).unwrap();
     let ca_serial = issuing_ca_serial(&leaf);
     let root_ok = root_crl(&dir, now());
-    ca.revoke_issuing_ca(&ca_serial, RevokeReason::KeyCompromise, now())
+    ca.records()
+        .revoke_issuing_ca(&ca_serial, RevokeReason::KeyCompromise, now())
         .unwrap();
     let root_revoking = root_crl(&dir, now());
 
