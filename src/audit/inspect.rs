@@ -13,7 +13,7 @@ use x509_parser::prelude::{
 use super::input::{Object, ObjectKind};
 use super::{rfc3339, AuditError};
 use crate::profile::lint::{self, Role};
-use crate::profile::{self, oids, serial_hex};
+use crate::profile::{self, oids, Serial};
 
 /// id-pe-TNAuthList (RFC 8226): the telephone numbers a STIR/SHAKEN certificate speaks for.
 const OID_TN_AUTH_LIST: &str = "1.3.6.1.5.5.7.1.26";
@@ -292,8 +292,8 @@ pub struct CertificateReport {
     pub self_issued: bool,
     /// X.509 version (3).
     pub version: u32,
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial, shown as lower-case hex.
+    pub serial: Serial,
     /// Signature algorithm.
     pub signature_algorithm: NamedOid,
     /// Validity.
@@ -360,8 +360,8 @@ pub struct CsrReport {
 /// One revoked certificate in a CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CrlEntryReport {
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial, shown as lower-case hex.
+    pub serial: Serial,
     /// revocationDate, RFC 3339 UTC.
     pub revocation_date: String,
     /// reasonCode, if any (RFC 5280 name, e.g. `keyCompromise`).
@@ -649,7 +649,7 @@ fn cert_report(
         issuer_index: None,
         self_issued: c.subject().as_raw() == c.issuer().as_raw(),
         version: c.version().0 + 1,
-        serial: serial_hex(c.raw_serial()),
+        serial: Serial::from_contents(c.raw_serial()),
         signature_algorithm: NamedOid::from_der(c.signature_algorithm.algorithm.as_bytes()),
         validity: validity(v.not_before.to_datetime(), v.not_after.to_datetime(), now),
         sha256_fingerprint: profile::hex(&profile::sha256(der)),
@@ -874,7 +874,7 @@ fn crl_report(input_index: usize, der: &[u8]) -> Result<CrlReport, AuditError> {
         entries: crl
             .iter_revoked_certificates()
             .map(|e| CrlEntryReport {
-                serial: serial_hex(e.raw_serial()),
+                serial: Serial::from_contents(e.raw_serial()),
                 revocation_date: rfc3339(e.revocation_date.to_datetime()),
                 reason: e.reason_code().map(|(_, r)| reason_name(r.0)),
             })
@@ -1059,7 +1059,7 @@ fn render_cert(o: &mut String, i: usize, c: &CertificateReport) {
     };
     w(o, "subject", dn(&c.subject));
     w(o, "issuer", dn(&c.issuer));
-    w(o, "serial", &c.serial);
+    w(o, "serial", &c.serial.to_string());
     w(o, "version", &format!("v{}", c.version));
     w(o, "signature", &c.signature_algorithm.text());
     w(o, "not before", &c.validity.not_before);

@@ -11,7 +11,7 @@ use super::input::{Object, ObjectKind};
 use crate::profile::lint::{
     key_id, run_cert, run_crl, run_csr, run_pair, sort, Finding, Role, Severity,
 };
-use crate::profile::{self, oids, serial_hex};
+use crate::profile::{self, oids, Serial};
 
 /// The findings for one object of an input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,8 +22,8 @@ pub struct LintedObject {
     pub kind: ObjectKind,
     /// The certificate's role (certificates only).
     pub role: Option<Role>,
-    /// Serial (certificates) or CRL number (CRLs), lower-case hex.
-    pub serial: Option<String>,
+    /// Serial (certificates) or CRL number (CRLs), shown as lower-case hex.
+    pub serial: Option<Serial>,
     /// Subject (certificates) or issuer (CRLs).
     pub name: String,
     /// What fired, most severe first.
@@ -116,7 +116,7 @@ fn lint_each(objects: &[Object]) -> LintReport {
                         index,
                         kind: o.kind,
                         role: Some(role),
-                        serial: Some(serial_hex(cert.raw_serial())),
+                        serial: Some(Serial::from_contents(cert.raw_serial())),
                         name: super::inspect::name_string(cert.subject()),
                         findings: run_cert(&cert, role, Severity::Notice),
                     }
@@ -128,7 +128,9 @@ fn lint_each(objects: &[Object]) -> LintReport {
                     index,
                     kind: o.kind,
                     role: None,
-                    serial: crl.crl_number().map(|n| profile::hex(&n.to_bytes_be())),
+                    serial: crl
+                        .crl_number()
+                        .map(|n| Serial::from_contents(&n.to_bytes_be())),
                     name: super::inspect::name_string(crl.issuer()),
                     findings: run_crl(&crl),
                 },

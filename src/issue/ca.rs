@@ -18,9 +18,7 @@ use super::files::{write_atomic, FileMode, Overwrite};
 use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
 use super::leaf::LeafTemplate;
 use super::{CaConfig, IssueError};
-use crate::profile::{
-    self, certificate_policies_der, oids, serial_hex, MappingFlags, Method, Span,
-};
+use crate::profile::{self, certificate_policies_der, oids, MappingFlags, Method, Serial, Span};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
@@ -162,8 +160,8 @@ impl IssueRequest {
 /// A certificate handed out by the CA.
 #[derive(Clone, Debug)]
 pub struct Issued {
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial.
+    pub serial: Serial,
     /// The attested SII.
     pub sii: Sii,
     /// notBefore.
@@ -187,7 +185,7 @@ pub struct ProviderCa {
     pub(super) config: CaConfig,
     root_pem: String,
     pub(super) ca_pem: String,
-    pub(super) ca_serial: String,
+    pub(super) ca_serial: Serial,
     /// The issuing CA's subjectKeyIdentifier, repeated as AKI in its CRLs.
     pub(super) ca_ski: Vec<u8>,
     pub(super) ca_not_before: OffsetDateTime,
@@ -262,10 +260,10 @@ pub(super) fn ca_params(
 }
 
 /// The CA certificate's validity and serial, read back from its DER.
-pub(super) fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), String> {
+pub(super) fn cert_facts(der: &[u8]) -> Result<(Serial, OffsetDateTime, OffsetDateTime), String> {
     let (_, c) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
     Ok((
-        serial_hex(c.raw_serial()),
+        Serial::from_contents(c.raw_serial()),
         c.validity().not_before.to_datetime(),
         c.validity().not_after.to_datetime(),
     ))
@@ -274,7 +272,7 @@ pub(super) fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDa
 pub(super) fn ca_row(
     kind: CertKind,
     der: &[u8],
-    issuer_serial: Option<String>,
+    issuer_serial: Option<Serial>,
     now: OffsetDateTime,
 ) -> Result<StoredCert, IssueError> {
     let (serial, not_before, not_after) = cert_facts(der).map_err(IssueError::Sign)?;
@@ -528,7 +526,7 @@ impl ProviderCa {
                 message: "this key does not belong to ca.pem: restore the matching ca.key".into(),
             });
         }
-        let ca_serial = serial_hex(parsed.raw_serial());
+        let ca_serial = Serial::from_contents(parsed.raw_serial());
         let ca_ski = cert_ski(&parsed).ok_or_else(|| IssueError::Io {
             path: dir.join(CA_PEM).display().to_string(),
             message: "the issuing CA has no subjectKeyIdentifier: re-create the CA with `ca init`"

@@ -26,7 +26,7 @@ use super::ca::{
 use super::files::{sync_parent, write_atomic, FileMode, Overwrite};
 use super::keys::{encode_key, load_key, KeyProtection, Passphrase};
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
-use crate::profile::{self, Span};
+use crate::profile::{self, RevokeReason, Serial, Span};
 use crate::store::{CertKind, CertStatus, IssuanceStore};
 
 /// Where retired issuing CAs live inside a CA directory.
@@ -90,12 +90,11 @@ impl ProviderCa {
     /// The issue request that renews the stored leaf `serial`.
     pub fn renewal_request(
         &self,
-        serial: &str,
+        serial: &Serial,
         validated_at: Option<OffsetDateTime>,
         validity: Option<Span>,
     ) -> Result<IssueRequest, IssueError> {
-        let serial = super::revoke::normalize_serial(serial)?;
-        let row = self.store.get(&serial)?.ok_or_else(|| {
+        let row = self.store.get(serial)?.ok_or_else(|| {
             IssueError::Request(format!(
                 "serial {serial} was not issued by this CA: check the serial and the --ca directory"
             ))
@@ -105,7 +104,7 @@ impl ProviderCa {
             (CertKind::Leaf, CertStatus::Revoked, _) => {
                 return Err(IssueError::Request(format!(
                     "serial {serial} is revoked ({}): a revoked attestation is not renewed; issue a new one if the mapping is still true",
-                    row.revocation_reason.unwrap_or_default()
+                    row.revocation_reason.map(RevokeReason::as_str).unwrap_or_default()
                 )))
             }
             _ => {
@@ -141,7 +140,7 @@ impl ProviderCa {
     /// Renew one leaf.
     pub fn renew(
         &mut self,
-        serial: &str,
+        serial: &Serial,
         validated_at: Option<OffsetDateTime>,
         validity: Option<Span>,
         now: OffsetDateTime,
@@ -156,19 +155,19 @@ impl ProviderCa {
         &self,
         window: RenewalWindow,
         now: OffsetDateTime,
-    ) -> Result<Vec<String>, IssueError> {
-        let renewed: std::collections::HashSet<String> = self
+    ) -> Result<Vec<Serial>, IssueError> {
+        let renewed: std::collections::HashSet<Serial> = self
             .store
             .request_ids_with_prefix("renew:")?
             .into_iter()
-            .filter_map(|id| id.strip_prefix("renew:").map(str::to_owned))
+            .filter_map(|id| id.strip_prefix("renew:")?.parse().ok())
             .collect();
         Ok(self
             .store
             .live_leaves(now)?
             .iter()
             .filter(|r| {
-                !renewed.contains(r.serial.as_str())
+                !renewed.contains(&r.serial)
                     && needs_renewal(r.not_before, r.not_after, window, now)
             })
             .map(|r| r.serial.clone())
@@ -275,7 +274,7 @@ pub(crate) fn finish_rotation(dir: &Path) -> Result<(), IssueError> {
             let serial = CertificateDer::from_pem_slice(&pem).ok().and_then(|der| {
                 X509Certificate::from_der(&der)
                     .ok()
-                    .map(|(_, c)| profile::serial_hex(c.raw_serial()))
+                    .map(|(_, c)| Serial::from_contents(c.raw_serial()))
             });
             match serial {
                 Some(s) => IssuanceStore::open(&dir.join(crate::store::STORE_FILE))?
@@ -335,7 +334,7 @@ pub(crate) fn previous_issuers(
 /// The provider root opened for signing: `root.pem` and its key `root.key`.
 pub(crate) struct RootSigner {
     /// The root's serial, lower-case hex.
-    pub(crate) serial: String,
+    pub(crate) serial: Serial,
     /// The root's subjectKeyIdentifier (the AKI of what it signs).
     pub(crate) ski: Vec<u8>,
     /// The root's notAfter.
@@ -401,7 +400,7 @@ pub(crate) fn load_root(
             ),
         });
     }
-    let serial = profile::serial_hex(root.raw_serial());
+    let serial = Serial::from_contents(root.raw_serial());
     let not_after = root.validity().not_after.to_datetime();
     if now >= not_after {
         return Err(IssueError::IssuerNotValid {

@@ -14,7 +14,7 @@ use super::ca::{
 };
 use super::leaf::{self, LeafFields, LeafTemplate};
 use super::{CaConfig, IssueError};
-use crate::profile::{self, rfc3339, serial_hex, Method, MimiMapping, Span};
+use crate::profile::{self, rfc3339, Method, MimiMapping, Serial, Span};
 use crate::sii::{Sii, SiiKind};
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
@@ -95,9 +95,12 @@ impl ProviderCa {
     fn refuse_if_revoked(&self) -> Result<(), IssueError> {
         match self.store.get(&self.ca_serial)? {
             Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
-                serial: row.serial,
+                serial: row.serial.to_string(),
                 revoked_at: row.revoked_at.map(rfc3339).unwrap_or_default(),
-                reason: row.revocation_reason.unwrap_or_default(),
+                reason: row
+                    .revocation_reason
+                    .map(|r| r.as_str().to_owned())
+                    .unwrap_or_default(),
             }),
             _ => Ok(()),
         }
@@ -286,7 +289,7 @@ fn replay_answer(
     if row.request_sha256.as_deref() != Some(fingerprint) {
         return Some(Err(IssueError::RequestIdConflict {
             id: id.to_owned(),
-            serial: row.serial,
+            serial: row.serial.to_string(),
         }));
     }
     Some(Ok(Issued {
@@ -722,7 +725,7 @@ struct PrepareCtx<'a> {
     config: &'a CaConfig,
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
-    ca_serial: &'a String,
+    ca_serial: &'a Serial,
 }
 
 /// The parts of a [`ProviderCa`] that writing and signing a leaf reads.
@@ -828,13 +831,13 @@ impl PrepareCtx<'_> {
         };
         let serial = random_serial()?;
         let record = StoredCert {
-            serial: serial_hex(&serial),
+            serial: Serial::from_contents(&serial),
             kind: CertKind::Leaf,
             request_id: req.request_id.clone(),
             request_sha256: Some(req.fingerprint()),
-            sii: Some(req.sii.canonical()),
+            sii: Some(req.sii.clone()),
             handle: req.handle.clone(),
-            method: Some(method.as_str().to_owned()),
+            method: Some(method),
             validated_at: Some(validated_at),
             not_before: now,
             not_after,
@@ -926,11 +929,8 @@ mod tests {
         assert_eq!((nine.sii.clone(), nine.replayed), (request(9).sii, false));
         let repeat = out[11].as_ref().unwrap_err().to_string();
         assert!(repeat.contains("appears twice"), "{repeat}");
-        let serials: std::collections::HashSet<&str> = issued
-            .iter()
-            .chain([&nine])
-            .map(|l| l.serial.as_str())
-            .collect();
+        let serials: std::collections::HashSet<&Serial> =
+            issued.iter().chain([&nine]).map(|l| &l.serial).collect();
         assert_eq!(serials.len(), 10, "one serial per leaf");
         assert_eq!(ca.store().count(CertStatus::Issued).unwrap(), 2 + 10);
     }
@@ -990,13 +990,13 @@ mod tests {
     }
 
     /// The serials the store holds with `status`.
-    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<String> {
+    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<Serial> {
         let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
         let mut stmt = conn
             .prepare("SELECT serial FROM certificates WHERE kind = 'leaf' AND status = ?1")
             .unwrap();
-        let rows = stmt.query_map([status], |r| r.get(0)).unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
+        let rows = stmt.query_map([status], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|s| s.unwrap().parse().unwrap()).collect()
     }
 
     /// A source that fails ends the stream: everything it gave before is still signed,
@@ -1090,7 +1090,7 @@ mod tests {
                 "result {i} out of order"
             );
         }
-        let handed_out: std::collections::BTreeSet<String> =
+        let handed_out: std::collections::BTreeSet<Serial> =
             out.iter().map(|l| l.serial.clone()).collect();
         assert_eq!(serials_with(&ca, "issued"), handed_out);
 

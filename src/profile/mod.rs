@@ -6,14 +6,18 @@ pub mod extensions;
 pub mod lint;
 pub mod mapping;
 pub mod oids;
+mod revocation;
 pub mod scope;
+mod serial;
 pub mod span;
 
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, X509Extension};
 
 pub use mapping::{check_handle, MappingFlags, Method, MimiMapping};
+pub use revocation::{RevocationTarget, RevokeReason};
 pub use scope::{Scope, ScopeSpec};
+pub use serial::Serial;
 pub use span::Span;
 
 use crate::sii::{Sii, SiiError};
@@ -45,6 +49,19 @@ pub enum ProfileError {
         "provider {given:?} is not a domain name: give the provider's domain, e.g. chat-a.example"
     )]
     BadProvider {
+        /// What was given.
+        given: String,
+    },
+    /// A revocation reason that is not one of the profile's.
+    #[error("unknown revocation reason {given:?}: use one of key-compromise, sii-reassigned, account-closed, superseded, unspecified")]
+    UnknownReason {
+        /// What was given.
+        given: String,
+    },
+    /// A serial number given as text that is not hexadecimal (or is longer than the 20
+    /// octets RFC 5280 allows).
+    #[error("serial {given:?} is not a hexadecimal serial number: copy it from `issue` output or `store list`")]
+    BadSerial {
         /// What was given.
         given: String,
     },
@@ -256,15 +273,6 @@ pub fn certificate_policies_der() -> Vec<u8> {
     })
 }
 
-/// A serial number as lower-case hex without separators or leading zero bytes.
-pub fn serial_hex(raw: &[u8]) -> String {
-    let start = raw
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(raw.len().saturating_sub(1));
-    hex(&raw[start..])
-}
-
 /// A time as RFC 3339 in UTC (`2026-11-26T09:00:00Z`), the one form every report, JSON
 /// field and store column uses.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -343,12 +351,5 @@ mod tests {
             assert_eq!(out, format!("before\n{expected}"), "{len} bytes");
             assert_eq!(pem_certificate_len(len), expected.len(), "{len} bytes");
         }
-    }
-
-    #[test]
-    fn serial_hex_strips_leading_zeros() {
-        assert_eq!(serial_hex(&[0x00, 0x8f, 0x01]), "8f01");
-        assert_eq!(serial_hex(&[0x00]), "00");
-        assert_eq!(serial_hex(&[0x7f]), "7f");
     }
 }

@@ -573,7 +573,7 @@ impl CrlSet {
                         d,
                         format!(
                             "the certificate at depth {d} (serial {}) is revoked: listed on CRL {}{} from \"{}\" (revoked at {when}{reason})",
-                            profile::serial_hex(c.raw_serial()),
+                            profile::Serial::from_contents(c.raw_serial()),
                             crl.index,
                             crl.number.as_ref().map(|n| format!(" number {n}")).unwrap_or_default(),
                             crl.issuer

@@ -29,7 +29,7 @@ fn verifies_the_example_chains() {
     assert_eq!(m.anchor, "chat-a");
     assert_eq!(m.handle.as_deref(), Some("mimi://chat-a.example/u/alice"));
     assert!(m.flags.preferred);
-    assert_eq!(m.serial_hex().len(), 32);
+    assert_eq!(m.serial.to_string().len(), 32);
     assert!(!m.subject_public_key_info.is_empty());
 
     let m = mimi_attest_light::check(
