@@ -94,9 +94,8 @@ impl SubjectKey {
 /// The DER inside `bytes`: one PEM block with one of `labels`, or the bytes themselves when
 /// they are not PEM.
 fn pem_or_der(bytes: &[u8], labels: &[&str], what: &str) -> Result<Vec<u8>, IssueError> {
-    let text = std::str::from_utf8(bytes).ok().map(str::trim_start);
-    match text {
-        Some(t) if t.starts_with("-----BEGIN") => {
+    match profile::input_form(bytes) {
+        profile::InputForm::Pem(t) => {
             let block = pem::parse(t).map_err(|e| {
                 IssueError::SubjectKey(format!(
                     "expected {what} in PEM, but the PEM is invalid: {e}"
@@ -111,7 +110,7 @@ fn pem_or_der(bytes: &[u8], labels: &[&str], what: &str) -> Result<Vec<u8>, Issu
             }
             Ok(block.into_contents())
         }
-        _ if bytes.first() == Some(&0x30) => Ok(bytes.to_vec()),
+        profile::InputForm::Der => Ok(bytes.to_vec()),
         _ => Err(IssueError::SubjectKey(format!(
             "expected {what} as PEM or DER, found neither"
         ))),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::{IssueError, NumberCheck};
-use crate::profile::{scope::normalize_domain, Scope, Span};
+use crate::profile::{self, scope::normalize_domain, Scope, Span};
 
 /// Validity periods for the certificates a CA makes.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -41,13 +41,13 @@ fn default_ca() -> Span {
     days(365)
 }
 fn default_leaf() -> Span {
-    days(7)
+    profile::DEFAULT_LEAF_VALIDITY
 }
 fn default_leaf_max() -> Span {
-    days(90)
+    profile::MAX_LEAF_VALIDITY
 }
 fn default_max_validation_age() -> Span {
-    days(30)
+    profile::MAX_VALIDATION_AGE
 }
 
 impl Default for ValidityConfig {

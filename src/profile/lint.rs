@@ -597,13 +597,14 @@ fn fmt_days(d: Duration) -> String {
 
 fn leaf_validity_over_7d(c: &Cert<'_, '_>) -> Option<String> {
     let len = c.validity_len();
-    (len > Duration::days(7) && len <= Duration::days(90))
-        .then(|| format!("valid for {}", fmt_days(len)))
+    (len > profile::DEFAULT_LEAF_VALIDITY.duration()
+        && len <= profile::MAX_LEAF_VALIDITY.duration())
+    .then(|| format!("valid for {}", fmt_days(len)))
 }
 
 fn leaf_validity_over_90d(c: &Cert<'_, '_>) -> Option<String> {
     let len = c.validity_len();
-    (len > Duration::days(90)).then(|| format!("valid for {}", fmt_days(len)))
+    (len > profile::MAX_LEAF_VALIDITY.duration()).then(|| format!("valid for {}", fmt_days(len)))
 }
 
 fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
@@ -621,7 +622,7 @@ fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
 fn mapping_validated_at_old(c: &Cert<'_, '_>) -> Option<String> {
     let m = c.mapping().ok()?;
     let age = c.cert.validity().not_before.to_datetime() - m.validated_at;
-    (age > Duration::days(30)).then(|| {
+    (age > profile::MAX_VALIDATION_AGE.duration()).then(|| {
         format!(
             "validatedAt {} is {} before notBefore",
             super::rfc3339(m.validated_at),

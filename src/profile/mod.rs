@@ -25,6 +25,20 @@ use crate::sii::{Sii, SiiError};
 /// Largest DER certificate accepted, in bytes (a chain's certificates, a trust-list root).
 pub const MAX_CERT_LEN: usize = 16 * 1024;
 
+/// The leaf validity a CA gives when a request names none (`validity.leaf_default`):
+/// 7 days (docs/spec.md#leaf-validity). `lint` warns about a longer leaf.
+pub const DEFAULT_LEAF_VALIDITY: Span = Span::new(time::Duration::days(7));
+
+/// The longest leaf validity relying platforms accept by default (`max_leaf_validity`,
+/// docs/spec.md#trust-list-policy), and so the longest a CA issues by default
+/// (`validity.leaf_max`): 90 days. `lint` rejects a longer leaf.
+pub const MAX_LEAF_VALIDITY: Span = Span::new(time::Duration::days(90));
+
+/// The oldest proof of possession (`validatedAt`) relying platforms accept by default
+/// (`max_validation_age`, docs/spec.md#trust-list-policy), and a CA's default too: 30 days.
+/// `lint` warns about an older one.
+pub const MAX_VALIDATION_AGE: Span = Span::new(time::Duration::days(30));
+
 /// What is wrong with a profile value or a certificate's use of the profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -273,6 +287,30 @@ pub fn certificate_policies_der() -> Vec<u8> {
     })
 }
 
+/// How an input file is encoded, as every command that takes PEM or DER tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputForm<'a> {
+    /// UTF-8 text with a `-----BEGIN ` line (the text, for the PEM parser); text before or
+    /// between blocks is allowed.
+    Pem(&'a str),
+    /// Binary starting with a DER SEQUENCE tag (0x30), as every certificate, CSR, CRL and
+    /// key structure does.
+    Der,
+    /// Neither.
+    Neither,
+}
+
+/// Tell PEM from DER: PEM when the bytes are UTF-8 text holding a `-----BEGIN ` line,
+/// else DER when they start with a SEQUENCE tag.
+pub fn input_form(bytes: &[u8]) -> InputForm<'_> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains("-----BEGIN ") => InputForm::Pem(text),
+        _ if bytes.first() == Some(&0x30) => InputForm::Der,
+        _ => InputForm::Neither,
+    }
+}
+
 /// A time as RFC 3339 in UTC (`2026-11-26T09:00:00Z`), the one form every report, JSON
 /// field and store column uses.
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -330,6 +368,16 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_forms() {
+        let pem = "# comment\n-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n";
+        assert_eq!(input_form(pem.as_bytes()), InputForm::Pem(pem));
+        assert_eq!(input_form(&[0x30, 0x82, 0xff]), InputForm::Der);
+        assert_eq!(input_form(b"hello"), InputForm::Neither);
+        assert_eq!(input_form(&[0xff, 0x30]), InputForm::Neither);
+        assert_eq!(input_form(b""), InputForm::Neither);
+    }
 
     #[test]
     fn policies_fixed_vector() {

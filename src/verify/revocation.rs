@@ -78,11 +78,14 @@ impl fmt::Display for CrlNote {
 /// `crl` command writes such bundles (one CRL per still-valid issuing CA).
 pub fn crls_from_pem(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, CrlError> {
     let bad = |index, message: String| CrlError { index, message };
-    if bytes.first() == Some(&0x30) {
-        return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())]);
-    }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?;
+    let text = match crate::profile::input_form(bytes) {
+        crate::profile::InputForm::Der => {
+            return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())])
+        }
+        crate::profile::InputForm::Pem(text) => text,
+        _ => std::str::from_utf8(bytes)
+            .map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?,
+    };
     let blocks = pem::parse_many(text).map_err(|e| bad(0, format!("not valid PEM ({e})")))?;
     if blocks.is_empty() {
         return Err(bad(0, "no PEM \"X509 CRL\" block found".into()));
