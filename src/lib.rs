@@ -48,7 +48,7 @@ pub use log::{
     MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint, TlogProof, VrfOutput,
     VrfProof, VrfPublicKey, VrfSecretKey,
 };
-pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
+pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, ProviderDomain, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};
 pub use verify::{

@@ -9,8 +9,8 @@ use common::*;
 use mimi_attest::trust::ScopeRule;
 use mimi_attest::verify::Conflict;
 use mimi_attest::{
-    chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, Sii, SubjectKey, TrustList,
-    TrustListError, Verifier,
+    chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, ProviderDomain, Sii, SubjectKey,
+    TrustList, TrustListError, Verifier,
 };
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType, PKCS_ECDSA_P256_SHA256};
 use time::{Duration, OffsetDateTime};
@@ -510,7 +510,7 @@ fn new_holder_supersedes_every_earlier_attestation() {
         r.conflicts,
         [Conflict::Reassigned {
             index: 2,
-            provider: "chat-b.example".into(),
+            provider: ProviderDomain::parse("chat-b.example").unwrap(),
             validated_at: p.now - Duration::hours(2),
             superseded: vec![0, 1],
         }],

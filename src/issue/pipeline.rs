@@ -802,7 +802,7 @@ impl PrepareCtx<'_> {
                     "handle {h:?} must be 1 to 1024 bytes of text without control characters"
                 )));
             }
-            profile::check_handle(h, &config.provider)?;
+            profile::check_handle(h, config.provider.as_str())?;
         }
         if let Some(id) = &req.request_id {
             if id.is_empty() || id.len() > 256 {
@@ -822,7 +822,7 @@ impl PrepareCtx<'_> {
         } = subject_key(&req.key, &req.sii)?;
         let spki = P256PublicKey::from_spki(&spki_der)?;
         let mapping = MimiMapping {
-            provider: config.provider.clone(),
+            provider: config.provider.to_string(),
             handle: req.handle.clone(),
             method,
             validated_at,

@@ -636,10 +636,16 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
     if crate::profile::scope::is_plain_canonical_domain(&m.provider) {
         return None;
     }
-    match crate::profile::scope::normalize_domain(&m.provider) {
-        Ok(d) if d == m.provider => None,
-        Ok(d) => Some(format!("provider {:?} (canonical form {d:?})", m.provider)),
-        Err(e) => Some(format!("provider {:?}: {e}", m.provider)),
+    match profile::ProviderDomain::parse(&m.provider) {
+        Ok(_) => None,
+        Err(ProfileError::ProviderNotCanonical { canonical, .. }) => Some(format!(
+            "provider {:?} (canonical form {canonical:?})",
+            m.provider
+        )),
+        Err(ProfileError::ProviderNotDomain { reason, .. }) => {
+            Some(format!("provider {:?}: {reason}", m.provider))
+        }
+        Err(e) => Some(e.to_string()),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod extensions;
 pub mod lint;
 pub mod mapping;
 pub mod oids;
+mod provider;
 mod revocation;
 pub mod scope;
 mod serial;
@@ -15,6 +16,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, X509Extension};
 
 pub use mapping::{check_handle, MappingFlags, Method, MimiMapping};
+pub use provider::ProviderDomain;
 pub use revocation::{RevocationTarget, RevokeReason};
 pub use scope::{Scope, ScopeSpec};
 pub use serial::Serial;
@@ -65,6 +67,23 @@ pub enum ProfileError {
     BadProvider {
         /// What was given.
         given: String,
+    },
+    /// A provider (CA config, trust-list anchor) that is not a domain name.
+    #[error("provider {given:?} is not a domain name ({reason})")]
+    ProviderNotDomain {
+        /// What was given.
+        given: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// A provider that is a domain name but not written in its lower-case ASCII (A-label)
+    /// form, which configs, trust lists and certificates all use.
+    #[error("provider {given:?} must be written in lower-case ASCII form: {canonical:?}")]
+    ProviderNotCanonical {
+        /// What was given.
+        given: String,
+        /// The form to write instead.
+        canonical: String,
     },
     /// A revocation reason that is not one of the profile's.
     #[error("unknown revocation reason {given:?}: use one of key-compromise, sii-reassigned, account-closed, superseded, unspecified")]

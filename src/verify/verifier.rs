@@ -13,7 +13,7 @@ use super::parse::{self, chain_from_pem, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
 use super::{binding, err, leaf, scope, Code, CrlError, CrlNote, VerifyError};
-use crate::profile::{self, MappingFlags, Method, Scope, Serial};
+use crate::profile::{self, MappingFlags, Method, ProviderDomain, Scope, Serial};
 use crate::sii::Sii;
 use crate::trust::{Anchor, Policy, TrustList};
 
@@ -24,7 +24,7 @@ pub struct VerifiedMapping {
     /// The attested SII (canonical).
     pub sii: Sii,
     /// The provider serving it; always the anchor's provider.
-    pub provider: String,
+    pub provider: ProviderDomain,
     /// The handle (SSI) on that provider, if the attestation names one.
     pub handle: Option<String>,
     /// How possession of the SII was proven.
@@ -357,7 +357,7 @@ impl Verifier {
         )?;
 
         // 6. Provider binding, 7. the SII asked for.
-        binding::check_provider(&mapping, anchor.name(), anchor.provider())?;
+        binding::check_provider(&mapping, anchor.name(), anchor.provider().as_str())?;
         binding::check_expected(&sii, expected)?;
 
         if cached.is_none() && on_path.len() == 2 {
@@ -375,7 +375,7 @@ impl Verifier {
         let (nb, na) = (parse::not_before(certs[0]), parse::not_after(certs[0]));
         Ok(VerifiedMapping {
             sii,
-            provider: mapping.provider,
+            provider: anchor.provider().clone(),
             handle: mapping.handle,
             method: mapping.method,
             validated_at: mapping.validated_at,

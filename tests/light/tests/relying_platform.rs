@@ -173,7 +173,22 @@ fn a_trust_list_built_in_memory_gets_the_checks_of_a_yaml_one() {
         der("chat-b-root.pem"),
         scope(),
     ));
-    assert!(e.contains("lower-case"), "{e}");
+    assert!(
+        e.contains(
+            "anchor \"b\": provider \"Chat-B.example\" must be written in lower-case ASCII form: \"chat-b.example\""
+        ),
+        "{e}"
+    );
+    let e = refused(TrustList::builder().anchor(
+        "b",
+        "chat_b.example",
+        der("chat-b-root.pem"),
+        scope(),
+    ));
+    assert!(
+        e.contains("anchor \"b\": provider \"chat_b.example\" is not a domain name ("),
+        "{e}"
+    );
     let nothing = Scope::new(&[] as &[&str], &[] as &[&str]).unwrap();
     let e = refused(TrustList::builder().anchor(
         "b",
