@@ -15,8 +15,8 @@ use super::{rfc3339, AuditError};
 use crate::profile::lint::{self, Role};
 use crate::profile::{self, oids, Serial};
 
-/// id-pe-TNAuthList (RFC 8226): the telephone numbers a STIR/SHAKEN certificate speaks for.
-const OID_TN_AUTH_LIST: &str = "1.3.6.1.5.5.7.1.26";
+/// id-pe-TNAuthList (dotted, for matching).
+const OID_TN_AUTH_LIST: &str = oids::TN_AUTH_LIST.dotted;
 
 /// An OID with its name, when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,9 +30,9 @@ pub struct NamedOid {
 impl NamedOid {
     fn new(dotted: String) -> Self {
         let name = oids::name(&dotted).or(match dotted.as_str() {
-            lint::OID_ECDSA_SHA256 => Some("ecdsa-with-SHA256"),
-            lint::OID_EC_PUBLIC_KEY => Some("id-ecPublicKey"),
-            lint::OID_P256 => Some("prime256v1"),
+            lint::OID_ECDSA_SHA256 => Some(oids::ECDSA_WITH_SHA256.name),
+            lint::OID_EC_PUBLIC_KEY => Some(oids::EC_PUBLIC_KEY.name),
+            lint::OID_P256 => Some(oids::PRIME256V1.name),
             "1.2.840.113549.1.1.1" => Some("rsaEncryption"),
             "1.2.840.113549.1.1.11" => Some("sha256WithRSAEncryption"),
             "1.3.101.112" => Some("Ed25519"),
@@ -57,7 +57,7 @@ impl NamedOid {
             "2.16.840.1.101.3.4.2.3" => Some("sha512"),
             "1.3.6.1.5.5.7.48.1" => Some("ocsp"),
             "1.3.6.1.5.5.7.48.2" => Some("caIssuers"),
-            OID_TN_AUTH_LIST => Some("id-pe-TNAuthList"),
+            OID_TN_AUTH_LIST => Some(oids::TN_AUTH_LIST.name),
             "1.3.6.1.4.1.11129.2.4.2" => Some("signedCertificateTimestampList"),
             _ => None,
         });
@@ -860,7 +860,7 @@ fn crl_report(input_index: usize, der: &[u8]) -> Result<CrlReport, AuditError> {
     let aki = crl
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == "2.5.29.35")
+        .find(|e| oids::dotted(e.oid.as_bytes()) == oids::AUTHORITY_KEY_IDENTIFIER.dotted)
         .and_then(aki_of);
     Ok(CrlReport {
         input_index,

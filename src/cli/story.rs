@@ -354,7 +354,10 @@ fn forge(
     p.use_authority_key_identifier_extension = true;
     p.subject_alt_names = vec![SanType::URI(sii.san_value().try_into().map_err(build)?)];
     p.custom_extensions = vec![
-        CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der()),
+        CustomExtension::from_oid_content(
+            oids::CERTIFICATE_POLICIES.arcs(),
+            certificate_policies_der(),
+        ),
         CustomExtension::from_oid_content(
             oids::ID_PE_MIMI_MAPPING.arcs(),
             mapping.to_der().map_err(build)?,

@@ -228,7 +228,10 @@ fn mimi_eku() -> ExtendedKeyUsagePurpose {
 }
 
 fn policies_ext() -> CustomExtension {
-    CustomExtension::from_oid_content(&[2, 5, 29, 32], certificate_policies_der())
+    CustomExtension::from_oid_content(
+        oids::CERTIFICATE_POLICIES.arcs(),
+        certificate_policies_der(),
+    )
 }
 
 pub(super) fn ca_params(

@@ -199,7 +199,7 @@ pub fn leaf_sii(cert: &X509Certificate<'_>) -> Result<Sii, ProfileError> {
     let san = cert
         .subject_alternative_name()
         .map_err(|_| ProfileError::DuplicateExtension {
-            oid: "2.5.29.17".into(),
+            oid: oids::SUBJECT_ALT_NAME.dotted.into(),
         })?;
     let names = match san {
         Some(san) => &san.value.general_names,
@@ -249,11 +249,8 @@ pub fn ca_scope(cert: &X509Certificate<'_>) -> Result<Option<Scope>, ProfileErro
 /// Why a subject public key is not the profile's (ECDSA P-256, a valid uncompressed or
 /// compressed point), or `None` when it is. Every key on a mapping path must be P-256.
 pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
-    // id-ecPublicKey and prime256v1, as DER contents octets.
-    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     let alg = &spki.algorithm;
-    if alg.algorithm.as_bytes() != EC_PUBLIC_KEY {
+    if alg.algorithm.as_bytes() != oids::EC_PUBLIC_KEY.der_value() {
         let dotted = oids::dotted(alg.algorithm.as_bytes());
         return Some(match (key_algorithm_name(&dotted), spki.parsed()) {
             (_, Ok(x509_parser::public_key::PublicKey::RSA(rsa))) => {
@@ -274,7 +271,7 @@ pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option
         Some(_) => "(parameters that are not a named curve)".into(),
         None => "(none)".into(),
     };
-    if curve != oids::dotted(P256) {
+    if curve != oids::PRIME256V1.dotted {
         return Some(format!(
             "EC key on curve {curve}, not P-256 (1.2.840.10045.3.1.7)"
         ));

@@ -598,8 +598,8 @@ impl CrlSet {
 
 pub(crate) use crate::profile::rfc3339 as fmt_time;
 
-/// id-ce-cRLNumber (2.5.29.20), DER contents octets.
-const CRL_NUMBER: &[u8] = &[0x55, 0x1d, 0x14];
+/// id-ce-cRLNumber, DER contents octets.
+const CRL_NUMBER: &[u8] = profile::oids::CRL_NUMBER.der_value();
 
 #[cfg(test)]
 mod tests {
