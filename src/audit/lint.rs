@@ -54,6 +54,73 @@ impl LintReport {
     }
 }
 
+/// The findings for one named input of a lint run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintedFile {
+    /// The input's name (a path, or `-` for standard input).
+    pub file: String,
+    /// Its findings (serialized inline: `objects` next to `file`).
+    #[serde(flatten)]
+    pub report: LintReport,
+}
+
+impl LintedFile {
+    /// The report for the input named `file`.
+    pub fn new(file: impl Into<String>, report: LintReport) -> Self {
+        LintedFile {
+            file: file.into(),
+            report,
+        }
+    }
+}
+
+/// How many findings of each severity a lint run has, over all its inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintSummary {
+    /// Findings of severity error.
+    pub error: usize,
+    /// Findings of severity warning.
+    pub warning: usize,
+    /// Findings of severity notice.
+    pub notice: usize,
+}
+
+/// The outcome of linting several inputs against a threshold: what `mimi-attest lint
+/// --format json` prints (docs/auditor.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintRun {
+    /// The severity at or above which a finding fails the run.
+    pub threshold: Severity,
+    /// Whether no input has a finding at or above `threshold`.
+    pub passed: bool,
+    /// Findings counted by severity.
+    pub summary: LintSummary,
+    /// One entry per input, in the order given.
+    pub files: Vec<LintedFile>,
+}
+
+impl LintRun {
+    /// The run over `files`, judged against `threshold`.
+    pub fn new(threshold: Severity, files: Vec<LintedFile>) -> Self {
+        let count = |s: Severity| files.iter().map(|f| f.report.count(s)).sum::<usize>();
+        let summary = LintSummary {
+            error: count(Severity::Error),
+            warning: count(Severity::Warning),
+            notice: count(Severity::Notice),
+        };
+        let passed = !files.iter().any(|f| f.report.fails(threshold));
+        LintRun {
+            threshold,
+            passed,
+            summary,
+            files,
+        }
+    }
+}
+
 /// The index of `cert`'s issuer among `certs`: another certificate whose subject is its
 /// issuer name, preferring one whose subjectKeyIdentifier its AKI names.
 fn issuer_in(
@@ -184,5 +251,23 @@ pub(crate) fn general_name_value(n: &GeneralName<'_>) -> String {
             format!("{}: {}", oids::dotted(o.as_bytes()), profile::hex(v))
         }
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys, their order and the values `mimi-attest lint --format json` prints.
+    #[test]
+    fn lint_run_json_shape() {
+        let empty = LintRun::new(
+            Severity::Warning,
+            vec![LintedFile::new("a.pem", LintReport::default())],
+        );
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            r#"{"threshold":"warning","passed":true,"summary":{"error":0,"warning":0,"notice":0},"files":[{"file":"a.pem","objects":[]}]}"#
+        );
     }
 }

@@ -25,7 +25,7 @@ pub use inspect::{
     CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
     ScopeReport, TnAuthListReport, TnEntryReport,
 };
-pub use lint::{lint_objects, LintReport, LintedObject};
+pub use lint::{lint_objects, LintReport, LintRun, LintSummary, LintedFile, LintedObject};
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
     StoreRecord,
