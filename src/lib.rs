@@ -50,7 +50,7 @@ pub use log::{
 };
 #[cfg(feature = "ca")]
 pub use log::{AddCheckpoint, LogOperator, Logged, Submission, Witness, WitnessError};
-pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
+pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, ProviderDomain, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};
 pub use verify::{

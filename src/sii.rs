@@ -28,21 +28,21 @@ const TEL_SEPARATORS: &[char] = &[' ', '-', '.', '(', ')'];
 const LOCAL_FORBIDDEN: &[char] = &['<', '>', '(', ')', '[', ']', '\\', ',', ';', ':', '"'];
 
 /// A service-independent identifier in canonical form "sii-v1".
+///
+/// Made only by parsing ([`Sii::parse`], [`Sii::parse_canonical`], [`Sii::from_san_uri`],
+/// [`Sii::from_san_rfc822`]), so every value is valid and canonical. Ordered phone numbers
+/// first, then email addresses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Sii {
+pub struct Sii(Repr);
+
+/// The parsed parts, private so that no invalid identifier can be built.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Repr {
     /// E.164 number; `digits` holds only the digits (no '+'), 2..=15 of them, first not '0'.
-    Tel {
-        /// The digits of the number, country code first, without the leading '+'.
-        digits: String,
-    },
-    /// Email address; `local` ASCII lower-case, `domain` ASCII (punycode) lower-case.
-    Email {
-        /// The local part (before the '@'), ASCII lower-case.
-        local: String,
-        /// The domain (after the '@'), ASCII (punycode) lower-case, without a trailing dot.
-        domain: String,
-    },
+    Tel { digits: String },
+    /// Email address; `local` ASCII lower-case, `domain` ASCII (punycode) lower-case,
+    /// without a trailing dot.
+    Email { local: String, domain: String },
 }
 
 /// The kind of an [`Sii`].
@@ -384,26 +384,53 @@ impl Sii {
 
     /// The kind of this identifier.
     pub fn kind(&self) -> SiiKind {
-        match self {
-            Sii::Tel { .. } => SiiKind::Tel,
-            Sii::Email { .. } => SiiKind::Email,
+        match self.0 {
+            Repr::Tel { .. } => SiiKind::Tel,
+            Repr::Email { .. } => SiiKind::Email,
         }
     }
 
     /// The canonical string: `tel:+15551234567` or `mailto:alice@example.com`.
     pub fn canonical(&self) -> String {
-        match self {
-            Sii::Tel { digits } => format!("tel:+{digits}"),
-            Sii::Email { local, domain } => format!("mailto:{local}@{domain}"),
+        match &self.0 {
+            Repr::Tel { digits } => format!("tel:+{digits}"),
+            Repr::Email { local, domain } => format!("mailto:{local}@{domain}"),
         }
     }
 
     /// The value for the certificate's subjectAltName: for a phone number the URI
     /// `tel:+15551234567`, for an email address the rfc822Name `alice@example.com`.
     pub fn san_value(&self) -> String {
-        match self {
-            Sii::Tel { .. } => self.canonical(),
-            Sii::Email { local, domain } => format!("{local}@{domain}"),
+        match &self.0 {
+            Repr::Tel { .. } => self.canonical(),
+            Repr::Email { local, domain } => format!("{local}@{domain}"),
+        }
+    }
+
+    /// A phone number's digits, country code first, without the leading '+'
+    /// (`15551234567`); `None` for an email address.
+    pub fn tel_digits(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Tel { digits } => Some(digits),
+            Repr::Email { .. } => None,
+        }
+    }
+
+    /// An email address's local part (before the '@'), ASCII lower-case; `None` for a
+    /// phone number.
+    pub fn email_local(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Email { local, .. } => Some(local),
+            Repr::Tel { .. } => None,
+        }
+    }
+
+    /// An email address's domain, ASCII (punycode) lower-case, without a trailing dot;
+    /// `None` for a phone number.
+    pub fn email_domain(&self) -> Option<&str> {
+        match &self.0 {
+            Repr::Email { domain, .. } => Some(domain),
+            Repr::Tel { .. } => None,
         }
     }
 
@@ -542,9 +569,9 @@ fn parse_tel(input: &str, rest: &str) -> Result<Sii, SiiError> {
             input: input.to_owned(),
         });
     }
-    Ok(Sii::Tel {
+    Ok(Sii(Repr::Tel {
         digits: digits.to_owned(),
-    })
+    }))
 }
 
 /// Parses the email address `rest` (the `mailto:` prefix removed); `input` is for messages.
@@ -559,10 +586,10 @@ fn parse_email(input: &str, rest: &str) -> Result<Sii, SiiError> {
             })
         }
     };
-    Ok(Sii::Email {
+    Ok(Sii(Repr::Email {
         local: parse_local(input, local)?,
         domain: parse_domain(input, domain)?,
-    })
+    }))
 }
 
 /// Validates and lower-cases an email local part.
@@ -651,16 +678,16 @@ mod tests {
     use proptest::prelude::*;
 
     fn tel(digits: &str) -> Sii {
-        Sii::Tel {
+        Sii(Repr::Tel {
             digits: digits.to_owned(),
-        }
+        })
     }
 
     fn email(local: &str, domain: &str) -> Sii {
-        Sii::Email {
+        Sii(Repr::Email {
             local: local.to_owned(),
             domain: domain.to_owned(),
-        }
+        })
     }
 
     fn err(input: &str) -> SiiError {

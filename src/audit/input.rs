@@ -79,13 +79,10 @@ fn check(kind: ObjectKind, der: &[u8]) -> Result<(), String> {
 /// blocks (comments, `openssl -text` output) is ignored. Anything else is read as DER: one
 /// or more concatenated certificates, or one CSR, or one CRL.
 pub fn read_objects(bytes: &[u8]) -> Result<Vec<Object>, AuditError> {
-    let looks_pem = std::str::from_utf8(bytes)
-        .map(|t| t.contains("-----BEGIN "))
-        .unwrap_or(false);
-    let objects = if looks_pem {
-        read_pem(bytes)?
-    } else {
-        read_der(bytes)?
+    let objects = match crate::profile::input_form(bytes) {
+        crate::profile::InputForm::Pem(_) => read_pem(bytes)?,
+        crate::profile::InputForm::Der => read_der(bytes)?,
+        _ => return Err(not_der()),
     };
     if objects.is_empty() {
         return Err(AuditError::Input(format!(
@@ -124,15 +121,14 @@ fn read_pem(bytes: &[u8]) -> Result<Vec<Object>, AuditError> {
     Ok(out)
 }
 
+fn not_der() -> AuditError {
+    AuditError::Input(format!(
+        "neither PEM nor a DER certificate, CSR or CRL: give PEM ({LABELS}) or DER"
+    ))
+}
+
+/// `bytes` start with a SEQUENCE tag.
 fn read_der(bytes: &[u8]) -> Result<Vec<Object>, AuditError> {
-    let not_der = || {
-        AuditError::Input(format!(
-            "neither PEM nor a DER certificate, CSR or CRL: give PEM ({LABELS}) or DER"
-        ))
-    };
-    if bytes.first() != Some(&0x30) {
-        return Err(not_der());
-    }
     // One or more concatenated certificates.
     let mut certs = Vec::new();
     let mut rest = bytes;

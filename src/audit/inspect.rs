@@ -13,10 +13,10 @@ use x509_parser::prelude::{
 use super::input::{Object, ObjectKind};
 use super::{rfc3339, AuditError};
 use crate::profile::lint::{self, Role};
-use crate::profile::{self, oids, serial_hex};
+use crate::profile::{self, oids, Serial};
 
-/// id-pe-TNAuthList (RFC 8226): the telephone numbers a STIR/SHAKEN certificate speaks for.
-const OID_TN_AUTH_LIST: &str = "1.3.6.1.5.5.7.1.26";
+/// id-pe-TNAuthList (dotted, for matching).
+const OID_TN_AUTH_LIST: &str = oids::TN_AUTH_LIST.dotted;
 
 /// An OID with its name, when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,9 +30,9 @@ pub struct NamedOid {
 impl NamedOid {
     fn new(dotted: String) -> Self {
         let name = oids::name(&dotted).or(match dotted.as_str() {
-            lint::OID_ECDSA_SHA256 => Some("ecdsa-with-SHA256"),
-            lint::OID_EC_PUBLIC_KEY => Some("id-ecPublicKey"),
-            lint::OID_P256 => Some("prime256v1"),
+            lint::OID_ECDSA_SHA256 => Some(oids::ECDSA_WITH_SHA256.name),
+            lint::OID_EC_PUBLIC_KEY => Some(oids::EC_PUBLIC_KEY.name),
+            lint::OID_P256 => Some(oids::PRIME256V1.name),
             "1.2.840.113549.1.1.1" => Some("rsaEncryption"),
             "1.2.840.113549.1.1.11" => Some("sha256WithRSAEncryption"),
             "1.3.101.112" => Some("Ed25519"),
@@ -57,7 +57,7 @@ impl NamedOid {
             "2.16.840.1.101.3.4.2.3" => Some("sha512"),
             "1.3.6.1.5.5.7.48.1" => Some("ocsp"),
             "1.3.6.1.5.5.7.48.2" => Some("caIssuers"),
-            OID_TN_AUTH_LIST => Some("id-pe-TNAuthList"),
+            OID_TN_AUTH_LIST => Some(oids::TN_AUTH_LIST.name),
             "1.3.6.1.4.1.11129.2.4.2" => Some("signedCertificateTimestampList"),
             _ => None,
         });
@@ -292,8 +292,8 @@ pub struct CertificateReport {
     pub self_issued: bool,
     /// X.509 version (3).
     pub version: u32,
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial, shown as lower-case hex.
+    pub serial: Serial,
     /// Signature algorithm.
     pub signature_algorithm: NamedOid,
     /// Validity.
@@ -360,8 +360,8 @@ pub struct CsrReport {
 /// One revoked certificate in a CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CrlEntryReport {
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial, shown as lower-case hex.
+    pub serial: Serial,
     /// revocationDate, RFC 3339 UTC.
     pub revocation_date: String,
     /// reasonCode, if any (RFC 5280 name, e.g. `keyCompromise`).
@@ -649,7 +649,7 @@ fn cert_report(
         issuer_index: None,
         self_issued: c.subject().as_raw() == c.issuer().as_raw(),
         version: c.version().0 + 1,
-        serial: serial_hex(c.raw_serial()),
+        serial: Serial::from_contents(c.raw_serial()),
         signature_algorithm: NamedOid::from_der(c.signature_algorithm.algorithm.as_bytes()),
         validity: validity(v.not_before.to_datetime(), v.not_after.to_datetime(), now),
         sha256_fingerprint: profile::hex(&profile::sha256(der)),
@@ -860,7 +860,7 @@ fn crl_report(input_index: usize, der: &[u8]) -> Result<CrlReport, AuditError> {
     let aki = crl
         .extensions()
         .iter()
-        .find(|e| oids::dotted(e.oid.as_bytes()) == "2.5.29.35")
+        .find(|e| oids::dotted(e.oid.as_bytes()) == oids::AUTHORITY_KEY_IDENTIFIER.dotted)
         .and_then(aki_of);
     Ok(CrlReport {
         input_index,
@@ -874,7 +874,7 @@ fn crl_report(input_index: usize, der: &[u8]) -> Result<CrlReport, AuditError> {
         entries: crl
             .iter_revoked_certificates()
             .map(|e| CrlEntryReport {
-                serial: serial_hex(e.raw_serial()),
+                serial: Serial::from_contents(e.raw_serial()),
                 revocation_date: rfc3339(e.revocation_date.to_datetime()),
                 reason: e.reason_code().map(|(_, r)| reason_name(r.0)),
             })
@@ -1059,7 +1059,7 @@ fn render_cert(o: &mut String, i: usize, c: &CertificateReport) {
     };
     w(o, "subject", dn(&c.subject));
     w(o, "issuer", dn(&c.issuer));
-    w(o, "serial", &c.serial);
+    w(o, "serial", &c.serial.to_string());
     w(o, "version", &format!("v{}", c.version));
     w(o, "signature", &c.signature_algorithm.text());
     w(o, "not before", &c.validity.not_before);

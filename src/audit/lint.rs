@@ -11,7 +11,7 @@ use super::input::{Object, ObjectKind};
 use crate::profile::lint::{
     key_id, run_cert, run_crl, run_csr, run_pair, sort, Finding, Role, Severity,
 };
-use crate::profile::{self, oids, serial_hex};
+use crate::profile::{self, oids, Serial};
 
 /// The findings for one object of an input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,8 +22,8 @@ pub struct LintedObject {
     pub kind: ObjectKind,
     /// The certificate's role (certificates only).
     pub role: Option<Role>,
-    /// Serial (certificates) or CRL number (CRLs), lower-case hex.
-    pub serial: Option<String>,
+    /// Serial (certificates) or CRL number (CRLs), shown as lower-case hex.
+    pub serial: Option<Serial>,
     /// Subject (certificates) or issuer (CRLs).
     pub name: String,
     /// What fired, most severe first.
@@ -51,6 +51,73 @@ impl LintReport {
     /// How many findings of `severity`.
     pub fn count(&self, severity: Severity) -> usize {
         self.findings().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// The findings for one named input of a lint run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintedFile {
+    /// The input's name (a path, or `-` for standard input).
+    pub file: String,
+    /// Its findings (serialized inline: `objects` next to `file`).
+    #[serde(flatten)]
+    pub report: LintReport,
+}
+
+impl LintedFile {
+    /// The report for the input named `file`.
+    pub fn new(file: impl Into<String>, report: LintReport) -> Self {
+        LintedFile {
+            file: file.into(),
+            report,
+        }
+    }
+}
+
+/// How many findings of each severity a lint run has, over all its inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintSummary {
+    /// Findings of severity error.
+    pub error: usize,
+    /// Findings of severity warning.
+    pub warning: usize,
+    /// Findings of severity notice.
+    pub notice: usize,
+}
+
+/// The outcome of linting several inputs against a threshold: what `mimi-attest lint
+/// --format json` prints (docs/auditor.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LintRun {
+    /// The severity at or above which a finding fails the run.
+    pub threshold: Severity,
+    /// Whether no input has a finding at or above `threshold`.
+    pub passed: bool,
+    /// Findings counted by severity.
+    pub summary: LintSummary,
+    /// One entry per input, in the order given.
+    pub files: Vec<LintedFile>,
+}
+
+impl LintRun {
+    /// The run over `files`, judged against `threshold`.
+    pub fn new(threshold: Severity, files: Vec<LintedFile>) -> Self {
+        let count = |s: Severity| files.iter().map(|f| f.report.count(s)).sum::<usize>();
+        let summary = LintSummary {
+            error: count(Severity::Error),
+            warning: count(Severity::Warning),
+            notice: count(Severity::Notice),
+        };
+        let passed = !files.iter().any(|f| f.report.fails(threshold));
+        LintRun {
+            threshold,
+            passed,
+            summary,
+            files,
+        }
     }
 }
 
@@ -116,7 +183,7 @@ fn lint_each(objects: &[Object]) -> LintReport {
                         index,
                         kind: o.kind,
                         role: Some(role),
-                        serial: Some(serial_hex(cert.raw_serial())),
+                        serial: Some(Serial::from_contents(cert.raw_serial())),
                         name: super::inspect::name_string(cert.subject()),
                         findings: run_cert(&cert, role, Severity::Notice),
                     }
@@ -128,7 +195,9 @@ fn lint_each(objects: &[Object]) -> LintReport {
                     index,
                     kind: o.kind,
                     role: None,
-                    serial: crl.crl_number().map(|n| profile::hex(&n.to_bytes_be())),
+                    serial: crl
+                        .crl_number()
+                        .map(|n| Serial::from_contents(&n.to_bytes_be())),
                     name: super::inspect::name_string(crl.issuer()),
                     findings: run_crl(&crl),
                 },
@@ -182,5 +251,23 @@ pub(crate) fn general_name_value(n: &GeneralName<'_>) -> String {
             format!("{}: {}", oids::dotted(o.as_bytes()), profile::hex(v))
         }
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys, their order and the values `mimi-attest lint --format json` prints.
+    #[test]
+    fn lint_run_json_shape() {
+        let empty = LintRun::new(
+            Severity::Warning,
+            vec![LintedFile::new("a.pem", LintReport::default())],
+        );
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            r#"{"threshold":"warning","passed":true,"summary":{"error":0,"warning":0,"notice":0},"files":[{"file":"a.pem","objects":[]}]}"#
+        );
     }
 }

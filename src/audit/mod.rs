@@ -26,7 +26,7 @@ pub use inspect::{
     CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
     ScopeReport, TnAuthListReport, TnEntryReport,
 };
-pub use lint::{lint_objects, LintReport, LintedObject};
+pub use lint::{lint_objects, LintReport, LintRun, LintSummary, LintedFile, LintedObject};
 pub use monitor::{
     LabelConflict, Monitor, MonitorReport, MonitoredEntry, ProviderVolume, MONITOR_STATE_FILE,
 };

@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{rfc3339, AuditError};
-use crate::profile;
+use crate::profile::{self, Serial};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
@@ -70,7 +70,7 @@ pub struct StoreQuery {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StoreRecord {
     /// Serial.
-    pub serial: String,
+    pub serial: Serial,
     /// `root`, `ca` or `leaf`.
     pub kind: &'static str,
     /// State at the query time.
@@ -90,7 +90,7 @@ pub struct StoreRecord {
     /// notAfter.
     pub not_after: String,
     /// Serial of the issuing certificate.
-    pub issuer_serial: Option<String>,
+    pub issuer_serial: Option<Serial>,
     /// Idempotency key of the request.
     pub request_id: Option<String>,
     /// SHA-256 (hex) of the CSR the key came from.
@@ -112,7 +112,7 @@ pub struct StoreRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IssuerRevocation {
     /// The issuing CA's serial.
-    pub serial: String,
+    pub serial: Serial,
     /// When it was revoked.
     pub revoked_at: Option<String>,
     /// Why (`key-compromise`, `superseded`, `unspecified`).
@@ -120,7 +120,7 @@ pub struct IssuerRevocation {
 }
 
 /// The revoked issuing CAs of a store, by serial.
-type RevokedIssuers = HashMap<String, IssuerRevocation>;
+type RevokedIssuers = HashMap<Serial, IssuerRevocation>;
 
 fn revoked_issuers(rows: &[StoredCert]) -> RevokedIssuers {
     rows.iter()
@@ -131,7 +131,7 @@ fn revoked_issuers(rows: &[StoredCert]) -> RevokedIssuers {
                 IssuerRevocation {
                     serial: r.serial.clone(),
                     revoked_at: r.revoked_at.map(rfc3339),
-                    reason: r.revocation_reason.clone(),
+                    reason: r.revocation_reason.map(|r| r.as_str().to_owned()),
                 },
             )
         })
@@ -161,9 +161,9 @@ impl StoreRecord {
             kind: row.kind.as_str(),
             state,
             status: row.status.as_str(),
-            sii: row.sii.clone(),
+            sii: row.sii.as_ref().map(Sii::canonical),
             handle: row.handle.clone(),
-            method: row.method.clone(),
+            method: row.method.map(|m| m.as_str().to_owned()),
             validated_at: row.validated_at.map(rfc3339),
             not_before: rfc3339(row.not_before),
             not_after: rfc3339(row.not_after),
@@ -173,7 +173,7 @@ impl StoreRecord {
             sha256_fingerprint: row.der.as_ref().map(|d| profile::hex(&profile::sha256(d))),
             created_at: rfc3339(row.created_at),
             revoked_at: row.revoked_at.map(rfc3339),
-            revocation_reason: row.revocation_reason.clone(),
+            revocation_reason: row.revocation_reason.map(|r| r.as_str().to_owned()),
             issuer_revocation,
         }
     }
@@ -198,7 +198,7 @@ impl StoreRecord {
                 let _ = writeln!(o, "# {k}: {v}");
             }
         };
-        line("serial", Some(&self.serial));
+        line("serial", Some(&self.serial.to_string()));
         line("kind", Some(self.kind));
         line("state", Some(self.state.as_str()));
         line("status", Some(self.status));
@@ -208,7 +208,13 @@ impl StoreRecord {
         line("validated_at", self.validated_at.as_deref());
         line("not_before", Some(&self.not_before));
         line("not_after", Some(&self.not_after));
-        line("issuer_serial", self.issuer_serial.as_deref());
+        line(
+            "issuer_serial",
+            self.issuer_serial
+                .as_ref()
+                .map(Serial::to_string)
+                .as_deref(),
+        );
         line("request_id", self.request_id.as_deref());
         line("csr_sha256", self.csr_sha256.as_deref());
         line("sha256_fingerprint", self.sha256_fingerprint.as_deref());
@@ -251,12 +257,11 @@ pub fn store_records(
     query: &StoreQuery,
     now: OffsetDateTime,
 ) -> Result<Vec<StoreRecord>, AuditError> {
-    let want_sii = query.sii.as_ref().map(Sii::canonical);
     let rows = open(ca_dir)?.all()?;
     let revoked = revoked_issuers(&rows);
     Ok(rows
         .iter()
-        .filter(|r| want_sii.is_none() || r.sii == want_sii)
+        .filter(|r| query.sii.is_none() || r.sii == query.sii)
         .map(|r| StoreRecord::new(r, now, &revoked))
         .filter(|r| query.state.is_none_or(|s| r.state == s))
         .collect())

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use mimi_attest::audit::{
-    self, catalogue, export_pem, lint_objects, read_objects, store_records, Inspection, LintReport,
-    RecordState, Severity, StoreQuery,
+    self, catalogue, export_pem, lint_objects, read_objects, store_records, Inspection, LintRun,
+    LintedFile, RecordState, Severity, StoreQuery,
 };
 use mimi_attest::Sii;
 use serde::Serialize;
@@ -170,28 +170,6 @@ pub fn inspect(a: InspectArgs) -> CliResult {
     Ok(Verdict::Yes)
 }
 
-#[derive(Serialize)]
-struct LintFile {
-    file: String,
-    #[serde(flatten)]
-    report: LintReport,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    error: usize,
-    warning: usize,
-    notice: usize,
-}
-
-#[derive(Serialize)]
-struct LintOutput {
-    threshold: Severity,
-    passed: bool,
-    summary: Summary,
-    files: Vec<LintFile>,
-}
-
 fn list() -> CliResult {
     Ok(Verdict::Yes)
 }
@@ -223,28 +201,17 @@ pub fn lint(a: LintArgs) -> CliResult {
     let mut files = Vec::new();
     for path in &a.files {
         let objects = load(path)?;
-        files.push(LintFile {
-            file: path.display().to_string(),
-            report: lint_objects(&objects),
-        });
+        files.push(LintedFile::new(
+            path.display().to_string(),
+            lint_objects(&objects),
+        ));
     }
-    let count = |s: Severity| files.iter().map(|f| f.report.count(s)).sum::<usize>();
-    let summary = Summary {
-        error: count(Severity::Error),
-        warning: count(Severity::Warning),
-        notice: count(Severity::Notice),
-    };
-    let passed = !files.iter().any(|f| f.report.fails(threshold));
+    let run = LintRun::new(threshold, files);
     match a.format {
-        Format::Json => json(&LintOutput {
-            threshold,
-            passed,
-            summary,
-            files,
-        })?,
+        Format::Json => json(&run)?,
         Format::Text => {
             let mut s = String::new();
-            for f in &files {
+            for f in &run.files {
                 for o in &f.report.objects {
                     let what = match o.role {
                         Some(r) => format!("{} {r}", o.kind.as_str()),
@@ -269,15 +236,19 @@ pub fn lint(a: LintArgs) -> CliResult {
             }
             s.push_str(&format!(
                 "{} error(s), {} warning(s), {} notice(s); threshold {threshold}: {}\n",
-                summary.error,
-                summary.warning,
-                summary.notice,
-                if passed { "PASS" } else { "FAIL" }
+                run.summary.error,
+                run.summary.warning,
+                run.summary.notice,
+                if run.passed { "PASS" } else { "FAIL" }
             ));
             out(&s)?;
         }
     }
-    Ok(if passed { Verdict::Yes } else { Verdict::No })
+    Ok(if run.passed {
+        Verdict::Yes
+    } else {
+        Verdict::No
+    })
 }
 
 pub fn store_list(a: StoreListArgs) -> CliResult {

@@ -10,7 +10,7 @@ use mimi_attest::issue::{
     run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, RootKey,
     PASSWORD_ENV,
 };
-use mimi_attest::profile::rfc3339;
+use mimi_attest::profile::{rfc3339, Serial};
 use mimi_attest::{
     IssueError, IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey,
 };
@@ -253,7 +253,7 @@ pub fn advise(e: IssueError) -> CliError {
 
 fn parse_reason(s: &str) -> Result<RevokeReason, String> {
     s.parse()
-        .map_err(|e: mimi_attest::IssueError| e.to_string())
+        .map_err(|e: mimi_attest::ProfileError| e.to_string())
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -508,18 +508,25 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
     // Marking a leaf revoked needs the store, not the CA key: no passphrase asked.
     let mut ca = CaRecords::open(&a.ca).map_err(advise)?;
     if a.issuing_ca {
-        let serial = a.serial.as_deref().ok_or_else(|| {
-            CliError("--issuing-ca revokes one issuing CA: give its --serial (not --sii)".into())
-        })?;
+        let serial: Serial = a
+            .serial
+            .as_deref()
+            .ok_or_else(|| {
+                CliError(
+                    "--issuing-ca revokes one issuing CA: give its --serial (not --sii)".into(),
+                )
+            })?
+            .parse()?;
         let r = ca
-            .revoke_issuing_ca(serial, a.reason, now())
+            .revoke_issuing_ca(&serial, a.reason, now())
             .map_err(advise)?;
         let o = &r.outcome;
         match &o.already {
             Some((at, reason)) => eprintln!(
-                "already revoked: issuing CA {} at {} for {reason}; nothing changed",
+                "already revoked: issuing CA {} at {} for {}; nothing changed",
                 o.serial,
-                rfc3339(*at)
+                rfc3339(*at),
+                reason.map(RevokeReason::as_str).unwrap_or_default()
             ),
             None => {
                 eprintln!(
@@ -552,7 +559,10 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
         return Ok(Verdict::Yes);
     }
     let outcomes = match (&a.serial, &a.sii) {
-        (Some(serial), _) => vec![ca.revoke_serial(serial, a.reason, now()).map_err(advise)?],
+        (Some(serial), _) => {
+            let serial: Serial = serial.parse()?;
+            vec![ca.revoke_serial(&serial, a.reason, now()).map_err(advise)?]
+        }
         (_, Some(sii)) => {
             let sii = Sii::parse(sii)?;
             let out = ca.revoke_sii(&sii, a.reason, now()).map_err(advise)?;
@@ -564,12 +574,16 @@ pub fn revoke(a: RevokeArgs) -> CliResult {
         _ => unreachable!("clap requires --serial or --sii"),
     };
     for o in outcomes {
-        let sii = o.sii.as_deref().unwrap_or("-");
+        let sii = o
+            .sii
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), Sii::canonical);
         match o.already {
             Some((at, reason)) => eprintln!(
-                "already revoked: serial {} ({sii}) at {} for {reason}; nothing changed",
+                "already revoked: serial {} ({sii}) at {} for {}; nothing changed",
                 o.serial,
-                rfc3339(at)
+                rfc3339(at),
+                reason.map(RevokeReason::as_str).unwrap_or_default()
             ),
             None => eprintln!("revoked serial {} ({sii}): {}", o.serial, a.reason),
         }
@@ -696,8 +710,9 @@ fn parse_window(s: &str) -> Result<RenewalWindow, String> {
 pub fn renew(a: RenewArgs) -> CliResult {
     let mut ca = a.key.open(&a.ca)?;
     if let Some(serial) = &a.serial {
+        let serial: Serial = serial.parse()?;
         let issued = ca
-            .renew(serial, a.validated_at, a.validity, now())
+            .renew(&serial, a.validated_at, a.validity, now())
             .map_err(advise)?;
         emit_chain(&issued.chain_pem, a.out.as_ref())?;
         eprintln!(
@@ -876,7 +891,9 @@ pub fn rotate(a: RotateArgs) -> CliResult {
         old.serial,
         a.ca.join("previous").display()
     );
-    let reason = old.revocation_reason.as_deref().unwrap_or("unspecified");
+    let reason = old
+        .revocation_reason
+        .map_or("unspecified", RevokeReason::as_str);
     match old.status {
         mimi_attest::store::CertStatus::Revoked => {
             eprintln!(

@@ -148,7 +148,7 @@ pub fn run(
     let providers = [&a, &b]
         .iter()
         .map(|ca| DemoProvider {
-            provider: ca.config().provider.clone(),
+            provider: ca.config().provider.to_string(),
             ca_dir: ca.dir().to_owned(),
             scope: ca.config().scope.to_string(),
         })

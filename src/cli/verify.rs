@@ -74,7 +74,7 @@ pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Valu
             "not_before": time_utc(m.not_before),
             "not_after": time_utc(m.not_after),
             "chain_sha256": m.chain_sha256_hex(),
-            "serial": m.serial_hex(),
+            "serial": m.serial,
             "subject_public_key_info": base64::engine::general_purpose::STANDARD
                 .encode(&m.subject_public_key_info),
             "consent": m.consent.as_ref().map(|c| mimi_attest::profile::hex(c)),

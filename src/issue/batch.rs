@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::{IssueError, IssueRequest, Issued, ProviderCa, SubjectKey};
 use crate::profile::rfc3339;
-use crate::profile::{MappingFlags, Method, Span};
+use crate::profile::{MappingFlags, Method, Serial, Span};
 use crate::sii::Sii;
 
 /// Longest request line read, in bytes (a request with a PEM CSR is about 1 KiB).
@@ -162,7 +162,7 @@ fn to_request(line: Line<'_>) -> Result<IssueRequest, IssueError> {
 struct IssuedLine<'a> {
     line: u64,
     id: Option<&'a str>,
-    serial: &'a str,
+    serial: &'a Serial,
     sii: &'a str,
     not_after: &'a str,
     chain_pem: &'a str,

@@ -17,7 +17,7 @@ use super::request::{IssueRequest, Issued};
 use super::revoke::{compromised, sign_crl, CaRecords, RevocationTarget, SignedCrl};
 use super::template::{ca_params, ca_row, random_serial};
 use super::CaConfig;
-use crate::profile::Span;
+use crate::profile::{Serial, Span};
 use crate::store::{CertKind, IssuanceStore, StoredCert};
 
 /// An open provider CA directory.
@@ -228,7 +228,7 @@ impl ProviderCa {
     /// The issue request that renews the stored leaf `serial`.
     pub fn renewal_request(
         &self,
-        serial: &str,
+        serial: &Serial,
         validated_at: Option<OffsetDateTime>,
         validity: Option<Span>,
     ) -> Result<IssueRequest, IssueError> {
@@ -238,7 +238,7 @@ impl ProviderCa {
     /// Renew one leaf.
     pub fn renew(
         &mut self,
-        serial: &str,
+        serial: &Serial,
         validated_at: Option<OffsetDateTime>,
         validity: Option<Span>,
         now: OffsetDateTime,
@@ -253,7 +253,7 @@ impl ProviderCa {
         &self,
         window: RenewalWindow,
         now: OffsetDateTime,
-    ) -> Result<Vec<String>, IssueError> {
+    ) -> Result<Vec<Serial>, IssueError> {
         lifecycle::due_for_renewal(self.store(), window, now)
     }
 

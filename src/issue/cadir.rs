@@ -26,7 +26,7 @@ use super::error::{io_err, sign_err, IssueError};
 use super::files::{parent_dir, sync_parent, write_atomic, FileMode, Overwrite};
 use super::keys::{load_key, Passphrase};
 use super::CaConfig;
-use crate::profile::serial_hex;
+use crate::profile::Serial;
 use crate::store::{IssuanceStore, IssueLock, StoredCert, STORE_FILE};
 
 /// File names inside a CA directory.
@@ -59,7 +59,7 @@ pub(crate) struct CaSigner {
     /// The certificate, DER.
     pub(crate) der: CertificateDer<'static>,
     /// Its serial, lower-case hex.
-    pub(crate) serial: String,
+    pub(crate) serial: Serial,
     /// Its subjectKeyIdentifier (the AKI of what it signs).
     pub(crate) ski: Vec<u8>,
     /// notBefore.
@@ -264,14 +264,14 @@ impl CaDir {
     }
 
     /// Serial of the current issuing CA (`ca.pem`); needs no key.
-    pub(crate) fn current_ca_serial(&self) -> Result<String, IssueError> {
+    pub(crate) fn current_ca_serial(&self) -> Result<Serial, IssueError> {
         let path = self.path.join(CA_PEM);
         let pem = self.ca_pem()?;
         CertificateDer::from_pem_slice(pem.as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|der| {
                 X509Certificate::from_der(&der)
-                    .map(|(_, c)| serial_hex(c.raw_serial()))
+                    .map(|(_, c)| Serial::from_contents(c.raw_serial()))
                     .map_err(|e| e.to_string())
             })
             .map_err(|e| IssueError::Io {
@@ -341,7 +341,7 @@ impl CaDir {
 
     /// Keep the current issuing CA (serial `serial`) under `previous/ca-<serial>.{pem,key}`
     /// before a rotation replaces it. Idempotent.
-    pub(crate) fn retire_current(&self, serial: &str) -> Result<(), IssueError> {
+    pub(crate) fn retire_current(&self, serial: &Serial) -> Result<(), IssueError> {
         let previous = self.path.join(PREVIOUS);
         fs::create_dir_all(&previous).map_err(|e| io_err(&previous, "cannot create", e))?;
         for (src, dst, mode) in [
@@ -388,7 +388,7 @@ impl CaDir {
                 let serial = CertificateDer::from_pem_slice(&pem).ok().and_then(|der| {
                     X509Certificate::from_der(&der)
                         .ok()
-                        .map(|(_, c)| serial_hex(c.raw_serial()))
+                        .map(|(_, c)| Serial::from_contents(c.raw_serial()))
                 });
                 match serial {
                     Some(s) => self.open_store()?.get(&s)?.is_some(),
@@ -447,7 +447,7 @@ fn signer(
             .into(),
     })?;
     let (serial, not_before, not_after) = (
-        serial_hex(cert.raw_serial()),
+        Serial::from_contents(cert.raw_serial()),
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
     );

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::{IssueError, NumberCheck};
-use crate::profile::{scope::normalize_domain, Scope, Span};
+use crate::profile::{self, ProviderDomain, Scope, Span};
 
 /// Validity periods for the certificates a CA makes.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -41,13 +41,13 @@ fn default_ca() -> Span {
     days(365)
 }
 fn default_leaf() -> Span {
-    days(7)
+    profile::DEFAULT_LEAF_VALIDITY
 }
 fn default_leaf_max() -> Span {
-    days(90)
+    profile::MAX_LEAF_VALIDITY
 }
 fn default_max_validation_age() -> Span {
-    days(30)
+    profile::MAX_VALIDATION_AGE
 }
 
 impl Default for ValidityConfig {
@@ -89,7 +89,7 @@ impl CrlConfig {
 #[serde(deny_unknown_fields)]
 pub struct CaConfig {
     /// The provider's domain, lower-case; goes into every `MimiMapping`.
-    pub provider: String,
+    pub provider: ProviderDomain,
     /// Subject O of the CA certificates.
     pub organization: String,
     /// What this CA may ever attest.
@@ -133,14 +133,7 @@ impl CaConfig {
             message,
         };
         let config: CaConfig = serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let provider = normalize_domain(&config.provider)
-            .map_err(|e| bad(format!("provider {:?}: {e}", config.provider)))?;
-        if provider != config.provider {
-            return Err(bad(format!(
-                "provider {:?} must be written in lower-case ASCII form: {provider:?}",
-                config.provider
-            )));
-        }
+        // The provider was checked by `ProviderDomain::parse` as it was read.
         if config.organization.trim().is_empty() {
             return Err(bad("organization must not be empty".into()));
         }
@@ -228,6 +221,7 @@ mod tests {
         for (yaml, needle) in [
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncolour: red\n", "colour"),
             ("provider: Chat-A.example\norganization: X\nscope: {tel: [\"+1\"]}\n", "lower-case"),
+            ("provider: chat_a.example\norganization: X\nscope: {tel: [\"+1\"]}\n", "provider \"chat_a.example\" is not a domain name"),
             ("provider: chat-a.example\norganization: X\nscope: {}\n", "permits nothing"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"1\"]}\n", "'+'"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nvalidity: {leaf_default: 100d}\n", "leaf_max"),

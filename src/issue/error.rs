@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use super::RevokeReason;
-use crate::profile::{rfc3339, ProfileError, Scope, Span};
+use crate::profile::{rfc3339, ProfileError, Scope, Serial, Span};
 use crate::sii::{Sii, SiiError};
 use crate::store::CertStatus;
 
@@ -109,7 +109,7 @@ pub enum IssueError {
     #[error("the issuing CA {serial} was revoked at {} ({reason}): nothing is issued or renewed under a revoked CA; make a new issuing CA (rotate the CA) and issue again", time_or_unknown(*revoked_at))]
     IssuerRevoked {
         /// The issuing CA's serial.
-        serial: String,
+        serial: Serial,
         /// When it was revoked.
         revoked_at: Option<OffsetDateTime>,
         /// Why.
@@ -120,7 +120,7 @@ pub enum IssueError {
     #[error("the issuing CA {serial} was revoked for key-compromise at {}: nothing is signed with a key declared compromised, so no CRL is signed with it; make a new issuing CA (rotate the CA), then publish the root CRL: it lists the compromised CA, and relying platforms checking `revocation: chain` reject every attestation under it once they have it", time_or_unknown(*revoked_at))]
     IssuerCompromised {
         /// The issuing CA's serial.
-        serial: String,
+        serial: Serial,
         /// When it was revoked.
         revoked_at: Option<OffsetDateTime>,
     },
@@ -148,7 +148,7 @@ pub enum IssueError {
     #[error("serial {serial} was not issued by this CA (it is not in {}): check the serial and the CA directory", store.display())]
     UnknownSerial {
         /// The serial, in store form.
-        serial: String,
+        serial: Serial,
         /// The store looked in.
         store: PathBuf,
     },
@@ -167,7 +167,7 @@ pub enum IssueError {
         /// The id.
         id: String,
         /// The certificate the id is bound to.
-        serial: String,
+        serial: Serial,
     },
     /// A CA key file is unusable: encrypted without a passphrase, a wrong passphrase, not
     /// P-256, not PKCS#8.
@@ -264,19 +264,19 @@ pub enum RevokeRefusal {
     #[error("serial {serial} is the provider's root certificate, a trust anchor: it is never revoked (a CRL it signed about itself would prove nothing); if it must not be trusted any more, ask relying platforms to remove it from their trust lists and create a new CA with `ca init`")]
     Root {
         /// The root's serial.
-        serial: String,
+        serial: Serial,
     },
     /// An issuing CA, asked to be revoked as an attestation.
     #[error("serial {serial} is the provider's issuing CA certificate, not an attestation: CA certificates are not revoked as attestations; to revoke the issuing CA (and with it every attestation it signed) revoke it as an issuing CA")]
     IssuingCaAsAttestation {
         /// The CA's serial.
-        serial: String,
+        serial: Serial,
     },
     /// An attestation, asked to be revoked as an issuing CA.
     #[error("serial {serial} is an attestation, not an issuing CA: revoke it as an attestation")]
     AttestationAsIssuingCa {
         /// The leaf's serial.
-        serial: String,
+        serial: Serial,
     },
     /// A reason that describes a user, given for a CA.
     #[error("reason {reason} describes a user, not a CA: revoke an issuing CA for key-compromise, superseded or unspecified")]
@@ -288,7 +288,7 @@ pub enum RevokeRefusal {
     #[error("serial {serial} was never issued (status {status}): there is nothing to revoke")]
     NeverIssued {
         /// The serial.
-        serial: String,
+        serial: Serial,
         /// Its store status.
         status: CertStatus,
     },

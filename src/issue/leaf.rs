@@ -26,14 +26,23 @@ const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 
 /// AlgorithmIdentifier ecdsa-with-SHA256 (RFC 5758: no parameters).
-const ECDSA_WITH_SHA256: &[u8] = &[
-    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
-];
+const ECDSA_WITH_SHA256: &[u8] = &{
+    let a = oids::ECDSA_WITH_SHA256.der_value();
+    [
+        0x30, 0x0a, 0x06, 0x08, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+    ]
+};
 /// SubjectPublicKeyInfo of a P-256 key up to its uncompressed point (65 bytes follow).
-const P256_SPKI_PREFIX: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
+const P256_SPKI_PREFIX: &[u8] = &{
+    let (k, c) = (
+        oids::EC_PUBLIC_KEY.der_value(),
+        oids::PRIME256V1.der_value(),
+    );
+    [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, k[0], k[1], k[2], k[3], k[4], k[5], k[6], 0x06, 0x08,
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 0x03, 0x42, 0x00,
+    ]
+};
 /// Length of an uncompressed P-256 point.
 const P256_POINT_LEN: usize = 65;
 /// version `[0] EXPLICIT INTEGER 2` (v3).
@@ -41,15 +50,15 @@ const VERSION_3: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x02];
 /// The empty subject name of a mapping leaf.
 const EMPTY_NAME: &[u8] = &[0x30, 0x00];
 
-/// Extension OIDs (DER contents octets).
-const ID_CE_SUBJECT_KEY_IDENTIFIER: &[u8] = &[0x55, 0x1d, 0x0e];
-const ID_CE_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
-const ID_CE_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-const ID_CE_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
-const ID_CE_CRL_DISTRIBUTION_POINTS: &[u8] = &[0x55, 0x1d, 0x1f];
-const ID_CE_CERTIFICATE_POLICIES: &[u8] = &[0x55, 0x1d, 0x20];
-const ID_CE_AUTHORITY_KEY_IDENTIFIER: &[u8] = &[0x55, 0x1d, 0x23];
-const ID_CE_EXT_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+/// Extension OIDs (DER contents octets), from the one table.
+const ID_CE_SUBJECT_KEY_IDENTIFIER: &[u8] = oids::SUBJECT_KEY_IDENTIFIER.der_value();
+const ID_CE_KEY_USAGE: &[u8] = oids::KEY_USAGE.der_value();
+const ID_CE_SUBJECT_ALT_NAME: &[u8] = oids::SUBJECT_ALT_NAME.der_value();
+const ID_CE_BASIC_CONSTRAINTS: &[u8] = oids::BASIC_CONSTRAINTS.der_value();
+const ID_CE_CRL_DISTRIBUTION_POINTS: &[u8] = oids::CRL_DISTRIBUTION_POINTS.der_value();
+const ID_CE_CERTIFICATE_POLICIES: &[u8] = oids::CERTIFICATE_POLICIES.der_value();
+const ID_CE_AUTHORITY_KEY_IDENTIFIER: &[u8] = oids::AUTHORITY_KEY_IDENTIFIER.der_value();
+const ID_CE_EXT_KEY_USAGE: &[u8] = oids::EXT_KEY_USAGE.der_value();
 
 /// What varies from one leaf to the next.
 pub(crate) struct LeafFields<'a> {

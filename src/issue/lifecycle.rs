@@ -18,10 +18,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::cadir::{CaDir, CaSigner};
 use super::error::{sign_err, IssueError};
 use super::keys::{encode_key, KeyProtection, Passphrase};
-use super::revoke::normalize_serial;
 use super::template::{ca_params, ca_row, random_serial};
 use super::{CaConfig, IssueRequest, SubjectKey};
-use crate::profile::{self, Span};
+use crate::profile::{self, RevokeReason, Serial, Span};
 use crate::store::{CertKind, CertStatus, IssuanceStore};
 
 /// When a certificate is due for renewal.
@@ -80,11 +79,11 @@ pub fn needs_renewal(
 /// The issue request that renews the stored leaf `serial`.
 pub(super) fn renewal_request(
     store: &IssuanceStore,
-    serial: &str,
+    serial: &Serial,
     validated_at: Option<OffsetDateTime>,
     validity: Option<Span>,
 ) -> Result<IssueRequest, IssueError> {
-    let serial = normalize_serial(serial)?;
+    let serial = serial.clone();
     let Some(row) = store.get(&serial)? else {
         return Err(IssueError::UnknownSerial {
             serial,
@@ -96,7 +95,7 @@ pub(super) fn renewal_request(
         (CertKind::Leaf, CertStatus::Revoked, _) => {
             return Err(IssueError::Request(format!(
                 "serial {serial} is revoked ({}): a revoked attestation is not renewed; issue a new one if the mapping is still true",
-                row.revocation_reason.unwrap_or_default()
+                row.revocation_reason.map(RevokeReason::as_str).unwrap_or_default()
             )))
         }
         _ => {
@@ -135,18 +134,17 @@ pub(super) fn due_for_renewal(
     store: &IssuanceStore,
     window: RenewalWindow,
     now: OffsetDateTime,
-) -> Result<Vec<String>, IssueError> {
-    let renewed: std::collections::HashSet<String> = store
+) -> Result<Vec<Serial>, IssueError> {
+    let renewed: std::collections::HashSet<Serial> = store
         .request_ids_with_prefix("renew:")?
         .into_iter()
-        .filter_map(|id| id.strip_prefix("renew:").map(str::to_owned))
+        .filter_map(|id| id.strip_prefix("renew:")?.parse().ok())
         .collect();
     Ok(store
         .live_leaves(now)?
         .iter()
         .filter(|r| {
-            !renewed.contains(r.serial.as_str())
-                && needs_renewal(r.not_before, r.not_after, window, now)
+            !renewed.contains(&r.serial) && needs_renewal(r.not_before, r.not_after, window, now)
         })
         .map(|r| r.serial.clone())
         .collect())
@@ -161,7 +159,7 @@ pub(super) fn rotate(
     dir: &CaDir,
     config: &CaConfig,
     store: &mut IssuanceStore,
-    current: &str,
+    current: &Serial,
     root: &CaSigner,
     passphrase: Option<&Passphrase>,
     now: OffsetDateTime,

@@ -27,7 +27,7 @@ pub enum NumberCheck {
 /// Refuse `sii` (when it is a phone number) if it is not possible, or with
 /// [`NumberCheck::Valid`] not valid, in its country's numbering plan.
 pub(crate) fn check_number(sii: &Sii, check: NumberCheck) -> Result<(), IssueError> {
-    let Sii::Tel { digits } = sii else {
+    let Some(digits) = sii.tel_digits() else {
         return Ok(());
     };
     let refuse = |reason: String| IssueError::ImpossibleNumber {

@@ -15,7 +15,7 @@ use super::request::{subject_key, IssueRequest, Issued, KeyParts, P256PublicKey}
 use super::rules::{self, IssuerValidity, LeafPlan};
 use super::template::random_serial;
 use super::CaConfig;
-use crate::profile::{self, serial_hex, MimiMapping};
+use crate::profile::{self, MimiMapping, Serial};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
@@ -295,7 +295,7 @@ fn replay_answer(
     if row.request_sha256.as_deref() != Some(fingerprint) {
         return Some(Err(IssueError::RequestIdConflict {
             id: id.to_owned(),
-            serial: row.serial,
+            serial: row.serial.clone(),
         }));
     }
     Some(Ok(Issued {
@@ -730,7 +730,7 @@ fn chain_pem(leaf_der: &[u8], ca_pem: &str) -> String {
 struct PrepareCtx<'a> {
     config: &'a CaConfig,
     issuer: IssuerValidity,
-    ca_serial: &'a String,
+    ca_serial: &'a Serial,
 }
 
 /// The parts of a [`Pipeline`] that writing and signing a leaf reads.
@@ -757,7 +757,7 @@ impl PrepareCtx<'_> {
         } = subject_key(&req.key, &req.sii)?;
         let spki = P256PublicKey::from_spki(&spki_der)?;
         let mapping = MimiMapping {
-            provider: config.provider.clone(),
+            provider: config.provider.to_string(),
             handle: req.handle.clone(),
             method,
             validated_at,
@@ -766,13 +766,13 @@ impl PrepareCtx<'_> {
         };
         let serial = random_serial()?;
         let record = StoredCert {
-            serial: serial_hex(&serial),
+            serial: Serial::from_contents(&serial),
             kind: CertKind::Leaf,
             request_id: req.request_id.clone(),
             request_sha256: Some(req.fingerprint()),
-            sii: Some(req.sii.canonical()),
+            sii: Some(req.sii.clone()),
             handle: req.handle.clone(),
-            method: Some(method.as_str().to_owned()),
+            method: Some(method),
             validated_at: Some(validated_at),
             not_before: now,
             not_after,
@@ -866,11 +866,8 @@ mod tests {
         assert_eq!((nine.sii.clone(), nine.replayed), (request(9).sii, false));
         let repeat = out[11].as_ref().unwrap_err().to_string();
         assert!(repeat.contains("appears twice"), "{repeat}");
-        let serials: std::collections::HashSet<&str> = issued
-            .iter()
-            .chain([&nine])
-            .map(|l| l.serial.as_str())
-            .collect();
+        let serials: std::collections::HashSet<&Serial> =
+            issued.iter().chain([&nine]).map(|l| &l.serial).collect();
         assert_eq!(serials.len(), 10, "one serial per leaf");
         assert_eq!(ca.store().count(CertStatus::Issued).unwrap(), 2 + 10);
     }
@@ -932,13 +929,13 @@ mod tests {
     }
 
     /// The serials the store holds with `status`.
-    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<String> {
+    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<Serial> {
         let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
         let mut stmt = conn
             .prepare("SELECT serial FROM certificates WHERE kind = 'leaf' AND status = ?1")
             .unwrap();
-        let rows = stmt.query_map([status], |r| r.get(0)).unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
+        let rows = stmt.query_map([status], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|s| s.unwrap().parse().unwrap()).collect()
     }
 
     /// A source that fails ends the stream: everything it gave before is still signed,
@@ -1033,7 +1030,7 @@ mod tests {
                 "result {i} out of order"
             );
         }
-        let handed_out: std::collections::BTreeSet<String> =
+        let handed_out: std::collections::BTreeSet<Serial> =
             out.iter().map(|l| l.serial.clone()).collect();
         assert_eq!(serials_with(&ca, "issued"), handed_out);
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509CertificationRequest};
 
 use super::error::{sign_err, IssueError};
-use crate::profile::{self, MappingFlags, Method, Span};
+use crate::profile::{self, MappingFlags, Method, Serial, Span};
 use crate::sii::Sii;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256};
 
@@ -141,7 +141,7 @@ impl IssueRequest {
 #[derive(Clone, Debug)]
 pub struct Issued {
     /// Serial, lower-case hex.
-    pub serial: String,
+    pub serial: Serial,
     /// The attested SII.
     pub sii: Sii,
     /// notBefore.

@@ -26,9 +26,6 @@
 //! provider root is never revoked: it is a trust anchor, and a CRL it signed about itself
 //! would prove nothing; relying platforms remove it from their trust lists instead.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rcgen::{CertificateRevocationListParams, RevocationReason, RevokedCertParams, SerialNumber};
 use time::OffsetDateTime;
 
@@ -37,117 +34,11 @@ use std::path::Path;
 use super::cadir::{CaDir, CaSigner};
 use super::error::{sign_err, IssueError, RevokeRefusal};
 use super::{CaConfig, CrlConfig};
+use crate::profile::Serial;
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
 
-/// Why an attestation is revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RevokeReason {
-    /// The user's private key is compromised.
-    KeyCompromise,
-    /// The SII now belongs to someone else.
-    SiiReassigned,
-    /// The user's account was closed.
-    AccountClosed,
-    /// Replaced by a newer attestation.
-    Superseded,
-    /// No reason given.
-    Unspecified,
-}
-
-impl RevokeReason {
-    /// Every reason.
-    pub const ALL: [RevokeReason; 5] = [
-        RevokeReason::KeyCompromise,
-        RevokeReason::SiiReassigned,
-        RevokeReason::AccountClosed,
-        RevokeReason::Superseded,
-        RevokeReason::Unspecified,
-    ];
-
-    /// The CLI name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeReason::KeyCompromise => "key-compromise",
-            RevokeReason::SiiReassigned => "sii-reassigned",
-            RevokeReason::AccountClosed => "account-closed",
-            RevokeReason::Superseded => "superseded",
-            RevokeReason::Unspecified => "unspecified",
-        }
-    }
-
-    /// The RFC 5280 reason code put in an attestation's CRL entry (`None`: no reasonCode
-    /// extension).
-    pub fn crl_reason_code(self) -> Option<u8> {
-        self.crl_reason_code_for(RevocationTarget::Attestation)
-    }
-
-    /// The RFC 5280 reason code put in the CRL entry of a certificate of this kind
-    /// (`None`: no reasonCode extension). `key-compromise` of an issuing CA is
-    /// cACompromise (2).
-    pub fn crl_reason_code_for(self, target: RevocationTarget) -> Option<u8> {
-        self.rcgen(target).map(|r| r as u8)
-    }
-
-    /// Whether this reason can be given for that kind of certificate: `sii-reassigned` and
-    /// `account-closed` describe a user, not a CA.
-    pub fn applies_to(self, target: RevocationTarget) -> bool {
-        match target {
-            RevocationTarget::Attestation => true,
-            RevocationTarget::IssuingCa => matches!(
-                self,
-                RevokeReason::KeyCompromise | RevokeReason::Superseded | RevokeReason::Unspecified
-            ),
-        }
-    }
-
-    fn rcgen(self, target: RevocationTarget) -> Option<RevocationReason> {
-        match self {
-            RevokeReason::KeyCompromise if target == RevocationTarget::IssuingCa => {
-                Some(RevocationReason::CaCompromise)
-            }
-            RevokeReason::KeyCompromise => Some(RevocationReason::KeyCompromise),
-            RevokeReason::SiiReassigned => Some(RevocationReason::AffiliationChanged),
-            RevokeReason::AccountClosed => Some(RevocationReason::CessationOfOperation),
-            RevokeReason::Superseded => Some(RevocationReason::Superseded),
-            RevokeReason::Unspecified => None,
-        }
-    }
-}
-
-impl fmt::Display for RevokeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RevokeReason {
-    type Err = IssueError;
-
-    fn from_str(s: &str) -> Result<Self, IssueError> {
-        RevokeReason::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                IssueError::Request(format!(
-                    "unknown revocation reason {s:?}: use one of key-compromise, sii-reassigned, account-closed, superseded, unspecified"
-                ))
-            })
-    }
-}
-
-/// What a revocation may touch. An explicit policy rather than a flag deep in the call: an
-/// issuing CA (and with it every attestation it signed) is never revoked by a mistyped serial.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RevocationTarget {
-    /// Mapping attestations (leaves) only: what `revoke` does unless told otherwise.
-    Attestation,
-    /// An issuing CA under this provider's root (`revoke --issuing-ca`); it goes on the root
-    /// CRL (`crl --root`).
-    IssuingCa,
-}
+pub use crate::profile::{RevocationTarget, RevokeReason};
 
 /// What revoking an issuing CA did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,11 +61,11 @@ pub struct IssuingCaRevocation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeOutcome {
     /// The serial.
-    pub serial: String,
+    pub serial: Serial,
     /// The certificate's SII.
-    pub sii: Option<String>,
+    pub sii: Option<Sii>,
     /// `Some((when, reason))` when it had been revoked before; nothing was changed.
-    pub already: Option<(OffsetDateTime, String)>,
+    pub already: Option<(OffsetDateTime, Option<RevokeReason>)>,
 }
 
 /// A freshly signed CRL.
@@ -188,7 +79,7 @@ pub struct SignedCrl {
     pub number: u64,
     /// Serial of the CA certificate that signed it: an issuing CA, or the provider root for
     /// a root CRL.
-    pub issuer_serial: String,
+    pub issuer_serial: Serial,
     /// thisUpdate.
     pub this_update: OffsetDateTime,
     /// nextUpdate.
@@ -197,37 +88,16 @@ pub struct SignedCrl {
     pub entries: usize,
 }
 
-/// A serial as given by a person (hex, any case, optional `:` separators) in store form.
-pub fn normalize_serial(given: &str) -> Result<String, IssueError> {
-    let digits: String = given
-        .trim()
-        .trim_start_matches("0x")
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if digits.is_empty() || digits.len() > 40 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(IssueError::Request(format!(
-            "serial {given:?} is not a hexadecimal serial number: copy it from `issue` output or `store list`"
-        )));
-    }
-    let trimmed = digits.trim_start_matches('0');
-    let mut s = if trimmed.is_empty() {
-        "0".to_owned()
-    } else {
-        trimmed.to_owned()
-    };
-    if s.len() % 2 == 1 {
-        s.insert(0, '0');
-    }
-    Ok(s)
-}
-
-fn serial_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
+/// rcgen's name for an RFC 5280 CRLReason code.
+fn rcgen_reason(code: u8) -> Option<RevocationReason> {
+    Some(match code {
+        1 => RevocationReason::KeyCompromise,
+        2 => RevocationReason::CaCompromise,
+        3 => RevocationReason::AffiliationChanged,
+        4 => RevocationReason::Superseded,
+        5 => RevocationReason::CessationOfOperation,
+        _ => return None,
+    })
 }
 
 /// A CA directory opened for its records only: its issuance store, no keys. Marking a
@@ -271,7 +141,7 @@ impl CaRecords {
     /// and changes nothing.
     pub fn revoke_serial(
         &mut self,
-        serial: &str,
+        serial: &Serial,
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<RevokeOutcome, IssueError> {
@@ -292,7 +162,7 @@ impl CaRecords {
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<Vec<RevokeOutcome>, IssueError> {
-        let rows: Vec<StoredCert> = self.store.live_leaves_of(&sii.canonical(), now)?;
+        let rows: Vec<StoredCert> = self.store.live_leaves_of(sii, now)?;
         rows.into_iter()
             .map(|r| {
                 revoke_row(
@@ -315,7 +185,7 @@ impl CaRecords {
     /// again reports the first revocation and changes nothing. Needs no key.
     pub fn revoke_issuing_ca(
         &mut self,
-        serial: &str,
+        serial: &Serial,
         reason: RevokeReason,
         now: OffsetDateTime,
     ) -> Result<IssuingCaRevocation, IssueError> {
@@ -356,8 +226,8 @@ impl CaRecords {
     }
 
     /// The store row of `serial` (as a person wrote it).
-    fn find_row(&self, serial: &str) -> Result<StoredCert, IssueError> {
-        let serial = normalize_serial(serial)?;
+    fn find_row(&self, serial: &Serial) -> Result<StoredCert, IssueError> {
+        let serial = serial.clone();
         self.store
             .get(&serial)?
             .ok_or_else(|| IssueError::UnknownSerial {
@@ -399,10 +269,7 @@ fn revoke_row(
             return Ok(RevokeOutcome {
                 serial: row.serial,
                 sii: row.sii,
-                already: Some((
-                    row.revoked_at.unwrap_or(now),
-                    row.revocation_reason.unwrap_or_default(),
-                )),
+                already: Some((row.revoked_at.unwrap_or(now), row.revocation_reason)),
             })
         }
         CertStatus::Issued => {}
@@ -415,7 +282,7 @@ fn revoke_row(
         }
     }
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason.as_str()))?;
+    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason))?;
     Ok(RevokeOutcome {
         serial: row.serial,
         sii: row.sii,
@@ -426,13 +293,13 @@ fn revoke_row(
 fn is_compromised(row: &StoredCert) -> bool {
     row.kind == CertKind::Ca
         && row.status == CertStatus::Revoked
-        && row.revocation_reason.as_deref() == Some(RevokeReason::KeyCompromise.as_str())
+        && row.revocation_reason == Some(RevokeReason::KeyCompromise)
 }
 
 /// The store row of the issuing CA `serial` when it was revoked for key-compromise.
 pub(super) fn compromised(
     store: &IssuanceStore,
-    serial: &str,
+    serial: &Serial,
 ) -> Result<Option<StoredCert>, IssueError> {
     Ok(store.get(serial)?.filter(is_compromised))
 }
@@ -457,13 +324,12 @@ pub(super) fn sign_crl(
         .revoked_entries(&signer.serial, now)?
         .into_iter()
         .map(|e| RevokedCertParams {
-            serial_number: SerialNumber::from_slice(&serial_bytes(&e.serial)),
+            serial_number: SerialNumber::from_slice(e.serial.as_bytes()),
             revocation_time: e.revoked_at.unwrap_or(now),
             reason_code: e
                 .reason
-                .as_deref()
-                .and_then(|s| s.parse::<RevokeReason>().ok())
-                .and_then(|r| r.rcgen(listed)),
+                .and_then(|r| r.crl_reason_code_for(listed))
+                .and_then(rcgen_reason),
             invalidity_date: None,
         })
         .collect();
@@ -487,51 +353,4 @@ pub(super) fn sign_crl(
         next_update,
         entries,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serials_normalise() {
-        assert_eq!(normalize_serial("00:8F:01").unwrap(), "8f01");
-        assert_eq!(normalize_serial(" 0x0ABC ").unwrap(), "0abc");
-        assert_eq!(normalize_serial("abc").unwrap(), "0abc");
-        assert!(normalize_serial("xyz").is_err());
-        assert!(normalize_serial("").is_err());
-    }
-
-    #[test]
-    fn reasons_map_to_rfc5280() {
-        assert_eq!(RevokeReason::KeyCompromise.crl_reason_code(), Some(1));
-        assert_eq!(RevokeReason::SiiReassigned.crl_reason_code(), Some(3));
-        assert_eq!(RevokeReason::Superseded.crl_reason_code(), Some(4));
-        assert_eq!(RevokeReason::AccountClosed.crl_reason_code(), Some(5));
-        assert_eq!(RevokeReason::Unspecified.crl_reason_code(), None);
-        for r in RevokeReason::ALL {
-            assert_eq!(r.as_str().parse::<RevokeReason>().unwrap(), r);
-            assert!(r.applies_to(RevocationTarget::Attestation));
-        }
-    }
-
-    #[test]
-    fn ca_reasons_map_to_rfc5280() {
-        let ca = RevocationTarget::IssuingCa;
-        assert_eq!(RevokeReason::KeyCompromise.crl_reason_code_for(ca), Some(2));
-        assert_eq!(RevokeReason::Superseded.crl_reason_code_for(ca), Some(4));
-        assert_eq!(RevokeReason::Unspecified.crl_reason_code_for(ca), None);
-        let allowed: Vec<_> = RevokeReason::ALL
-            .into_iter()
-            .filter(|r| r.applies_to(ca))
-            .collect();
-        assert_eq!(
-            allowed,
-            [
-                RevokeReason::KeyCompromise,
-                RevokeReason::Superseded,
-                RevokeReason::Unspecified
-            ]
-        );
-    }
 }

@@ -51,7 +51,7 @@ pub(crate) fn check_request(
     let not_after = not_after(req.validity, &config.validity, issuer, now)?;
     let validated_at = validated_at(req.validated_at, &config.validity, not_after, now)?;
     if let Some(h) = &req.handle {
-        check_handle(h, &config.provider)?;
+        check_handle(h, config.provider.as_str())?;
     }
     if let Some(id) = &req.request_id {
         check_request_id(id)?;
@@ -182,7 +182,10 @@ pub(crate) fn check_issuer_not_revoked(row: Option<&StoredCert>) -> Result<(), I
         Some(row) if row.status == CertStatus::Revoked => Err(IssueError::IssuerRevoked {
             serial: row.serial.clone(),
             revoked_at: row.revoked_at,
-            reason: row.revocation_reason.clone().unwrap_or_default(),
+            reason: row
+                .revocation_reason
+                .map(|r| r.as_str().to_owned())
+                .unwrap_or_default(),
         }),
         _ => Ok(()),
     }

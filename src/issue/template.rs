@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::error::IssueError;
 use super::CaConfig;
-use crate::profile::{certificate_policies_der, oids, serial_hex};
+use crate::profile::{certificate_policies_der, oids, Serial};
 use crate::sii::{Sii, SiiKind};
 use crate::store::{CertKind, CertStatus, StoredCert};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -107,10 +107,10 @@ pub(super) fn ca_params(
 }
 
 /// The CA certificate's validity and serial, read back from its DER.
-fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), String> {
+fn cert_facts(der: &[u8]) -> Result<(Serial, OffsetDateTime, OffsetDateTime), String> {
     let (_, c) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
     Ok((
-        serial_hex(c.raw_serial()),
+        Serial::from_contents(c.raw_serial()),
         c.validity().not_before.to_datetime(),
         c.validity().not_after.to_datetime(),
     ))
@@ -120,7 +120,7 @@ fn cert_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), St
 pub(super) fn ca_row(
     kind: CertKind,
     der: &[u8],
-    issuer_serial: Option<String>,
+    issuer_serial: Option<Serial>,
     now: OffsetDateTime,
 ) -> Result<StoredCert, IssueError> {
     let (serial, not_before, not_after) = cert_facts(der).map_err(IssueError::Sign)?;

@@ -36,16 +36,11 @@ pub struct ProcessedExtension {
     pub criticality: Criticality,
 }
 
-const fn ext(
-    name: &'static str,
-    dotted: &'static str,
-    oid: &'static [u8],
-    criticality: Criticality,
-) -> ProcessedExtension {
+const fn ext(oid: oids::ProfileOid, criticality: Criticality) -> ProcessedExtension {
     ProcessedExtension {
-        name,
-        dotted,
-        oid,
+        name: oid.name,
+        dotted: oid.dotted,
+        oid: oid.der_value(),
         criticality,
     }
 }
@@ -53,72 +48,17 @@ const fn ext(
 /// Every extension the profile processes. Any other extension marked critical is rejected
 /// by the verifier (`E_UNKNOWN_CRITICAL_EXTENSION`) and reported by the lint.
 pub const PROCESSED: [ProcessedExtension; 11] = [
-    ext(
-        "subjectKeyIdentifier",
-        "2.5.29.14",
-        &[0x55, 0x1d, 0x0e],
-        Criticality::MustNot,
-    ),
-    ext(
-        "keyUsage",
-        "2.5.29.15",
-        &[0x55, 0x1d, 0x0f],
-        Criticality::May,
-    ),
-    ext(
-        "subjectAltName",
-        "2.5.29.17",
-        &[0x55, 0x1d, 0x11],
-        Criticality::May,
-    ),
-    ext(
-        "basicConstraints",
-        "2.5.29.19",
-        &[0x55, 0x1d, 0x13],
-        Criticality::May,
-    ),
-    ext(
-        "nameConstraints",
-        "2.5.29.30",
-        &[0x55, 0x1d, 0x1e],
-        Criticality::May,
-    ),
-    ext(
-        "cRLDistributionPoints",
-        "2.5.29.31",
-        &[0x55, 0x1d, 0x1f],
-        Criticality::May,
-    ),
-    ext(
-        "certificatePolicies",
-        "2.5.29.32",
-        &[0x55, 0x1d, 0x20],
-        Criticality::MustNot,
-    ),
-    ext(
-        "authorityKeyIdentifier",
-        "2.5.29.35",
-        &[0x55, 0x1d, 0x23],
-        Criticality::MustNot,
-    ),
-    ext(
-        "extKeyUsage",
-        "2.5.29.37",
-        &[0x55, 0x1d, 0x25],
-        Criticality::May,
-    ),
-    ext(
-        oids::ID_PE_MIMI_MAPPING.name,
-        oids::ID_PE_MIMI_MAPPING.dotted,
-        oids::ID_PE_MIMI_MAPPING.der_value(),
-        Criticality::MustNot,
-    ),
-    ext(
-        oids::ID_PE_MIMI_SCOPE.name,
-        oids::ID_PE_MIMI_SCOPE.dotted,
-        oids::ID_PE_MIMI_SCOPE.der_value(),
-        Criticality::MustNot,
-    ),
+    ext(oids::SUBJECT_KEY_IDENTIFIER, Criticality::MustNot),
+    ext(oids::KEY_USAGE, Criticality::May),
+    ext(oids::SUBJECT_ALT_NAME, Criticality::May),
+    ext(oids::BASIC_CONSTRAINTS, Criticality::May),
+    ext(oids::NAME_CONSTRAINTS, Criticality::May),
+    ext(oids::CRL_DISTRIBUTION_POINTS, Criticality::May),
+    ext(oids::CERTIFICATE_POLICIES, Criticality::MustNot),
+    ext(oids::AUTHORITY_KEY_IDENTIFIER, Criticality::MustNot),
+    ext(oids::EXT_KEY_USAGE, Criticality::May),
+    ext(oids::ID_PE_MIMI_MAPPING, Criticality::MustNot),
+    ext(oids::ID_PE_MIMI_SCOPE, Criticality::MustNot),
 ];
 
 /// The table entry for an extension OID (DER contents octets), if the profile processes it.

@@ -224,46 +224,17 @@ impl<'c, 'a> Cert<'c, 'a> {
     }
 }
 
-/// An OID the lints look for: compared by its DER contents octets (as x509-parser holds
-/// it), named by its dotted form only in a finding's detail.
-#[derive(Clone, Copy)]
-struct Oid {
-    dotted: &'static str,
-    der: &'static [u8],
-}
-
-const OID_EKU: Oid = Oid {
-    dotted: "2.5.29.37",
-    der: &[0x55, 0x1d, 0x25],
-};
-const OID_POLICIES: Oid = Oid {
-    dotted: "2.5.29.32",
-    der: &[0x55, 0x1d, 0x20],
-};
-const OID_SKI: Oid = Oid {
-    dotted: "2.5.29.14",
-    der: &[0x55, 0x1d, 0x0e],
-};
-const OID_AKI: Oid = Oid {
-    dotted: "2.5.29.35",
-    der: &[0x55, 0x1d, 0x23],
-};
-const OID_CRL_NUMBER: Oid = Oid {
-    dotted: "2.5.29.20",
-    der: &[0x55, 0x1d, 0x14],
-};
-const ECDSA_SHA256: Oid = Oid {
-    dotted: "1.2.840.10045.4.3.2",
-    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
-};
-const EC_PUBLIC_KEY: Oid = Oid {
-    dotted: "1.2.840.10045.2.1",
-    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01],
-};
-const P256: Oid = Oid {
-    dotted: "1.2.840.10045.3.1.7",
-    der: &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-};
+// The OIDs the lints look for, from the one table (compared by DER contents octets, as
+// x509-parser holds them; named by their dotted form only in a finding's detail).
+use oids::ProfileOid as Oid;
+const OID_EKU: Oid = oids::EXT_KEY_USAGE;
+const OID_POLICIES: Oid = oids::CERTIFICATE_POLICIES;
+const OID_SKI: Oid = oids::SUBJECT_KEY_IDENTIFIER;
+const OID_AKI: Oid = oids::AUTHORITY_KEY_IDENTIFIER;
+const OID_CRL_NUMBER: Oid = oids::CRL_NUMBER;
+const ECDSA_SHA256: Oid = oids::ECDSA_WITH_SHA256;
+const EC_PUBLIC_KEY: Oid = oids::EC_PUBLIC_KEY;
+const P256: Oid = oids::PRIME256V1;
 pub(crate) const OID_ECDSA_SHA256: &str = ECDSA_SHA256.dotted;
 pub(crate) const OID_EC_PUBLIC_KEY: &str = EC_PUBLIC_KEY.dotted;
 pub(crate) const OID_P256: &str = P256.dotted;
@@ -294,7 +265,7 @@ pub(crate) fn eku(cert: &X509Certificate<'_>) -> Option<(bool, Option<Vec<String
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| e.oid.as_bytes() == OID_EKU.der)?;
+        .find(|e| e.oid.as_bytes() == OID_EKU.der_value())?;
     Some((ext.critical, oid_sequence(ext.value)))
 }
 
@@ -303,7 +274,7 @@ pub(crate) fn policies(cert: &X509Certificate<'_>) -> Option<(bool, Vec<String>)
     let ext = cert
         .extensions()
         .iter()
-        .find(|e| e.oid.as_bytes() == OID_POLICIES.der)?;
+        .find(|e| e.oid.as_bytes() == OID_POLICIES.der_value())?;
     match ext.parsed_extension() {
         ParsedExtension::CertificatePolicies(p) => Some((
             ext.critical,
@@ -375,7 +346,7 @@ fn scope_critical(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn eku_not_mimi_only(c: &Cert<'_, '_>) -> Option<String> {
-    let ext = c.ext(OID_EKU.der).next();
+    let ext = c.ext(OID_EKU.der_value()).next();
     if ext.is_some_and(|e| e.value == EKU_MIMI_ONLY) {
         return None;
     }
@@ -463,7 +434,7 @@ fn root_path_len(c: &Cert<'_, '_>) -> Option<String> {
 fn signature_not_ecdsa_sha256(c: &Cert<'_, '_>) -> Option<String> {
     let outer = c.cert.signature_algorithm.algorithm.as_bytes();
     let inner = c.cert.tbs_certificate.signature.algorithm.as_bytes();
-    if outer == ECDSA_SHA256.der && inner == outer {
+    if outer == ECDSA_SHA256.der_value() && inner == outer {
         return None;
     }
     let outer = oids::dotted(outer);
@@ -526,18 +497,18 @@ fn serial_too_long(c: &Cert<'_, '_>) -> Option<String> {
 }
 
 fn missing_ski(c: &Cert<'_, '_>) -> Option<String> {
-    (!c.has_ext(OID_SKI.der)).then(|| "no subjectKeyIdentifier".into())
+    (!c.has_ext(OID_SKI.der_value())).then(|| "no subjectKeyIdentifier".into())
 }
 
 fn missing_aki(c: &Cert<'_, '_>) -> Option<String> {
-    let has_key_id = c.ext(OID_AKI.der).any(|e| {
+    let has_key_id = c.ext(OID_AKI.der_value()).any(|e| {
         matches!(e.parsed_extension(), ParsedExtension::AuthorityKeyIdentifier(a) if a.key_identifier.is_some())
     });
     (!has_key_id).then(|| "no authorityKeyIdentifier with a keyIdentifier".into())
 }
 
 fn policy_missing(c: &Cert<'_, '_>) -> Option<String> {
-    let names_mimi = c.ext(OID_POLICIES.der).next().is_some_and(|e| {
+    let names_mimi = c.ext(OID_POLICIES.der_value()).next().is_some_and(|e| {
         matches!(e.parsed_extension(), ParsedExtension::CertificatePolicies(p)
             if p.iter().any(|i| i.policy_id.as_bytes() == oids::ID_CP_MIMI_MAPPING_V1.der_value()))
     });
@@ -597,13 +568,14 @@ fn fmt_days(d: Duration) -> String {
 
 fn leaf_validity_over_7d(c: &Cert<'_, '_>) -> Option<String> {
     let len = c.validity_len();
-    (len > Duration::days(7) && len <= Duration::days(90))
-        .then(|| format!("valid for {}", fmt_days(len)))
+    (len > profile::DEFAULT_LEAF_VALIDITY.duration()
+        && len <= profile::MAX_LEAF_VALIDITY.duration())
+    .then(|| format!("valid for {}", fmt_days(len)))
 }
 
 fn leaf_validity_over_90d(c: &Cert<'_, '_>) -> Option<String> {
     let len = c.validity_len();
-    (len > Duration::days(90)).then(|| format!("valid for {}", fmt_days(len)))
+    (len > profile::MAX_LEAF_VALIDITY.duration()).then(|| format!("valid for {}", fmt_days(len)))
 }
 
 fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
@@ -621,7 +593,7 @@ fn mapping_validated_after_not_before(c: &Cert<'_, '_>) -> Option<String> {
 fn mapping_validated_at_old(c: &Cert<'_, '_>) -> Option<String> {
     let m = c.mapping().ok()?;
     let age = c.cert.validity().not_before.to_datetime() - m.validated_at;
-    (age > Duration::days(30)).then(|| {
+    (age > profile::MAX_VALIDATION_AGE.duration()).then(|| {
         format!(
             "validatedAt {} is {} before notBefore",
             super::rfc3339(m.validated_at),
@@ -635,10 +607,16 @@ fn mapping_provider_not_lowercase(c: &Cert<'_, '_>) -> Option<String> {
     if crate::profile::scope::is_plain_canonical_domain(&m.provider) {
         return None;
     }
-    match crate::profile::scope::normalize_domain(&m.provider) {
-        Ok(d) if d == m.provider => None,
-        Ok(d) => Some(format!("provider {:?} (canonical form {d:?})", m.provider)),
-        Err(e) => Some(format!("provider {:?}: {e}", m.provider)),
+    match profile::ProviderDomain::parse(&m.provider) {
+        Ok(_) => None,
+        Err(ProfileError::ProviderNotCanonical { canonical, .. }) => Some(format!(
+            "provider {:?} (canonical form {canonical:?})",
+            m.provider
+        )),
+        Err(ProfileError::ProviderNotDomain { reason, .. }) => {
+            Some(format!("provider {:?}: {reason}", m.provider))
+        }
+        Err(e) => Some(e.to_string()),
     }
 }
 
@@ -755,7 +733,7 @@ fn crl_ext<'a>(
 ) -> Option<&'a x509_parser::extensions::X509Extension<'a>> {
     crl.extensions()
         .iter()
-        .find(|e| e.oid.as_bytes() == oid.der)
+        .find(|e| e.oid.as_bytes() == oid.der_value())
 }
 
 fn crl_missing_number(crl: &CertificateRevocationList<'_>) -> Option<String> {
@@ -843,13 +821,12 @@ fn crl_next_update_before_this_update(crl: &CertificateRevocationList<'_>) -> Op
     })
 }
 
-/// issuingDistributionPoint and deltaCRLIndicator (DER contents octets).
-const OID_IDP: &[u8] = &[0x55, 0x1d, 0x1c];
-const OID_DELTA_CRL: &[u8] = &[0x55, 0x1d, 0x1b];
-
 fn crl_not_full(crl: &CertificateRevocationList<'_>) -> Option<String> {
     let has = |oid: &[u8]| crl.extensions().iter().any(|e| e.oid.as_bytes() == oid);
-    match (has(OID_IDP), has(OID_DELTA_CRL)) {
+    match (
+        has(oids::ISSUING_DISTRIBUTION_POINT.der_value()),
+        has(oids::DELTA_CRL_INDICATOR.der_value()),
+    ) {
         (false, false) => None,
         (true, false) => Some("issuingDistributionPoint: a partial CRL".into()),
         (false, true) => Some("deltaCRLIndicator: a delta CRL".into()),
@@ -956,8 +933,7 @@ fn is_mapping_v1(c: &Cert<'_, '_>) -> bool {
 
 /// What a certificate of another profile looks like, from its EKU and extensions.
 fn looks_like(c: &Cert<'_, '_>) -> Option<&'static str> {
-    const TN_AUTH_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1a];
-    if c.has_ext(TN_AUTH_LIST) {
+    if c.has_ext(oids::TN_AUTH_LIST.der_value()) {
         return Some("a STIR/SHAKEN certificate (it carries TNAuthList, RFC 8226)");
     }
     let purposes = match eku(c.cert) {
@@ -1292,22 +1268,6 @@ pub(crate) fn run_pair(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_constants_are_the_dotted_ones() {
-        for oid in [
-            OID_EKU,
-            OID_POLICIES,
-            OID_SKI,
-            OID_AKI,
-            OID_CRL_NUMBER,
-            ECDSA_SHA256,
-            EC_PUBLIC_KEY,
-            P256,
-        ] {
-            assert_eq!(oids::dotted(oid.der), oid.dotted);
-        }
-    }
 
     #[test]
     fn eku_mimi_only_is_what_oid_sequence_reads() {

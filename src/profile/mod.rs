@@ -6,20 +6,40 @@ pub mod extensions;
 pub mod lint;
 pub mod mapping;
 pub mod oids;
+mod provider;
+mod revocation;
 pub mod scope;
+mod serial;
 pub mod span;
 
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, X509Extension};
 
 pub use mapping::{check_handle, MappingFlags, Method, MimiMapping};
+pub use provider::ProviderDomain;
+pub use revocation::{RevocationTarget, RevokeReason};
 pub use scope::{Scope, ScopeSpec};
+pub use serial::Serial;
 pub use span::Span;
 
 use crate::sii::{Sii, SiiError};
 
 /// Largest DER certificate accepted, in bytes (a chain's certificates, a trust-list root).
 pub const MAX_CERT_LEN: usize = 16 * 1024;
+
+/// The leaf validity a CA gives when a request names none (`validity.leaf_default`):
+/// 7 days (docs/spec.md#leaf-validity). `lint` warns about a longer leaf.
+pub const DEFAULT_LEAF_VALIDITY: Span = Span::new(time::Duration::days(7));
+
+/// The longest leaf validity relying platforms accept by default (`max_leaf_validity`,
+/// docs/spec.md#trust-list-policy), and so the longest a CA issues by default
+/// (`validity.leaf_max`): 90 days. `lint` rejects a longer leaf.
+pub const MAX_LEAF_VALIDITY: Span = Span::new(time::Duration::days(90));
+
+/// The oldest proof of possession (`validatedAt`) relying platforms accept by default
+/// (`max_validation_age`, docs/spec.md#trust-list-policy), and a CA's default too: 30 days.
+/// `lint` warns about an older one.
+pub const MAX_VALIDATION_AGE: Span = Span::new(time::Duration::days(30));
 
 /// What is wrong with a profile value or a certificate's use of the profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +65,36 @@ pub enum ProfileError {
         "provider {given:?} is not a domain name: give the provider's domain, e.g. chat-a.example"
     )]
     BadProvider {
+        /// What was given.
+        given: String,
+    },
+    /// A provider (CA config, trust-list anchor) that is not a domain name.
+    #[error("provider {given:?} is not a domain name ({reason})")]
+    ProviderNotDomain {
+        /// What was given.
+        given: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// A provider that is a domain name but not written in its lower-case ASCII (A-label)
+    /// form, which configs, trust lists and certificates all use.
+    #[error("provider {given:?} must be written in lower-case ASCII form: {canonical:?}")]
+    ProviderNotCanonical {
+        /// What was given.
+        given: String,
+        /// The form to write instead.
+        canonical: String,
+    },
+    /// A revocation reason that is not one of the profile's.
+    #[error("unknown revocation reason {given:?}: use one of key-compromise, sii-reassigned, account-closed, superseded, unspecified")]
+    UnknownReason {
+        /// What was given.
+        given: String,
+    },
+    /// A serial number given as text that is not hexadecimal (or is longer than the 20
+    /// octets RFC 5280 allows).
+    #[error("serial {given:?} is not a hexadecimal serial number: copy it from `issue` output or `store list`")]
+    BadSerial {
         /// What was given.
         given: String,
     },
@@ -149,7 +199,7 @@ pub fn leaf_sii(cert: &X509Certificate<'_>) -> Result<Sii, ProfileError> {
     let san = cert
         .subject_alternative_name()
         .map_err(|_| ProfileError::DuplicateExtension {
-            oid: "2.5.29.17".into(),
+            oid: oids::SUBJECT_ALT_NAME.dotted.into(),
         })?;
     let names = match san {
         Some(san) => &san.value.general_names,
@@ -199,11 +249,8 @@ pub fn ca_scope(cert: &X509Certificate<'_>) -> Result<Option<Scope>, ProfileErro
 /// Why a subject public key is not the profile's (ECDSA P-256, a valid uncompressed or
 /// compressed point), or `None` when it is. Every key on a mapping path must be P-256.
 pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option<String> {
-    // id-ecPublicKey and prime256v1, as DER contents octets.
-    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     let alg = &spki.algorithm;
-    if alg.algorithm.as_bytes() != EC_PUBLIC_KEY {
+    if alg.algorithm.as_bytes() != oids::EC_PUBLIC_KEY.der_value() {
         let dotted = oids::dotted(alg.algorithm.as_bytes());
         return Some(match (key_algorithm_name(&dotted), spki.parsed()) {
             (_, Ok(x509_parser::public_key::PublicKey::RSA(rsa))) => {
@@ -224,7 +271,7 @@ pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option
         Some(_) => "(parameters that are not a named curve)".into(),
         None => "(none)".into(),
     };
-    if curve != oids::dotted(P256) {
+    if curve != oids::PRIME256V1.dotted {
         return Some(format!(
             "EC key on curve {curve}, not P-256 (1.2.840.10045.3.1.7)"
         ));
@@ -256,13 +303,28 @@ pub fn certificate_policies_der() -> Vec<u8> {
     })
 }
 
-/// A serial number as lower-case hex without separators or leading zero bytes.
-pub fn serial_hex(raw: &[u8]) -> String {
-    let start = raw
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(raw.len().saturating_sub(1));
-    hex(&raw[start..])
+/// How an input file is encoded, as every command that takes PEM or DER tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputForm<'a> {
+    /// UTF-8 text with a `-----BEGIN ` line (the text, for the PEM parser); text before or
+    /// between blocks is allowed.
+    Pem(&'a str),
+    /// Binary starting with a DER SEQUENCE tag (0x30), as every certificate, CSR, CRL and
+    /// key structure does.
+    Der,
+    /// Neither.
+    Neither,
+}
+
+/// Tell PEM from DER: PEM when the bytes are UTF-8 text holding a `-----BEGIN ` line,
+/// else DER when they start with a SEQUENCE tag.
+pub fn input_form(bytes: &[u8]) -> InputForm<'_> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains("-----BEGIN ") => InputForm::Pem(text),
+        _ if bytes.first() == Some(&0x30) => InputForm::Der,
+        _ => InputForm::Neither,
+    }
 }
 
 /// A time as RFC 3339 in UTC (`2026-11-26T09:00:00Z`), the one form every report, JSON
@@ -324,6 +386,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn input_forms() {
+        let pem = "# comment\n-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n";
+        assert_eq!(input_form(pem.as_bytes()), InputForm::Pem(pem));
+        assert_eq!(input_form(&[0x30, 0x82, 0xff]), InputForm::Der);
+        assert_eq!(input_form(b"hello"), InputForm::Neither);
+        assert_eq!(input_form(&[0xff, 0x30]), InputForm::Neither);
+        assert_eq!(input_form(b""), InputForm::Neither);
+    }
+
+    #[test]
     fn policies_fixed_vector() {
         // SEQUENCE { SEQUENCE { OID 2.999.6464.3.1 } }
         assert_eq!(hex(&certificate_policies_der()), "300a300806068837b2400301");
@@ -343,12 +415,5 @@ mod tests {
             assert_eq!(out, format!("before\n{expected}"), "{len} bytes");
             assert_eq!(pem_certificate_len(len), expected.len(), "{len} bytes");
         }
-    }
-
-    #[test]
-    fn serial_hex_strips_leading_zeros() {
-        assert_eq!(serial_hex(&[0x00, 0x8f, 0x01]), "8f01");
-        assert_eq!(serial_hex(&[0x00]), "00");
-        assert_eq!(serial_hex(&[0x7f]), "7f");
     }
 }

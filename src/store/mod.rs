@@ -4,8 +4,8 @@
 //! time work on a CA directory. Auditors open it read-only ([`IssuanceStore::open_read_only`])
 //! and never change it; schema changes are made only by [`IssuanceStore::migrate`].
 //!
-//! Layer: below `issue` and `audit`, which use it; it uses only `profile` (time formats) and
-//! its backend (SQLite, embedded, `store.db` in the CA directory).
+//! Layer: below `issue` and `audit`, which use it; it uses only `profile` (serials, methods,
+//! reasons, time formats), `sii` and its backend (SQLite, embedded, `store.db` in the CA directory).
 
 mod lock;
 mod sqlite;
@@ -30,6 +30,21 @@ pub enum StoreError {
         path: String,
         /// What went wrong.
         message: String,
+    },
+    /// A row holds a value its column cannot hold (the store was changed by something
+    /// other than this tool): nothing was changed.
+    #[error("issuance store {path}: row {} has {column} {value:?}, which cannot be read ({problem}): the store was changed outside mimi-attest; nothing was changed; restore store.db from a backup, or correct that row", row.map_or_else(|| "(unknown id)".to_owned(), |id| id.to_string()))]
+    BadRow {
+        /// The database file.
+        path: String,
+        /// The row's id (`certificates.id`), when it could be read.
+        row: Option<i64>,
+        /// The column.
+        column: &'static str,
+        /// What it holds.
+        value: String,
+        /// Why that is not a value of the column.
+        problem: String,
     },
     /// The store has an older schema than this build writes: nothing was changed, and
     /// nothing is done until `mimi-attest store migrate` upgrades it.

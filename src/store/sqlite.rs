@@ -12,6 +12,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::StoreError;
+use crate::profile::{Method, RevokeReason, Serial};
+use crate::sii::Sii;
 
 /// What a stored certificate is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,20 +69,20 @@ text_enum!(CertStatus { Reserved => "reserved", Issued => "issued", Revoked => "
 /// One certificate's row in the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCert {
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial (stored as lower-case hex).
+    pub serial: Serial,
     /// Root, CA or leaf.
     pub kind: CertKind,
     /// The request's idempotency key, if it had one.
     pub request_id: Option<String>,
     /// SHA-256 (hex) of the request's content, to tell a replay from a conflicting reuse.
     pub request_sha256: Option<String>,
-    /// Canonical SII (leaves).
-    pub sii: Option<String>,
+    /// The SII (leaves; stored in canonical form).
+    pub sii: Option<Sii>,
     /// Handle (SSI), if any.
     pub handle: Option<String>,
-    /// Validation method name (leaves).
-    pub method: Option<String>,
+    /// Validation method (leaves; stored as its name).
+    pub method: Option<Method>,
     /// When possession was proven (leaves).
     pub validated_at: Option<OffsetDateTime>,
     /// notBefore.
@@ -88,7 +90,7 @@ pub struct StoredCert {
     /// notAfter.
     pub not_after: OffsetDateTime,
     /// Serial of the issuing certificate (`None` for a root).
-    pub issuer_serial: Option<String>,
+    pub issuer_serial: Option<Serial>,
     /// The certificate, once signed.
     pub der: Option<Vec<u8>>,
     /// SHA-256 (hex) of the CSR the key came from, if any.
@@ -100,18 +102,18 @@ pub struct StoredCert {
     /// When it was revoked.
     pub revoked_at: Option<OffsetDateTime>,
     /// Why it was revoked.
-    pub revocation_reason: Option<String>,
+    pub revocation_reason: Option<RevokeReason>,
 }
 
 /// One line of a CRL, as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokedEntry {
-    /// Serial, lower-case hex.
-    pub serial: String,
+    /// Serial.
+    pub serial: Serial,
     /// When it was revoked.
     pub revoked_at: Option<OffsetDateTime>,
-    /// The reason name (`key-compromise`, ...).
-    pub reason: Option<String>,
+    /// The reason.
+    pub reason: Option<RevokeReason>,
 }
 
 /// The tables of schema version 2. A certificate's DER is kept apart from its row, in
@@ -200,50 +202,160 @@ fn fmt_time(t: OffsetDateTime) -> String {
     crate::profile::rfc3339(t.replace_nanosecond(0).unwrap_or(t))
 }
 
-fn parse_time(idx: usize, s: String) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::parse(&s, &Rfc3339).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+/// A column whose stored text does not read as what the column holds: carried out of
+/// rusqlite's row mapping and turned into [`StoreError::BadRow`].
+#[derive(Debug)]
+struct BadColumn {
+    column: &'static str,
+    value: String,
+    problem: String,
+}
+
+impl fmt::Display for BadColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "column {} holds {:?}: {}",
+            self.column, self.value, self.problem
+        )
+    }
+}
+
+impl std::error::Error for BadColumn {}
+
+/// Read the text of `column` (at `idx`) as a `T`, or fail naming the column and the value.
+fn parse_col<T, E: fmt::Display>(
+    idx: usize,
+    column: &'static str,
+    s: String,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    parse(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            Box::new(BadColumn {
+                column,
+                problem: e.to_string(),
+                value: s,
+            }),
+        )
     })
 }
 
-fn opt_time(idx: usize, s: Option<String>) -> rusqlite::Result<Option<OffsetDateTime>> {
-    s.map(|s| parse_time(idx, s)).transpose()
+fn opt_col<T, E: fmt::Display>(
+    idx: usize,
+    column: &'static str,
+    s: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<Option<T>> {
+    s.map(|s| parse_col(idx, column, s, parse)).transpose()
 }
 
-fn parse_enum<T: FromStr<Err = String>>(idx: usize, s: String) -> rusqlite::Result<T> {
-    s.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
-    })
+fn parse_time(idx: usize, column: &'static str, s: String) -> rusqlite::Result<OffsetDateTime> {
+    parse_col(idx, column, s, |s| OffsetDateTime::parse(s, &Rfc3339))
+}
+
+fn opt_time(
+    idx: usize,
+    column: &'static str,
+    s: Option<String>,
+) -> rusqlite::Result<Option<OffsetDateTime>> {
+    opt_col(idx, column, s, |s| OffsetDateTime::parse(s, &Rfc3339))
 }
 
 const COLUMNS: &str =
     "c.serial, c.kind, c.request_id, c.request_sha256, c.sii, c.handle, c.method, \
      c.validated_at, c.not_before, c.not_after, c.issuer_serial, d.der, c.csr_sha256, c.status, \
-     c.created_at, c.revoked_at, c.revocation_reason";
+     c.created_at, c.revoked_at, c.revocation_reason, c.id";
 
 /// The rows with their DER (`c` and `d` in [`COLUMNS`]).
 const ROWS: &str = "certificates c LEFT JOIN certificate_der d ON d.id = c.id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredCert> {
-    Ok(StoredCert {
-        serial: r.get(0)?,
-        kind: parse_enum(1, r.get(1)?)?,
-        request_id: r.get(2)?,
-        request_sha256: r.get(3)?,
-        sii: r.get(4)?,
-        handle: r.get(5)?,
-        method: r.get(6)?,
-        validated_at: opt_time(7, r.get(7)?)?,
-        not_before: parse_time(8, r.get(8)?)?,
-        not_after: parse_time(9, r.get(9)?)?,
-        issuer_serial: r.get(10)?,
-        der: r.get(11)?,
-        csr_sha256: r.get(12)?,
-        status: parse_enum(13, r.get(13)?)?,
-        created_at: parse_time(14, r.get(14)?)?,
-        revoked_at: opt_time(15, r.get(15)?)?,
-        revocation_reason: r.get(16)?,
-    })
+    let row = (|| {
+        Ok(StoredCert {
+            serial: parse_col(0, "serial", r.get(0)?, str::parse::<Serial>)?,
+            kind: parse_col(1, "kind", r.get(1)?, str::parse::<CertKind>)?,
+            request_id: r.get(2)?,
+            request_sha256: r.get(3)?,
+            sii: opt_col(4, "sii", r.get(4)?, Sii::parse_canonical)?,
+            handle: r.get(5)?,
+            method: opt_col(6, "method", r.get(6)?, str::parse::<Method>)?,
+            validated_at: opt_time(7, "validated_at", r.get(7)?)?,
+            not_before: parse_time(8, "not_before", r.get(8)?)?,
+            not_after: parse_time(9, "not_after", r.get(9)?)?,
+            issuer_serial: opt_col(10, "issuer_serial", r.get(10)?, str::parse::<Serial>)?,
+            der: r.get(11)?,
+            csr_sha256: r.get(12)?,
+            status: parse_col(13, "status", r.get(13)?, str::parse::<CertStatus>)?,
+            created_at: parse_time(14, "created_at", r.get(14)?)?,
+            revoked_at: opt_time(15, "revoked_at", r.get(15)?)?,
+            revocation_reason: opt_col(
+                16,
+                "revocation_reason",
+                r.get(16)?,
+                str::parse::<RevokeReason>,
+            )?,
+        })
+    })();
+    row.map_err(|e| at_row(e, r.get(17).ok()))
+}
+
+/// A row that could not be read, as [`StoreError::BadRow`] when one of its columns did not
+/// parse; any other failure is passed on as it is.
+#[derive(Debug)]
+struct RowError {
+    id: Option<i64>,
+    column: BadColumn,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {:?}: {}", self.id, self.column)
+    }
+}
+
+impl std::error::Error for RowError {}
+
+/// Attach the row id to a column that did not parse.
+fn at_row(e: rusqlite::Error, id: Option<i64>) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(idx, ty, inner) => {
+            match inner.downcast::<BadColumn>() {
+                Ok(column) => rusqlite::Error::FromSqlConversionFailure(
+                    idx,
+                    ty,
+                    Box::new(RowError {
+                        id,
+                        column: *column,
+                    }),
+                ),
+                Err(inner) => rusqlite::Error::FromSqlConversionFailure(idx, ty, inner),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The store error for a failed SQLite call on the store at `path`: a row whose column
+/// does not parse is [`StoreError::BadRow`], anything else [`StoreError::Failed`].
+fn db_err(path: String, e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+        if let Some(bad) = inner.downcast_ref::<RowError>() {
+            return StoreError::BadRow {
+                path,
+                row: bad.id,
+                column: bad.column.column,
+                value: bad.column.value.clone(),
+                problem: bad.column.problem.clone(),
+            };
+        }
+    }
+    StoreError::Failed {
+        path,
+        message: e.to_string(),
+    }
 }
 
 /// Page size of a new store, in bytes (SQLite's default is 4,096). Every leaf inserts into
@@ -438,10 +550,7 @@ impl IssuanceStore {
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::Failed {
-            path: self.path(),
-            message: e.to_string(),
-        }
+        db_err(self.path(), e)
     }
 
     /// Run `f` in one IMMEDIATE transaction (the write lock taken up front, so concurrent
@@ -458,10 +567,7 @@ impl IssuanceStore {
                 path: path.clone(),
                 message: format!("{e} (another process holds the store; try again)"),
             })?;
-        let out = f(&tx).map_err(|e| StoreError::Failed {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let out = f(&tx).map_err(|e| db_err(path.clone(), e))?;
         tx.commit().map_err(|e| StoreError::Failed {
             path,
             message: e.to_string(),
@@ -479,22 +585,22 @@ impl IssuanceStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?
         .execute(params![
-            c.serial,
+            c.serial.to_string(),
             c.kind.as_str(),
             c.request_id,
             c.request_sha256,
-            c.sii,
+            c.sii.as_ref().map(Sii::canonical),
             c.handle,
-            c.method,
+            c.method.map(Method::as_str),
             c.validated_at.map(fmt_time),
             fmt_time(c.not_before),
             fmt_time(c.not_after),
-            c.issuer_serial,
+            c.issuer_serial.as_ref().map(Serial::to_string),
             c.csr_sha256,
             c.status.as_str(),
             fmt_time(c.created_at),
             c.revoked_at.map(fmt_time),
-            c.revocation_reason,
+            c.revocation_reason.map(RevokeReason::as_str),
         ])?;
         let id = tx.last_insert_rowid();
         if let Some(der) = &c.der {
@@ -581,15 +687,15 @@ impl IssuanceStore {
     /// Mark an issued certificate (a leaf, or an issuing CA) revoked.
     pub(crate) fn mark_revoked(
         tx: &Transaction<'_>,
-        serial: &str,
+        serial: &Serial,
         at: OffsetDateTime,
-        reason: &str,
+        reason: RevokeReason,
     ) -> rusqlite::Result<()> {
         let n = tx
             .prepare_cached(
                 "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1 AND status = 'issued'",
             )?
-            .execute(params![serial, fmt_time(at), reason])?;
+            .execute(params![serial.to_string(), fmt_time(at), reason.as_str()])?;
         if n != 1 {
             return Err(rusqlite::Error::QueryReturnedNoRows);
         }
@@ -611,8 +717,8 @@ impl IssuanceStore {
     }
 
     /// The row with this serial.
-    pub fn get(&self, serial: &str) -> Result<Option<StoredCert>, StoreError> {
-        self.one("serial = ?1", serial)
+    pub fn get(&self, serial: &Serial) -> Result<Option<StoredCert>, StoreError> {
+        self.one("serial = ?1", &serial.to_string())
     }
 
     /// The row that holds this request id.
@@ -659,15 +765,15 @@ impl IssuanceStore {
         rows
     }
 
-    /// Issued, unexpired leaves of one SII (canonical form).
+    /// Issued, unexpired leaves of one SII.
     pub fn live_leaves_of(
         &self,
-        sii: &str,
+        sii: &Sii,
         now: OffsetDateTime,
     ) -> Result<Vec<StoredCert>, StoreError> {
         self.query(
             "kind = 'leaf' AND status = 'issued' AND sii = ?1 AND not_after > ?2",
-            &[&sii, &fmt_time(now)],
+            &[&sii.canonical(), &fmt_time(now)],
         )
     }
 
@@ -682,13 +788,13 @@ impl IssuanceStore {
     /// How many issued (not revoked), unexpired leaves one issuing CA signed.
     pub fn count_live_leaves_of_issuer(
         &self,
-        issuer_serial: &str,
+        issuer_serial: &Serial,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued' AND issuer_serial = ?1 AND not_after > ?2",
-                params![issuer_serial, fmt_time(now)],
+                params![issuer_serial.to_string(), fmt_time(now)],
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))
@@ -719,23 +825,31 @@ impl IssuanceStore {
     /// Reads no certificate bodies.
     pub fn revoked_entries(
         &self,
-        issuer_serial: &str,
+        issuer_serial: &Serial,
         now: OffsetDateTime,
     ) -> Result<Vec<RevokedEntry>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT serial, revoked_at, revocation_reason FROM certificates \
+                "SELECT serial, revoked_at, revocation_reason, id FROM certificates \
                  WHERE status = 'revoked' AND issuer_serial = ?1 AND not_after > ?2 ORDER BY id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![issuer_serial, fmt_time(now)], |r| {
-                Ok(RevokedEntry {
-                    serial: r.get(0)?,
-                    revoked_at: opt_time(1, r.get(1)?)?,
-                    reason: r.get(2)?,
-                })
+            .query_map(params![issuer_serial.to_string(), fmt_time(now)], |r| {
+                let entry = (|| {
+                    Ok(RevokedEntry {
+                        serial: parse_col(0, "serial", r.get(0)?, str::parse::<Serial>)?,
+                        revoked_at: opt_time(1, "revoked_at", r.get(1)?)?,
+                        reason: opt_col(
+                            2,
+                            "revocation_reason",
+                            r.get(2)?,
+                            str::parse::<RevokeReason>,
+                        )?,
+                    })
+                })();
+                entry.map_err(|e| at_row(e, r.get(3).ok()))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e));
@@ -899,10 +1013,7 @@ fn uri_path(path: &Path) -> String {
 }
 
 fn store_err(path: &Path, e: rusqlite::Error) -> StoreError {
-    StoreError::Failed {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    db_err(path.display().to_string(), e)
 }
 
 #[cfg(test)]
@@ -913,13 +1024,13 @@ mod tests {
     fn reservation(n: u8) -> StoredCert {
         let t = datetime!(2026-11-26 09:00:00 UTC);
         StoredCert {
-            serial: format!("{n:02x}{}", "11".repeat(15)),
+            serial: format!("{n:02x}{}", "11".repeat(15)).parse().unwrap(),
             kind: CertKind::Leaf,
             request_id: Some(format!("req-{n}")),
             request_sha256: None,
-            sii: Some(format!("tel:+1555555010{n}")),
+            sii: Some(Sii::parse(&format!("tel:+1555555010{n}")).unwrap()),
             handle: None,
-            method: Some("sms-otp".into()),
+            method: Some(Method::SmsOtp),
             validated_at: Some(t),
             not_before: t,
             not_after: t + time::Duration::days(7),
@@ -1007,5 +1118,56 @@ mod tests {
         assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         let r = row(&store, 3);
         assert_eq!((r.status, r.der), (CertStatus::Abandoned, None));
+    }
+
+    #[test]
+    fn a_row_that_does_not_parse_is_a_clear_error_naming_row_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        store
+            .write(|tx| {
+                IssuanceStore::insert(tx, &reservation(1))?;
+                IssuanceStore::insert(tx, &reservation(2))
+            })
+            .unwrap();
+        let good = reservation(1);
+        assert_eq!(store.get(&good.serial).unwrap().unwrap(), good);
+        for (column, value) in [
+            ("sii", "tel:+1 555"),
+            ("method", "carrier-pigeon"),
+            ("revocation_reason", "lost"),
+            ("serial", "not-hex"),
+            ("issuer_serial", "zz"),
+        ] {
+            let store = IssuanceStore::open(&dir.path().join("store.db")).unwrap();
+            store
+                .conn
+                .execute(
+                    &format!("UPDATE certificates SET {column} = ?1 WHERE id = 2"),
+                    [value],
+                )
+                .unwrap();
+            let err = store.all().unwrap_err();
+            let StoreError::BadRow {
+                row, column: col, ..
+            } = &err
+            else {
+                panic!("{column}: {err}");
+            };
+            assert_eq!((*row, *col), (Some(2), column));
+            let text = err.to_string();
+            for want in ["row 2", column, value, "restore store.db from a backup"] {
+                assert!(text.contains(want), "{column}: {want:?} not in {text}");
+            }
+            // Put the row back for the next column.
+            store
+                .conn
+                .execute("DELETE FROM certificates WHERE id = 2", [])
+                .unwrap();
+            let mut store = store;
+            store
+                .write(|tx| IssuanceStore::insert(tx, &reservation(2)))
+                .unwrap();
+        }
     }
 }

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{Policy, RevocationPolicy, ScopeRule};
-use crate::profile::{self, scope::normalize_domain, Scope, Span, MAX_CERT_LEN};
+use crate::profile::{self, ProviderDomain, Scope, Span, MAX_CERT_LEN};
 
 /// Why a trust list could not be loaded. Messages name the file and, where known, the line
 /// and column.
@@ -98,7 +98,7 @@ struct PolicySpec {
 #[derive(Clone, Debug)]
 pub struct Anchor {
     name: String,
-    provider: String,
+    provider: ProviderDomain,
     certificate_path: PathBuf,
     scope: Scope,
     pub(crate) root_der: CertificateDer<'static>,
@@ -112,7 +112,7 @@ impl Anchor {
     }
 
     /// The only provider (domain) this anchor may speak for.
-    pub fn provider(&self) -> &str {
+    pub fn provider(&self) -> &ProviderDomain {
         &self.provider
     }
 
@@ -379,23 +379,8 @@ impl Admission {
                 format!("anchor name {name:?} appears twice: give each anchor its own name"),
             ));
         }
-        match normalize_domain(&provider) {
-            Ok(p) if p == provider => {}
-            Ok(p) => {
-                return Err((
-                    Field::Provider,
-                    format!(
-                        "anchor {name:?}: provider {provider:?} must be written in lower-case ASCII form: {p:?}"
-                    ),
-                ))
-            }
-            Err(e) => {
-                return Err((
-                    Field::Provider,
-                    format!("anchor {name:?}: provider {provider:?} is not a domain name ({e})"),
-                ))
-            }
-        }
+        let provider = ProviderDomain::parse(&provider)
+            .map_err(|e| (Field::Provider, format!("anchor {name:?}: {e}")))?;
         if scope.tel_prefixes().is_empty() && scope.email_domains().is_empty() {
             return Err((
                 Field::Scope,

@@ -88,8 +88,8 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             clock_skew: Span::new(time::Duration::minutes(5)),
-            max_leaf_validity: Span::new(time::Duration::days(90)),
-            max_validation_age: Span::new(time::Duration::days(30)),
+            max_leaf_validity: crate::profile::MAX_LEAF_VALIDITY,
+            max_validation_age: crate::profile::MAX_VALIDATION_AGE,
             scope_rule: ScopeRule::TrustListNarrows,
             revocation: RevocationPolicy::Off,
             max_crl_age: Span::new(time::Duration::days(2)),

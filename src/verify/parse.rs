@@ -36,12 +36,13 @@ pub(super) fn check_chain_len(chain: &[CertificateDer<'_>]) -> Result<(), Verify
 /// certificate. Anything else is [`Code::Malformed`].
 pub fn chain_from_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
     let malformed = |m: String| VerifyError::new(Code::Malformed, 0, m);
-    if bytes.first() == Some(&0x30) {
-        return Ok(vec![CertificateDer::from(bytes.to_vec())]);
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        malformed("not a certificate chain: neither PEM text nor a DER certificate".into())
-    })?;
+    let text = match crate::profile::input_form(bytes) {
+        crate::profile::InputForm::Der => return Ok(vec![CertificateDer::from(bytes.to_vec())]),
+        crate::profile::InputForm::Pem(text) => text,
+        _ => std::str::from_utf8(bytes).map_err(|_| {
+            malformed("not a certificate chain: neither PEM text nor a DER certificate".into())
+        })?,
+    };
     let blocks = pem::parse_many(text)
         .map_err(|e| malformed(format!("not a certificate chain: invalid PEM ({e})")))?;
     if blocks.is_empty() {

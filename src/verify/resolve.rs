@@ -11,6 +11,7 @@ use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::{chain_from_pem, VerifiedMapping, Verifier, VerifyError};
+use crate::profile::ProviderDomain;
 use crate::sii::Sii;
 
 /// One accepted attestation, with the position of its chain in the input.
@@ -40,12 +41,12 @@ pub enum Conflict {
     /// More than one provider is flagged as preferred.
     SeveralPreferred {
         /// The providers flagged preferred, in resolution order.
-        providers: Vec<String>,
+        providers: Vec<ProviderDomain>,
     },
     /// One provider attests different handles for the SII.
     HandleMismatch {
         /// The provider.
-        provider: String,
+        provider: ProviderDomain,
         /// The distinct handles (`None` = an attestation without a handle).
         handles: Vec<Option<String>>,
     },
@@ -55,7 +56,7 @@ pub enum Conflict {
         /// Input index of the newest attestation flagged `newHolder`.
         index: usize,
         /// Its provider.
-        provider: String,
+        provider: ProviderDomain,
         /// Its `validatedAt`: when the new holder proved possession.
         validated_at: OffsetDateTime,
         /// Input indexes of the superseded attestations, in the order of
@@ -70,7 +71,11 @@ impl std::fmt::Display for Conflict {
             Conflict::SeveralPreferred { providers } => write!(
                 f,
                 "several providers are flagged preferred: {}",
-                providers.join(", ")
+                providers
+                    .iter()
+                    .map(ProviderDomain::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Conflict::HandleMismatch { provider, handles } => {
                 let hs: Vec<String> = handles
@@ -207,7 +212,7 @@ fn order(
     }
     // Disagreements among the current holder's attestations only: the previous holder's
     // preference or handle is no conflict with the new one's.
-    let mut preferred: Vec<String> = Vec::new();
+    let mut preferred: Vec<ProviderDomain> = Vec::new();
     for r in &mappings {
         if r.mapping.flags.preferred && !preferred.contains(&r.mapping.provider) {
             preferred.push(r.mapping.provider.clone());
@@ -218,7 +223,7 @@ fn order(
             providers: preferred,
         });
     }
-    let mut handles: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
+    let mut handles: BTreeMap<&ProviderDomain, Vec<Option<String>>> = BTreeMap::new();
     for r in &mappings {
         let hs = handles.entry(&r.mapping.provider).or_default();
         if !hs.contains(&r.mapping.handle) {
@@ -228,7 +233,7 @@ fn order(
     for (provider, hs) in handles {
         if hs.len() > 1 {
             conflicts.push(Conflict::HandleMismatch {
-                provider: provider.to_owned(),
+                provider: provider.clone(),
                 handles: hs,
             });
         }

@@ -78,11 +78,14 @@ impl fmt::Display for CrlNote {
 /// `crl` command writes such bundles (one CRL per still-valid issuing CA).
 pub fn crls_from_pem(bytes: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, CrlError> {
     let bad = |index, message: String| CrlError { index, message };
-    if bytes.first() == Some(&0x30) {
-        return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())]);
-    }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?;
+    let text = match crate::profile::input_form(bytes) {
+        crate::profile::InputForm::Der => {
+            return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())])
+        }
+        crate::profile::InputForm::Pem(text) => text,
+        _ => std::str::from_utf8(bytes)
+            .map_err(|_| bad(0, "neither PEM text nor a DER CRL".into()))?,
+    };
     let blocks = pem::parse_many(text).map_err(|e| bad(0, format!("not valid PEM ({e})")))?;
     if blocks.is_empty() {
         return Err(bad(0, "no PEM \"X509 CRL\" block found".into()));
@@ -573,7 +576,7 @@ impl CrlSet {
                         d,
                         format!(
                             "the certificate at depth {d} (serial {}) is revoked: listed on CRL {}{} from \"{}\" (revoked at {when}{reason})",
-                            profile::serial_hex(c.raw_serial()),
+                            profile::Serial::from_contents(c.raw_serial()),
                             crl.index,
                             crl.number.as_ref().map(|n| format!(" number {n}")).unwrap_or_default(),
                             crl.issuer
@@ -595,8 +598,8 @@ impl CrlSet {
 
 pub(crate) use crate::profile::rfc3339 as fmt_time;
 
-/// id-ce-cRLNumber (2.5.29.20), DER contents octets.
-const CRL_NUMBER: &[u8] = &[0x55, 0x1d, 0x14];
+/// id-ce-cRLNumber, DER contents octets.
+const CRL_NUMBER: &[u8] = profile::oids::CRL_NUMBER.der_value();
 
 #[cfg(test)]
 mod tests {

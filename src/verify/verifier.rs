@@ -13,7 +13,7 @@ use super::parse::{self, chain_from_pem, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
 use super::{binding, err, leaf, scope, Code, CrlError, CrlNote, VerifyError};
-use crate::profile::{self, MappingFlags, Method, Scope};
+use crate::profile::{self, MappingFlags, Method, ProviderDomain, Scope, Serial};
 use crate::sii::Sii;
 use crate::trust::{Anchor, Policy, TrustList};
 
@@ -24,7 +24,7 @@ pub struct VerifiedMapping {
     /// The attested SII (canonical).
     pub sii: Sii,
     /// The provider serving it; always the anchor's provider.
-    pub provider: String,
+    pub provider: ProviderDomain,
     /// The handle (SSI) on that provider, if the attestation names one.
     pub handle: Option<String>,
     /// How possession of the SII was proven.
@@ -41,8 +41,9 @@ pub struct VerifiedMapping {
     pub anchor: String,
     /// SHA-256 over the DER of the verified path, leaf first and root last, concatenated.
     pub chain_sha256: [u8; 32],
-    /// The leaf's serial number: the INTEGER's contents octets as in the certificate.
-    pub serial: Vec<u8>,
+    /// The leaf's serial number (shown as lower-case hex, as `inspect`, `store list` and
+    /// CRLs show serials).
+    pub serial: Serial,
     /// The leaf's subjectPublicKeyInfo (DER): the user's key, always ECDSA P-256, that the
     /// attestation binds to the SII.
     pub subject_public_key_info: Vec<u8>,
@@ -52,12 +53,6 @@ pub struct VerifiedMapping {
 }
 
 impl VerifiedMapping {
-    /// [`VerifiedMapping::serial`] as lower-case hex without leading zero bytes (as
-    /// `inspect`, `store list` and CRLs show serials).
-    pub fn serial_hex(&self) -> String {
-        profile::serial_hex(&self.serial)
-    }
-
     /// [`VerifiedMapping::chain_sha256`] as lower-case hex.
     pub fn chain_sha256_hex(&self) -> String {
         profile::hex(&self.chain_sha256)
@@ -362,7 +357,7 @@ impl Verifier {
         )?;
 
         // 6. Provider binding, 7. the SII asked for.
-        binding::check_provider(&mapping, anchor.name(), anchor.provider())?;
+        binding::check_provider(&mapping, anchor.name(), anchor.provider().as_str())?;
         binding::check_expected(&sii, expected)?;
 
         if cached.is_none() && on_path.len() == 2 {
@@ -380,7 +375,7 @@ impl Verifier {
         let (nb, na) = (parse::not_before(certs[0]), parse::not_after(certs[0]));
         Ok(VerifiedMapping {
             sii,
-            provider: mapping.provider,
+            provider: anchor.provider().clone(),
             handle: mapping.handle,
             method: mapping.method,
             validated_at: mapping.validated_at,
@@ -394,7 +389,7 @@ impl Verifier {
                     .map(|&i| chain[i].as_ref())
                     .chain([anchor.root_der.as_ref()]),
             ),
-            serial: certs[0].raw_serial().to_vec(),
+            serial: Serial::from_contents(certs[0].raw_serial()),
             subject_public_key_info: certs[0].public_key().raw.to_vec(),
             consent: mapping.consent,
         })

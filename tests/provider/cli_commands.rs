@@ -335,7 +335,7 @@ fn pem_serial(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     let der = pem::parse(&bytes).unwrap().into_contents();
     let (_, c) = x509_parser::parse_x509_certificate(&der).unwrap();
-    mimi_attest::profile::serial_hex(c.raw_serial())
+    mimi_attest::profile::Serial::from_contents(c.raw_serial()).to_string()
 }
 
 /// The issuing CA revoked for key-compromise: its leaves are listed revoked through it,
@@ -449,7 +449,7 @@ fn compromised_issuing_ca_is_shown_and_signs_nothing() {
     let (_, crl) = x509_parser::parse_x509_crl(&der).unwrap();
     let listed: Vec<String> = crl
         .iter_revoked_certificates()
-        .map(|r| mimi_attest::profile::serial_hex(r.raw_serial()))
+        .map(|r| mimi_attest::profile::Serial::from_contents(r.raw_serial()).to_string())
         .collect();
     assert_eq!(listed, [old_ca]);
 }

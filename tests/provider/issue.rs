@@ -252,10 +252,7 @@ fn ca_init_writes_a_complete_ca_directory() {
         rows.iter().map(|r| r.kind).collect::<Vec<_>>(),
         [CertKind::Root, CertKind::Ca]
     );
-    assert_eq!(
-        rows[1].issuer_serial.as_deref(),
-        Some(rows[0].serial.as_str())
-    );
+    assert_eq!(rows[1].issuer_serial.as_ref(), Some(&rows[0].serial));
     // The copied config is the operator's file, comments and all.
     assert_eq!(
         std::fs::read_to_string(ca.dir.join("config.yaml")).unwrap(),
@@ -358,12 +355,15 @@ fn tel_leaf_has_every_profile_field() {
     // The store has it, issued, with the same DER.
     let store = IssuanceStore::open(&ca.dir.join("store.db")).unwrap();
     let row = store
-        .get(&profile::serial_hex(leaf.raw_serial()))
+        .get(&profile::Serial::from_contents(leaf.raw_serial()))
         .unwrap()
         .unwrap();
     assert_eq!(row.status, CertStatus::Issued);
     assert_eq!(row.der.as_deref(), Some(leaf_der.as_slice()));
-    assert_eq!(row.sii.as_deref(), Some("tel:+15551234567"));
+    assert_eq!(
+        row.sii.as_ref().map(|s| s.canonical()).as_deref(),
+        Some("tel:+15551234567")
+    );
     assert_eq!(row.handle.as_deref(), Some("mimi://chat-a.example/u/alice"));
 }
 

@@ -250,7 +250,7 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     let listed = |der: &[u8]| {
         let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
         crl.iter_revoked_certificates()
-            .map(|r| profile::serial_hex(r.raw_serial()))
+            .map(|r| profile::Serial::from_contents(r.raw_serial()))
             .collect::<Vec<_>>()
     };
     assert_eq!(listed(&crls[0].der), vec![after.serial.clone()]);

@@ -23,10 +23,10 @@ fn issue(ca: &mut ProviderCa, sii: &str) -> mimi_attest::Issued {
     issue_at(ca, sii, OffsetDateTime::now_utc())
 }
 
-fn crl_serials(der: &[u8]) -> Vec<String> {
+fn crl_serials(der: &[u8]) -> Vec<mimi_attest::profile::Serial> {
     let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
     crl.iter_revoked_certificates()
-        .map(|r| mimi_attest::profile::serial_hex(r.raw_serial()))
+        .map(|r| mimi_attest::profile::Serial::from_contents(r.raw_serial()))
         .collect()
 }
 
@@ -42,18 +42,21 @@ fn revoke_by_serial_twice_unknown_and_ca() {
         "--ca",
         d,
         "--serial",
-        &a.serial.to_uppercase(),
+        &a.serial.to_string().to_uppercase(),
         "--reason",
         "sii-reassigned",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), a.serial);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        a.serial.to_string()
+    );
     let o = run(&[
         "revoke",
         "--ca",
         d,
         "--serial",
-        &a.serial,
+        &a.serial.to_string(),
         "--reason",
         "superseded",
     ]);
@@ -74,7 +77,13 @@ fn revoke_by_serial_twice_unknown_and_ca() {
     ]);
     refused(&o, "was not issued by this CA");
     let o = run(&[
-        "revoke", "--ca", d, "--serial", &a.serial, "--reason", "lost",
+        "revoke",
+        "--ca",
+        d,
+        "--serial",
+        &a.serial.to_string(),
+        "--reason",
+        "lost",
     ]);
     refused(&o, "key-compromise");
     // The root and the issuing CA are not attestations.
@@ -85,14 +94,14 @@ fn revoke_by_serial_twice_unknown_and_ca() {
         "--ca",
         d,
         "--serial",
-        &root_serial,
+        &root_serial.to_string(),
         "--reason",
         "superseded",
     ]);
     refused(&o, "root certificate");
     let row = ca.store().get(&a.serial).unwrap().unwrap();
     assert_eq!(row.status, CertStatus::Revoked);
-    assert_eq!(row.revocation_reason.as_deref(), Some("sii-reassigned"));
+    assert_eq!(row.revocation_reason, Some(RevokeReason::SiiReassigned));
 }
 
 #[test]
@@ -178,7 +187,7 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
     // Reason codes: keyCompromise for the first, none for unspecified.
     let (_, crl1) = CertificateRevocationList::from_der(&c1.der).unwrap();
     for entry in crl1.iter_revoked_certificates() {
-        let serial = mimi_attest::profile::serial_hex(entry.raw_serial());
+        let serial = mimi_attest::profile::Serial::from_contents(entry.raw_serial());
         let reason = entry.reason_code().map(|(_, r)| r.0);
         if serial == short.serial {
             assert_eq!(reason, Some(1));

@@ -28,7 +28,10 @@ fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
             _ => None,
         })
         .unwrap();
-    (mimi_attest::profile::serial_hex(c.raw_serial()), ski)
+    (
+        mimi_attest::profile::Serial::from_contents(c.raw_serial()).to_string(),
+        ski,
+    )
 }
 
 struct RootCrlFacts {
@@ -66,7 +69,7 @@ fn read_crl(path: &Path) -> RootCrlFacts {
         .iter_revoked_certificates()
         .map(|r| {
             (
-                mimi_attest::profile::serial_hex(r.raw_serial()),
+                mimi_attest::profile::Serial::from_contents(r.raw_serial()).to_string(),
                 r.reason_code().map(|(_, c)| c.0),
             )
         })
@@ -411,8 +414,8 @@ fn library_revoke_issuing_ca_and_root_crl() {
         .revoke_issuing_ca(&ca_serial, RevokeReason::KeyCompromise, now)
         .unwrap();
     assert_eq!(
-        again.outcome.already.as_ref().map(|(_, why)| why.as_str()),
-        Some("superseded")
+        again.outcome.already.as_ref().and_then(|(_, why)| *why),
+        Some(RevokeReason::Superseded)
     );
     let e = ca
         .issue(&IssueRequest::new(Sii::parse("+15557654321").unwrap()), now)
@@ -543,12 +546,12 @@ fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
         .iter_revoked_certificates()
         .map(|e| {
             (
-                mimi_attest::profile::serial_hex(e.raw_serial()),
+                mimi_attest::profile::Serial::from_contents(e.raw_serial()).to_string(),
                 e.reason_code().map(|(_, c)| c.0),
             )
         })
         .collect();
-    assert_eq!(listed, vec![(old, Some(4))]);
+    assert_eq!(listed, vec![(old.to_string(), Some(4))]);
     // The CaRecords path (what the CLI uses, no key) agrees on which CA is current.
     let mut records = mimi_attest::issue::CaRecords::open(&dir).unwrap();
     let current = ca.store().issuing_cas().unwrap()[1].serial.clone();

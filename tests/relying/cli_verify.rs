@@ -53,7 +53,7 @@ fn valid_chains_exit_0_with_json() {
         use base64::Engine;
         assert_eq!(
             r["serial"],
-            mimi_attest::profile::serial_hex(leaf.raw_serial()),
+            mimi_attest::profile::Serial::from_contents(leaf.raw_serial()).to_string(),
             "{file}"
         );
         assert_eq!(

@@ -29,7 +29,7 @@ fn verifies_the_example_chains() {
     assert_eq!(m.anchor, "chat-a");
     assert_eq!(m.handle.as_deref(), Some("mimi://chat-a.example/u/alice"));
     assert!(m.flags.preferred);
-    assert_eq!(m.serial_hex().len(), 32);
+    assert_eq!(m.serial.to_string().len(), 32);
     assert!(!m.subject_public_key_info.is_empty());
 
     let m = mimi_attest_light::check(
@@ -167,13 +167,20 @@ fn a_trust_list_built_in_memory_gets_the_checks_of_a_yaml_one() {
     assert!(e.contains("appears twice"), "{e}");
     let e = refused(one().anchor("b", "chat-b.example", der("chat-a-root.pem"), scope()));
     assert!(e.contains("listed twice"), "{e}");
-    let e = refused(TrustList::builder().anchor(
-        "b",
-        "Chat-B.example",
-        der("chat-b-root.pem"),
-        scope(),
-    ));
-    assert!(e.contains("lower-case"), "{e}");
+    // The provider as the trust list wants it, or what to write instead.
+    for (provider, says) in [
+        (
+            "Chat-B.example",
+            "anchor \"b\": provider \"Chat-B.example\" must be written in lower-case ASCII form: \"chat-b.example\"",
+        ),
+        (
+            "chat_b.example",
+            "anchor \"b\": provider \"chat_b.example\" is not a domain name (",
+        ),
+    ] {
+        let e = refused(TrustList::builder().anchor("b", provider, der("chat-b-root.pem"), scope()));
+        assert!(e.contains(says), "{e}");
+    }
     let nothing = Scope::new(&[] as &[&str], &[] as &[&str]).unwrap();
     let e = refused(TrustList::builder().anchor(
         "b",
