@@ -129,12 +129,11 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     g.bench_function(
-        "Verifier::verify_pem, steady state (PEM decode included)",
+        "Verifier::verify, steady state (chain_from_pem included)",
         |b| {
             b.iter(|| {
-                verifier
-                    .verify_pem(pems[next()].as_bytes(), now, None)
-                    .unwrap()
+                let chain = chain_from_pem(pems[next()].as_bytes()).unwrap();
+                verifier.verify(&chain, now).unwrap()
             })
         },
     );

@@ -52,8 +52,8 @@ pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, Scope, Span};
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};
 pub use verify::{
-    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Resolution,
-    Verification, VerifiedMapping, Verifier, VerifyError,
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Rejected,
+    Resolution, Resolved, Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
 };
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.

@@ -739,6 +739,23 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         serde_json::json!([old_a, old_b])
     );
     assert!(v["rejected"].as_array().unwrap().is_empty());
+    // A file that is not a chain is rejected in its place; the others keep their files.
+    let garbage = a.tmp("not-a-chain.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let o = ok(resolve(
+        &["--sii", "tel:+15551234567", "--format", "json"],
+        &[&old_a, &garbage, &new_b, &old_b],
+    ));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mappings"][0]["file"], new_b.as_str());
+    assert_eq!(v["superseded"][1]["file"], old_b.as_str());
+    assert_eq!(v["rejected"][0]["file"], garbage.as_str());
+    assert_eq!(v["rejected"][0]["code"], "E_MALFORMED");
+    assert_eq!(v["conflicts"][0]["file"], new_b.as_str());
+    assert_eq!(
+        v["conflicts"][0]["superseded"],
+        serde_json::json!([old_a, old_b])
+    );
     let o = ok(resolve(&[], &[&old_a, &new_b, &old_b]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use mimi_attest::profile::oids;
-use mimi_attest::{Code, Sii, VerifyError};
+use mimi_attest::{chain_from_pem, Code, Sii, VerifyError, VerifyOptions};
 use rcgen::{
     BasicConstraints, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyUsagePurpose, SanType,
@@ -440,7 +440,8 @@ fn expect_sii_mismatch() {
     let other = Sii::parse("+1 555 000 0000").unwrap();
     let e = b
         .verifier()
-        .verify_sii(&b.chain, s.now, &other)
+        .verify_with(&b.chain, &VerifyOptions::at(s.now).expect_sii(&other))
+        .result
         .unwrap_err();
     assert_code(&e, Code::SiiMismatch, 0);
 }
@@ -506,18 +507,12 @@ fn empty_chain() {
 fn not_a_chain_at_all() {
     let s = Spec::good();
     let b = s.build();
-    let e = b
-        .verifier()
-        .verify_pem(b"hello, I am not a certificate\n", s.now, None)
+    let e = chain_from_pem(b"hello, I am not a certificate\n")
+        .and_then(|c| b.verifier().verify(&c, s.now))
         .unwrap_err();
     assert_code(&e, Code::Malformed, 0);
-    let e = b
-        .verifier()
-        .verify_pem(
-            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-            s.now,
-            None,
-        )
+    let e = chain_from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        .and_then(|c| b.verifier().verify(&c, s.now))
         .unwrap_err();
     assert_code(&e, Code::Malformed, 0);
 }
@@ -773,7 +768,7 @@ fn extra_unused_certificates_in_the_bundle_are_ignored_with_a_note() {
     let mut chain = b.chain.clone();
     chain.extend([expired, odd, garbage, b.root.clone()]);
     let v = b.verifier();
-    let checked = v.verify_with_notes(&chain, s.now, None);
+    let checked = v.verify_with(&chain, &VerifyOptions::at(s.now));
     let m = checked.result.unwrap();
     assert_eq!(m.sii.canonical(), "tel:+15551234567");
     // The copy of the anchor's root is not noted; the three others are.
@@ -865,7 +860,7 @@ fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::verify::V
         .verifier()
         .with_crls([rustls_pki_types::CertificateRevocationListDer::from(crl)])
         .unwrap();
-    v.verify_with_notes(&b.chain, s.now, None)
+    v.verify_with(&b.chain, &VerifyOptions::at(s.now))
 }
 
 const CRL_NUMBER: [u8; 3] = [0x55, 0x1d, 0x14];

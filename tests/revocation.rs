@@ -14,7 +14,9 @@ use std::process::{Command, Output};
 
 use mimi_attest::issue::RevokeReason;
 use mimi_attest::verify::{chain_from_pem, crls_from_pem, Verification};
-use mimi_attest::{Code, IssueRequest, Issued, ProviderCa, Sii, TrustList, Verifier};
+use mimi_attest::{
+    Code, IssueRequest, Issued, ProviderCa, Sii, TrustList, Verifier, VerifyOptions,
+};
 use rustls_pki_types::CertificateRevocationListDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -78,7 +80,7 @@ fn verifier(dir: &Path, ca: &ProviderCa, policy: &str, crls: &[&[u8]]) -> Verifi
 
 fn check(v: &Verifier, leaf: &Issued) -> Verification {
     let chain = chain_from_pem(leaf.chain_pem.as_bytes()).unwrap();
-    v.verify_with_notes(&chain, now(), None)
+    v.verify_with(&chain, &VerifyOptions::at(now()))
 }
 
 fn code(v: &Verification) -> Option<Code> {
@@ -163,7 +165,7 @@ fn leaf_mode_revoked_leaf_is_e_revoked_and_good_leaf_valid() {
         "E_REVOKED"
     );
     assert_eq!(
-        v.verify_pem(good.chain_pem.as_bytes(), now(), None)
+        v.verify(&chain_from_pem(good.chain_pem.as_bytes()).unwrap(), now())
             .unwrap()
             .sii
             .canonical(),

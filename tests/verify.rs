@@ -10,7 +10,7 @@ use mimi_attest::trust::ScopeRule;
 use mimi_attest::verify::Conflict;
 use mimi_attest::{
     chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, Sii, SubjectKey, TrustList,
-    TrustListError, Verifier,
+    TrustListError, Verifier, VerifyOptions,
 };
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType, PKCS_ECDSA_P256_SHA256};
 use time::{Duration, OffsetDateTime};
@@ -61,7 +61,7 @@ fn tel_leaf_verifies() {
     let issued = p.a.issue(&req, p.now).unwrap();
     let m = p
         .verifier()
-        .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
         .unwrap();
     assert_eq!(m.sii.canonical(), "tel:+15551234567");
     assert_eq!(m.provider, "chat-a.example");
@@ -71,11 +71,11 @@ fn tel_leaf_verifies() {
     assert_eq!(m.chain_sha256_hex().len(), 64);
     // --expect-sii in another spelling
     p.verifier()
-        .verify_pem(
-            issued.chain_pem.as_bytes(),
-            p.now,
-            Some(&sii("tel:+1-555-123-4567")),
+        .verify_with(
+            &chain_from_pem(issued.chain_pem.as_bytes()).unwrap(),
+            &VerifyOptions::at(p.now).expect_sii(&sii("tel:+1-555-123-4567")),
         )
+        .result
         .unwrap();
 }
 
@@ -87,7 +87,7 @@ fn mailto_leaf_verifies() {
             .unwrap();
     let m = p
         .verifier()
-        .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
         .unwrap();
     assert_eq!(m.sii.canonical(), "mailto:dora@eu.chat-b.example");
     assert_eq!(m.provider, "chat-b.example");
@@ -171,7 +171,7 @@ fn chain_including_root_verifies() {
             .unwrap();
     let with_root = format!("{}{}", issued.chain_pem, p.a.root_pem());
     p.verifier()
-        .verify_pem(with_root.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(with_root.as_bytes()).unwrap(), p.now)
         .unwrap();
 }
 
@@ -283,18 +283,14 @@ fn time_travel_with_at() {
         p.a.issue(&IssueRequest::new(sii("+15551234567")), p.now)
             .unwrap();
     let v = p.verifier();
-    let pem = issued.chain_pem.as_bytes();
-    v.verify_pem(pem, p.now + Duration::days(6), None).unwrap();
+    let pem = &chain_from_pem(issued.chain_pem.as_bytes()).unwrap();
+    v.verify(pem, p.now + Duration::days(6)).unwrap();
     assert_eq!(
-        v.verify_pem(pem, p.now + Duration::days(8), None)
-            .unwrap_err()
-            .code(),
+        v.verify(pem, p.now + Duration::days(8)).unwrap_err().code(),
         Code::Expired
     );
     assert_eq!(
-        v.verify_pem(pem, p.now - Duration::days(1), None)
-            .unwrap_err()
-            .code(),
+        v.verify(pem, p.now - Duration::days(1)).unwrap_err().code(),
         Code::NotYetValid
     );
 }
@@ -400,7 +396,7 @@ fn openssl_accepts_positive_chains() {
     ];
     for (name, issued, root, ca) in cases {
         p.verifier()
-            .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+            .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
             .unwrap();
         let leaf =
             &issued.chain_pem[..issued.chain_pem.find("-----END CERTIFICATE-----").unwrap() + 26];

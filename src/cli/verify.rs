@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mimi_attest::verify::{crls_from_pem, CrlNote, Verification};
-use mimi_attest::RevocationPolicy;
-use mimi_attest::{Sii, TrustList, VerifiedMapping, Verifier, VerifyError};
+use mimi_attest::{
+    chain_from_pem, crls_from_pem, CrlNote, RevocationPolicy, Sii, TrustList, Verification,
+    VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -165,6 +166,10 @@ pub fn verify(a: VerifyArgs) -> CliResult {
         None => None,
     };
     let now = a.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let mut options = VerifyOptions::at(now);
+    if let Some(sii) = &expected {
+        options = options.expect_sii(sii);
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
     let mut all_valid = true;
@@ -181,19 +186,22 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
     let mut first = true;
     for paths in a.chains.chunks(window) {
-        let results: Vec<Result<Verification, CliError>> = paths
+        let results: Vec<Result<Result<Verification, VerifyError>, CliError>> = paths
             .par_iter()
             .map(|path| {
                 let bytes = read_input(path)?;
-                Ok(verifier.verify_pem_with_notes(&bytes, now, expected.as_ref()))
+                // A file that is not a chain is rejected before any CRL or certificate is
+                // looked at: no notes.
+                Ok(chain_from_pem(&bytes).map(|chain| verifier.verify_with(&chain, &options)))
             })
             .collect();
         for (path, checked) in paths.iter().zip(results) {
             let name = path.display().to_string();
             // A file that cannot be read gets its own entry and the run goes on: every file
             // has a result, and the JSON array is always closed.
-            let checked = match checked {
-                Ok(r) => r,
+            let (result, crl_notes, cert_notes) = match checked {
+                Ok(Ok(v)) => (v.result, v.crl_notes, v.cert_notes),
+                Ok(Err(e)) => (Err(e), Vec::new(), Vec::new()),
                 Err(e) => {
                     match a.format {
                         Format::Json => {
@@ -209,9 +217,9 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     continue;
                 }
             };
-            let result = &checked.result;
+            let result = &result;
             all_valid &= result.is_ok();
-            for n in &checked.crl_notes {
+            for n in &crl_notes {
                 eprintln!(
                     "note: {name}: CRL {} from \"{}\" ignored: {}",
                     label(n),
@@ -219,16 +227,15 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     n.message
                 );
             }
-            for n in &checked.cert_notes {
+            for n in &cert_notes {
                 eprintln!("note: {name}: {n}");
             }
             match a.format {
                 Format::Json => {
                     let mut v = result_json(&name, result);
-                    if !checked.cert_notes.is_empty() {
+                    if !cert_notes.is_empty() {
                         v["cert_notes"] = Value::Array(
-                            checked
-                                .cert_notes
+                            cert_notes
                                 .iter()
                                 .map(|n| json!({"index": n.index, "subject": n.subject, "message": n.message}))
                                 .collect(),
@@ -236,8 +243,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     }
                     if !a.crls.is_empty() {
                         v["crl_notes"] = Value::Array(
-                            checked
-                                .crl_notes
+                            crl_notes
                                 .iter()
                                 .map(|n| json!({"crl": label(n), "issuer": n.issuer, "message": n.message}))
                                 .collect(),

@@ -24,7 +24,7 @@ pub use parse::chain_from_pem;
 pub use path::CertNote;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
-pub use verifier::{Verification, VerifiedMapping, Verifier};
+pub use verifier::{Verification, VerifiedMapping, Verifier, VerifyOptions};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use super::{chain_from_pem, VerifiedMapping, Verifier, VerifyError};
+use super::{VerifiedMapping, Verifier, VerifyError, VerifyOptions};
 use crate::sii::Sii;
 
 /// One accepted attestation, with the position of its chain in the input.
@@ -125,30 +125,18 @@ impl Resolution {
 }
 
 impl Verifier {
-    /// Verify every chain as evidence for `sii` at `now` and order the accepted ones.
+    /// Verify every chain as evidence for `sii` at `now` and order the accepted ones. PEM
+    /// goes through [`crate::chain_from_pem`] first.
     pub fn resolve<C: AsRef<[CertificateDer<'static>]>>(
         &self,
         sii: &Sii,
         chains: &[C],
         now: OffsetDateTime,
     ) -> Resolution {
+        let options = VerifyOptions::at(now).expect_sii(sii);
         let results = chains
             .iter()
-            .map(|chain| self.verify_sii(chain.as_ref(), now, sii));
-        order(sii, results)
-    }
-
-    /// [`Verifier::resolve`] on PEM chains (or single DER certificates), as files hold them;
-    /// one that cannot be read as a chain is rejected with `E_MALFORMED`.
-    pub fn resolve_pem<P: AsRef<[u8]>>(
-        &self,
-        sii: &Sii,
-        pems: &[P],
-        now: OffsetDateTime,
-    ) -> Resolution {
-        let results = pems.iter().map(|pem| {
-            chain_from_pem(pem.as_ref()).and_then(|chain| self.verify_sii(&chain, now, sii))
-        });
+            .map(|chain| self.verify_with(chain.as_ref(), &options).result);
         order(sii, results)
     }
 }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::X509Certificate;
 
 use super::cache::IntermediateCache;
-use super::parse::{self, chain_from_pem, Bundle};
+use super::parse::{self, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
 use super::{binding, err, leaf, scope, Code, CrlError, CrlNote, VerifyError};
@@ -75,8 +75,7 @@ impl VerifiedMapping {
 /// is `Sync`) rather than making one per chain.
 ///
 /// ```
-/// use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
-/// use mimi_attest::verify::chain_from_pem;
+/// use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, TrustList, Verifier, VerifyOptions};
 ///
 /// let tmp = tempfile::tempdir()?;
 /// let now = time::OffsetDateTime::now_utc();
@@ -102,8 +101,8 @@ impl VerifiedMapping {
 ///
 /// // The same chain is not evidence for another number.
 /// let other = Sii::parse("+15559999999")?;
-/// let err = verifier.verify_sii(&chain, now, &other).unwrap_err();
-/// assert_eq!(err.code().as_str(), "E_SII_MISMATCH");
+/// let checked = verifier.verify_with(&chain, &VerifyOptions::at(now).expect_sii(&other));
+/// assert_eq!(checked.result.unwrap_err().code().as_str(), "E_SII_MISMATCH");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -137,6 +136,38 @@ pub struct Verification {
     pub cert_notes: Vec<CertNote>,
 }
 
+/// What [`Verifier::verify_with`] checks a chain for: the time of verification, and what else
+/// to require of the chain.
+///
+/// ```
+/// # use mimi_attest::{Sii, VerifyOptions};
+/// let sii = Sii::parse("+1 555 123 4567")?;
+/// let options = VerifyOptions::at(time::OffsetDateTime::now_utc()).expect_sii(&sii);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VerifyOptions<'a> {
+    now: OffsetDateTime,
+    expected_sii: Option<&'a Sii>,
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Verify as of `now`, requiring nothing more than the trust list and its policy do.
+    pub fn at(now: OffsetDateTime) -> Self {
+        VerifyOptions {
+            now,
+            expected_sii: None,
+        }
+    }
+
+    /// Also require that the chain attests `sii` ([`Code::SiiMismatch`] otherwise).
+    pub fn expect_sii(mut self, sii: &'a Sii) -> Self {
+        self.expected_sii = Some(sii);
+        self
+    }
+}
+
 impl From<TrustList> for Verifier {
     fn from(list: TrustList) -> Self {
         Verifier::new(list)
@@ -162,7 +193,7 @@ impl Verifier {
         }
     }
 
-    /// This verifier with more CRLs (DER; see [`crate::verify::crls_from_pem`] for PEM
+    /// This verifier with more CRLs (DER; see [`crate::crls_from_pem`] for PEM
     /// bundles). Each is parsed once, here, into rustls-webpki's owned form; verifications
     /// borrow them. CRLs are consulted only when the policy's revocation is `leaf` or `chain`.
     /// [`CrlNote::index`] counts the CRLs over all calls, in order.
@@ -191,40 +222,6 @@ impl Verifier {
         self.crls.crls.len()
     }
 
-    /// Like [`Verifier::verify`], optionally requiring an SII, and also reporting the CRLs
-    /// ignored for this chain.
-    pub fn verify_with_notes(
-        &self,
-        chain: &[CertificateDer<'_>],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Verification {
-        let (mut crl_notes, mut cert_notes) = (Vec::new(), Vec::new());
-        let result = self.check(chain, now, expected, &mut crl_notes, &mut cert_notes);
-        Verification {
-            result,
-            crl_notes,
-            cert_notes,
-        }
-    }
-
-    /// Like [`Verifier::verify_pem`], also reporting the CRLs ignored for this chain.
-    pub fn verify_pem_with_notes(
-        &self,
-        pem: &[u8],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Verification {
-        match chain_from_pem(pem) {
-            Ok(chain) => self.verify_with_notes(&chain, now, expected),
-            Err(e) => Verification {
-                result: Err(e),
-                crl_notes: Vec::new(),
-                cert_notes: Vec::new(),
-            },
-        }
-    }
-
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -236,7 +233,7 @@ impl Verifier {
     }
 
     /// Verify `chain` (leaf first, then its issuing CA(s); the root may be included) at time
-    /// `now`.
+    /// `now`. PEM goes through [`crate::chain_from_pem`] first.
     pub fn verify(
         &self,
         chain: &[CertificateDer<'_>],
@@ -245,26 +242,26 @@ impl Verifier {
         self.check(chain, now, None, &mut Vec::new(), &mut Vec::new())
     }
 
-    /// Verify `chain` at `now` and require that it attests `expected`
-    /// ([`Code::SiiMismatch`] otherwise).
-    pub fn verify_sii(
+    /// Verify `chain` as `options` say (the time, an SII to require), and also report the
+    /// CRLs and presented certificates that were not used for it.
+    pub fn verify_with(
         &self,
         chain: &[CertificateDer<'_>],
-        now: OffsetDateTime,
-        expected: &Sii,
-    ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, Some(expected), &mut Vec::new(), &mut Vec::new())
-    }
-
-    /// Verify a PEM chain (or one DER certificate), optionally requiring an SII.
-    pub fn verify_pem(
-        &self,
-        pem: &[u8],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Result<VerifiedMapping, VerifyError> {
-        let chain = chain_from_pem(pem)?;
-        self.check(&chain, now, expected, &mut Vec::new(), &mut Vec::new())
+        options: &VerifyOptions<'_>,
+    ) -> Verification {
+        let (mut crl_notes, mut cert_notes) = (Vec::new(), Vec::new());
+        let result = self.check(
+            chain,
+            options.now,
+            options.expected_sii,
+            &mut crl_notes,
+            &mut cert_notes,
+        );
+        Verification {
+            result,
+            crl_notes,
+            cert_notes,
+        }
     }
 
     /// docs/spec.md#verification, steps 1 to 7, in order; the first that fails decides.
