@@ -12,7 +12,7 @@
 //! baseline in the same run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mimi_attest::profile::oids::ID_KP_MIMI_MAPPING;
+use mimi_attest::oids::ID_KP_MIMI_MAPPING;
 use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, SubjectKey, TrustList, Verifier};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};

@@ -2,12 +2,12 @@
 //! JSON schema, every lint both ways, pre-issuance linting, the store, and a cross-check
 //! with OpenSSL where it is installed.
 
-use mimi_attest::audit::{
-    self, catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl,
-    lint_objects, read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
+use mimi_attest::CertStatus;
+use mimi_attest::{
+    catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_objects,
+    read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
 };
-use mimi_attest::profile::{self, certificate_policies_der, oids};
-use mimi_attest::store::CertStatus;
+use mimi_attest::{certificate_policies_der, oids};
 use mimi_attest::{
     IssueError, IssueRequest, MappingFlags, Method, MimiMapping, ProviderCa, Sii, Span, SubjectKey,
 };
@@ -694,9 +694,9 @@ fn every_certificate_lint_fires_on_its_case_and_stays_quiet_on_clean_certificate
     }
     // Every certificate lint of the catalogue has a case.
     for l in catalogue() {
-        if l.applies_to.contains(&audit::LintTarget::Crl)
-            || l.applies_to.contains(&audit::LintTarget::Chain)
-            || l.applies_to.contains(&audit::LintTarget::Csr)
+        if l.applies_to.contains(&mimi_attest::LintTarget::Crl)
+            || l.applies_to.contains(&mimi_attest::LintTarget::Chain)
+            || l.applies_to.contains(&mimi_attest::LintTarget::Csr)
         {
             continue;
         }
@@ -845,7 +845,7 @@ fn crl_lints_fire_and_stay_quiet() {
     }
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Crl))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Crl))
     {
         assert!(
             cases.iter().any(|(id, _)| *id == l.id),
@@ -939,7 +939,7 @@ fn chain_lints_fire_on_their_case_and_stay_quiet() {
     // Every chain lint of the catalogue is covered above.
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Chain))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Chain))
     {
         assert!(
             [
@@ -1059,16 +1059,16 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert_eq!(leaf.validity.time_left, "2d 23h 0m left");
     assert_eq!(
         leaf.sha256_fingerprint,
-        profile::hex(&profile::sha256(&issued.leaf_der))
+        mimi_attest::hex(&mimi_attest::sha256(&issued.leaf_der))
     );
     let (_, pc) = x509_parser::parse_x509_certificate(&issued.leaf_der).unwrap();
     assert_eq!(
         leaf.public_key.spki_sha256,
-        profile::hex(&profile::sha256(pc.public_key().raw))
+        mimi_attest::hex(&mimi_attest::sha256(pc.public_key().raw))
     );
     assert_eq!(
         leaf.public_key.spki_sha256,
-        profile::hex(&profile::sha256(
+        mimi_attest::hex(&mimi_attest::sha256(
             &rcgen::PublicKeyData::subject_public_key_info(&user_key)
         ))
     );
@@ -1112,7 +1112,7 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert!(m.flags.preferred && m.flags.new_holder);
     assert_eq!(
         m.consent_sha256.as_deref(),
-        Some(profile::hex(&profile::sha256(&csr_der)).as_str())
+        Some(mimi_attest::hex(&mimi_attest::sha256(&csr_der)).as_str())
     );
     assert!(leaf.mimi_mapping_error.is_none() && leaf.mimi_scope.is_none());
     assert!(
@@ -1140,7 +1140,7 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert!(root.authority_key_id.is_none());
     assert_eq!(
         root.sha256_fingerprint,
-        profile::hex(&profile::sha256(&fx.root_der))
+        mimi_attest::hex(&mimi_attest::sha256(&fx.root_der))
     );
 
     let c = &r.csrs[0];
@@ -1390,7 +1390,7 @@ fn pre_issuance_lint_refuses_and_stores_nothing_as_issued() {
         .all()
         .unwrap()
         .into_iter()
-        .filter(|r| r.kind == mimi_attest::store::CertKind::Leaf)
+        .filter(|r| r.kind == mimi_attest::CertKind::Leaf)
         .collect();
     assert_eq!(leaves.len(), 1);
     assert_eq!(leaves[0].status, CertStatus::Abandoned);
@@ -1448,7 +1448,7 @@ fn store_listing_and_export() {
     assert_eq!(by_sii[0].serial, a.serial);
     assert_eq!(
         by_sii[0].sha256_fingerprint.as_deref(),
-        Some(profile::hex(&profile::sha256(&a.leaf_der)).as_str())
+        Some(mimi_attest::hex(&mimi_attest::sha256(&a.leaf_der)).as_str())
     );
     assert_eq!(by_sii[0].method.as_deref(), Some("sms-otp"));
     // Export: every certificate with its record; inspect reads it back.
@@ -1557,7 +1557,11 @@ fn csr_with(key: &KeyPair, names: Vec<SanType>) -> Vec<u8> {
 }
 
 fn csr_ids(der: &[u8]) -> Vec<&'static str> {
-    audit::lint_csr(der).unwrap().iter().map(|f| f.id).collect()
+    mimi_attest::lint_csr(der)
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect()
 }
 
 /// Every CSR lint fires on its case and stays quiet on the CSRs a mapping client makes.
@@ -1651,12 +1655,12 @@ fn csr_lints_fire_and_stay_quiet() {
     assert_eq!(csr_ids(&cases[1].1), ["e_csr_signature_invalid"]);
     assert_eq!(csr_ids(&cases[2].1), ["e_csr_key_not_p256"]);
     // The warning names the form the certificate would carry.
-    let w = audit::lint_csr(&cases[8].1).unwrap();
+    let w = mimi_attest::lint_csr(&cases[8].1).unwrap();
     assert!(w[0].detail.contains("tel:+15551234567"), "{}", w[0].detail);
     // Every CSR lint of the catalogue has a case.
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Csr))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Csr))
     {
         assert!(
             cases.iter().any(|(id, _)| *id == l.id),
@@ -1957,7 +1961,7 @@ fn inspect_decodes_name_constraints_aia_and_tn_auth_list() {
         assert!(c.tn_auth_list.is_none());
         let e = c.tn_auth_list_error.as_deref().unwrap();
         assert!(e.contains(says), "{e}");
-        assert_eq!(c.other_extensions[0].hex, profile::hex(&bad));
+        assert_eq!(c.other_extensions[0].hex, mimi_attest::hex(&bad));
         assert!(r
             .render_text()
             .contains("TNAuthList                MALFORMED: "));

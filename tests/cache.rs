@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use mimi_attest::profile::oids;
+use mimi_attest::oids;
 use mimi_attest::{Code, TrustList, VerifiedMapping, Verifier, VerifyError, VerifyOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
@@ -388,7 +388,7 @@ fn hostile_leaves_under_a_cached_ca_get_the_fresh_verdict_twice() {
         f(&mut p);
         p
     };
-    let set_mapping = |p: &mut CertificateParams, m: &mimi_attest::profile::MimiMapping| {
+    let set_mapping = |p: &mut CertificateParams, m: &mimi_attest::MimiMapping| {
         p.custom_extensions
             .retain(|e| e.oid_components().collect::<Vec<_>>() != oids::ID_PE_MIMI_MAPPING.arcs());
         p.custom_extensions.push(mapping_ext(m));

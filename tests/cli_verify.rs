@@ -71,7 +71,7 @@ fn valid_chains_exit_0_with_json() {
         use base64::Engine;
         assert_eq!(
             r["serial"],
-            mimi_attest::profile::serial_hex(leaf.raw_serial()),
+            mimi_attest::serial_hex(leaf.raw_serial()),
             "{file}"
         );
         assert_eq!(
@@ -79,11 +79,10 @@ fn valid_chains_exit_0_with_json() {
             base64::engine::general_purpose::STANDARD.encode(leaf.public_key().raw),
             "{file}"
         );
-        let consent = mimi_attest::profile::leaf_mapping(&leaf).unwrap().consent;
+        let consent = mimi_attest::leaf_mapping(&leaf).unwrap().consent;
         assert_eq!(
             r["consent"],
-            consent.map_or(serde_json::Value::Null, |c| mimi_attest::profile::hex(&c)
-                .into()),
+            consent.map_or(serde_json::Value::Null, |c| mimi_attest::hex(&c).into()),
             "{file}"
         );
     }

@@ -80,7 +80,7 @@ fn results(path: &Path) -> Vec<(String, String)> {
 
 /// serial -> (request id, status) of every leaf, after checking the database is intact.
 fn store(ca: &Path) -> HashMap<String, (Option<String>, String)> {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(ca.join(mimi_attest::STORE_FILE)).unwrap();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

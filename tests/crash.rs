@@ -196,7 +196,7 @@ fn killed_batches_lose_nothing_and_repeat_nothing() {
     }
 
     // The store: intact, every handed-out certificate in it, nothing twice.
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(ca.join(mimi_attest::STORE_FILE)).unwrap();
     let check: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

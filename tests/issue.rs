@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use ::time::format_description::well_known::Rfc3339;
 use ::time::{Duration, OffsetDateTime};
-use mimi_attest::profile::{self, oids, MimiMapping, Scope};
-use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
+use mimi_attest::{oids, MimiMapping, Scope};
+use mimi_attest::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
@@ -139,13 +139,13 @@ fn eku_only_mimi(c: &X509Certificate<'_>) {
 
 fn policies_only_mimi(c: &X509Certificate<'_>) {
     let e = ext(c, CP);
-    assert_eq!(e.value, profile::certificate_policies_der().as_slice());
+    assert_eq!(e.value, mimi_attest::certificate_policies_der().as_slice());
 }
 
 fn serial_is_128_random_bits(c: &X509Certificate<'_>) {
     let raw = c.raw_serial();
     let digits = if raw[0] == 0 { &raw[1..] } else { raw };
-    assert_eq!(digits.len(), 16, "serial {}", profile::hex(raw));
+    assert_eq!(digits.len(), 16, "serial {}", mimi_attest::hex(raw));
     assert!(c.serial.bits() > 120, "positive, 128-bit serial");
 }
 
@@ -167,7 +167,10 @@ fn check_ca_pair(ca_dir: &Path, config_scope: &Scope) -> (Vec<u8>, Vec<u8>) {
         assert!(!ku.value.digital_signature());
         eku_only_mimi(c);
         policies_only_mimi(c);
-        assert_eq!(profile::ca_scope(c).unwrap().as_ref(), Some(config_scope));
+        assert_eq!(
+            mimi_attest::ca_scope(c).unwrap().as_ref(),
+            Some(config_scope)
+        );
         assert!(!ext(c, oids::ID_PE_MIMI_SCOPE.der_value()).critical);
         assert_eq!(ski(c).len(), 20);
     }
@@ -250,7 +253,7 @@ fn check_leaf(chain_pem: &str, ca_der: &[u8], expected_san: GeneralName<'_>) -> 
     let m = ext(&leaf, oids::ID_PE_MIMI_MAPPING.der_value());
     assert!(!m.critical);
     let mapping = MimiMapping::from_der(m.value).unwrap();
-    assert_eq!(profile::leaf_mapping(&leaf).unwrap(), mapping);
+    assert_eq!(mimi_attest::leaf_mapping(&leaf).unwrap(), mapping);
     // Validity inside the issuer's.
     assert!(leaf.validity().not_after <= ca.validity().not_after);
     assert!(leaf.validity().not_before >= ca.validity().not_before);
@@ -391,7 +394,7 @@ fn tel_leaf_has_every_profile_field() {
     // The store has it, issued, with the same DER.
     let store = IssuanceStore::open(&ca.dir.join("store.db")).unwrap();
     let row = store
-        .get(&profile::serial_hex(leaf.raw_serial()))
+        .get(&mimi_attest::serial_hex(leaf.raw_serial()))
         .unwrap()
         .unwrap();
     assert_eq!(row.status, CertStatus::Issued);
@@ -459,7 +462,7 @@ fn csr_leaf_binds_consent_and_refuses_mismatch_and_tampering() {
         &ca_der,
         GeneralName::URI("tel:+447700900123"),
     );
-    assert_eq!(m.consent, Some(profile::sha256(&csr)));
+    assert_eq!(m.consent, Some(mimi_attest::sha256(&csr)));
 
     // The CSR names another number than --sii.
     let o = ca.issue(&["--sii", "+447700900999", "--csr", &ca.tmp("req.csr")]);

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mimi_attest::issue::{needs_renewal, RenewalWindow};
-use mimi_attest::profile::{self, MimiMapping};
+use mimi_attest::MimiMapping;
+use mimi_attest::{needs_renewal, RenewalWindow};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
@@ -45,9 +45,9 @@ fn leaf(chain_pem: &str) -> Vec<u8> {
 fn mapping_and_key(der: &[u8]) -> (MimiMapping, Vec<u8>, String) {
     let (_, c) = X509Certificate::from_der(der).unwrap();
     (
-        profile::leaf_mapping(&c).unwrap(),
+        mimi_attest::leaf_mapping(&c).unwrap(),
         c.public_key().raw.to_vec(),
-        profile::leaf_sii(&c).unwrap().canonical(),
+        mimi_attest::leaf_sii(&c).unwrap().canonical(),
     )
 }
 
@@ -227,13 +227,13 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     // Revoke one leaf of each generation; CRLs come for both issuers.
     ca.revoke_serial(
         &before.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
+        mimi_attest::RevokeReason::Superseded,
         OffsetDateTime::now_utc(),
     )
     .unwrap();
     ca.revoke_serial(
         &after.serial,
-        mimi_attest::issue::RevokeReason::Superseded,
+        mimi_attest::RevokeReason::Superseded,
         OffsetDateTime::now_utc(),
     )
     .unwrap();
@@ -242,7 +242,7 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     let listed = |der: &[u8]| {
         let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
         crl.iter_revoked_certificates()
-            .map(|r| profile::serial_hex(r.raw_serial()))
+            .map(|r| mimi_attest::serial_hex(r.raw_serial()))
             .collect::<Vec<_>>()
     };
     assert_eq!(listed(&crls[0].der), vec![after.serial.clone()]);

@@ -4,8 +4,8 @@
 mod common;
 
 use common::Spec;
-use mimi_attest::log::{check_mapping_proof, LogWriter};
-use mimi_attest::profile::sha256;
+use mimi_attest::sha256;
+use mimi_attest::{check_mapping_proof, LogWriter};
 use mimi_attest::{
     KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, Sii, TlogProof, VrfSecretKey,
 };
@@ -193,17 +193,13 @@ fn consistency_between_checkpoints_of_a_growing_log() {
         second.checkpoint.checkpoint(),
     );
     let proof = log.writer.consistency_proof(a.size(), b.size()).unwrap();
-    mimi_attest::log::verify_consistency(&proof, a.size(), a.root_hash(), b.size(), b.root_hash())
+    mimi_attest::verify_consistency(&proof, a.size(), a.root_hash(), b.size(), b.root_hash())
         .unwrap();
     // A fork: the same size with another root is not consistent.
-    assert!(mimi_attest::log::verify_consistency(
-        &proof,
-        a.size(),
-        &[0; 32],
-        b.size(),
-        b.root_hash()
-    )
-    .is_err());
+    assert!(
+        mimi_attest::verify_consistency(&proof, a.size(), &[0; 32], b.size(), b.root_hash())
+            .is_err()
+    );
     // The first proof still checks: the entry stays where it was.
     check_mapping_proof(&first, leaf, &spki(ca), &log.keys, &[]).unwrap();
 }

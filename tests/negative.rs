@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use mimi_attest::profile::oids;
+use mimi_attest::oids;
 use mimi_attest::{chain_from_pem, Code, Sii, VerifyError, VerifyOptions};
 use rcgen::{
     BasicConstraints, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -563,10 +563,10 @@ fn with_leaf(edit: impl FnOnce(&mut Tbs)) -> (Spec, Built) {
 
 /// The lint's error findings for one certificate (DER), by id.
 fn lint_errors(der: &[u8]) -> Vec<&'static str> {
-    let (_, findings) = mimi_attest::audit::lint_certificate(der, None).unwrap();
+    let (_, findings) = mimi_attest::lint_certificate(der, None).unwrap();
     findings
         .iter()
-        .filter(|f| f.severity == mimi_attest::audit::Severity::Error)
+        .filter(|f| f.severity == mimi_attest::Severity::Error)
         .map(|f| f.id)
         .collect()
 }
@@ -852,7 +852,7 @@ fn ca_crl(s: &Spec, b: &Built, edit: impl FnOnce(&mut Tbs)) -> Vec<u8> {
 }
 
 /// Verification of the spec's chain under `revocation: leaf` with one CRL.
-fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::verify::Verification {
+fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::Verification {
     s.policy_yaml = "policy:\n  revocation: leaf\n".into();
     let b = s.build();
     let crl = ca_crl(s, &b, edit);
@@ -924,7 +924,7 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cli_verify_and_lint_on_the_limbo_style_cases() {
-    let at = mimi_attest::profile::rfc3339(Spec::good().now);
+    let at = mimi_attest::rfc3339(Spec::good().now);
     let json = |o: &std::process::Output| -> serde_json::Value {
         serde_json::from_slice(&o.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mimi_attest::issue::RevokeReason;
-use mimi_attest::verify::{chain_from_pem, crls_from_pem, Verification};
+use mimi_attest::RevokeReason;
+use mimi_attest::{chain_from_pem, crls_from_pem, Verification};
 use mimi_attest::{
     Code, IssueRequest, Issued, ProviderCa, Sii, TrustList, Verifier, VerifyOptions,
 };
@@ -97,7 +97,7 @@ fn root_crl(ca_dir: &Path, at: OffsetDateTime) -> Vec<u8> {
 fn issuing_ca_serial(leaf: &Issued) -> String {
     let chain = chain_from_pem(leaf.chain_pem.as_bytes()).unwrap();
     let (_, c) = X509Certificate::from_der(chain[1].as_ref()).unwrap();
-    mimi_attest::profile::serial_hex(c.raw_serial())
+    mimi_attest::serial_hex(c.raw_serial())
 }
 
 #[test]

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mimi_attest::issue::RevokeReason;
-use mimi_attest::store::CertStatus;
+use mimi_attest::CertStatus;
+use mimi_attest::RevokeReason;
 use mimi_attest::{IssueRequest, ProviderCa, Sii};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
@@ -46,7 +46,7 @@ fn issue(ca: &mut ProviderCa, sii: &str) -> mimi_attest::Issued {
 fn crl_serials(der: &[u8]) -> Vec<String> {
     let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
     crl.iter_revoked_certificates()
-        .map(|r| mimi_attest::profile::serial_hex(r.raw_serial()))
+        .map(|r| mimi_attest::serial_hex(r.raw_serial()))
         .collect()
 }
 
@@ -201,7 +201,7 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
     // Reason codes: keyCompromise for the first, none for unspecified.
     let (_, crl1) = CertificateRevocationList::from_der(&c1.der).unwrap();
     for entry in crl1.iter_revoked_certificates() {
-        let serial = mimi_attest::profile::serial_hex(entry.raw_serial());
+        let serial = mimi_attest::serial_hex(entry.raw_serial());
         let reason = entry.reason_code().map(|(_, r)| r.0);
         if serial == short.serial {
             assert_eq!(reason, Some(1));

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mimi_attest::issue::{KeyProtection, Passphrase, RevokeReason};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
+use mimi_attest::{KeyProtection, Passphrase, RevokeReason};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
@@ -56,7 +56,7 @@ fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
             _ => None,
         })
         .unwrap();
-    (mimi_attest::profile::serial_hex(c.raw_serial()), ski)
+    (mimi_attest::serial_hex(c.raw_serial()), ski)
 }
 
 struct RootCrlFacts {
@@ -94,7 +94,7 @@ fn read_crl(path: &Path) -> RootCrlFacts {
         .iter_revoked_certificates()
         .map(|r| {
             (
-                mimi_attest::profile::serial_hex(r.raw_serial()),
+                mimi_attest::serial_hex(r.raw_serial()),
                 r.reason_code().map(|(_, c)| c.0),
             )
         })
@@ -583,14 +583,14 @@ fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
         .iter_revoked_certificates()
         .map(|e| {
             (
-                mimi_attest::profile::serial_hex(e.raw_serial()),
+                mimi_attest::serial_hex(e.raw_serial()),
                 e.reason_code().map(|(_, c)| c.0),
             )
         })
         .collect();
     assert_eq!(listed, vec![(old, Some(4))]);
     // The CaRecords path (what the CLI uses, no key) agrees on which CA is current.
-    let mut records = mimi_attest::issue::CaRecords::open(&dir).unwrap();
+    let mut records = mimi_attest::CaRecords::open(&dir).unwrap();
     let current = ca.store().issuing_cas().unwrap()[1].serial.clone();
     let r = records
         .revoke_issuing_ca(&current, RevokeReason::KeyCompromise, now)

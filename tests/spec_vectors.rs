@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mimi_attest::audit::catalogue;
-use mimi_attest::profile::{certificate_policies_der, oids};
+use mimi_attest::catalogue;
+use mimi_attest::{certificate_policies_der, oids};
 use mimi_attest::{Code, MappingFlags, Method, MimiMapping, Scope, Sii};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

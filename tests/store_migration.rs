@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mimi_attest::store::{CertKind, CertStatus, IssuanceStore, StoreError};
+use mimi_attest::{CertKind, CertStatus, IssuanceStore, StoreError};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
 use time::OffsetDateTime;
 
@@ -49,12 +49,12 @@ fn migrate(ca: &Path) -> String {
 }
 
 fn store_sha256(ca: &Path) -> String {
-    let data = fs::read(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    mimi_attest::profile::hex(&mimi_attest::profile::sha256(&data))
+    let data = fs::read(ca.join(mimi_attest::STORE_FILE)).unwrap();
+    mimi_attest::hex(&mimi_attest::sha256(&data))
 }
 
 fn schema_version(ca: &Path) -> String {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(ca.join(mimi_attest::STORE_FILE)).unwrap();
     db.query_row(
         "SELECT value FROM meta WHERE key = 'schema_version'",
         [],
@@ -65,7 +65,7 @@ fn schema_version(ca: &Path) -> String {
 
 /// Serial → (status, DER) of the fixture's rows, read with version 1's own layout.
 fn v1_rows(ca: &Path) -> HashMap<String, (String, Option<Vec<u8>>)> {
-    let db = rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let db = rusqlite::Connection::open(ca.join(mimi_attest::STORE_FILE)).unwrap();
     let mut stmt = db
         .prepare("SELECT serial, status, der FROM certificates")
         .unwrap();
@@ -179,7 +179,7 @@ fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
     assert!(said.contains("already has schema version 2"), "{said}");
     let ca = ProviderCa::open(&ca_dir).unwrap();
     assert_eq!(ca.store().all().unwrap().len(), before.len() + 1);
-    let check: String = rusqlite::Connection::open(ca_dir.join(mimi_attest::store::STORE_FILE))
+    let check: String = rusqlite::Connection::open(ca_dir.join(mimi_attest::STORE_FILE))
         .unwrap()
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
@@ -261,7 +261,7 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
         assert_eq!(s1, s2);
         assert!(!r1 && *r2, "the second run is a replay");
     }
-    let _ = IssuanceStore::open(&ca_dir.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let _ = IssuanceStore::open(&ca_dir.join(mimi_attest::STORE_FILE)).unwrap();
 }
 
 /// A retry whose checks fail now (its validation has become too old for a fresh leaf) is

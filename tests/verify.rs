@@ -6,8 +6,8 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use mimi_attest::trust::ScopeRule;
-use mimi_attest::verify::Conflict;
+use mimi_attest::Conflict;
+use mimi_attest::ScopeRule;
 use mimi_attest::{
     chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, Sii, SubjectKey, TrustList,
     TrustListError, Verifier, VerifyOptions,
@@ -139,16 +139,13 @@ fn verified_mapping_carries_serial_key_and_consent() {
     >>::from_der(&chain[0])
     .unwrap();
     assert_eq!(m.serial, leaf.raw_serial());
-    assert_eq!(
-        m.serial_hex(),
-        mimi_attest::profile::serial_hex(leaf.raw_serial())
-    );
+    assert_eq!(m.serial_hex(), mimi_attest::serial_hex(leaf.raw_serial()));
     assert_eq!(m.subject_public_key_info, leaf.public_key().raw);
     assert_eq!(
         m.subject_public_key_info,
         rcgen::PublicKeyData::subject_public_key_info(&user_key)
     );
-    assert_eq!(m.consent, Some(mimi_attest::profile::sha256(&csr)));
+    assert_eq!(m.consent, Some(mimi_attest::sha256(&csr)));
 
     // A leaf from a generated key has no consent hash; a second verification (the issuing
     // CA now cached) gives the same result.

@@ -3,10 +3,10 @@
 //! a CA's issuance store.
 //!
 //! ```no_run
-//! use mimi_attest::audit::{self, Severity};
+//! use mimi_attest::Severity;
 //! let bytes = std::fs::read("chain.pem").unwrap();
-//! let objects = audit::read_objects(&bytes).unwrap();
-//! let report = audit::lint_objects(&objects);
+//! let objects = mimi_attest::read_objects(&bytes).unwrap();
+//! let report = mimi_attest::lint_objects(&objects);
 //! assert!(!report.fails(Severity::Error));
 //! ```
 

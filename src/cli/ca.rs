@@ -4,13 +4,13 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
+use super::rfc3339;
 use clap::Args;
-use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
-use mimi_attest::issue::{
+use mimi_attest::{
     run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, RootKey,
     PASSWORD_ENV,
 };
-use mimi_attest::profile::rfc3339;
+use mimi_attest::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::{IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -395,7 +395,7 @@ fn run_with_progress(
     reader: Box<dyn std::io::Read>,
     out: &mut dyn Write,
     bar: &indicatif::ProgressBar,
-) -> Result<mimi_attest::issue::BatchSummary, CliError> {
+) -> Result<mimi_attest::BatchSummary, CliError> {
     let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let mut input = BufReader::with_capacity(
         1 << 16,
@@ -739,7 +739,7 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
     );
-    let due = mimi_attest::issue::needs_renewal(nb, na, a.within, now());
+    let due = mimi_attest::needs_renewal(nb, na, a.within, now());
     eprintln!(
         "{}: {} (valid until {})",
         a.file.display(),
@@ -790,7 +790,7 @@ pub fn rotate(a: RotateArgs) -> CliResult {
     );
     let reason = old.revocation_reason.as_deref().unwrap_or("unspecified");
     match old.status {
-        mimi_attest::store::CertStatus::Revoked => {
+        mimi_attest::CertStatus::Revoked => {
             eprintln!(
                 "{} was revoked ({reason}): its {live} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have a root CRL listing it; publish one with `mimi-attest crl --ca {} --root --out <FILE>`. Platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA and accept them until they expire",
                 old.serial,
@@ -820,14 +820,14 @@ pub struct StoreMigrateArgs {
 
 /// `store migrate`: the explicit schema upgrade. Run it with no other command using the CA.
 pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
-    let path = a.ca.join(mimi_attest::store::STORE_FILE);
+    let path = a.ca.join(mimi_attest::STORE_FILE);
     if !a.ca.join("config.yaml").is_file() {
         return Err(CliError(format!(
             "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
             a.ca.display()
         )));
     }
-    let m = mimi_attest::store::IssuanceStore::migrate(&path)?;
+    let m = mimi_attest::IssuanceStore::migrate(&path)?;
     if m.from == m.to {
         eprintln!(
             "{} already has schema version {}: nothing to do",

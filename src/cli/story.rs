@@ -13,10 +13,10 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
-use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite};
-use mimi_attest::issue::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
-use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
-use mimi_attest::verify::chain_from_pem;
+use mimi_attest::chain_from_pem;
+use mimi_attest::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::{write_atomic, FileMode, Overwrite};
+use mimi_attest::{CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
 use mimi_attest::{
     Code, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
 };
@@ -299,7 +299,7 @@ fn pem_names(pem: &str, sii: &Sii) -> bool {
             use x509_parser::prelude::FromDer;
             x509_parser::certificate::X509Certificate::from_der(&der)
                 .ok()
-                .and_then(|(_, c)| mimi_attest::profile::leaf_sii(&c).ok())
+                .and_then(|(_, c)| mimi_attest::leaf_sii(&c).ok())
         })
         .is_some_and(|s| s == *sii)
 }

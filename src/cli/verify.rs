@@ -55,7 +55,7 @@ pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     })
 }
 
-pub use mimi_attest::profile::rfc3339 as time_utc;
+pub use super::rfc3339 as time_utc;
 
 /// The JSON object of one verification result.
 pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Value {
@@ -78,7 +78,7 @@ pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Valu
             "serial": m.serial_hex(),
             "subject_public_key_info": base64::engine::general_purpose::STANDARD
                 .encode(&m.subject_public_key_info),
-            "consent": m.consent.as_ref().map(|c| mimi_attest::profile::hex(c)),
+            "consent": m.consent.as_ref().map(|c| mimi_attest::hex(c)),
         }),
         Err(e) => json!({
             "file": file,

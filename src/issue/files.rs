@@ -196,7 +196,7 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 /// device or FIFO target is written in place, as it is streamed.)
 ///
 /// A long output is synced behind the writing, on a thread of its own, every
-/// [`SYNC_BEHIND`] bytes, so the sync in `commit` has little left to write.
+/// 16 MiB, so the sync in `commit` has little left to write.
 pub struct PendingFile {
     /// The temporary file and the target it becomes; `None` when written in place.
     rename: Option<(PathBuf, PathBuf)>,

@@ -25,8 +25,7 @@ pub mod writer;
 pub use entry::MappingLogEntry;
 pub use note::{Checkpoint, KeyType, NoteSigningKey, NoteVerifierKey, SignedCheckpoint};
 pub use proof::{
-    check_mapping_proof, entry_from_proof, verify_consistency, verify_inclusion, CheckedProof,
-    LogKeys, TlogProof,
+    check_mapping_proof, verify_consistency, verify_inclusion, CheckedProof, LogKeys, TlogProof,
 };
 pub use vrf::{VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey};
 pub use writer::LogWriter;

@@ -87,7 +87,8 @@ pub fn verify_consistency(
 
 /// The RFC 6962 root of a list of leaf hashes, computed from scratch (for monitors and tests;
 /// a log keeps its tree in tiles).
-pub fn root_of(leaf_hashes: &[[u8; 32]]) -> [u8; 32] {
+#[cfg(test)]
+pub(crate) fn root_of(leaf_hashes: &[[u8; 32]]) -> [u8; 32] {
     struct Stored(Vec<Hash>);
     impl tlog_tiles::HashReader for Stored {
         fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {

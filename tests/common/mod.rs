@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
 use mimi_attest::{Scope, TrustList, Verifier};
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
