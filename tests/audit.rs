@@ -90,14 +90,8 @@ fn policies() -> CustomExtension {
 }
 
 fn mapping(provider: &str, validated_at: OffsetDateTime) -> MimiMapping {
-    MimiMapping {
-        provider: provider.into(),
-        handle: Some("mimi://chat-a.example/u/alice".into()),
-        method: Method::SmsOtp,
-        validated_at,
-        flags: MappingFlags::default(),
-        consent: None,
-    }
+    MimiMapping::new(provider, Method::SmsOtp, validated_at)
+        .with_handle("mimi://chat-a.example/u/alice")
 }
 
 fn mapping_ext(m: &MimiMapping) -> CustomExtension {
@@ -991,18 +985,17 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     let csr = csr_params.serialize_request(&user_key).unwrap();
     let csr_der = csr.der().to_vec();
     let validated = t - Duration::hours(2);
-    let req = IssueRequest {
-        handle: Some("mimi://chat-a.example/u/alice".into()),
-        method: Some(Method::VoiceOtp),
-        validated_at: Some(validated),
-        validity: Some("3d".parse::<Span>().unwrap()),
-        flags: MappingFlags {
-            preferred: true,
-            new_holder: true,
-        },
-        key: SubjectKey::Csr(csr_der.clone()),
-        ..IssueRequest::new(Sii::parse("+1 555 123 4567").unwrap())
-    };
+    let req = IssueRequest::new(Sii::parse("+1 555 123 4567").unwrap())
+        .with_handle("mimi://chat-a.example/u/alice")
+        .with_method(Method::VoiceOtp)
+        .with_validated_at(validated)
+        .with_validity("3d".parse::<Span>().unwrap())
+        .with_flags(
+            MappingFlags::default()
+                .with_preferred(true)
+                .with_new_holder(true),
+        )
+        .with_key(SubjectKey::Csr(csr_der.clone()));
     let issued = fx.ca.issue(&req, t).unwrap();
     // Input in the "wrong" order (root first), PEM, with a CSR and a CRL mixed in.
     let mut input = String::new();
@@ -1374,10 +1367,8 @@ fn pre_issuance_lint_refuses_and_stores_nothing_as_issued() {
     // leaf_max and max_validation_age 180d let the issuer produce a 100-day leaf; the profile lint
     // e_leaf_validity_over_90d refuses it.
     let mut fx = Fixture::new();
-    let req = IssueRequest {
-        validity: Some("100d".parse::<Span>().unwrap()),
-        ..IssueRequest::new(Sii::parse("+15551234567").unwrap())
-    };
+    let req = IssueRequest::new(Sii::parse("+15551234567").unwrap())
+        .with_validity("100d".parse::<Span>().unwrap());
     match fx.ca.issue(&req, now()) {
         Err(IssueError::LintFailed { findings }) => {
             assert!(findings.contains("e_leaf_validity_over_90d"), "{findings}")
@@ -1411,10 +1402,8 @@ fn store_listing_and_export() {
         .ca
         .issue(&IssueRequest::new(Sii::parse("+15551234567").unwrap()), t)
         .unwrap();
-    let short = IssueRequest {
-        validity: Some("1h".parse::<Span>().unwrap()),
-        ..IssueRequest::new(Sii::parse("bob@chat-a.example").unwrap())
-    };
+    let short = IssueRequest::new(Sii::parse("bob@chat-a.example").unwrap())
+        .with_validity("1h".parse::<Span>().unwrap());
     fx.ca.issue(&short, t).unwrap();
     let dir = fx.ca.dir().to_path_buf();
     let all = store_records(&dir, &StoreQuery::default(), t).unwrap();
@@ -1426,10 +1415,7 @@ fn store_listing_and_export() {
     let later = t + Duration::hours(2);
     let expired = store_records(
         &dir,
-        &StoreQuery {
-            state: Some(RecordState::Expired),
-            ..Default::default()
-        },
+        &StoreQuery::default().with_state(RecordState::Expired),
         later,
     )
     .unwrap();
@@ -1437,10 +1423,9 @@ fn store_listing_and_export() {
     assert_eq!(expired[0].sii.as_deref(), Some("mailto:bob@chat-a.example"));
     let by_sii = store_records(
         &dir,
-        &StoreQuery {
-            sii: Some(Sii::parse("+1 (555) 123-4567").unwrap()),
-            state: Some(RecordState::Valid),
-        },
+        &StoreQuery::default()
+            .with_sii(Sii::parse("+1 (555) 123-4567").unwrap())
+            .with_state(RecordState::Valid),
         later,
     )
     .unwrap();

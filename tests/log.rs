@@ -35,11 +35,7 @@ fn log() -> Log {
     Log {
         _dir: dir,
         writer,
-        keys: LogKeys {
-            origin: ORIGIN.into(),
-            key: vkey,
-            vrf: vrf.public_key().clone(),
-        },
+        keys: LogKeys::new(ORIGIN, vkey, vrf.public_key().clone()),
         vrf,
         witness: NoteSigningKey::from_seed("witness.example/w1", KeyType::Cosignature, &[9; 32])
             .unwrap(),

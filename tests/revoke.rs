@@ -164,10 +164,8 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
     let now = OffsetDateTime::now_utc();
     let short = ca
         .issue(
-            &IssueRequest {
-                validity: Some("1d".parse().unwrap()),
-                ..IssueRequest::new(Sii::parse("+15550000001").unwrap())
-            },
+            &IssueRequest::new(Sii::parse("+15550000001").unwrap())
+                .with_validity("1d".parse().unwrap()),
             now,
         )
         .unwrap();

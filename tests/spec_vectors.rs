@@ -117,19 +117,21 @@ fn yes(v: Option<&String>) -> bool {
 }
 
 fn mapping_of(f: &BTreeMap<String, String>) -> MimiMapping {
-    MimiMapping {
-        provider: f["provider"].clone(),
-        handle: f.get("handle").cloned(),
-        method: method(&f["method"]),
-        validated_at: OffsetDateTime::parse(&f["validatedAt"], &Rfc3339).unwrap(),
-        flags: MappingFlags {
-            preferred: yes(f.get("preferred")),
-            new_holder: yes(f.get("newHolder")),
-        },
-        consent: f
-            .get("consent")
-            .map(|h| unhex(h).try_into().expect("consent is 32 octets")),
-    }
+    let mut m = MimiMapping::new(
+        f["provider"].clone(),
+        method(&f["method"]),
+        OffsetDateTime::parse(&f["validatedAt"], &Rfc3339).unwrap(),
+    )
+    .with_flags(
+        MappingFlags::default()
+            .with_preferred(yes(f.get("preferred")))
+            .with_new_holder(yes(f.get("newHolder"))),
+    );
+    m.handle = f.get("handle").cloned();
+    m.consent = f
+        .get("consent")
+        .map(|h| unhex(h).try_into().expect("consent is 32 octets"));
+    m
 }
 
 #[test]
@@ -342,16 +344,9 @@ fn asn1_module_identifiers_are_the_codes() {
             .nth(1)
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or_else(|| panic!("method line {line:?}"));
-        let der = MimiMapping {
-            provider: "b.example".into(),
-            handle: None,
-            method: m,
-            validated_at: OffsetDateTime::UNIX_EPOCH,
-            flags: MappingFlags::default(),
-            consent: None,
-        }
-        .to_der()
-        .unwrap();
+        let der = MimiMapping::new("b.example", m, OffsetDateTime::UNIX_EPOCH)
+            .to_der()
+            .unwrap();
         let at = der.windows(2).position(|w| w == [0x0a, 0x01]).unwrap();
         assert_eq!(der[at + 2], n, "{name}");
     }

@@ -181,10 +181,7 @@ fn one_sii_on_both_providers_resolves() {
     on_a.validated_at = Some(p.now - Duration::days(3));
     let mut on_b = IssueRequest::new(alice.clone());
     on_b.handle = Some("mimi://chat-b.example/u/alice".into());
-    on_b.flags = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    on_b.flags = MappingFlags::default().with_preferred(true);
     on_b.validated_at = Some(p.now - Duration::days(5));
     let mut on_a_newer = on_a.clone();
     on_a_newer.validated_at = Some(p.now - Duration::hours(1));
@@ -212,10 +209,7 @@ fn one_sii_on_both_providers_resolves() {
 fn resolver_reports_conflicts() {
     let mut p = Providers::new();
     let alice = sii("+15551234567");
-    let preferred = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    let preferred = MappingFlags::default().with_preferred(true);
     let mut a1 = IssueRequest::new(alice.clone());
     a1.handle = Some("mimi://chat-a.example/u/alice".into());
     a1.flags = preferred;
@@ -434,10 +428,9 @@ fn new_holder_supersedes_every_earlier_attestation() {
         let mut r = IssueRequest::new(num.clone());
         r.handle = Some(handle.into());
         r.validated_at = Some(p.now - age);
-        r.flags = MappingFlags {
-            preferred,
-            new_holder,
-        };
+        r.flags = MappingFlags::default()
+            .with_preferred(preferred)
+            .with_new_holder(new_holder);
         r
     };
     let old_a = req(

@@ -20,6 +20,7 @@ const OID_TN_AUTH_LIST: &str = "1.3.6.1.5.5.7.1.26";
 
 /// An OID with its name, when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NamedOid {
     /// Dotted form.
     pub oid: String,
@@ -177,6 +178,7 @@ pub struct FlagsReport {
 
 /// The decoded `id-pe-mimiMapping`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MappingReport {
     /// Critical flag.
     pub critical: bool,
@@ -199,6 +201,7 @@ pub struct MappingReport {
 
 /// The decoded `id-pe-mimiScope`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScopeReport {
     /// Critical flag.
     pub critical: bool,
@@ -210,6 +213,7 @@ pub struct ScopeReport {
 
 /// nameConstraints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NameConstraintsReport {
     /// Critical flag.
     pub critical: bool,
@@ -221,6 +225,7 @@ pub struct NameConstraintsReport {
 
 /// One authorityInfoAccess AccessDescription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AccessDescriptionReport {
     /// accessMethod (`ocsp`, `caIssuers`, ...).
     pub method: NamedOid,
@@ -232,6 +237,7 @@ pub struct AccessDescriptionReport {
 
 /// authorityInfoAccess.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AuthorityInfoAccessReport {
     /// Critical flag.
     pub critical: bool,
@@ -241,6 +247,7 @@ pub struct AuthorityInfoAccessReport {
 
 /// One TNEntry of a TNAuthList (RFC 8226).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TnEntryReport {
     /// `spc` (service provider code), `range` (telephone number range) or `one`
     /// (one telephone number).
@@ -254,6 +261,7 @@ pub struct TnEntryReport {
 /// The decoded TNAuthList (id-pe-TNAuthList, 1.3.6.1.5.5.7.1.26) of a STIR/SHAKEN
 /// certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TnAuthListReport {
     /// Critical flag.
     pub critical: bool,
@@ -263,6 +271,7 @@ pub struct TnAuthListReport {
 
 /// Any extension shown raw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RawExtension {
     /// OID and name.
     pub extension: NamedOid,
@@ -276,6 +285,7 @@ pub struct RawExtension {
 
 /// Everything about one certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CertificateReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -340,6 +350,7 @@ pub struct CertificateReport {
 
 /// A PKCS#10 request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CsrReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -359,6 +370,7 @@ pub struct CsrReport {
 
 /// One revoked certificate in a CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CrlEntryReport {
     /// Serial, lower-case hex.
     pub serial: String,
@@ -370,6 +382,7 @@ pub struct CrlEntryReport {
 
 /// A CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CrlReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -396,6 +409,7 @@ pub struct CrlReport {
 /// Everything in one input: certificates (leaf first, each followed by its issuer when the
 /// input holds it), CSRs and CRLs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Inspection {
     /// Certificates, chain order (leaf first).
     pub certificates: Vec<CertificateReport>,

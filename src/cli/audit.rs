@@ -282,10 +282,9 @@ pub fn lint(a: LintArgs) -> CliResult {
 
 pub fn store_list(a: StoreListArgs) -> CliResult {
     let sii = a.sii.as_deref().map(Sii::parse).transpose()?;
-    let query = StoreQuery {
-        sii,
-        state: a.status.map(RecordState::from),
-    };
+    let mut query = StoreQuery::default();
+    query.sii = sii;
+    query.state = a.status.map(RecordState::from);
     let records = store_records(&a.ca, &query, now())?;
     note_outdated_schema(&a.ca)?;
     match a.format {

@@ -267,19 +267,18 @@ pub fn issue(a: IssueArgs) -> CliResult {
         }
     };
     let mut ca = a.key.open(&a.ca)?;
-    let req = IssueRequest {
-        sii,
-        handle: a.handle,
-        method: a.method,
-        validated_at: a.validated_at,
-        validity: a.validity,
-        flags: MappingFlags {
-            preferred: a.preferred,
-            new_holder: a.new_holder,
-        },
-        key,
-        request_id: a.request_id,
-    };
+    let mut req = IssueRequest::new(sii)
+        .with_flags(
+            MappingFlags::default()
+                .with_preferred(a.preferred)
+                .with_new_holder(a.new_holder),
+        )
+        .with_key(key);
+    req.handle = a.handle;
+    req.method = a.method;
+    req.validated_at = a.validated_at;
+    req.validity = a.validity;
+    req.request_id = a.request_id;
     let issued = ca.issue(&req, now())?;
     if let (Some(path), Some(key)) = (&a.key_out, &issued.private_key_pem) {
         write_atomic(path, key.as_bytes(), FileMode::Private, Overwrite::Refuse).map_err(|e| {

@@ -162,10 +162,7 @@ pub fn run(
     // Alice on chat-a (preferred, just validated) and on chat-b (validated two days ago).
     let mut req = IssueRequest::new(alice.clone());
     req.handle = Some("mimi://chat-a.example/u/alice".into());
-    req.flags = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    req.flags = MappingFlags::default().with_preferred(true);
     let issued = a.issue(&req, now)?;
     chains.push((
         "alice-chat-a.pem".into(),
@@ -331,17 +328,9 @@ fn forge(
     let ca_key = KeyPair::from_pem(&key_pem).map_err(build)?;
     let ca_der = CertificateDer::from_pem_slice(ca.ca_pem().as_bytes()).map_err(build)?;
     let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key).map_err(build)?;
-    let mapping = MimiMapping {
-        provider: provider.into(),
-        handle: Some(handle.into()),
-        method: Method::SmsOtp,
-        validated_at: now,
-        flags: MappingFlags {
-            preferred: true,
-            new_holder: false,
-        },
-        consent: None,
-    };
+    let mapping = MimiMapping::new(provider, Method::SmsOtp, now)
+        .with_handle(handle)
+        .with_flags(MappingFlags::default().with_preferred(true));
     let mut p = CertificateParams::default();
     p.distinguished_name = DistinguishedName::new();
     p.not_before = now;

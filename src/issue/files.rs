@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Who may read a file we write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileMode {
     /// Owner read/write only (0600): private keys.
     Private,
@@ -26,6 +27,7 @@ pub enum FileMode {
 
 /// Whether an existing target may be replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overwrite {
     /// Replace it.
     Allow,

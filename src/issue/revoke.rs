@@ -167,6 +167,7 @@ pub struct IssuingCaRevocation {
 
 /// What one revocation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RevokeOutcome {
     /// The serial.
     pub serial: String,
@@ -178,6 +179,7 @@ pub struct RevokeOutcome {
 
 /// A freshly signed CRL.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SignedCrl {
     /// DER.
     pub der: Vec<u8>,

@@ -66,6 +66,7 @@ text_enum!(CertStatus { Reserved => "reserved", Issued => "issued", Revoked => "
 
 /// One certificate's row in the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredCert {
     /// Serial, lower-case hex.
     pub serial: String,
@@ -105,6 +106,7 @@ pub struct StoredCert {
 
 /// One line of a CRL, as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RevokedEntry {
     /// Serial, lower-case hex.
     pub serial: String,
