@@ -523,3 +523,36 @@ fn new_holder_supersedes_every_earlier_attestation() {
         .iter()
         .any(|c| matches!(c, Conflict::Reassigned { .. })));
 }
+
+/// Conflicts serialize with their kind as the command's `resolve --format json` names it.
+#[test]
+fn conflicts_serialize_with_their_kind() {
+    let v = serde_json::to_value(Conflict::SeveralPreferred {
+        providers: vec!["chat-a.example".into(), "chat-b.example".into()],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "several-preferred", "providers": ["chat-a.example", "chat-b.example"]})
+    );
+    let v = serde_json::to_value(Conflict::HandleMismatch {
+        provider: "chat-a.example".into(),
+        handles: vec![Some("mimi://chat-a.example/u/a".into()), None],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "handle-mismatch", "provider": "chat-a.example", "handles": ["mimi://chat-a.example/u/a", null]})
+    );
+    let v = serde_json::to_value(Conflict::Reassigned {
+        index: 2,
+        provider: "chat-b.example".into(),
+        validated_at: time::macros::datetime!(2026-01-05 10:00 UTC),
+        superseded: vec![0, 1],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "reassigned", "index": 2, "provider": "chat-b.example", "validated_at": "2026-01-05T10:00:00Z", "superseded": [0, 1]})
+    );
+}

@@ -89,18 +89,20 @@ impl Report<'_> {
                 "superseded": superseded.iter().map(|i| self.file(*i)).collect::<Vec<_>>(),
                 "message": message,
             }),
-            Conflict::SeveralPreferred { providers } => json!({
-                "kind": "several-preferred",
-                "providers": providers,
-                "message": message,
-            }),
-            Conflict::HandleMismatch { provider, handles } => json!({
-                "kind": "handle-mismatch",
-                "provider": provider,
-                "handles": handles,
-                "message": message,
-            }),
-            _ => json!({"kind": "other", "message": message}),
+            // The library's form, with the message in the command line's words.
+            other => {
+                #[derive(serde::Serialize)]
+                struct WithMessage<'a> {
+                    #[serde(flatten)]
+                    conflict: &'a Conflict,
+                    message: String,
+                }
+                serde_json::to_value(WithMessage {
+                    conflict: other,
+                    message: message.clone(),
+                })
+                .unwrap_or_else(|_| json!({"kind": "other", "message": message}))
+            }
         }
     }
 

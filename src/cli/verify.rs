@@ -9,6 +9,7 @@ use mimi_attest::{
     VerifiedMapping, Verifier, VerifyError, VerifyOptions,
 };
 use rayon::prelude::*;
+use serde::Serialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -57,37 +58,33 @@ pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 
 pub use super::rfc3339 as time_utc;
 
-/// The JSON object of one verification result.
+/// The JSON object of one verification result: the library's serialization of the mapping
+/// or the error, after the file's name and whether it is valid.
 pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Value {
-    use base64::Engine;
-    match r {
-        Ok(m) => json!({
-            "file": file,
-            "valid": true,
-            "sii": m.sii.canonical(),
-            "provider": m.provider,
-            "handle": m.handle,
-            "method": m.method.as_str(),
-            "validated_at": time_utc(m.validated_at),
-            "preferred": m.flags.preferred,
-            "new_holder": m.flags.new_holder,
-            "anchor": m.anchor,
-            "not_before": time_utc(m.not_before),
-            "not_after": time_utc(m.not_after),
-            "chain_sha256": m.chain_sha256_hex(),
-            "serial": m.serial_hex(),
-            "subject_public_key_info": base64::engine::general_purpose::STANDARD
-                .encode(&m.subject_public_key_info),
-            "consent": m.consent.as_ref().map(|c| mimi_attest::hex(c)),
-        }),
-        Err(e) => json!({
-            "file": file,
-            "valid": false,
-            "code": e.code().as_str(),
-            "message": e.message(),
-            "depth": e.depth(),
-        }),
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        file: &'a str,
+        valid: bool,
+        #[serde(flatten)]
+        result: Outcome<'a>,
     }
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Outcome<'a> {
+        Valid(&'a VerifiedMapping),
+        Rejected(&'a VerifyError),
+    }
+    let entry = Entry {
+        file,
+        valid: r.is_ok(),
+        result: match r {
+            Ok(m) => Outcome::Valid(m),
+            Err(e) => Outcome::Rejected(e),
+        },
+    };
+    // Only maps with non-string keys fail to serialize; these have none.
+    serde_json::to_value(&entry)
+        .unwrap_or_else(|e| json!({"file": file, "valid": false, "error": e.to_string()}))
 }
 
 /// The text lines of one verification result.
@@ -237,7 +234,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                         v["cert_notes"] = Value::Array(
                             cert_notes
                                 .iter()
-                                .map(|n| json!({"index": n.index, "subject": n.subject, "message": n.message}))
+                                .map(|n| serde_json::to_value(n).unwrap_or(Value::Null))
                                 .collect(),
                         );
                     }

@@ -89,8 +89,8 @@ impl FromStr for Method {
     }
 }
 
-/// The `flags` bits of a mapping.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The `flags` bits of a mapping. Serialized as `{"preferred", "new_holder"}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[non_exhaustive]
 pub struct MappingFlags {
     /// The user prefers to be reached on this provider for this SII.

@@ -13,28 +13,37 @@ use time::OffsetDateTime;
 use super::{VerifiedMapping, Verifier, VerifyError, VerifyOptions};
 use crate::sii::Sii;
 
-/// One accepted attestation, with the position of its chain in the input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One accepted attestation, with the position of its chain in the input. Serialized as
+/// `{"index", ...}` with the mapping's keys ([`VerifiedMapping`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Resolved {
     /// Index of the chain in the input.
     pub index: usize,
     /// What it attests.
+    #[serde(flatten)]
     pub mapping: VerifiedMapping,
 }
 
-/// One rejected attestation, with the position of its chain in the input and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One rejected attestation, with the position of its chain in the input and why. Serialized
+/// as `{"index", "code", "message", "depth"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Rejected {
     /// Index of the chain in the input.
     pub index: usize,
     /// Why it was rejected.
+    #[serde(flatten)]
     pub error: VerifyError,
 }
 
 /// Accepted attestations that disagree. Reported, never resolved silently.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialized with its kind as `"kind"`: `{"kind": "several-preferred", "providers"}`,
+/// `{"kind": "handle-mismatch", "provider", "handles"}`, `{"kind": "reassigned", "index",
+/// "provider", "validated_at", "superseded"}` (chains by input index).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Conflict {
     /// More than one provider is flagged as preferred.
@@ -57,6 +66,7 @@ pub enum Conflict {
         /// Its provider.
         provider: String,
         /// Its `validatedAt`: when the new holder proved possession.
+        #[serde(serialize_with = "super::ser::time")]
         validated_at: OffsetDateTime,
         /// Input indexes of the superseded attestations, in the order of
         /// [`Resolution::superseded`].
@@ -98,11 +108,13 @@ impl std::fmt::Display for Conflict {
     }
 }
 
-/// The outcome of resolving one SII.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The outcome of resolving one SII. Serialized as `{"sii", "mappings", "superseded",
+/// "rejected", "conflicts"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Resolution {
     /// The SII resolved.
+    #[serde(serialize_with = "super::ser::sii")]
     pub sii: Sii,
     /// Accepted attestations of the current holder: preferred first, then newest
     /// `validatedAt`, then provider name and chain hash (so the order never depends on input

@@ -12,42 +12,58 @@ use super::cache::IntermediateCache;
 use super::parse::{self, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
-use super::{binding, err, leaf, scope, Code, CrlError, CrlNote, VerifyError};
+use super::{binding, err, leaf, scope, ser, Code, CrlError, CrlNote, VerifyError};
 use crate::profile::{self, MappingFlags, Method, Scope};
 use crate::sii::Sii;
 use crate::trust::{Anchor, Policy, TrustList};
 
 /// A verified mapping attestation: "SII `sii` is served by `provider` as `handle`".
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialized (`serde`) as the `mimi-attest verify --format json` object without its
+/// `file` and `valid` keys: `sii` (canonical), `provider`, `handle`, `method`,
+/// `validated_at`, `preferred`, `new_holder`, `anchor`, `not_before`, `not_after` (RFC 3339,
+/// UTC), `chain_sha256` and `serial` (lower-case hex), `subject_public_key_info` (base64 of
+/// the DER), `consent` (hex or null).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct VerifiedMapping {
     /// The attested SII (canonical).
+    #[serde(serialize_with = "ser::sii")]
     pub sii: Sii,
     /// The provider serving it; always the anchor's provider.
     pub provider: String,
     /// The handle (SSI) on that provider, if the attestation names one.
     pub handle: Option<String>,
     /// How possession of the SII was proven.
+    #[serde(serialize_with = "ser::method")]
     pub method: Method,
     /// When possession was last proven.
+    #[serde(serialize_with = "ser::time")]
     pub validated_at: OffsetDateTime,
     /// Preference and new-holder flags.
+    #[serde(flatten)]
     pub flags: MappingFlags,
-    /// The leaf's notBefore.
-    pub not_before: OffsetDateTime,
-    /// The leaf's notAfter.
-    pub not_after: OffsetDateTime,
     /// The name of the trust-list anchor the chain led to.
     pub anchor: String,
+    /// The leaf's notBefore.
+    #[serde(serialize_with = "ser::time")]
+    pub not_before: OffsetDateTime,
+    /// The leaf's notAfter.
+    #[serde(serialize_with = "ser::time")]
+    pub not_after: OffsetDateTime,
     /// SHA-256 over the DER of the verified path, leaf first and root last, concatenated.
+    #[serde(serialize_with = "ser::hex")]
     pub chain_sha256: [u8; 32],
     /// The leaf's serial number: the INTEGER's contents octets as in the certificate.
+    #[serde(serialize_with = "ser::serial")]
     pub serial: Vec<u8>,
     /// The leaf's subjectPublicKeyInfo (DER): the user's key, always ECDSA P-256, that the
     /// attestation binds to the SII.
+    #[serde(serialize_with = "ser::base64")]
     pub subject_public_key_info: Vec<u8>,
     /// SHA-256 of the user's signed CSR (DER), when the leaf was issued from one
     /// (`MimiMapping.consent`).
+    #[serde(serialize_with = "ser::hex_opt")]
     pub consent: Option<[u8; 32]>,
 }
 
@@ -120,7 +136,8 @@ pub struct Verifier {
 }
 
 /// The outcome of one verification, with the CRLs that were ignored for it and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serialized as `{"result": {"Ok": mapping} or {"Err": error}, "crl_notes", "cert_notes"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Verification {
     /// The verified mapping, or why the chain was rejected.
