@@ -91,10 +91,12 @@ pub use store::{
 pub use audit::{
     catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_csr,
     lint_objects, read_objects, store_records, store_schema_version, AccessDescriptionReport,
-    AuditError, AuthorityInfoAccessReport, CertificateReport, CrlEntryReport, CrlReport, CsrReport,
-    Finding, Inspection, IssuerRevocation, Lint, LintError, LintReport, LintTarget, LintedObject,
-    MappingReport, NameConstraintsReport, NamedOid, Object, ObjectKind, RawExtension, RecordState,
-    Role, ScopeReport, Severity, StoreQuery, StoreRecord, TnAuthListReport, TnEntryReport,
+    AuditError, AuthorityInfoAccessReport, BasicConstraintsReport, CertificateReport,
+    CrlEntryReport, CrlReport, CsrReport, EkuReport, Finding, FlagsReport, Inspection,
+    IssuerRevocation, KeyReport, KeyUsageReport, Lint, LintError, LintReport, LintTarget,
+    LintedObject, MappingReport, NameConstraintsReport, NamedOid, Object, ObjectKind,
+    PoliciesReport, RawExtension, RecordState, Role, SanEntry, SanReport, ScopeReport, Severity,
+    StoreQuery, StoreRecord, TnAuthListReport, TnEntryReport, ValidityReport,
 };
 
 /// Helpers of the profile that the integration tests and the demo's forged chains use to

@@ -79,6 +79,7 @@ impl NamedOid {
 
 /// Validity with the time left at inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ValidityReport {
     /// notBefore, RFC 3339 UTC.
     pub not_before: String,
@@ -94,6 +95,7 @@ pub struct ValidityReport {
 
 /// A subject public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct KeyReport {
     /// Algorithm.
     pub algorithm: NamedOid,
@@ -109,6 +111,7 @@ pub struct KeyReport {
 
 /// One subjectAltName entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SanEntry {
     /// ASN.1 kind: `uniformResourceIdentifier`, `rfc822Name`, `dNSName`, ...
     pub kind: &'static str,
@@ -118,6 +121,7 @@ pub struct SanEntry {
 
 /// subjectAltName.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SanReport {
     /// Critical flag.
     pub critical: bool,
@@ -127,6 +131,7 @@ pub struct SanReport {
 
 /// keyUsage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct KeyUsageReport {
     /// The extension's OID (2.5.29.15) and name.
     pub extension: NamedOid,
@@ -138,6 +143,7 @@ pub struct KeyUsageReport {
 
 /// extKeyUsage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct EkuReport {
     /// The extension's OID (2.5.29.37) and name.
     pub extension: NamedOid,
@@ -149,6 +155,7 @@ pub struct EkuReport {
 
 /// basicConstraints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BasicConstraintsReport {
     /// Critical flag.
     pub critical: bool,
@@ -160,6 +167,7 @@ pub struct BasicConstraintsReport {
 
 /// certificatePolicies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PoliciesReport {
     /// Critical flag.
     pub critical: bool,
@@ -169,6 +177,7 @@ pub struct PoliciesReport {
 
 /// The mapping flags.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FlagsReport {
     /// `preferred` bit.
     pub preferred: bool,

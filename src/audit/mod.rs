@@ -21,9 +21,11 @@ pub use crate::profile::lint::{
 };
 pub use input::{read_objects, Object, ObjectKind};
 pub use inspect::{
-    inspect, AccessDescriptionReport, AuthorityInfoAccessReport, CertificateReport, CrlEntryReport,
-    CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
-    ScopeReport, TnAuthListReport, TnEntryReport,
+    inspect, AccessDescriptionReport, AuthorityInfoAccessReport, BasicConstraintsReport,
+    CertificateReport, CrlEntryReport, CrlReport, CsrReport, EkuReport, FlagsReport, Inspection,
+    KeyReport, KeyUsageReport, MappingReport, NameConstraintsReport, NamedOid, PoliciesReport,
+    RawExtension, SanEntry, SanReport, ScopeReport, TnAuthListReport, TnEntryReport,
+    ValidityReport,
 };
 pub use lint::{lint_objects, LintReport, LintedObject};
 pub use store::{
