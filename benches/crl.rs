@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mimi_attest::verify::chain_from_pem;
+use mimi_attest::chain_from_pem;
 use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use ring::rand::{SecureRandom, SystemRandom};

@@ -16,8 +16,8 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use mimi_attest::issue::run_batch;
-use mimi_attest::store::CertStatus;
+use mimi_attest::run_batch;
+use mimi_attest::CertStatus;
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
@@ -116,10 +116,8 @@ fn bench(c: &mut Criterion) {
     // A new (or truncated) results file, opened and buffered as the command opens its
     // output (which also syncs it; that is left out here).
     let results_file = |path: &std::path::Path| {
-        BufWriter::with_capacity(
-            mimi_attest::issue::files::WRITE_BUFFER,
-            File::create(path).unwrap(),
-        )
+        // 256 KiB, as PendingFile buffers.
+        BufWriter::with_capacity(256 << 10, File::create(path).unwrap())
     };
     let run = |ca: &mut ProviderCa, input: Vec<u8>, mut output: BufWriter<File>| {
         let summary = run_batch(

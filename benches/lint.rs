@@ -4,7 +4,7 @@
 //! `RAYON_NUM_THREADS=1 cargo bench --bench lint`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mimi_attest::audit::{lint_certificate, lint_certificate_min, Role, Severity};
+use mimi_attest::{lint_certificate, lint_certificate_min, Role, Severity};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};

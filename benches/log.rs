@@ -18,11 +18,11 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
-use mimi_attest::log::{check_mapping_proof, LogWriter};
 use mimi_attest::{
     chain_from_pem, IssueRequest, KeyType, LogKeys, LogOperator, NoteSigningKey, ProviderCa, Sii,
     SubjectKey, Submission, VrfProof, VrfSecretKey,
 };
+use mimi_attest::{check_mapping_proof, LogWriter};
 use ring::rand::SystemRandom;
 use ring::signature::{
     EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1,
@@ -142,11 +142,11 @@ fn bench(c: &mut Criterion) {
         LogOperator::create(dir.path(), note_key(), VrfSecretKey::from_seed(&[4; 32])).unwrap();
     let logged = op.add(&subs).unwrap();
     let tlog_proofs: Vec<_> = logged.iter().map(|l| op.proof(l).unwrap()).collect();
-    let keys = LogKeys {
-        origin: ORIGIN.into(),
-        key: note_key().verifier_key().clone(),
-        vrf: op.vrf_public_key().clone(),
-    };
+    let keys = LogKeys::new(
+        ORIGIN,
+        note_key().verifier_key().clone(),
+        op.vrf_public_key().clone(),
+    );
     g.bench_function(
         "check_mapping_proof (VRF, entry, inclusion, checkpoint)",
         |b| {

@@ -12,7 +12,7 @@
 //! baseline in the same run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mimi_attest::profile::oids::ID_KP_MIMI_MAPPING;
+use mimi_attest::oids::ID_KP_MIMI_MAPPING;
 use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, SubjectKey, TrustList, Verifier};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
@@ -129,12 +129,11 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     g.bench_function(
-        "Verifier::verify_pem, steady state (PEM decode included)",
+        "Verifier::verify, steady state (chain_from_pem included)",
         |b| {
             b.iter(|| {
-                verifier
-                    .verify_pem(pems[next()].as_bytes(), now, None)
-                    .unwrap()
+                let chain = chain_from_pem(pems[next()].as_bytes()).unwrap();
+                verifier.verify(&chain, now).unwrap()
             })
         },
     );

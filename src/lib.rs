@@ -8,27 +8,40 @@
 //! chains offline against a trust list that says which provider may assert what. Auditors
 //! inspect and lint chains and issuance records.
 //!
-//! - [`sii`]: service-independent identifiers and their canonical form.
-//! - [`profile`]: certificate profile mapping-v1 (OIDs, extensions).
-//! - [`log`]: transparency log mapping-log-v1 (entries, VRF labels, tiles, checkpoints, proofs).
-//! - [`issue`]: the provider CA (create, issue, batch, store).
-//! - [`trust`]: the relying platform's trust list and verification policy.
-//! - [`verify`]: the relying platform (chain verification, resolving an SII).
-//! - [`audit`]: inspecting and linting certificates, chains, CSRs, CRLs and the store.
+//! Every public item is here, at the crate root, under one path. By user:
+//!
+//! - **Relying platform** (every build; `default-features = false` gives this alone):
+//!   [`TrustList`] (from YAML, or in memory with [`TrustList::builder`]) with its [`Policy`],
+//!   a [`Verifier`] over it ([`Verifier::verify`], or [`Verifier::verify_with`] and
+//!   [`VerifyOptions`]) giving a [`VerifiedMapping`] or a [`VerifyError`] with its stable
+//!   [`Code`]; [`Verifier::resolve`] for several attestations of one SII ([`Resolution`]);
+//!   [`chain_from_pem`] and [`crls_from_pem`] for PEM input; the identifiers ([`Sii`]) and
+//!   what a mapping says ([`Method`], [`MappingFlags`], [`Scope`]).
+//! - **Provider** (feature `ca`): `ProviderCa` issues (`IssueRequest`, `Issued`,
+//!   `run_batch`), revokes and signs CRLs (`CaRecords`), renews and rotates
+//!   (`needs_renewal`, `RootKey`); its records are an `IssuanceStore`.
+//! - **Auditor** (feature `ca`): `inspect`, the lint (`lint_objects`,
+//!   `lint_certificate`, `catalogue`), and the store's records (`store_records`).
+//! - **Log** (every build): [`check_mapping_proof`] with [`LogKeys`] and [`TlogProof`];
+//!   [`verify_inclusion`] and [`verify_consistency`] for monitors; [`LogWriter`] appends
+//!   [`MappingLogEntry`] records and signs [`Checkpoint`]s.
+//!
+//! The layers behind them (`sii`, `profile`, `log`, `trust`, `verify`, `store`, `issue`,
+//! `audit`; lowest first) are private modules, each documented in its source.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "ca")]
-pub mod audit;
+mod audit;
 #[cfg(feature = "ca")]
-pub mod issue;
-pub mod log;
-pub mod profile;
-pub mod sii;
+mod issue;
+mod log;
+mod profile;
+mod sii;
 #[cfg(feature = "ca")]
-pub mod store;
-pub mod trust;
-pub mod verify;
+mod store;
+mod trust;
+mod verify;
 
 /// The certificate and CRL types of the API (`CertificateDer`, `CertificateRevocationListDer`),
 /// from `rustls-pki-types`, as rustls re-exports them.
@@ -36,27 +49,75 @@ pub use rustls_pki_types as pki_types;
 /// The time types of the API (`OffsetDateTime`), from the `time` crate.
 pub use time;
 
-#[cfg(feature = "ca")]
-pub use audit::{AuditError, Finding, Lint, Role, Severity};
-#[cfg(feature = "ca")]
-pub use issue::{
-    CaConfig, CaRecords, IssueError, IssueRequest, Issued, KeyProtection, Passphrase, ProviderCa,
-    SubjectKey,
+// The relying platform: identifiers, the profile's types, trust lists, verification.
+pub use profile::{
+    oids, MappingFlags, Method, MimiMapping, ProfileError, ProviderDomain, Scope, ScopeSpec,
+    Serial, Span,
 };
+pub use sii::{Sii, SiiError, SiiKind};
+pub use trust::{
+    Anchor, Policy, RevocationPolicy, ScopeRule, TrustList, TrustListBuilder, TrustListError,
+};
+pub use verify::{
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Rejected,
+    Resolution, Resolved, Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+};
+
+// The transparency log: checking proofs and writing the log.
 pub use log::{
-    check_mapping_proof, CheckedProof, Checkpoint, KeyType, LogError, LogKeys, LogWriter,
-    MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint, TlogProof, VrfOutput,
-    VrfProof, VrfPublicKey, VrfSecretKey,
+    check_mapping_proof, leaf_hash, verify_consistency, verify_inclusion, CheckedProof, Checkpoint,
+    KeyType, LogError, LogKeys, LogWriter, MappingLogEntry, NoteSigningKey, NoteVerifierKey,
+    SignedCheckpoint, TlogProof, VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey,
 };
+/// The log operator's and the witness's sides.
 #[cfg(feature = "ca")]
 pub use log::{AddCheckpoint, LogOperator, Logged, Submission, Witness, WitnessError};
-pub use profile::{MappingFlags, Method, MimiMapping, ProfileError, ProviderDomain, Scope, Span};
-pub use sii::{Sii, SiiError, SiiKind};
-pub use trust::{Policy, RevocationPolicy, TrustList, TrustListBuilder, TrustListError};
-pub use verify::{
-    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Resolution,
-    Verification, VerifiedMapping, Verifier, VerifyError,
+
+// The provider CA.
+/// Crash-safe file writing (a temporary file synced, then renamed into place, never over a
+/// file that must not be replaced). The CA writes its own files with it; it is public so that
+/// the `mimi-attest` command writes what it outputs (keys, CRLs, batch results) the same way.
+#[cfg(feature = "ca")]
+pub use issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
+#[cfg(feature = "ca")]
+pub use issue::{
+    needs_renewal, run_batch, BatchSummary, CaConfig, CaRecords, CrlConfig, IssueError,
+    IssueRequest, Issued, IssuingCaRevocation, KeyProblem, KeyProtection, NumberCheck, Passphrase,
+    ProviderCa, RenewalWindow, RevocationTarget, RevokeOutcome, RevokeReason, RevokeRefusal,
+    RootKey, SignedCrl, SubjectKey, ValidityConfig, PASSWORD_ENV,
 };
+#[cfg(feature = "ca")]
+pub use store::{
+    CertKind, CertStatus, IssuanceStore, RevokedEntry, StoreError, StoreMigration, StoredCert,
+    STORE_FILE, STORE_SCHEMA_VERSION,
+};
+
+// The auditor.
+#[cfg(feature = "ca")]
+pub use audit::{
+    catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_csr,
+    lint_objects, read_objects, store_records, store_schema_version, AccessDescriptionReport,
+    AuditError, AuthorityInfoAccessReport, BasicConstraintsReport, CertificateReport,
+    CrlEntryReport, CrlReport, CsrReport, EkuReport, Finding, FlagsReport, Inspection,
+    IssuerRevocation, KeyReport, KeyUsageReport, LabelConflict, Lint, LintError, LintReport,
+    LintRun, LintSummary, LintTarget, LintedFile, LintedObject, MappingReport, Monitor,
+    MonitorReport, MonitoredEntry, NameConstraintsReport, NamedOid, Object, ObjectKind,
+    PoliciesReport, ProviderVolume, RawExtension, RecordState, Role, SanEntry, SanReport,
+    ScopeReport, Severity, StoreQuery, StoreRecord, TnAuthListReport, TnEntryReport,
+    ValidityReport, MONITOR_STATE_FILE,
+};
+
+/// Helpers of the profile that the integration tests and the demo's forged chains use to
+/// build and check certificates by hand; not part of the API.
+#[doc(hidden)]
+pub use profile::{
+    ca_scope, certificate_policies_der, hex, leaf_mapping, leaf_sii, rfc3339, sha256,
+};
+
+/// The provider CA's leaf template, for the demo's forged chains; not part of the API.
+#[cfg(feature = "ca")]
+#[doc(hidden)]
+pub use issue::leaf_params;
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use mimi_attest::{TrustList, Verifier};
+use mimi_attest::{chain_from_pem, TrustList, Verifier};
 use time::macros::datetime;
 
 fn verifier() -> &'static Verifier {
@@ -22,7 +22,8 @@ fn verifier() -> &'static Verifier {
 
 fuzz_target!(|data: &[u8]| {
     // The committed example chains are valid on this date.
-    match verifier().verify_pem(data, datetime!(2026-01-03 00:00 UTC), None) {
+    let at = datetime!(2026-01-03 00:00 UTC);
+    match chain_from_pem(data).and_then(|chain| verifier().verify(&chain, at)) {
         Ok(m) => {
             let _ = m.chain_sha256_hex();
         }

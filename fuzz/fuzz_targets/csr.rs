@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mimi_attest::audit::{inspect, lint_objects, read_objects};
+use mimi_attest::{inspect, lint_objects, read_objects};
 use mimi_attest::SubjectKey;
 use time::macros::datetime;
 

@@ -34,6 +34,7 @@ impl ObjectKind {
 
 /// One certificate, CSR or CRL read from an input, as DER (already checked to parse).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Object {
     /// What it is.
     pub kind: ObjectKind,

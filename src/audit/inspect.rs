@@ -20,6 +20,7 @@ const OID_TN_AUTH_LIST: &str = oids::TN_AUTH_LIST.dotted;
 
 /// An OID with its name, when known.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NamedOid {
     /// Dotted form.
     pub oid: String,
@@ -78,6 +79,7 @@ impl NamedOid {
 
 /// Validity with the time left at inspection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ValidityReport {
     /// notBefore, RFC 3339 UTC.
     pub not_before: String,
@@ -93,6 +95,7 @@ pub struct ValidityReport {
 
 /// A subject public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct KeyReport {
     /// Algorithm.
     pub algorithm: NamedOid,
@@ -108,6 +111,7 @@ pub struct KeyReport {
 
 /// One subjectAltName entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SanEntry {
     /// ASN.1 kind: `uniformResourceIdentifier`, `rfc822Name`, `dNSName`, ...
     pub kind: &'static str,
@@ -117,6 +121,7 @@ pub struct SanEntry {
 
 /// subjectAltName.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SanReport {
     /// Critical flag.
     pub critical: bool,
@@ -126,6 +131,7 @@ pub struct SanReport {
 
 /// keyUsage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct KeyUsageReport {
     /// The extension's OID (2.5.29.15) and name.
     pub extension: NamedOid,
@@ -137,6 +143,7 @@ pub struct KeyUsageReport {
 
 /// extKeyUsage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct EkuReport {
     /// The extension's OID (2.5.29.37) and name.
     pub extension: NamedOid,
@@ -148,6 +155,7 @@ pub struct EkuReport {
 
 /// basicConstraints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BasicConstraintsReport {
     /// Critical flag.
     pub critical: bool,
@@ -159,6 +167,7 @@ pub struct BasicConstraintsReport {
 
 /// certificatePolicies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PoliciesReport {
     /// Critical flag.
     pub critical: bool,
@@ -168,6 +177,7 @@ pub struct PoliciesReport {
 
 /// The mapping flags.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FlagsReport {
     /// `preferred` bit.
     pub preferred: bool,
@@ -177,6 +187,7 @@ pub struct FlagsReport {
 
 /// The decoded `id-pe-mimiMapping`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MappingReport {
     /// Critical flag.
     pub critical: bool,
@@ -199,6 +210,7 @@ pub struct MappingReport {
 
 /// The decoded `id-pe-mimiScope`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScopeReport {
     /// Critical flag.
     pub critical: bool,
@@ -210,6 +222,7 @@ pub struct ScopeReport {
 
 /// nameConstraints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NameConstraintsReport {
     /// Critical flag.
     pub critical: bool,
@@ -221,6 +234,7 @@ pub struct NameConstraintsReport {
 
 /// One authorityInfoAccess AccessDescription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AccessDescriptionReport {
     /// accessMethod (`ocsp`, `caIssuers`, ...).
     pub method: NamedOid,
@@ -232,6 +246,7 @@ pub struct AccessDescriptionReport {
 
 /// authorityInfoAccess.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AuthorityInfoAccessReport {
     /// Critical flag.
     pub critical: bool,
@@ -241,6 +256,7 @@ pub struct AuthorityInfoAccessReport {
 
 /// One TNEntry of a TNAuthList (RFC 8226).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TnEntryReport {
     /// `spc` (service provider code), `range` (telephone number range) or `one`
     /// (one telephone number).
@@ -254,6 +270,7 @@ pub struct TnEntryReport {
 /// The decoded TNAuthList (id-pe-TNAuthList, 1.3.6.1.5.5.7.1.26) of a STIR/SHAKEN
 /// certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TnAuthListReport {
     /// Critical flag.
     pub critical: bool,
@@ -263,6 +280,7 @@ pub struct TnAuthListReport {
 
 /// Any extension shown raw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RawExtension {
     /// OID and name.
     pub extension: NamedOid,
@@ -276,6 +294,7 @@ pub struct RawExtension {
 
 /// Everything about one certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CertificateReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -340,6 +359,7 @@ pub struct CertificateReport {
 
 /// A PKCS#10 request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CsrReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -359,6 +379,7 @@ pub struct CsrReport {
 
 /// One revoked certificate in a CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CrlEntryReport {
     /// Serial, shown as lower-case hex.
     pub serial: Serial,
@@ -370,6 +391,7 @@ pub struct CrlEntryReport {
 
 /// A CRL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CrlReport {
     /// Position in the input (0-based).
     pub input_index: usize,
@@ -396,6 +418,7 @@ pub struct CrlReport {
 /// Everything in one input: certificates (leaf first, each followed by its issuer when the
 /// input holds it), CSRs and CRLs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Inspection {
     /// Certificates, chain order (leaf first).
     pub certificates: Vec<CertificateReport>,

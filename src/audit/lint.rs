@@ -15,6 +15,7 @@ use crate::profile::{self, oids, Serial};
 
 /// The findings for one object of an input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LintedObject {
     /// Position in the input (0-based).
     pub index: usize,
@@ -32,6 +33,7 @@ pub struct LintedObject {
 
 /// Findings for every object of one input.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LintReport {
     /// One entry per object, in input order.
     pub objects: Vec<LintedObject>,

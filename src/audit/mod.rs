@@ -3,10 +3,10 @@
 //! a CA's issuance store, and monitoring a transparency log.
 //!
 //! ```no_run
-//! use mimi_attest::audit::{self, Severity};
+//! use mimi_attest::Severity;
 //! let bytes = std::fs::read("chain.pem").unwrap();
-//! let objects = audit::read_objects(&bytes).unwrap();
-//! let report = audit::lint_objects(&objects);
+//! let objects = mimi_attest::read_objects(&bytes).unwrap();
+//! let report = mimi_attest::lint_objects(&objects);
 //! assert!(!report.fails(Severity::Error));
 //! ```
 
@@ -22,9 +22,11 @@ pub use crate::profile::lint::{
 };
 pub use input::{read_objects, Object, ObjectKind};
 pub use inspect::{
-    inspect, AccessDescriptionReport, AuthorityInfoAccessReport, CertificateReport, CrlEntryReport,
-    CrlReport, CsrReport, Inspection, MappingReport, NameConstraintsReport, NamedOid, RawExtension,
-    ScopeReport, TnAuthListReport, TnEntryReport,
+    inspect, AccessDescriptionReport, AuthorityInfoAccessReport, BasicConstraintsReport,
+    CertificateReport, CrlEntryReport, CrlReport, CsrReport, EkuReport, FlagsReport, Inspection,
+    KeyReport, KeyUsageReport, MappingReport, NameConstraintsReport, NamedOid, PoliciesReport,
+    RawExtension, SanEntry, SanReport, ScopeReport, TnAuthListReport, TnEntryReport,
+    ValidityReport,
 };
 pub use lint::{lint_objects, LintReport, LintRun, LintSummary, LintedFile, LintedObject};
 pub use monitor::{

@@ -59,6 +59,7 @@ impl RecordState {
 
 /// Which rows to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoreQuery {
     /// Only rows for this SII.
     pub sii: Option<Sii>,
@@ -66,8 +67,23 @@ pub struct StoreQuery {
     pub state: Option<RecordState>,
 }
 
+impl StoreQuery {
+    /// This query, for the records of `sii` only.
+    pub fn with_sii(mut self, sii: Sii) -> Self {
+        self.sii = Some(sii);
+        self
+    }
+
+    /// This query, for records in `state` only.
+    pub fn with_state(mut self, state: RecordState) -> Self {
+        self.state = Some(state);
+        self
+    }
+}
+
 /// One store row as an auditor sees it (times RFC 3339 UTC, serials lower-case hex).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StoreRecord {
     /// Serial.
     pub serial: Serial,
@@ -110,6 +126,7 @@ pub struct StoreRecord {
 
 /// The revocation of the issuing CA a record was signed by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct IssuerRevocation {
     /// The issuing CA's serial.
     pub serial: Serial,

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mimi_attest::audit::{
-    self, catalogue, export_pem, lint_objects, read_objects, store_records, Inspection, LintRun,
+use mimi_attest::Sii;
+use mimi_attest::{
+    catalogue, export_pem, lint_objects, read_objects, store_records, Inspection, LintRun,
     LintedFile, RecordState, Severity, StoreQuery,
 };
-use mimi_attest::Sii;
 use serde::Serialize;
 
 use super::ca::now;
@@ -121,7 +121,7 @@ fn json<T: Serialize>(v: &T) -> Result<(), CliError> {
     out(&s)
 }
 
-fn load(path: &PathBuf) -> Result<Vec<audit::Object>, CliError> {
+fn load(path: &PathBuf) -> Result<Vec<mimi_attest::Object>, CliError> {
     let name = if path.as_os_str() == "-" {
         "standard input".to_owned()
     } else {
@@ -147,7 +147,7 @@ pub fn inspect(a: InspectArgs) -> CliResult {
     let mut files = Vec::new();
     for path in &a.files {
         let objects = load(path)?;
-        let inspection = audit::inspect(&objects, now)
+        let inspection = mimi_attest::inspect(&objects, now)
             .map_err(|e| CliError(format!("{}: {e}", path.display())))?;
         files.push(InspectFile {
             file: path.display().to_string(),
@@ -253,10 +253,9 @@ pub fn lint(a: LintArgs) -> CliResult {
 
 pub fn store_list(a: StoreListArgs) -> CliResult {
     let sii = a.sii.as_deref().map(Sii::parse).transpose()?;
-    let query = StoreQuery {
-        sii,
-        state: a.status.map(RecordState::from),
-    };
+    let mut query = StoreQuery::default();
+    query.sii = sii;
+    query.state = a.status.map(RecordState::from);
     let records = store_records(&a.ca, &query, now())?;
     note_outdated_schema(&a.ca)?;
     match a.format {
@@ -293,11 +292,11 @@ pub fn store_export(a: StoreExportArgs) -> CliResult {
 
 /// Say on stderr when the store was read as an older schema (it was not changed).
 fn note_outdated_schema(ca: &std::path::Path) -> Result<(), CliError> {
-    let version = audit::store_schema_version(ca)?;
-    if version < mimi_attest::store::STORE_SCHEMA_VERSION {
+    let version = mimi_attest::store_schema_version(ca)?;
+    if version < mimi_attest::STORE_SCHEMA_VERSION {
         eprintln!(
             "note: the store has schema version {version}, older than the version {} this build writes; it was read as it is and not changed. Before this CA issues, revokes or signs CRLs again, its operator upgrades it once with `mimi-attest store migrate --ca {}`",
-            mimi_attest::store::STORE_SCHEMA_VERSION,
+            mimi_attest::STORE_SCHEMA_VERSION,
             ca.display()
         );
     }

@@ -4,15 +4,15 @@ use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
+use super::rfc3339;
 use clap::Args;
-use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
-use mimi_attest::issue::{
+use mimi_attest::{
     run_batch, CaRecords, KeyProtection, Passphrase, RenewalWindow, RevokeReason, RootKey,
     PASSWORD_ENV,
 };
-use mimi_attest::profile::{rfc3339, Serial};
+use mimi_attest::{write_atomic, FileMode, Overwrite, PendingFile};
 use mimi_attest::{
-    IssueError, IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey,
+    IssueError, IssueRequest, MappingFlags, Method, ProviderCa, Serial, Sii, Span, SubjectKey,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -179,7 +179,7 @@ pub struct CrlArgs {
 /// The CLI's message for a CA error: the library's, with the advice worded in this
 /// command line's flags where a flag is what fixes it.
 pub fn advise(e: IssueError) -> CliError {
-    use mimi_attest::issue::{KeyProblem, RevokeRefusal};
+    use mimi_attest::{KeyProblem, RevokeRefusal};
     let at = |t: &Option<OffsetDateTime>| t.map(rfc3339).unwrap_or_default();
     CliError(match &e {
         IssueError::DirExists { dir } => format!(
@@ -345,19 +345,18 @@ pub fn issue(a: IssueArgs) -> CliResult {
         }
     };
     let mut ca = a.key.open(&a.ca)?;
-    let req = IssueRequest {
-        sii,
-        handle: a.handle,
-        method: a.method,
-        validated_at: a.validated_at,
-        validity: a.validity,
-        flags: MappingFlags {
-            preferred: a.preferred,
-            new_holder: a.new_holder,
-        },
-        key,
-        request_id: a.request_id,
-    };
+    let mut req = IssueRequest::new(sii)
+        .with_flags(
+            MappingFlags::default()
+                .with_preferred(a.preferred)
+                .with_new_holder(a.new_holder),
+        )
+        .with_key(key);
+    req.handle = a.handle;
+    req.method = a.method;
+    req.validated_at = a.validated_at;
+    req.validity = a.validity;
+    req.request_id = a.request_id;
     let issued = ca.issue(&req, now()).map_err(advise)?;
     if let (Some(path), Some(key)) = (&a.key_out, &issued.private_key_pem) {
         write_atomic(path, key.as_bytes(), FileMode::Private, Overwrite::Refuse).map_err(|e| {
@@ -473,7 +472,7 @@ fn run_with_progress(
     reader: Box<dyn std::io::Read>,
     out: &mut dyn Write,
     bar: &indicatif::ProgressBar,
-) -> Result<mimi_attest::issue::BatchSummary, CliError> {
+) -> Result<mimi_attest::BatchSummary, CliError> {
     let read = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let mut input = BufReader::with_capacity(
         1 << 16,
@@ -841,7 +840,7 @@ pub fn needs_renewal(a: NeedsRenewalArgs) -> CliResult {
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
     );
-    let due = mimi_attest::issue::needs_renewal(nb, na, a.within, now());
+    let due = mimi_attest::needs_renewal(nb, na, a.within, now());
     eprintln!(
         "{}: {} (valid until {})",
         a.file.display(),
@@ -895,7 +894,7 @@ pub fn rotate(a: RotateArgs) -> CliResult {
         .revocation_reason
         .map_or("unspecified", RevokeReason::as_str);
     match old.status {
-        mimi_attest::store::CertStatus::Revoked => {
+        mimi_attest::CertStatus::Revoked => {
             eprintln!(
                 "{} was revoked ({reason}): its {live} unexpired attestation(s) are rejected by relying platforms checking `revocation: chain` once they have a root CRL listing it; publish one with `mimi-attest crl --ca {} --root --out <FILE>`. Platforms checking `revocation: leaf` or `off` do not see a revoked issuing CA and accept them until they expire",
                 old.serial,
@@ -925,14 +924,14 @@ pub struct StoreMigrateArgs {
 
 /// `store migrate`: the explicit schema upgrade. Run it with no other command using the CA.
 pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
-    let path = a.ca.join(mimi_attest::store::STORE_FILE);
+    let path = a.ca.join(mimi_attest::STORE_FILE);
     if !a.ca.join("config.yaml").is_file() {
         return Err(CliError(format!(
             "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
             a.ca.display()
         )));
     }
-    let m = mimi_attest::store::IssuanceStore::migrate(&path)?;
+    let m = mimi_attest::IssuanceStore::migrate(&path)?;
     if m.from == m.to {
         eprintln!(
             "{} already has schema version {}: nothing to do",

@@ -156,6 +156,13 @@ pub fn read_input(path: &PathBuf) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
+/// A time as every output of the command writes it: RFC 3339, in UTC (as the library's JSON).
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 /// Run the command line; never panics on bad input, never prints a backtrace.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -5,8 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use mimi_attest::verify::{Conflict, Resolved};
-use mimi_attest::{Sii, VerifiedMapping, VerifyError};
+use mimi_attest::{chain_from_pem, Conflict, Resolved, Sii, VerifiedMapping, VerifyError};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -42,7 +41,7 @@ struct Report<'a> {
     sii: Option<&'a Sii>,
     mappings: &'a [Resolved],
     superseded: &'a [Resolved],
-    rejected: Vec<(usize, &'a VerifyError)>,
+    rejected: Vec<(&'a str, &'a VerifyError)>,
     conflicts: &'a [Conflict],
     files: &'a [String],
 }
@@ -90,18 +89,20 @@ impl Report<'_> {
                 "superseded": superseded.iter().map(|i| self.file(*i)).collect::<Vec<_>>(),
                 "message": message,
             }),
-            Conflict::SeveralPreferred { providers } => json!({
-                "kind": "several-preferred",
-                "providers": providers,
-                "message": message,
-            }),
-            Conflict::HandleMismatch { provider, handles } => json!({
-                "kind": "handle-mismatch",
-                "provider": provider,
-                "handles": handles,
-                "message": message,
-            }),
-            _ => json!({"kind": "other", "message": message}),
+            // The library's form, with the message in the command line's words.
+            other => {
+                #[derive(serde::Serialize)]
+                struct WithMessage<'a> {
+                    #[serde(flatten)]
+                    conflict: &'a Conflict,
+                    message: String,
+                }
+                serde_json::to_value(WithMessage {
+                    conflict: other,
+                    message: message.clone(),
+                })
+                .unwrap_or_else(|_| json!({"kind": "other", "message": message}))
+            }
         }
     }
 
@@ -128,7 +129,7 @@ impl Report<'_> {
             "rejected": self
                 .rejected
                 .iter()
-                .map(|(i, e)| result_json(self.file(*i), &Err::<VerifiedMapping, _>((*e).clone())))
+                .map(|(file, e)| result_json(file, &Err::<VerifiedMapping, _>((*e).clone())))
                 .collect::<Vec<_>>(),
             "conflicts": self.conflicts.iter().map(|c| self.conflict_json(c)).collect::<Vec<_>>(),
         })
@@ -183,8 +184,8 @@ impl Report<'_> {
         }
         if !self.rejected.is_empty() {
             t.push_str("rejected:\n");
-            for (i, e) in &self.rejected {
-                for l in result_text(self.file(*i), &Err((*e).clone())).lines() {
+            for (file, e) in &self.rejected {
+                for l in result_text(file, &Err((*e).clone())).lines() {
                     t.push_str(&format!("  {l}\n"));
                 }
             }
@@ -209,14 +210,21 @@ pub fn resolve(a: ResolveArgs) -> CliResult {
         .iter()
         .map(read_input)
         .collect::<Result<Vec<_>, _>>()?;
+    // A file that is not a chain is rejected as it stands; the others are resolved.
+    let read: Vec<_> = pems.iter().map(|pem| chain_from_pem(pem)).collect();
+    let (chains, chain_files): (Vec<_>, Vec<String>) = read
+        .iter()
+        .zip(&files)
+        .filter_map(|(r, f)| Some((r.as_ref().ok()?.clone(), f.clone())))
+        .unzip();
     // Without --sii, the first chain that verifies names the SII.
     let mut unverified = Vec::new();
     let sii = match named {
         Some(s) => Some(s),
         None => {
             let mut found = None;
-            for (i, pem) in pems.iter().enumerate() {
-                match verifier.verify_pem(pem, now, None) {
+            for (i, chain) in read.iter().enumerate() {
+                match chain.clone().and_then(|c| verifier.verify(&c, now)) {
                     Ok(m) => {
                         eprintln!(
                             "note: resolving {}, the SII of {}; give --sii to resolve another",
@@ -231,21 +239,39 @@ pub fn resolve(a: ResolveArgs) -> CliResult {
             found
         }
     };
-    let resolution = sii.as_ref().map(|s| verifier.resolve_pem(s, &pems, now));
+    let resolution = sii.as_ref().map(|s| verifier.resolve(s, &chains, now));
     let report = match &resolution {
-        Some(r) => Report {
-            sii: Some(&r.sii),
-            mappings: &r.mappings,
-            superseded: &r.superseded,
-            rejected: r.rejected.iter().map(|x| (x.index, &x.error)).collect(),
-            conflicts: &r.conflicts,
-            files: &files,
-        },
+        Some(r) => {
+            // The resolution numbers the chains that were read; merge in the files that were
+            // not, in input order.
+            let at: Vec<usize> = (0..read.len()).filter(|&i| read[i].is_ok()).collect();
+            let mut rejected: Vec<(usize, &VerifyError)> = read
+                .iter()
+                .enumerate()
+                .filter_map(|(i, chain)| Some((i, chain.as_ref().err()?)))
+                .chain(r.rejected.iter().map(|x| (at[x.index], &x.error)))
+                .collect();
+            rejected.sort_by_key(|&(i, _)| i);
+            Report {
+                sii: Some(&r.sii),
+                mappings: &r.mappings,
+                superseded: &r.superseded,
+                rejected: rejected
+                    .into_iter()
+                    .map(|(i, e)| (files[i].as_str(), e))
+                    .collect(),
+                conflicts: &r.conflicts,
+                files: &chain_files,
+            }
+        }
         None => Report {
             sii: None,
             mappings: &[],
             superseded: &[],
-            rejected: unverified.iter().map(|(i, e)| (*i, e)).collect(),
+            rejected: unverified
+                .iter()
+                .map(|(i, e)| (files[*i].as_str(), e))
+                .collect(),
             conflicts: &[],
             files: &files,
         },

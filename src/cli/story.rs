@@ -12,13 +12,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
-use mimi_attest::issue::files::{write_atomic, FileMode, Overwrite};
-use mimi_attest::issue::{leaf_params, CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
-use mimi_attest::profile::{MappingFlags, Method, MimiMapping};
-use mimi_attest::verify::chain_from_pem;
+use mimi_attest::chain_from_pem;
+use mimi_attest::{leaf_params, CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
+use mimi_attest::{write_atomic, FileMode, Overwrite};
 use mimi_attest::{
     Code, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
 };
+use mimi_attest::{MappingFlags, Method, MimiMapping};
 
 /// The person on both providers.
 pub const ALICE_TEL: &str = "+15551234567";
@@ -161,10 +161,7 @@ pub fn run(
     // Alice on chat-a (preferred, just validated) and on chat-b (validated two days ago).
     let mut req = IssueRequest::new(alice.clone());
     req.handle = Some("mimi://chat-a.example/u/alice".into());
-    req.flags = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    req.flags = MappingFlags::default().with_preferred(true);
     let issued = a.issue(&req, now)?;
     chains.push((
         "alice-chat-a.pem".into(),
@@ -264,7 +261,7 @@ pub fn run(
     for (name, description, expect, pem) in chains {
         let file = dir.join("chains").join(&name);
         public(&file, pem.as_bytes())?;
-        let result = verifier.verify_pem(pem.as_bytes(), now, None);
+        let result = chain_from_pem(pem.as_bytes()).and_then(|chain| verifier.verify(&chain, now));
         if pem_names(&pem, &alice) {
             alice_chains.push(chain_from_pem(pem.as_bytes()).map_err(build)?);
             resolved_names.push(name.clone());
@@ -298,7 +295,7 @@ fn pem_names(pem: &str, sii: &Sii) -> bool {
             use x509_parser::prelude::FromDer;
             x509_parser::certificate::X509Certificate::from_der(&der)
                 .ok()
-                .and_then(|(_, c)| mimi_attest::profile::leaf_sii(&c).ok())
+                .and_then(|(_, c)| mimi_attest::leaf_sii(&c).ok())
         })
         .is_some_and(|s| s == *sii)
 }
@@ -330,17 +327,9 @@ fn forge(
     let ca_key = KeyPair::from_pem(&key_pem).map_err(build)?;
     let ca_der = CertificateDer::from_pem_slice(ca.ca_pem().as_bytes()).map_err(build)?;
     let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key).map_err(build)?;
-    let mapping = MimiMapping {
-        provider: provider.into(),
-        handle: Some(handle.into()),
-        method: Method::SmsOtp,
-        validated_at: now,
-        flags: MappingFlags {
-            preferred: true,
-            new_holder: false,
-        },
-        consent: None,
-    };
+    let mapping = MimiMapping::new(provider, Method::SmsOtp, now)
+        .with_handle(handle)
+        .with_flags(MappingFlags::default().with_preferred(true));
     let p = leaf_params(
         sii,
         &mapping.to_der().map_err(build)?,

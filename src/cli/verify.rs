@@ -4,10 +4,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mimi_attest::verify::{crls_from_pem, CrlNote, Verification};
-use mimi_attest::RevocationPolicy;
-use mimi_attest::{Sii, TrustList, VerifiedMapping, Verifier, VerifyError};
+use mimi_attest::{
+    chain_from_pem, crls_from_pem, CrlNote, RevocationPolicy, Sii, TrustList, Verification,
+    VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+};
 use rayon::prelude::*;
+use serde::Serialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -54,39 +56,35 @@ pub(super) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     })
 }
 
-pub use mimi_attest::profile::rfc3339 as time_utc;
+pub use super::rfc3339 as time_utc;
 
-/// The JSON object of one verification result.
+/// The JSON object of one verification result: the library's serialization of the mapping
+/// or the error, after the file's name and whether it is valid.
 pub fn result_json(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Value {
-    use base64::Engine;
-    match r {
-        Ok(m) => json!({
-            "file": file,
-            "valid": true,
-            "sii": m.sii.canonical(),
-            "provider": m.provider,
-            "handle": m.handle,
-            "method": m.method.as_str(),
-            "validated_at": time_utc(m.validated_at),
-            "preferred": m.flags.preferred,
-            "new_holder": m.flags.new_holder,
-            "anchor": m.anchor,
-            "not_before": time_utc(m.not_before),
-            "not_after": time_utc(m.not_after),
-            "chain_sha256": m.chain_sha256_hex(),
-            "serial": m.serial,
-            "subject_public_key_info": base64::engine::general_purpose::STANDARD
-                .encode(&m.subject_public_key_info),
-            "consent": m.consent.as_ref().map(|c| mimi_attest::profile::hex(c)),
-        }),
-        Err(e) => json!({
-            "file": file,
-            "valid": false,
-            "code": e.code().as_str(),
-            "message": e.message(),
-            "depth": e.depth(),
-        }),
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        file: &'a str,
+        valid: bool,
+        #[serde(flatten)]
+        result: Outcome<'a>,
     }
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Outcome<'a> {
+        Valid(&'a VerifiedMapping),
+        Rejected(&'a VerifyError),
+    }
+    let entry = Entry {
+        file,
+        valid: r.is_ok(),
+        result: match r {
+            Ok(m) => Outcome::Valid(m),
+            Err(e) => Outcome::Rejected(e),
+        },
+    };
+    // Only maps with non-string keys fail to serialize; these have none.
+    serde_json::to_value(&entry)
+        .unwrap_or_else(|e| json!({"file": file, "valid": false, "error": e.to_string()}))
 }
 
 /// The text lines of one verification result.
@@ -165,6 +163,10 @@ pub fn verify(a: VerifyArgs) -> CliResult {
         None => None,
     };
     let now = a.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let mut options = VerifyOptions::at(now);
+    if let Some(sii) = &expected {
+        options = options.expect_sii(sii);
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let write_err = |e: std::io::Error| CliError(format!("cannot write the results: {e}"));
     let mut all_valid = true;
@@ -181,19 +183,22 @@ pub fn verify(a: VerifyArgs) -> CliResult {
     let window = WINDOW_PER_THREAD * rayon::current_num_threads().max(1);
     let mut first = true;
     for paths in a.chains.chunks(window) {
-        let results: Vec<Result<Verification, CliError>> = paths
+        let results: Vec<Result<Result<Verification, VerifyError>, CliError>> = paths
             .par_iter()
             .map(|path| {
                 let bytes = read_input(path)?;
-                Ok(verifier.verify_pem_with_notes(&bytes, now, expected.as_ref()))
+                // A file that is not a chain is rejected before any CRL or certificate is
+                // looked at: no notes.
+                Ok(chain_from_pem(&bytes).map(|chain| verifier.verify_with(&chain, &options)))
             })
             .collect();
         for (path, checked) in paths.iter().zip(results) {
             let name = path.display().to_string();
             // A file that cannot be read gets its own entry and the run goes on: every file
             // has a result, and the JSON array is always closed.
-            let checked = match checked {
-                Ok(r) => r,
+            let (result, crl_notes, cert_notes) = match checked {
+                Ok(Ok(v)) => (v.result, v.crl_notes, v.cert_notes),
+                Ok(Err(e)) => (Err(e), Vec::new(), Vec::new()),
                 Err(e) => {
                     match a.format {
                         Format::Json => {
@@ -209,9 +214,9 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     continue;
                 }
             };
-            let result = &checked.result;
+            let result = &result;
             all_valid &= result.is_ok();
-            for n in &checked.crl_notes {
+            for n in &crl_notes {
                 eprintln!(
                     "note: {name}: CRL {} from \"{}\" ignored: {}",
                     label(n),
@@ -219,25 +224,23 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     n.message
                 );
             }
-            for n in &checked.cert_notes {
+            for n in &cert_notes {
                 eprintln!("note: {name}: {n}");
             }
             match a.format {
                 Format::Json => {
                     let mut v = result_json(&name, result);
-                    if !checked.cert_notes.is_empty() {
+                    if !cert_notes.is_empty() {
                         v["cert_notes"] = Value::Array(
-                            checked
-                                .cert_notes
+                            cert_notes
                                 .iter()
-                                .map(|n| json!({"index": n.index, "subject": n.subject, "message": n.message}))
+                                .map(|n| serde_json::to_value(n).unwrap_or(Value::Null))
                                 .collect(),
                         );
                     }
                     if !a.crls.is_empty() {
                         v["crl_notes"] = Value::Array(
-                            checked
-                                .crl_notes
+                            crl_notes
                                 .iter()
                                 .map(|n| json!({"crl": label(n), "issuer": n.issuer, "message": n.message}))
                                 .collect(),

@@ -26,6 +26,7 @@ pub const MAX_LINE_LEN: u64 = 64 * 1024;
 
 /// What a batch did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchSummary {
     /// Requests read (non-empty lines).
     pub requests: u64,

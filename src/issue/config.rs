@@ -12,6 +12,7 @@ use crate::profile::{self, ProviderDomain, Scope, Span};
 /// Validity periods for the certificates a CA makes.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ValidityConfig {
     /// Provider root lifetime (default 10y).
     #[serde(default = "default_root")]
@@ -65,6 +66,7 @@ impl Default for ValidityConfig {
 /// Where and how often this CA publishes CRLs.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CrlConfig {
     /// The URL put in every leaf's cRLDistributionPoints.
     pub url: String,
@@ -87,6 +89,7 @@ impl CrlConfig {
 /// A provider CA's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CaConfig {
     /// The provider's domain, lower-case; goes into every `MimiMapping`.
     pub provider: ProviderDomain,

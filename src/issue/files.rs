@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Who may read a file we write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileMode {
     /// Owner read/write only (0600): private keys.
     Private,
@@ -26,6 +27,7 @@ pub enum FileMode {
 
 /// Whether an existing target may be replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Overwrite {
     /// Replace it.
     Allow,
@@ -196,7 +198,7 @@ pub fn sync_parent(path: &Path) -> io::Result<()> {
 /// device or FIFO target is written in place, as it is streamed.)
 ///
 /// A long output is synced behind the writing, on a thread of its own, every
-/// [`SYNC_BEHIND`] bytes, so the sync in `commit` has little left to write.
+/// 16 MiB, so the sync in `commit` has little left to write.
 pub struct PendingFile {
     /// The temporary file and the target it becomes; `None` when written in place.
     rename: Option<(PathBuf, PathBuf)>,

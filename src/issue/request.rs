@@ -32,6 +32,7 @@ pub enum SubjectKey {
 
 /// One leaf to issue.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IssueRequest {
     /// The SII to attest.
     pub sii: Sii,
@@ -99,6 +100,42 @@ fn pem_or_der(bytes: &[u8], labels: &[&str], what: &str) -> Result<Vec<u8>, Issu
 }
 
 impl IssueRequest {
+    /// This request with `handle`.
+    pub fn with_handle(mut self, handle: impl Into<String>) -> Self {
+        self.handle = Some(handle.into());
+        self
+    }
+
+    /// This request with `method`.
+    pub fn with_method(mut self, method: Method) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// This request with possession proven at `validated_at`.
+    pub fn with_validated_at(mut self, validated_at: OffsetDateTime) -> Self {
+        self.validated_at = Some(validated_at);
+        self
+    }
+
+    /// This request with the leaf valid for `validity`.
+    pub fn with_validity(mut self, validity: Span) -> Self {
+        self.validity = Some(validity);
+        self
+    }
+
+    /// This request with `flags`.
+    pub fn with_flags(mut self, flags: MappingFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// This request with the subject key from `key`.
+    pub fn with_key(mut self, key: SubjectKey) -> Self {
+        self.key = key;
+        self
+    }
+
     /// A request for `sii` with every option at its default and a generated key.
     pub fn new(sii: Sii) -> Self {
         IssueRequest {
@@ -139,6 +176,7 @@ impl IssueRequest {
 
 /// A certificate handed out by the CA.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Issued {
     /// Serial, lower-case hex.
     pub serial: Serial,

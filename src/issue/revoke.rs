@@ -59,6 +59,7 @@ pub struct IssuingCaRevocation {
 
 /// What one revocation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RevokeOutcome {
     /// The serial.
     pub serial: Serial,
@@ -70,6 +71,7 @@ pub struct RevokeOutcome {
 
 /// A freshly signed CRL.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SignedCrl {
     /// DER.
     pub der: Vec<u8>,

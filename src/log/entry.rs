@@ -32,6 +32,7 @@ const FIXED_LEN: usize = 1 + 32 + 32 + 32 + 8 + 8 + 1;
 /// Every field is derivable from the chain and the VRF proof, so a verifier rebuilds the entry
 /// and compares leaf hashes instead of trusting anything the log sends.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct MappingLogEntry {
     /// The VRF label of the canonical SII.
     pub label: [u8; 32],

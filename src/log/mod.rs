@@ -34,8 +34,7 @@ pub use note::{Checkpoint, KeyType, NoteSigningKey, NoteVerifierKey, SignedCheck
 #[cfg(feature = "ca")]
 pub use operator::{LogOperator, Logged, Submission};
 pub use proof::{
-    check_mapping_proof, entry_from_proof, verify_consistency, verify_inclusion, CheckedProof,
-    LogKeys, TlogProof,
+    check_mapping_proof, verify_consistency, verify_inclusion, CheckedProof, LogKeys, TlogProof,
 };
 pub use vrf::{VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey};
 #[cfg(feature = "ca")]

@@ -87,7 +87,8 @@ pub fn verify_consistency(
 
 /// The RFC 6962 root of a list of leaf hashes, computed from scratch (for monitors and tests;
 /// a log keeps its tree in tiles).
-pub fn root_of(leaf_hashes: &[[u8; 32]]) -> [u8; 32] {
+#[cfg(test)]
+pub(crate) fn root_of(leaf_hashes: &[[u8; 32]]) -> [u8; 32] {
     struct Stored(Vec<Hash>);
     impl tlog_tiles::HashReader for Stored {
         fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
@@ -124,6 +125,7 @@ pub fn root_of(leaf_hashes: &[[u8; 32]]) -> [u8; 32] {
 /// <the checkpoint note with its signatures>
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TlogProof {
     /// The opaque extra data: for mapping-log-v1, the 80-byte VRF proof π of the leaf's SII.
     pub extra: Option<Vec<u8>>,
@@ -247,6 +249,7 @@ fn decode_b64(s: &str) -> Option<Vec<u8>> {
 
 /// What a relying platform knows of one log: its origin, checkpoint key and VRF key.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LogKeys {
     /// The origin line of the log's checkpoints.
     pub origin: String,
@@ -256,8 +259,20 @@ pub struct LogKeys {
     pub vrf: VrfPublicKey,
 }
 
+impl LogKeys {
+    /// The keys of the log named `origin`.
+    pub fn new(origin: impl Into<String>, key: NoteVerifierKey, vrf: VrfPublicKey) -> Self {
+        LogKeys {
+            origin: origin.into(),
+            key,
+            vrf,
+        }
+    }
+}
+
 /// A proof that passed [`check_mapping_proof`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CheckedProof {
     /// The entry rebuilt from the chain and the VRF proof.
     pub entry: MappingLogEntry,

@@ -48,6 +48,7 @@ impl fmt::Display for Severity {
 /// is self-issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Role {
     /// Not a CA (no basicConstraints, or cA=FALSE): a mapping leaf.
     Leaf,
@@ -89,6 +90,7 @@ impl fmt::Display for Role {
 /// What a lint applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LintTarget {
     /// Mapping leaves.
     Leaf,
@@ -134,6 +136,7 @@ enum Check {
 
 /// One entry of the lint catalogue.
 #[derive(Clone, Copy, Serialize)]
+#[non_exhaustive]
 pub struct Lint {
     /// Stable id: `e_` error, `w_` warning, `n_` notice. Never renamed.
     pub id: &'static str,
@@ -157,6 +160,7 @@ impl fmt::Debug for Lint {
 
 /// A lint that fired on an object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// The lint's id.
     pub id: &'static str,

@@ -89,8 +89,9 @@ impl FromStr for Method {
     }
 }
 
-/// The `flags` bits of a mapping.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The `flags` bits of a mapping. Serialized as `{"preferred", "new_holder"}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[non_exhaustive]
 pub struct MappingFlags {
     /// The user prefers to be reached on this provider for this SII.
     pub preferred: bool,
@@ -100,6 +101,18 @@ pub struct MappingFlags {
 }
 
 impl MappingFlags {
+    /// These flags with `preferred` set as given.
+    pub const fn with_preferred(mut self, preferred: bool) -> Self {
+        self.preferred = preferred;
+        self
+    }
+
+    /// These flags with `new_holder` set as given.
+    pub const fn with_new_holder(mut self, new_holder: bool) -> Self {
+        self.new_holder = new_holder;
+        self
+    }
+
     fn is_empty(self) -> bool {
         !self.preferred && !self.new_holder
     }
@@ -126,6 +139,7 @@ impl MappingFlags {
 
 /// The decoded `id-pe-mimiMapping` extension (version v1).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MimiMapping {
     /// The provider domain, lower-case, e.g. `chat-a.example`.
     pub provider: String,
@@ -173,6 +187,31 @@ fn from_generalized_time(t: GeneralizedTime) -> Result<OffsetDateTime, ProfileEr
 }
 
 impl MimiMapping {
+    /// A mapping for `provider`, proven by `method` at `validated_at`: no handle, no flags,
+    /// no consent (set the fields, or use the `with_` methods, for more).
+    pub fn new(provider: impl Into<String>, method: Method, validated_at: OffsetDateTime) -> Self {
+        MimiMapping {
+            provider: provider.into(),
+            handle: None,
+            method,
+            validated_at,
+            flags: MappingFlags::default(),
+            consent: None,
+        }
+    }
+
+    /// This mapping with `handle`.
+    pub fn with_handle(mut self, handle: impl Into<String>) -> Self {
+        self.handle = Some(handle.into());
+        self
+    }
+
+    /// This mapping with `flags`.
+    pub fn with_flags(mut self, flags: MappingFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
     /// The DER encoding (the extension's `extnValue` contents).
     pub fn to_der(&self) -> Result<Vec<u8>, ProfileError> {
         let provider =

@@ -7,6 +7,7 @@ pub mod lint;
 pub mod mapping;
 pub mod oids;
 mod provider;
+#[cfg(feature = "ca")]
 mod revocation;
 pub mod scope;
 mod serial;
@@ -17,6 +18,7 @@ use x509_parser::extensions::{GeneralName, X509Extension};
 
 pub use mapping::{check_handle, MappingFlags, Method, MimiMapping};
 pub use provider::ProviderDomain;
+#[cfg(feature = "ca")]
 pub use revocation::{RevocationTarget, RevokeReason};
 pub use scope::{Scope, ScopeSpec};
 pub use serial::Serial;
@@ -29,6 +31,7 @@ pub const MAX_CERT_LEN: usize = 16 * 1024;
 
 /// The leaf validity a CA gives when a request names none (`validity.leaf_default`):
 /// 7 days (docs/spec.md#leaf-validity). `lint` warns about a longer leaf.
+#[cfg(feature = "ca")]
 pub const DEFAULT_LEAF_VALIDITY: Span = Span::new(time::Duration::days(7));
 
 /// The longest leaf validity relying platforms accept by default (`max_leaf_validity`,

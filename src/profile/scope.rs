@@ -33,6 +33,7 @@ pub struct Scope {
 /// The YAML form of a scope, as written by people (`tel: ["+1"]`, `email: [".example.com"]`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ScopeSpec {
     /// E.164 prefixes with their `+`; `"+"` = every number.
     #[serde(default)]

@@ -68,6 +68,7 @@ text_enum!(CertStatus { Reserved => "reserved", Issued => "issued", Revoked => "
 
 /// One certificate's row in the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredCert {
     /// Serial (stored as lower-case hex).
     pub serial: Serial,
@@ -107,6 +108,7 @@ pub struct StoredCert {
 
 /// One line of a CRL, as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RevokedEntry {
     /// Serial.
     pub serial: Serial,

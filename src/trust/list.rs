@@ -147,7 +147,7 @@ impl TrustList {
     }
 
     /// Read a trust list file; certificate paths are relative to its directory.
-    /// Files larger than [`MAX_TRUST_LIST_LEN`] are refused before they are read.
+    /// Files larger than 1 MiB are refused before they are read.
     pub fn from_file(path: &Path) -> Result<TrustList, TrustListError> {
         let bytes =
             read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|message| TrustListError::Io {
@@ -495,7 +495,7 @@ fn check_root_der(der: &[u8], what: &str) -> Result<(), String> {
 }
 
 /// Largest trust-list file read, in bytes.
-pub const MAX_TRUST_LIST_LEN: u64 = 1024 * 1024;
+pub(crate) const MAX_TRUST_LIST_LEN: u64 = 1024 * 1024;
 
 /// The whole file, unless it is larger than `max` bytes (refused without reading it).
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -8,5 +8,5 @@
 mod list;
 mod policy;
 
-pub use list::{Anchor, TrustList, TrustListBuilder, TrustListError, MAX_TRUST_LIST_LEN};
+pub use list::{Anchor, TrustList, TrustListBuilder, TrustListError};
 pub use policy::{Policy, RevocationPolicy, ScopeRule};

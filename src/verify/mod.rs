@@ -14,6 +14,7 @@ mod path;
 mod resolve;
 mod revocation;
 mod scope;
+mod ser;
 #[cfg(test)]
 mod testing;
 mod verifier;
@@ -24,7 +25,7 @@ pub use parse::chain_from_pem;
 pub use path::CertNote;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
-pub use verifier::{Verification, VerifiedMapping, Verifier};
+pub use verifier::{Verification, VerifiedMapping, Verifier, VerifyOptions};
 
 /// Most certificates a chain may hold (leaf and intermediates, optionally the root).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -140,6 +141,13 @@ impl Code {
     }
 }
 
+/// A code serializes as its stable string, e.g. `"E_OUT_OF_SCOPE"`.
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -147,14 +155,14 @@ impl fmt::Display for Code {
 }
 
 /// Why a chain was rejected: a stable code, a message saying what is wrong, and the depth of
-/// the offending certificate (0 = leaf).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// the offending certificate (0 = leaf). Serialized as `{"code", "message", "depth"}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{code} at depth {depth}: {message}")]
 #[non_exhaustive]
 pub struct VerifyError {
     code: Code,
-    depth: usize,
     message: String,
+    depth: usize,
 }
 
 impl VerifyError {

@@ -22,8 +22,9 @@ pub(super) static ALGS: &[&dyn SignatureVerificationAlgorithm] = &[webpki::ring:
 /// `id-kp-mimiMapping` is required on the leaf and every CA.
 pub(super) const MIMI_EKU: KeyUsage = KeyUsage::required(oids::ID_KP_MIMI_MAPPING.der_value());
 
-/// A presented certificate that is not on the verified path: ignored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A presented certificate that is not on the verified path: ignored. Serialized as
+/// `{"index", "subject", "message"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CertNote {
     /// Its position in the presented chain (0 = leaf).

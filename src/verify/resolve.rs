@@ -10,32 +10,41 @@ use std::collections::BTreeMap;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-use super::{chain_from_pem, VerifiedMapping, Verifier, VerifyError};
+use super::{VerifiedMapping, Verifier, VerifyError, VerifyOptions};
 use crate::profile::ProviderDomain;
 use crate::sii::Sii;
 
-/// One accepted attestation, with the position of its chain in the input.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One accepted attestation, with the position of its chain in the input. Serialized as
+/// `{"index", ...}` with the mapping's keys ([`VerifiedMapping`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Resolved {
     /// Index of the chain in the input.
     pub index: usize,
     /// What it attests.
+    #[serde(flatten)]
     pub mapping: VerifiedMapping,
 }
 
-/// One rejected attestation, with the position of its chain in the input and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One rejected attestation, with the position of its chain in the input and why. Serialized
+/// as `{"index", "code", "message", "depth"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Rejected {
     /// Index of the chain in the input.
     pub index: usize,
     /// Why it was rejected.
+    #[serde(flatten)]
     pub error: VerifyError,
 }
 
 /// Accepted attestations that disagree. Reported, never resolved silently.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialized with its kind as `"kind"`: `{"kind": "several-preferred", "providers"}`,
+/// `{"kind": "handle-mismatch", "provider", "handles"}`, `{"kind": "reassigned", "index",
+/// "provider", "validated_at", "superseded"}` (chains by input index).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Conflict {
     /// More than one provider is flagged as preferred.
@@ -58,6 +67,7 @@ pub enum Conflict {
         /// Its provider.
         provider: ProviderDomain,
         /// Its `validatedAt`: when the new holder proved possession.
+        #[serde(serialize_with = "super::ser::time")]
         validated_at: OffsetDateTime,
         /// Input indexes of the superseded attestations, in the order of
         /// [`Resolution::superseded`].
@@ -103,11 +113,13 @@ impl std::fmt::Display for Conflict {
     }
 }
 
-/// The outcome of resolving one SII.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The outcome of resolving one SII. Serialized as `{"sii", "mappings", "superseded",
+/// "rejected", "conflicts"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Resolution {
     /// The SII resolved.
+    #[serde(serialize_with = "super::ser::sii")]
     pub sii: Sii,
     /// Accepted attestations of the current holder: preferred first, then newest
     /// `validatedAt`, then provider name and chain hash (so the order never depends on input
@@ -130,30 +142,18 @@ impl Resolution {
 }
 
 impl Verifier {
-    /// Verify every chain as evidence for `sii` at `now` and order the accepted ones.
+    /// Verify every chain as evidence for `sii` at `now` and order the accepted ones. PEM
+    /// goes through [`crate::chain_from_pem`] first.
     pub fn resolve<C: AsRef<[CertificateDer<'static>]>>(
         &self,
         sii: &Sii,
         chains: &[C],
         now: OffsetDateTime,
     ) -> Resolution {
+        let options = VerifyOptions::at(now).expect_sii(sii);
         let results = chains
             .iter()
-            .map(|chain| self.verify_sii(chain.as_ref(), now, sii));
-        order(sii, results)
-    }
-
-    /// [`Verifier::resolve`] on PEM chains (or single DER certificates), as files hold them;
-    /// one that cannot be read as a chain is rejected with `E_MALFORMED`.
-    pub fn resolve_pem<P: AsRef<[u8]>>(
-        &self,
-        sii: &Sii,
-        pems: &[P],
-        now: OffsetDateTime,
-    ) -> Resolution {
-        let results = pems.iter().map(|pem| {
-            chain_from_pem(pem.as_ref()).and_then(|chain| self.verify_sii(&chain, now, sii))
-        });
+            .map(|chain| self.verify_with(chain.as_ref(), &options).result);
         order(sii, results)
     }
 }

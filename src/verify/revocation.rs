@@ -12,7 +12,7 @@
 //! 2. The certificate's serial is looked up in that CRL. Listed → `E_REVOKED`; no usable
 //!    CRL, or the CRL past its nextUpdate → `E_REVOCATION_UNKNOWN` (fail closed).
 //!
-//! The CRLs are parsed once, when given ([`crate::verify::Verifier::with_crls`]), into
+//! The CRLs are parsed once, when given ([`crate::Verifier::with_crls`]), into
 //! webpki's `OwnedCertRevocationList` (serials in a `BTreeMap`); a verification borrows them
 //! and copies nothing. The signature check of a CRL against an issuer key is done once per
 //! (CRL, key) pair and remembered. (Handing the CRLs to rustls-webpki's own revocation
@@ -51,11 +51,12 @@ pub struct CrlError {
 
 /// A CRL that was given but not used for a chain, and why: the CA on the path that it names as
 /// issuer has no keyUsage cRLSign, it has no CRL number or a critical one, its signature does
-/// not verify with that CA's key, or it is not fresh.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// not verify with that CA's key, or it is not fresh. Serialized as
+/// `{"index", "issuer", "message"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CrlNote {
-    /// Position of the CRL in the list given to [`crate::verify::Verifier::with_crls`]
+    /// Position of the CRL in the list given to [`crate::Verifier::with_crls`]
     /// (0-based, over all calls).
     pub index: usize,
     /// The CRL's issuer name, as text.

@@ -9,46 +9,61 @@ use time::OffsetDateTime;
 use x509_parser::prelude::X509Certificate;
 
 use super::cache::IntermediateCache;
-use super::parse::{self, chain_from_pem, Bundle};
+use super::parse::{self, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
-use super::{binding, err, leaf, scope, Code, CrlError, CrlNote, VerifyError};
+use super::{binding, err, leaf, scope, ser, Code, CrlError, CrlNote, VerifyError};
 use crate::profile::{self, MappingFlags, Method, ProviderDomain, Scope, Serial};
 use crate::sii::Sii;
 use crate::trust::{Anchor, Policy, TrustList};
 
 /// A verified mapping attestation: "SII `sii` is served by `provider` as `handle`".
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialized (`serde`) as the `mimi-attest verify --format json` object without its
+/// `file` and `valid` keys: `sii` (canonical), `provider`, `handle`, `method`,
+/// `validated_at`, `preferred`, `new_holder`, `anchor`, `not_before`, `not_after` (RFC 3339,
+/// UTC), `chain_sha256` and `serial` (lower-case hex), `subject_public_key_info` (base64 of
+/// the DER), `consent` (hex or null).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct VerifiedMapping {
     /// The attested SII (canonical).
+    #[serde(serialize_with = "ser::sii")]
     pub sii: Sii,
     /// The provider serving it; always the anchor's provider.
     pub provider: ProviderDomain,
     /// The handle (SSI) on that provider, if the attestation names one.
     pub handle: Option<String>,
     /// How possession of the SII was proven.
+    #[serde(serialize_with = "ser::method")]
     pub method: Method,
     /// When possession was last proven.
+    #[serde(serialize_with = "ser::time")]
     pub validated_at: OffsetDateTime,
     /// Preference and new-holder flags.
+    #[serde(flatten)]
     pub flags: MappingFlags,
-    /// The leaf's notBefore.
-    pub not_before: OffsetDateTime,
-    /// The leaf's notAfter.
-    pub not_after: OffsetDateTime,
     /// The name of the trust-list anchor the chain led to.
     pub anchor: String,
+    /// The leaf's notBefore.
+    #[serde(serialize_with = "ser::time")]
+    pub not_before: OffsetDateTime,
+    /// The leaf's notAfter.
+    #[serde(serialize_with = "ser::time")]
+    pub not_after: OffsetDateTime,
     /// SHA-256 over the DER of the verified path, leaf first and root last, concatenated.
+    #[serde(serialize_with = "ser::hex")]
     pub chain_sha256: [u8; 32],
     /// The leaf's serial number (shown as lower-case hex, as `inspect`, `store list` and
     /// CRLs show serials).
     pub serial: Serial,
     /// The leaf's subjectPublicKeyInfo (DER): the user's key, always ECDSA P-256, that the
     /// attestation binds to the SII.
+    #[serde(serialize_with = "ser::base64")]
     pub subject_public_key_info: Vec<u8>,
     /// SHA-256 of the user's signed CSR (DER), when the leaf was issued from one
     /// (`MimiMapping.consent`).
+    #[serde(serialize_with = "ser::hex_opt")]
     pub consent: Option<[u8; 32]>,
 }
 
@@ -70,8 +85,7 @@ impl VerifiedMapping {
 /// is `Sync`) rather than making one per chain.
 ///
 /// ```
-/// use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
-/// use mimi_attest::verify::chain_from_pem;
+/// use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, TrustList, Verifier, VerifyOptions};
 ///
 /// let tmp = tempfile::tempdir()?;
 /// let now = time::OffsetDateTime::now_utc();
@@ -97,8 +111,8 @@ impl VerifiedMapping {
 ///
 /// // The same chain is not evidence for another number.
 /// let other = Sii::parse("+15559999999")?;
-/// let err = verifier.verify_sii(&chain, now, &other).unwrap_err();
-/// assert_eq!(err.code().as_str(), "E_SII_MISMATCH");
+/// let checked = verifier.verify_with(&chain, &VerifyOptions::at(now).expect_sii(&other));
+/// assert_eq!(checked.result.unwrap_err().code().as_str(), "E_SII_MISMATCH");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -116,7 +130,8 @@ pub struct Verifier {
 }
 
 /// The outcome of one verification, with the CRLs that were ignored for it and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serialized as `{"result": {"Ok": mapping} or {"Err": error}, "crl_notes", "cert_notes"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Verification {
     /// The verified mapping, or why the chain was rejected.
@@ -130,6 +145,38 @@ pub struct Verification {
     /// were not used (only the verified path decides the verdict). A copy of the anchor's
     /// root is not noted. Empty when the chain was rejected before a path was found.
     pub cert_notes: Vec<CertNote>,
+}
+
+/// What [`Verifier::verify_with`] checks a chain for: the time of verification, and what else
+/// to require of the chain.
+///
+/// ```
+/// # use mimi_attest::{Sii, VerifyOptions};
+/// let sii = Sii::parse("+1 555 123 4567")?;
+/// let options = VerifyOptions::at(time::OffsetDateTime::now_utc()).expect_sii(&sii);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct VerifyOptions<'a> {
+    now: OffsetDateTime,
+    expected_sii: Option<&'a Sii>,
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Verify as of `now`, requiring nothing more than the trust list and its policy do.
+    pub fn at(now: OffsetDateTime) -> Self {
+        VerifyOptions {
+            now,
+            expected_sii: None,
+        }
+    }
+
+    /// Also require that the chain attests `sii` ([`Code::SiiMismatch`] otherwise).
+    pub fn expect_sii(mut self, sii: &'a Sii) -> Self {
+        self.expected_sii = Some(sii);
+        self
+    }
 }
 
 impl From<TrustList> for Verifier {
@@ -157,7 +204,7 @@ impl Verifier {
         }
     }
 
-    /// This verifier with more CRLs (DER; see [`crate::verify::crls_from_pem`] for PEM
+    /// This verifier with more CRLs (DER; see [`crate::crls_from_pem`] for PEM
     /// bundles). Each is parsed once, here, into rustls-webpki's owned form; verifications
     /// borrow them. CRLs are consulted only when the policy's revocation is `leaf` or `chain`.
     /// [`CrlNote::index`] counts the CRLs over all calls, in order.
@@ -186,40 +233,6 @@ impl Verifier {
         self.crls.crls.len()
     }
 
-    /// Like [`Verifier::verify`], optionally requiring an SII, and also reporting the CRLs
-    /// ignored for this chain.
-    pub fn verify_with_notes(
-        &self,
-        chain: &[CertificateDer<'_>],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Verification {
-        let (mut crl_notes, mut cert_notes) = (Vec::new(), Vec::new());
-        let result = self.check(chain, now, expected, &mut crl_notes, &mut cert_notes);
-        Verification {
-            result,
-            crl_notes,
-            cert_notes,
-        }
-    }
-
-    /// Like [`Verifier::verify_pem`], also reporting the CRLs ignored for this chain.
-    pub fn verify_pem_with_notes(
-        &self,
-        pem: &[u8],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Verification {
-        match chain_from_pem(pem) {
-            Ok(chain) => self.verify_with_notes(&chain, now, expected),
-            Err(e) => Verification {
-                result: Err(e),
-                crl_notes: Vec::new(),
-                cert_notes: Vec::new(),
-            },
-        }
-    }
-
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -231,7 +244,7 @@ impl Verifier {
     }
 
     /// Verify `chain` (leaf first, then its issuing CA(s); the root may be included) at time
-    /// `now`.
+    /// `now`. PEM goes through [`crate::chain_from_pem`] first.
     pub fn verify(
         &self,
         chain: &[CertificateDer<'_>],
@@ -240,26 +253,26 @@ impl Verifier {
         self.check(chain, now, None, &mut Vec::new(), &mut Vec::new())
     }
 
-    /// Verify `chain` at `now` and require that it attests `expected`
-    /// ([`Code::SiiMismatch`] otherwise).
-    pub fn verify_sii(
+    /// Verify `chain` as `options` say (the time, an SII to require), and also report the
+    /// CRLs and presented certificates that were not used for it.
+    pub fn verify_with(
         &self,
         chain: &[CertificateDer<'_>],
-        now: OffsetDateTime,
-        expected: &Sii,
-    ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, Some(expected), &mut Vec::new(), &mut Vec::new())
-    }
-
-    /// Verify a PEM chain (or one DER certificate), optionally requiring an SII.
-    pub fn verify_pem(
-        &self,
-        pem: &[u8],
-        now: OffsetDateTime,
-        expected: Option<&Sii>,
-    ) -> Result<VerifiedMapping, VerifyError> {
-        let chain = chain_from_pem(pem)?;
-        self.check(&chain, now, expected, &mut Vec::new(), &mut Vec::new())
+        options: &VerifyOptions<'_>,
+    ) -> Verification {
+        let (mut crl_notes, mut cert_notes) = (Vec::new(), Vec::new());
+        let result = self.check(
+            chain,
+            options.now,
+            options.expected_sii,
+            &mut crl_notes,
+            &mut cert_notes,
+        );
+        Verification {
+            result,
+            crl_notes,
+            cert_notes,
+        }
     }
 
     /// docs/spec.md#verification, steps 1 to 7, in order; the first that fails decides.

@@ -2,14 +2,14 @@
 //! JSON schema, every lint both ways, pre-issuance linting, the store, and a cross-check
 //! with OpenSSL where it is installed.
 
-use mimi_attest::audit::{
-    self, catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl,
-    lint_objects, read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
-};
-use mimi_attest::profile::{self, certificate_policies_der, oids};
-use mimi_attest::store::CertStatus;
+use mimi_attest::CertStatus;
 use mimi_attest::{
-    IssueError, IssueRequest, MappingFlags, Method, MimiMapping, ProviderCa, Sii, Span, SubjectKey,
+    catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_objects,
+    read_objects, store_records, ObjectKind, RecordState, Role, Severity, StoreQuery,
+};
+use mimi_attest::{certificate_policies_der, oids};
+use mimi_attest::{
+    IssueError, IssueRequest, MappingFlags, Method, ProviderCa, Sii, Span, SubjectKey,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CidrSubnet,
@@ -350,11 +350,10 @@ fn firing_cases() -> Vec<(&'static str, Mutation)> {
             leaf_with(move |p| {
                 p.custom_extensions = vec![
                     policies_ext(),
-                    mapping_ext(&MimiMapping {
+                    mapping_ext(
                         // The handle stays on the canonical domain: only the provider is wrong.
-                        handle: Some("mimi://chat-a.example/u/alice".into()),
-                        ..mapping("Chat-A.example", t)
-                    }),
+                        &mapping("Chat-A.example", t).with_handle("mimi://chat-a.example/u/alice"),
+                    ),
                 ]
             }),
         ),
@@ -660,9 +659,9 @@ fn every_certificate_lint_fires_on_its_case_and_stays_quiet_on_clean_certificate
     }
     // Every certificate lint of the catalogue has a case.
     for l in catalogue() {
-        if l.applies_to.contains(&audit::LintTarget::Crl)
-            || l.applies_to.contains(&audit::LintTarget::Chain)
-            || l.applies_to.contains(&audit::LintTarget::Csr)
+        if l.applies_to.contains(&mimi_attest::LintTarget::Crl)
+            || l.applies_to.contains(&mimi_attest::LintTarget::Chain)
+            || l.applies_to.contains(&mimi_attest::LintTarget::Csr)
         {
             continue;
         }
@@ -811,7 +810,7 @@ fn crl_lints_fire_and_stay_quiet() {
     }
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Crl))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Crl))
     {
         assert!(
             cases.iter().any(|(id, _)| *id == l.id),
@@ -905,7 +904,7 @@ fn chain_lints_fire_on_their_case_and_stay_quiet() {
     // Every chain lint of the catalogue is covered above.
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Chain))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Chain))
     {
         assert!(
             [
@@ -957,18 +956,17 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     let csr = csr_params.serialize_request(&user_key).unwrap();
     let csr_der = csr.der().to_vec();
     let validated = t - Duration::hours(2);
-    let req = IssueRequest {
-        handle: Some("mimi://chat-a.example/u/alice".into()),
-        method: Some(Method::VoiceOtp),
-        validated_at: Some(validated),
-        validity: Some("3d".parse::<Span>().unwrap()),
-        flags: MappingFlags {
-            preferred: true,
-            new_holder: true,
-        },
-        key: SubjectKey::Csr(csr_der.clone()),
-        ..IssueRequest::new(Sii::parse("+1 555 123 4567").unwrap())
-    };
+    let req = IssueRequest::new(Sii::parse("+1 555 123 4567").unwrap())
+        .with_handle("mimi://chat-a.example/u/alice")
+        .with_method(Method::VoiceOtp)
+        .with_validated_at(validated)
+        .with_validity("3d".parse::<Span>().unwrap())
+        .with_flags(
+            MappingFlags::default()
+                .with_preferred(true)
+                .with_new_holder(true),
+        )
+        .with_key(SubjectKey::Csr(csr_der.clone()));
     let issued = fx.ca.issue(&req, t).unwrap();
     // Input in the "wrong" order (root first), PEM, with a CSR and a CRL mixed in.
     let mut input = String::new();
@@ -1025,16 +1023,16 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert_eq!(leaf.validity.time_left, "2d 23h 0m left");
     assert_eq!(
         leaf.sha256_fingerprint,
-        profile::hex(&profile::sha256(&issued.leaf_der))
+        mimi_attest::hex(&mimi_attest::sha256(&issued.leaf_der))
     );
     let (_, pc) = x509_parser::parse_x509_certificate(&issued.leaf_der).unwrap();
     assert_eq!(
         leaf.public_key.spki_sha256,
-        profile::hex(&profile::sha256(pc.public_key().raw))
+        mimi_attest::hex(&mimi_attest::sha256(pc.public_key().raw))
     );
     assert_eq!(
         leaf.public_key.spki_sha256,
-        profile::hex(&profile::sha256(
+        mimi_attest::hex(&mimi_attest::sha256(
             &rcgen::PublicKeyData::subject_public_key_info(&user_key)
         ))
     );
@@ -1078,7 +1076,7 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert!(m.flags.preferred && m.flags.new_holder);
     assert_eq!(
         m.consent_sha256.as_deref(),
-        Some(profile::hex(&profile::sha256(&csr_der)).as_str())
+        Some(mimi_attest::hex(&mimi_attest::sha256(&csr_der)).as_str())
     );
     assert!(leaf.mimi_mapping_error.is_none() && leaf.mimi_scope.is_none());
     assert!(
@@ -1106,7 +1104,7 @@ fn inspect_decodes_every_field_of_a_fixture_chain() {
     assert!(root.authority_key_id.is_none());
     assert_eq!(
         root.sha256_fingerprint,
-        profile::hex(&profile::sha256(&fx.root_der))
+        mimi_attest::hex(&mimi_attest::sha256(&fx.root_der))
     );
 
     let c = &r.csrs[0];
@@ -1340,10 +1338,8 @@ fn pre_issuance_lint_refuses_and_stores_nothing_as_issued() {
     // leaf_max and max_validation_age 180d let the issuer produce a 100-day leaf; the profile lint
     // e_leaf_validity_over_90d refuses it.
     let mut fx = Fixture::new();
-    let req = IssueRequest {
-        validity: Some("100d".parse::<Span>().unwrap()),
-        ..IssueRequest::new(Sii::parse("+15551234567").unwrap())
-    };
+    let req = IssueRequest::new(Sii::parse("+15551234567").unwrap())
+        .with_validity("100d".parse::<Span>().unwrap());
     match fx.ca.issue(&req, now()) {
         Err(IssueError::LintFailed { findings }) => {
             assert!(findings.contains("e_leaf_validity_over_90d"), "{findings}")
@@ -1356,7 +1352,7 @@ fn pre_issuance_lint_refuses_and_stores_nothing_as_issued() {
         .all()
         .unwrap()
         .into_iter()
-        .filter(|r| r.kind == mimi_attest::store::CertKind::Leaf)
+        .filter(|r| r.kind == mimi_attest::CertKind::Leaf)
         .collect();
     assert_eq!(leaves.len(), 1);
     assert_eq!(leaves[0].status, CertStatus::Abandoned);
@@ -1377,10 +1373,8 @@ fn store_listing_and_export() {
         .ca
         .issue(&IssueRequest::new(Sii::parse("+15551234567").unwrap()), t)
         .unwrap();
-    let short = IssueRequest {
-        validity: Some("1h".parse::<Span>().unwrap()),
-        ..IssueRequest::new(Sii::parse("bob@chat-a.example").unwrap())
-    };
+    let short = IssueRequest::new(Sii::parse("bob@chat-a.example").unwrap())
+        .with_validity("1h".parse::<Span>().unwrap());
     fx.ca.issue(&short, t).unwrap();
     let dir = fx.ca.dir().to_path_buf();
     let all = store_records(&dir, &StoreQuery::default(), t).unwrap();
@@ -1392,10 +1386,7 @@ fn store_listing_and_export() {
     let later = t + Duration::hours(2);
     let expired = store_records(
         &dir,
-        &StoreQuery {
-            state: Some(RecordState::Expired),
-            ..Default::default()
-        },
+        &StoreQuery::default().with_state(RecordState::Expired),
         later,
     )
     .unwrap();
@@ -1403,10 +1394,9 @@ fn store_listing_and_export() {
     assert_eq!(expired[0].sii.as_deref(), Some("mailto:bob@chat-a.example"));
     let by_sii = store_records(
         &dir,
-        &StoreQuery {
-            sii: Some(Sii::parse("+1 (555) 123-4567").unwrap()),
-            state: Some(RecordState::Valid),
-        },
+        &StoreQuery::default()
+            .with_sii(Sii::parse("+1 (555) 123-4567").unwrap())
+            .with_state(RecordState::Valid),
         later,
     )
     .unwrap();
@@ -1414,7 +1404,7 @@ fn store_listing_and_export() {
     assert_eq!(by_sii[0].serial, a.serial);
     assert_eq!(
         by_sii[0].sha256_fingerprint.as_deref(),
-        Some(profile::hex(&profile::sha256(&a.leaf_der)).as_str())
+        Some(mimi_attest::hex(&mimi_attest::sha256(&a.leaf_der)).as_str())
     );
     assert_eq!(by_sii[0].method.as_deref(), Some("sms-otp"));
     // Export: every certificate with its record; inspect reads it back.
@@ -1515,7 +1505,11 @@ fn csr_with(key: &KeyPair, names: Vec<SanType>) -> Vec<u8> {
 }
 
 fn csr_ids(der: &[u8]) -> Vec<&'static str> {
-    audit::lint_csr(der).unwrap().iter().map(|f| f.id).collect()
+    mimi_attest::lint_csr(der)
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect()
 }
 
 /// Every CSR lint fires on its case and stays quiet on the CSRs a mapping client makes.
@@ -1609,12 +1603,12 @@ fn csr_lints_fire_and_stay_quiet() {
     assert_eq!(csr_ids(&cases[1].1), ["e_csr_signature_invalid"]);
     assert_eq!(csr_ids(&cases[2].1), ["e_csr_key_not_p256"]);
     // The warning names the form the certificate would carry.
-    let w = audit::lint_csr(&cases[8].1).unwrap();
+    let w = mimi_attest::lint_csr(&cases[8].1).unwrap();
     assert!(w[0].detail.contains("tel:+15551234567"), "{}", w[0].detail);
     // Every CSR lint of the catalogue has a case.
     for l in catalogue()
         .iter()
-        .filter(|l| l.applies_to.contains(&audit::LintTarget::Csr))
+        .filter(|l| l.applies_to.contains(&mimi_attest::LintTarget::Csr))
     {
         assert!(
             cases.iter().any(|(id, _)| *id == l.id),
@@ -1915,7 +1909,7 @@ fn inspect_decodes_name_constraints_aia_and_tn_auth_list() {
         assert!(c.tn_auth_list.is_none());
         let e = c.tn_auth_list_error.as_deref().unwrap();
         assert!(e.contains(says), "{e}");
-        assert_eq!(c.other_extensions[0].hex, profile::hex(&bad));
+        assert_eq!(c.other_extensions[0].hex, mimi_attest::hex(&bad));
         assert!(r
             .render_text()
             .contains("TNAuthList                MALFORMED: "));

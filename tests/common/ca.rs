@@ -30,7 +30,7 @@ pub fn issue_at(ca: &mut ProviderCa, sii: &str, at: OffsetDateTime) -> Issued {
 
 /// The CA's SQLite store, opened directly (to read what the library does not show).
 pub fn store_db(ca: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(ca.join(mimi_attest::store::STORE_FILE)).unwrap()
+    rusqlite::Connection::open(ca.join(mimi_attest::STORE_FILE)).unwrap()
 }
 
 /// [`store_db`], after SQLite's `PRAGMA integrity_check` found it intact.

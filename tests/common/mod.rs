@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mimi_attest::profile::{certificate_policies_der, oids, MappingFlags, Method, MimiMapping};
+use mimi_attest::{certificate_policies_der, oids, Method, MimiMapping};
 use mimi_attest::{Scope, TrustList, Verifier};
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
@@ -45,14 +45,8 @@ pub fn policies_ext() -> CustomExtension {
 }
 
 pub fn mapping(provider: &str, validated_at: OffsetDateTime) -> MimiMapping {
-    MimiMapping {
-        provider: provider.into(),
-        handle: Some(format!("mimi://{provider}/u/alice")),
-        method: Method::SmsOtp,
-        validated_at,
-        flags: MappingFlags::default(),
-        consent: None,
-    }
+    MimiMapping::new(provider, Method::SmsOtp, validated_at)
+        .with_handle(format!("mimi://{provider}/u/alice"))
 }
 
 /// CA parameters as the profile wants them.

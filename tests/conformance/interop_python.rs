@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use mimi_attest::{IssueRequest, ProviderCa, Sii, TrustList, Verifier};
+use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, TrustList, Verifier};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -69,7 +69,8 @@ fn compare(
     let py = python(time, roots, &all);
     let mut agreed = 0;
     for (path, p) in all.iter().zip(&py) {
-        let ours = verifier.verify_pem(&std::fs::read(path).unwrap(), time, None);
+        let ours =
+            chain_from_pem(&std::fs::read(path).unwrap()).and_then(|c| verifier.verify(&c, time));
         let name = path.display();
         if x509_broken.contains(path) {
             assert!(

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use mimi_attest::audit::catalogue;
-use mimi_attest::profile::{certificate_policies_der, oids};
+use mimi_attest::catalogue;
+use mimi_attest::{certificate_policies_der, oids};
 use mimi_attest::{Code, MappingFlags, Method, MimiMapping, Scope, Sii};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -115,19 +115,21 @@ fn yes(v: Option<&String>) -> bool {
 }
 
 fn mapping_of(f: &BTreeMap<String, String>) -> MimiMapping {
-    MimiMapping {
-        provider: f["provider"].clone(),
-        handle: f.get("handle").cloned(),
-        method: method(&f["method"]),
-        validated_at: OffsetDateTime::parse(&f["validatedAt"], &Rfc3339).unwrap(),
-        flags: MappingFlags {
-            preferred: yes(f.get("preferred")),
-            new_holder: yes(f.get("newHolder")),
-        },
-        consent: f
-            .get("consent")
-            .map(|h| unhex(h).try_into().expect("consent is 32 octets")),
-    }
+    let mut m = MimiMapping::new(
+        f["provider"].clone(),
+        method(&f["method"]),
+        OffsetDateTime::parse(&f["validatedAt"], &Rfc3339).unwrap(),
+    )
+    .with_flags(
+        MappingFlags::default()
+            .with_preferred(yes(f.get("preferred")))
+            .with_new_holder(yes(f.get("newHolder"))),
+    );
+    m.handle = f.get("handle").cloned();
+    m.consent = f
+        .get("consent")
+        .map(|h| unhex(h).try_into().expect("consent is 32 octets"));
+    m
 }
 
 #[test]
@@ -340,16 +342,9 @@ fn asn1_module_identifiers_are_the_codes() {
             .nth(1)
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or_else(|| panic!("method line {line:?}"));
-        let der = MimiMapping {
-            provider: "b.example".into(),
-            handle: None,
-            method: m,
-            validated_at: OffsetDateTime::UNIX_EPOCH,
-            flags: MappingFlags::default(),
-            consent: None,
-        }
-        .to_der()
-        .unwrap();
+        let der = MimiMapping::new("b.example", m, OffsetDateTime::UNIX_EPOCH)
+            .to_der()
+            .unwrap();
         let at = der.windows(2).position(|w| w == [0x0a, 0x01]).unwrap();
         assert_eq!(der[at + 2], n, "{name}");
     }
@@ -600,7 +595,7 @@ fn log_entry_vectors_encode_and_decode() {
         assert_eq!(e.provider, f["provider"]);
         assert_eq!(e.encode().unwrap(), *bytes, "re-encoding {}", f["entry"]);
         assert_eq!(e.leaf_hash().unwrap(), *leaf);
-        assert_eq!(mimi_attest::log::leaf_hash(bytes), *leaf);
+        assert_eq!(mimi_attest::leaf_hash(bytes), *leaf);
     }
 }
 
@@ -660,7 +655,7 @@ fn log_checkpoint_vector() {
     let proof = log.inclusion_proof(index, 3).unwrap();
     let want: Vec<[u8; 32]> = many("inclusion").iter().map(|h| array32(h)).collect();
     assert_eq!(proof, want);
-    mimi_attest::log::verify_inclusion(
+    mimi_attest::verify_inclusion(
         &proof,
         index,
         3,

@@ -154,7 +154,7 @@ fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, String> {
             let data = std::fs::read(&p).unwrap();
             (
                 p.file_name().unwrap().to_string_lossy().into_owned(),
-                mimi_attest::profile::hex(&mimi_attest::profile::sha256(&data)),
+                mimi_attest::hex(&mimi_attest::sha256(&data)),
             )
         })
         .collect()
@@ -272,7 +272,7 @@ fn store_list_reads_changes_still_in_the_write_ahead_log() {
     let t = tmp.path();
     set_mode(t, 0o755);
     let ca = init_chat_a(t);
-    let db = ca.join(mimi_attest::store::STORE_FILE);
+    let db = ca.join(mimi_attest::STORE_FILE);
     // A reader holding a snapshot from before the leaf keeps the log from being folded in.
     let reader = rusqlite::Connection::open(&db).unwrap();
     reader.execute_batch("BEGIN").unwrap();
@@ -335,7 +335,7 @@ fn pem_serial(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     let der = pem::parse(&bytes).unwrap().into_contents();
     let (_, c) = x509_parser::parse_x509_certificate(&der).unwrap();
-    mimi_attest::profile::Serial::from_contents(c.raw_serial()).to_string()
+    mimi_attest::Serial::from_contents(c.raw_serial()).to_string()
 }
 
 /// The issuing CA revoked for key-compromise: its leaves are listed revoked through it,
@@ -449,7 +449,7 @@ fn compromised_issuing_ca_is_shown_and_signs_nothing() {
     let (_, crl) = x509_parser::parse_x509_crl(&der).unwrap();
     let listed: Vec<String> = crl
         .iter_revoked_certificates()
-        .map(|r| mimi_attest::profile::Serial::from_contents(r.raw_serial()).to_string())
+        .map(|r| mimi_attest::Serial::from_contents(r.raw_serial()).to_string())
         .collect();
     assert_eq!(listed, [old_ca]);
 }

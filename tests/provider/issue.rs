@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use ::time::format_description::well_known::Rfc3339;
 use ::time::{Duration, OffsetDateTime};
-use mimi_attest::profile::{self, oids, MimiMapping, Scope};
-use mimi_attest::store::{CertKind, CertStatus, IssuanceStore};
+use mimi_attest::{oids, MimiMapping, Scope};
+use mimi_attest::{CertKind, CertStatus, IssuanceStore};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::*;
 
@@ -108,13 +108,13 @@ fn eku_only_mimi(c: &X509Certificate<'_>) {
 
 fn policies_only_mimi(c: &X509Certificate<'_>) {
     let e = ext(c, CP);
-    assert_eq!(e.value, profile::certificate_policies_der().as_slice());
+    assert_eq!(e.value, mimi_attest::certificate_policies_der().as_slice());
 }
 
 fn serial_is_128_random_bits(c: &X509Certificate<'_>) {
     let raw = c.raw_serial();
     let digits = if raw[0] == 0 { &raw[1..] } else { raw };
-    assert_eq!(digits.len(), 16, "serial {}", profile::hex(raw));
+    assert_eq!(digits.len(), 16, "serial {}", mimi_attest::hex(raw));
     assert!(c.serial.bits() > 120, "positive, 128-bit serial");
 }
 
@@ -136,7 +136,10 @@ fn check_ca_pair(ca_dir: &Path, config_scope: &Scope) -> (Vec<u8>, Vec<u8>) {
         assert!(!ku.value.digital_signature());
         eku_only_mimi(c);
         policies_only_mimi(c);
-        assert_eq!(profile::ca_scope(c).unwrap().as_ref(), Some(config_scope));
+        assert_eq!(
+            mimi_attest::ca_scope(c).unwrap().as_ref(),
+            Some(config_scope)
+        );
         assert!(!ext(c, oids::ID_PE_MIMI_SCOPE.der_value()).critical);
         assert_eq!(ski(c).len(), 20);
     }
@@ -219,7 +222,7 @@ fn check_leaf(chain_pem: &str, ca_der: &[u8], expected_san: GeneralName<'_>) -> 
     let m = ext(&leaf, oids::ID_PE_MIMI_MAPPING.der_value());
     assert!(!m.critical);
     let mapping = MimiMapping::from_der(m.value).unwrap();
-    assert_eq!(profile::leaf_mapping(&leaf).unwrap(), mapping);
+    assert_eq!(mimi_attest::leaf_mapping(&leaf).unwrap(), mapping);
     // Validity inside the issuer's.
     assert!(leaf.validity().not_after <= ca.validity().not_after);
     assert!(leaf.validity().not_before >= ca.validity().not_before);
@@ -355,7 +358,7 @@ fn tel_leaf_has_every_profile_field() {
     // The store has it, issued, with the same DER.
     let store = IssuanceStore::open(&ca.dir.join("store.db")).unwrap();
     let row = store
-        .get(&profile::Serial::from_contents(leaf.raw_serial()))
+        .get(&mimi_attest::Serial::from_contents(leaf.raw_serial()))
         .unwrap()
         .unwrap();
     assert_eq!(row.status, CertStatus::Issued);
@@ -426,7 +429,7 @@ fn csr_leaf_binds_consent_and_refuses_mismatch_and_tampering() {
         &ca_der,
         GeneralName::URI("tel:+447700900123"),
     );
-    assert_eq!(m.consent, Some(profile::sha256(&csr)));
+    assert_eq!(m.consent, Some(mimi_attest::sha256(&csr)));
 
     // The CSR names another number than --sii.
     let o = ca.issue(&["--sii", "+447700900999", "--csr", &ca.tmp("req.csr")]);
@@ -693,6 +696,23 @@ fn resolve_ranks_real_chains_and_supersedes_the_previous_holder() {
         serde_json::json!([old_a, old_b])
     );
     assert!(v["rejected"].as_array().unwrap().is_empty());
+    // A file that is not a chain is rejected in its place; the others keep their files.
+    let garbage = a.tmp("not-a-chain.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let o = succeeded(resolve(
+        &["--sii", "tel:+15551234567", "--format", "json"],
+        &[&old_a, &garbage, &new_b, &old_b],
+    ));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["mappings"][0]["file"], new_b.as_str());
+    assert_eq!(v["superseded"][1]["file"], old_b.as_str());
+    assert_eq!(v["rejected"][0]["file"], garbage.as_str());
+    assert_eq!(v["rejected"][0]["code"], "E_MALFORMED");
+    assert_eq!(v["conflicts"][0]["file"], new_b.as_str());
+    assert_eq!(
+        v["conflicts"][0]["superseded"],
+        serde_json::json!([old_a, old_b])
+    );
     let o = succeeded(resolve(&[], &[&old_a, &new_b, &old_b]));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use mimi_attest::issue::{needs_renewal, RenewalWindow};
-use mimi_attest::profile::{self, MimiMapping};
+use mimi_attest::MimiMapping;
+use mimi_attest::{needs_renewal, RenewalWindow};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
@@ -27,9 +27,9 @@ fn leaf(chain_pem: &str) -> Vec<u8> {
 fn mapping_and_key(der: &[u8]) -> (MimiMapping, Vec<u8>, String) {
     let (_, c) = X509Certificate::from_der(der).unwrap();
     (
-        profile::leaf_mapping(&c).unwrap(),
+        mimi_attest::leaf_mapping(&c).unwrap(),
         c.public_key().raw.to_vec(),
-        profile::leaf_sii(&c).unwrap().canonical(),
+        mimi_attest::leaf_sii(&c).unwrap().canonical(),
     )
 }
 
@@ -84,7 +84,7 @@ fn renewal_refuses_a_stale_validation_and_says_what_fits() {
         "{e}"
     );
     // The command line words the same advice in its flags.
-    let validated = profile::rfc3339(now - Duration::days(26));
+    let validated = mimi_attest::rfc3339(now - Duration::days(26));
     let o = run(&[
         "issue",
         "--ca",
@@ -234,14 +234,14 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     ca.records()
         .revoke_serial(
             &before.serial,
-            mimi_attest::issue::RevokeReason::Superseded,
+            mimi_attest::RevokeReason::Superseded,
             OffsetDateTime::now_utc(),
         )
         .unwrap();
     ca.records()
         .revoke_serial(
             &after.serial,
-            mimi_attest::issue::RevokeReason::Superseded,
+            mimi_attest::RevokeReason::Superseded,
             OffsetDateTime::now_utc(),
         )
         .unwrap();
@@ -250,7 +250,7 @@ fn rotation_keeps_old_leaves_and_signs_crls_for_both() {
     let listed = |der: &[u8]| {
         let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
         crl.iter_revoked_certificates()
-            .map(|r| profile::Serial::from_contents(r.raw_serial()))
+            .map(|r| mimi_attest::Serial::from_contents(r.raw_serial()))
             .collect::<Vec<_>>()
     };
     assert_eq!(listed(&crls[0].der), vec![after.serial.clone()]);

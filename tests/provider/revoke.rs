@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use mimi_attest::issue::RevokeReason;
-use mimi_attest::store::CertStatus;
+use mimi_attest::CertStatus;
+use mimi_attest::RevokeReason;
 use mimi_attest::{IssueRequest, ProviderCa, Sii};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
@@ -23,10 +23,10 @@ fn issue(ca: &mut ProviderCa, sii: &str) -> mimi_attest::Issued {
     issue_at(ca, sii, OffsetDateTime::now_utc())
 }
 
-fn crl_serials(der: &[u8]) -> Vec<mimi_attest::profile::Serial> {
+fn crl_serials(der: &[u8]) -> Vec<mimi_attest::Serial> {
     let (_, crl) = CertificateRevocationList::from_der(der).unwrap();
     crl.iter_revoked_certificates()
-        .map(|r| mimi_attest::profile::Serial::from_contents(r.raw_serial()))
+        .map(|r| mimi_attest::Serial::from_contents(r.raw_serial()))
         .collect()
 }
 
@@ -148,10 +148,8 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
     let now = OffsetDateTime::now_utc();
     let short = ca
         .issue(
-            &IssueRequest {
-                validity: Some("1d".parse().unwrap()),
-                ..IssueRequest::new(Sii::parse("+15550000001").unwrap())
-            },
+            &IssueRequest::new(Sii::parse("+15550000001").unwrap())
+                .with_validity("1d".parse().unwrap()),
             now,
         )
         .unwrap();
@@ -187,7 +185,7 @@ fn crl_numbers_increase_and_expired_entries_drop_off() {
     // Reason codes: keyCompromise for the first, none for unspecified.
     let (_, crl1) = CertificateRevocationList::from_der(&c1.der).unwrap();
     for entry in crl1.iter_revoked_certificates() {
-        let serial = mimi_attest::profile::Serial::from_contents(entry.raw_serial());
+        let serial = mimi_attest::Serial::from_contents(entry.raw_serial());
         let reason = entry.reason_code().map(|(_, r)| r.0);
         if serial == short.serial {
             assert_eq!(reason, Some(1));

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mimi_attest::issue::{KeyProtection, Passphrase, RevokeReason};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
+use mimi_attest::{KeyProtection, Passphrase, RevokeReason};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
@@ -29,7 +29,7 @@ fn cert_facts(pem_path: &Path) -> (String, Vec<u8>) {
         })
         .unwrap();
     (
-        mimi_attest::profile::Serial::from_contents(c.raw_serial()).to_string(),
+        mimi_attest::Serial::from_contents(c.raw_serial()).to_string(),
         ski,
     )
 }
@@ -69,7 +69,7 @@ fn read_crl(path: &Path) -> RootCrlFacts {
         .iter_revoked_certificates()
         .map(|r| {
             (
-                mimi_attest::profile::Serial::from_contents(r.raw_serial()).to_string(),
+                mimi_attest::Serial::from_contents(r.raw_serial()).to_string(),
                 r.reason_code().map(|(_, c)| c.0),
             )
         })
@@ -546,14 +546,14 @@ fn retired_issuing_ca_is_revoked_without_stopping_issuance() {
         .iter_revoked_certificates()
         .map(|e| {
             (
-                mimi_attest::profile::Serial::from_contents(e.raw_serial()).to_string(),
+                mimi_attest::Serial::from_contents(e.raw_serial()).to_string(),
                 e.reason_code().map(|(_, c)| c.0),
             )
         })
         .collect();
     assert_eq!(listed, vec![(old.to_string(), Some(4))]);
     // The CaRecords path (what the CLI uses, no key) agrees on which CA is current.
-    let mut records = mimi_attest::issue::CaRecords::open(&dir).unwrap();
+    let mut records = mimi_attest::CaRecords::open(&dir).unwrap();
     let current = ca.store().issuing_cas().unwrap()[1].serial.clone();
     let r = records
         .revoke_issuing_ca(&current, RevokeReason::KeyCompromise, now)

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use mimi_attest::store::{CertKind, CertStatus, IssuanceStore, StoreError};
+use mimi_attest::{CertKind, CertStatus, IssuanceStore, StoreError};
 use mimi_attest::{IssueError, IssueRequest, ProviderCa, Sii};
 use time::OffsetDateTime;
 
@@ -47,8 +47,8 @@ fn migrate(ca: &Path) -> String {
 }
 
 fn store_sha256(ca: &Path) -> String {
-    let data = fs::read(ca.join(mimi_attest::store::STORE_FILE)).unwrap();
-    mimi_attest::profile::hex(&mimi_attest::profile::sha256(&data))
+    let data = fs::read(ca.join(mimi_attest::STORE_FILE)).unwrap();
+    mimi_attest::hex(&mimi_attest::sha256(&data))
 }
 
 fn schema_version(ca: &Path) -> String {
@@ -244,7 +244,7 @@ fn cli_store_list_and_batch_replay_work_on_a_version_1_directory() {
         assert_eq!(s1, s2);
         assert!(!r1 && *r2, "the second run is a replay");
     }
-    let _ = IssuanceStore::open(&ca_dir.join(mimi_attest::store::STORE_FILE)).unwrap();
+    let _ = IssuanceStore::open(&ca_dir.join(mimi_attest::STORE_FILE)).unwrap();
 }
 
 /// A retry whose checks fail now (its validation has become too old for a fresh leaf) is

@@ -7,8 +7,8 @@
 use crate::common;
 
 use common::*;
-use mimi_attest::profile::oids;
-use mimi_attest::{Code, TrustList, VerifiedMapping, Verifier, VerifyError};
+use mimi_attest::oids;
+use mimi_attest::{Code, TrustList, VerifiedMapping, Verifier, VerifyError, VerifyOptions};
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -266,12 +266,12 @@ fn root_crl_dated_ahead_revokes_the_cached_intermediate_when_it_takes_effect() {
     let v = b.verifier().with_crls(crls.clone()).unwrap();
     let chain = chain_for(&s, &b, "tel:+15550000001");
     v.verify(&b.chain, s.now).unwrap();
-    let warm = v.verify_with_notes(&chain, s.now, None);
+    let warm = v.verify_with(&chain, &VerifyOptions::at(s.now));
     assert!(warm.result.is_ok());
     assert_eq!(v.intermediate_cache_stats(), (1, 1));
     // Same notes (the future-dated root CRL) on a hit as on a fresh verification.
     let cold = b.verifier().with_crls(crls.clone()).unwrap();
-    assert_eq!(warm, cold.verify_with_notes(&chain, s.now, None));
+    assert_eq!(warm, cold.verify_with(&chain, &VerifyOptions::at(s.now)));
     assert_eq!(warm.crl_notes.len(), 1, "{:?}", warm.crl_notes);
     let later = s.now + Duration::days(1) + Duration::hours(1);
     let warm = v.verify(&chain, later);
@@ -388,7 +388,7 @@ fn hostile_leaves_under_a_cached_ca_get_the_fresh_verdict_twice() {
         f(&mut p);
         p
     };
-    let set_mapping = |p: &mut CertificateParams, m: &mimi_attest::profile::MimiMapping| {
+    let set_mapping = |p: &mut CertificateParams, m: &mimi_attest::MimiMapping| {
         p.custom_extensions
             .retain(|e| e.oid_components().collect::<Vec<_>>() != oids::ID_PE_MIMI_MAPPING.arcs());
         p.custom_extensions.push(mapping_ext(m));

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::cli::{run, stdout_json, verify_args, AT};
+use crate::common::cli::{run, stdout_json, verify_args, AT, ROOT};
 
 /// The JSON array `verify --format json` printed.
 fn json(out: &Output) -> Vec<Value> {
@@ -53,7 +53,7 @@ fn valid_chains_exit_0_with_json() {
         use base64::Engine;
         assert_eq!(
             r["serial"],
-            mimi_attest::profile::Serial::from_contents(leaf.raw_serial()).to_string(),
+            mimi_attest::Serial::from_contents(leaf.raw_serial()).to_string(),
             "{file}"
         );
         assert_eq!(
@@ -61,11 +61,10 @@ fn valid_chains_exit_0_with_json() {
             base64::engine::general_purpose::STANDARD.encode(leaf.public_key().raw),
             "{file}"
         );
-        let consent = mimi_attest::profile::leaf_mapping(&leaf).unwrap().consent;
+        let consent = mimi_attest::leaf_mapping(&leaf).unwrap().consent;
         assert_eq!(
             r["consent"],
-            consent.map_or(serde_json::Value::Null, |c| mimi_attest::profile::hex(&c)
-                .into()),
+            consent.map_or(serde_json::Value::Null, |c| mimi_attest::hex(&c).into()),
             "{file}"
         );
     }
@@ -206,4 +205,102 @@ fn demo_runs_and_shows_forgeries_rejected() {
         work.join("chains/alice-chat-b.pem").to_str().unwrap(),
     ]);
     assert_eq!(v.status.code(), Some(0));
+}
+
+/// The command's JSON is the library's serialization of what it verified: the same keys in
+/// the same order and the same values, after `file` and `valid`.
+#[test]
+fn verify_json_is_the_library_serialization() {
+    use mimi_attest::{chain_from_pem, TrustList, Verifier};
+    let at =
+        time::OffsetDateTime::parse(AT, &time::format_description::well_known::Rfc3339).unwrap();
+    let verifier = Verifier::new(
+        TrustList::from_file(&std::path::Path::new(ROOT).join("ca-config/trust-list.yaml"))
+            .unwrap(),
+    );
+    for file in [
+        "certs/alice-chat-a.pem",
+        "certs/carol-csr-chat-b.pem",
+        "certs/forged-out-of-scope.pem",
+    ] {
+        let out = run(&[
+            "verify",
+            "--trust-list",
+            "ca-config/trust-list.yaml",
+            "--at",
+            AT,
+            "--format",
+            "json",
+            file,
+        ]);
+        let cli = json(&out).remove(0);
+        let chain =
+            chain_from_pem(&std::fs::read(std::path::Path::new(ROOT).join(file)).unwrap()).unwrap();
+        let lib = match verifier.verify(&chain, at) {
+            Ok(m) => serde_json::to_value(&m).unwrap(),
+            Err(e) => serde_json::to_value(&e).unwrap(),
+        };
+        let mut expected = serde_json::Map::new();
+        expected.insert("file".into(), file.into());
+        expected.insert("valid".into(), (cli["code"].is_null()).into());
+        expected.extend(lib.as_object().unwrap().clone());
+        let keys = |v: &serde_json::Map<String, Value>| v.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(cli.as_object().unwrap()), keys(&expected), "{file}");
+        assert_eq!(cli, Value::Object(expected), "{file}");
+    }
+}
+
+/// The keys of a verified mapping's serialization, in order: the contract of `verify --format
+/// json`.
+#[test]
+fn verified_mapping_serializes_with_the_cli_keys() {
+    use mimi_attest::{chain_from_pem, TrustList, Verifier};
+    let at =
+        time::OffsetDateTime::parse(AT, &time::format_description::well_known::Rfc3339).unwrap();
+    let verifier = Verifier::new(
+        TrustList::from_file(&std::path::Path::new(ROOT).join("ca-config/trust-list.yaml"))
+            .unwrap(),
+    );
+    let pem = std::fs::read(std::path::Path::new(ROOT).join("certs/carol-csr-chat-b.pem")).unwrap();
+    let m = verifier.verify(&chain_from_pem(&pem).unwrap(), at).unwrap();
+    let v = serde_json::to_value(&m).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "sii",
+            "provider",
+            "handle",
+            "method",
+            "validated_at",
+            "preferred",
+            "new_holder",
+            "anchor",
+            "not_before",
+            "not_after",
+            "chain_sha256",
+            "serial",
+            "subject_public_key_info",
+            "consent"
+        ]
+    );
+    assert_eq!(v["sii"], "tel:+4915112345678");
+    assert_eq!(v["validated_at"], "2026-01-01T00:00:00Z");
+    assert_eq!(v["serial"], m.serial.to_string());
+    assert_eq!(v["chain_sha256"], m.chain_sha256_hex());
+    assert_eq!(v["consent"].as_str().unwrap().len(), 64);
+    let e = verifier
+        .verify(
+            &chain_from_pem(
+                &std::fs::read(std::path::Path::new(ROOT).join("certs/forged-out-of-scope.pem"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            at,
+        )
+        .unwrap_err();
+    let v = serde_json::to_value(&e).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["code", "message", "depth"]);
+    assert_eq!(v["code"], "E_OUT_OF_SCOPE");
 }

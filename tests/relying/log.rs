@@ -4,9 +4,8 @@
 use crate::common;
 
 use common::Spec;
-use mimi_attest::audit::Monitor;
-use mimi_attest::log::{check_mapping_proof, LogWriter};
-use mimi_attest::profile::sha256;
+use mimi_attest::sha256;
+use mimi_attest::{check_mapping_proof, LogWriter, Monitor};
 use mimi_attest::{
     KeyType, LogError, LogKeys, LogOperator, MappingLogEntry, NoteSigningKey, Sii, Submission,
     TlogProof, VrfSecretKey,
@@ -37,11 +36,7 @@ fn log() -> Log {
     Log {
         _dir: dir,
         writer,
-        keys: LogKeys {
-            origin: ORIGIN.into(),
-            key: vkey,
-            vrf: vrf.public_key().clone(),
-        },
+        keys: LogKeys::new(ORIGIN, vkey, vrf.public_key().clone()),
         vrf,
         witness: NoteSigningKey::from_seed("witness.example/w1", KeyType::Cosignature, &[9; 32])
             .unwrap(),
@@ -195,17 +190,13 @@ fn consistency_between_checkpoints_of_a_growing_log() {
         second.checkpoint.checkpoint(),
     );
     let proof = log.writer.consistency_proof(a.size(), b.size()).unwrap();
-    mimi_attest::log::verify_consistency(&proof, a.size(), a.root_hash(), b.size(), b.root_hash())
+    mimi_attest::verify_consistency(&proof, a.size(), a.root_hash(), b.size(), b.root_hash())
         .unwrap();
     // A fork: the same size with another root is not consistent.
-    assert!(mimi_attest::log::verify_consistency(
-        &proof,
-        a.size(),
-        &[0; 32],
-        b.size(),
-        b.root_hash()
-    )
-    .is_err());
+    assert!(
+        mimi_attest::verify_consistency(&proof, a.size(), &[0; 32], b.size(), b.root_hash())
+            .is_err()
+    );
     // The first proof still checks: the entry stays where it was.
     check_mapping_proof(&first, leaf, &spki(ca), &log.keys, &[]).unwrap();
 }
@@ -224,14 +215,14 @@ fn operator(dir: &std::path::Path, create: bool) -> Result<LogOperator, LogError
 }
 
 fn operator_keys(op: &LogOperator) -> LogKeys {
-    LogKeys {
-        origin: ORIGIN.into(),
-        key: NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &OPERATOR_SEED)
+    LogKeys::new(
+        ORIGIN,
+        NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &OPERATOR_SEED)
             .unwrap()
             .verifier_key()
             .clone(),
-        vrf: op.vrf_public_key().clone(),
-    }
+        op.vrf_public_key().clone(),
+    )
 }
 
 /// Chains of distinct leaves: (leaf DER, issuing CA's SPKI DER).

@@ -4,8 +4,8 @@
 use crate::common;
 
 use common::*;
-use mimi_attest::profile::oids;
-use mimi_attest::{Code, Sii, VerifyError};
+use mimi_attest::oids;
+use mimi_attest::{chain_from_pem, Code, Sii, VerifyError, VerifyOptions};
 use rcgen::{
     BasicConstraints, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyUsagePurpose, SanType,
@@ -440,7 +440,8 @@ fn expect_sii_mismatch() {
     let other = Sii::parse("+1 555 000 0000").unwrap();
     let e = b
         .verifier()
-        .verify_sii(&b.chain, s.now, &other)
+        .verify_with(&b.chain, &VerifyOptions::at(s.now).expect_sii(&other))
+        .result
         .unwrap_err();
     assert_code(&e, Code::SiiMismatch, 0);
 }
@@ -506,18 +507,12 @@ fn empty_chain() {
 fn not_a_chain_at_all() {
     let s = Spec::good();
     let b = s.build();
-    let e = b
-        .verifier()
-        .verify_pem(b"hello, I am not a certificate\n", s.now, None)
+    let e = chain_from_pem(b"hello, I am not a certificate\n")
+        .and_then(|c| b.verifier().verify(&c, s.now))
         .unwrap_err();
     assert_code(&e, Code::Malformed, 0);
-    let e = b
-        .verifier()
-        .verify_pem(
-            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-            s.now,
-            None,
-        )
+    let e = chain_from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        .and_then(|c| b.verifier().verify(&c, s.now))
         .unwrap_err();
     assert_code(&e, Code::Malformed, 0);
 }
@@ -568,10 +563,10 @@ fn with_leaf(edit: impl FnOnce(&mut Tbs)) -> (Spec, Built) {
 
 /// The lint's error findings for one certificate (DER), by id.
 fn lint_errors(der: &[u8]) -> Vec<&'static str> {
-    let (_, findings) = mimi_attest::audit::lint_certificate(der, None).unwrap();
+    let (_, findings) = mimi_attest::lint_certificate(der, None).unwrap();
     findings
         .iter()
-        .filter(|f| f.severity == mimi_attest::audit::Severity::Error)
+        .filter(|f| f.severity == mimi_attest::Severity::Error)
         .map(|f| f.id)
         .collect()
 }
@@ -773,7 +768,7 @@ fn extra_unused_certificates_in_the_bundle_are_ignored_with_a_note() {
     let mut chain = b.chain.clone();
     chain.extend([expired, odd, garbage, b.root.clone()]);
     let v = b.verifier();
-    let checked = v.verify_with_notes(&chain, s.now, None);
+    let checked = v.verify_with(&chain, &VerifyOptions::at(s.now));
     let m = checked.result.unwrap();
     assert_eq!(m.sii.canonical(), "tel:+15551234567");
     // The copy of the anchor's root is not noted; the three others are.
@@ -857,7 +852,7 @@ fn ca_crl(s: &Spec, b: &Built, edit: impl FnOnce(&mut Tbs)) -> Vec<u8> {
 }
 
 /// Verification of the spec's chain under `revocation: leaf` with one CRL.
-fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::verify::Verification {
+fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::Verification {
     s.policy_yaml = "policy:\n  revocation: leaf\n".into();
     let b = s.build();
     let crl = ca_crl(s, &b, edit);
@@ -865,7 +860,7 @@ fn with_crl(s: &mut Spec, edit: impl FnOnce(&mut Tbs)) -> mimi_attest::verify::V
         .verifier()
         .with_crls([rustls_pki_types::CertificateRevocationListDer::from(crl)])
         .unwrap();
-    v.verify_with_notes(&b.chain, s.now, None)
+    v.verify_with(&b.chain, &VerifyOptions::at(s.now))
 }
 
 const CRL_NUMBER: [u8; 3] = [0x55, 0x1d, 0x14];
@@ -926,7 +921,7 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cli_verify_and_lint_on_the_limbo_style_cases() {
-    let at = mimi_attest::profile::rfc3339(Spec::good().now);
+    let at = mimi_attest::rfc3339(Spec::good().now);
     let json = common::cli::stdout_json;
     let verify = |b: &Built, chain: &[CertificateDer<'_>]| {
         std::fs::write(b.dir().join("chain.pem"), pem_of(chain)).unwrap();

@@ -12,9 +12,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mimi_attest::issue::RevokeReason;
-use mimi_attest::verify::{chain_from_pem, crls_from_pem, Verification};
-use mimi_attest::{Code, IssueRequest, Issued, ProviderCa, Sii, TrustList, Verifier};
+use mimi_attest::RevokeReason;
+use mimi_attest::{chain_from_pem, crls_from_pem, Verification};
+use mimi_attest::{
+    Code, IssueRequest, Issued, ProviderCa, Sii, TrustList, Verifier, VerifyOptions,
+};
 use rustls_pki_types::CertificateRevocationListDer;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -71,7 +73,7 @@ fn verifier(dir: &Path, ca: &ProviderCa, policy: &str, crls: &[&[u8]]) -> Verifi
 
 fn check(v: &Verifier, leaf: &Issued) -> Verification {
     let chain = chain_from_pem(leaf.chain_pem.as_bytes()).unwrap();
-    v.verify_with_notes(&chain, now(), None)
+    v.verify_with(&chain, &VerifyOptions::at(now()))
 }
 
 fn code(v: &Verification) -> Option<Code> {
@@ -85,10 +87,10 @@ fn root_crl(ca_dir: &Path, at: OffsetDateTime) -> Vec<u8> {
 }
 
 /// Serial (hex) of the issuing CA in a chain.
-fn issuing_ca_serial(leaf: &Issued) -> mimi_attest::profile::Serial {
+fn issuing_ca_serial(leaf: &Issued) -> mimi_attest::Serial {
     let chain = chain_from_pem(leaf.chain_pem.as_bytes()).unwrap();
     let (_, c) = X509Certificate::from_der(chain[1].as_ref()).unwrap();
-    mimi_attest::profile::Serial::from_contents(c.raw_serial())
+    mimi_attest::Serial::from_contents(c.raw_serial())
 }
 
 #[test]
@@ -160,7 +162,7 @@ fn leaf_mode_revoked_leaf_is_e_revoked_and_good_leaf_valid() {
         "E_REVOKED"
     );
     assert_eq!(
-        v.verify_pem(good.chain_pem.as_bytes(), now(), None)
+        v.verify(&chain_from_pem(good.chain_pem.as_bytes()).unwrap(), now())
             .unwrap()
             .sii
             .canonical(),

@@ -7,11 +7,11 @@ use crate::common::cli::no_openssl;
 use std::process::Command;
 
 use common::*;
-use mimi_attest::trust::ScopeRule;
-use mimi_attest::verify::Conflict;
+use mimi_attest::Conflict;
+use mimi_attest::ScopeRule;
 use mimi_attest::{
     chain_from_pem, Code, IssueRequest, MappingFlags, ProviderCa, ProviderDomain, Sii, SubjectKey,
-    TrustList, TrustListError, Verifier,
+    TrustList, TrustListError, Verifier, VerifyOptions,
 };
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType, PKCS_ECDSA_P256_SHA256};
 use time::{Duration, OffsetDateTime};
@@ -62,7 +62,7 @@ fn tel_leaf_verifies() {
     let issued = p.a.issue(&req, p.now).unwrap();
     let m = p
         .verifier()
-        .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
         .unwrap();
     assert_eq!(m.sii.canonical(), "tel:+15551234567");
     assert_eq!(m.provider, "chat-a.example");
@@ -72,11 +72,11 @@ fn tel_leaf_verifies() {
     assert_eq!(m.chain_sha256_hex().len(), 64);
     // --expect-sii in another spelling
     p.verifier()
-        .verify_pem(
-            issued.chain_pem.as_bytes(),
-            p.now,
-            Some(&sii("tel:+1-555-123-4567")),
+        .verify_with(
+            &chain_from_pem(issued.chain_pem.as_bytes()).unwrap(),
+            &VerifyOptions::at(p.now).expect_sii(&sii("tel:+1-555-123-4567")),
         )
+        .result
         .unwrap();
 }
 
@@ -88,7 +88,7 @@ fn mailto_leaf_verifies() {
             .unwrap();
     let m = p
         .verifier()
-        .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
         .unwrap();
     assert_eq!(m.sii.canonical(), "mailto:dora@eu.chat-b.example");
     assert_eq!(m.provider, "chat-b.example");
@@ -142,16 +142,13 @@ fn verified_mapping_carries_serial_key_and_consent() {
     // The INTEGER's contents without the zero octet DER puts before a high bit.
     let raw = leaf.raw_serial();
     assert_eq!(m.serial.as_bytes(), raw.strip_prefix(&[0]).unwrap_or(raw));
-    assert_eq!(
-        m.serial.to_string(),
-        mimi_attest::profile::hex(m.serial.as_bytes())
-    );
+    assert_eq!(m.serial.to_string(), mimi_attest::hex(m.serial.as_bytes()));
     assert_eq!(m.subject_public_key_info, leaf.public_key().raw);
     assert_eq!(
         m.subject_public_key_info,
         rcgen::PublicKeyData::subject_public_key_info(&user_key)
     );
-    assert_eq!(m.consent, Some(mimi_attest::profile::sha256(&csr)));
+    assert_eq!(m.consent, Some(mimi_attest::sha256(&csr)));
 
     // A leaf from a generated key has no consent hash; a second verification (the issuing
     // CA now cached) gives the same result.
@@ -174,7 +171,7 @@ fn chain_including_root_verifies() {
             .unwrap();
     let with_root = format!("{}{}", issued.chain_pem, p.a.root_pem());
     p.verifier()
-        .verify_pem(with_root.as_bytes(), p.now, None)
+        .verify(&chain_from_pem(with_root.as_bytes()).unwrap(), p.now)
         .unwrap();
 }
 
@@ -187,10 +184,7 @@ fn one_sii_on_both_providers_resolves() {
     on_a.validated_at = Some(p.now - Duration::days(3));
     let mut on_b = IssueRequest::new(alice.clone());
     on_b.handle = Some("mimi://chat-b.example/u/alice".into());
-    on_b.flags = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    on_b.flags = MappingFlags::default().with_preferred(true);
     on_b.validated_at = Some(p.now - Duration::days(5));
     let mut on_a_newer = on_a.clone();
     on_a_newer.validated_at = Some(p.now - Duration::hours(1));
@@ -218,10 +212,7 @@ fn one_sii_on_both_providers_resolves() {
 fn resolver_reports_conflicts() {
     let mut p = Providers::new();
     let alice = sii("+15551234567");
-    let preferred = MappingFlags {
-        preferred: true,
-        new_holder: false,
-    };
+    let preferred = MappingFlags::default().with_preferred(true);
     let mut a1 = IssueRequest::new(alice.clone());
     a1.handle = Some("mimi://chat-a.example/u/alice".into());
     a1.flags = preferred;
@@ -286,18 +277,14 @@ fn time_travel_with_at() {
         p.a.issue(&IssueRequest::new(sii("+15551234567")), p.now)
             .unwrap();
     let v = p.verifier();
-    let pem = issued.chain_pem.as_bytes();
-    v.verify_pem(pem, p.now + Duration::days(6), None).unwrap();
+    let pem = &chain_from_pem(issued.chain_pem.as_bytes()).unwrap();
+    v.verify(pem, p.now + Duration::days(6)).unwrap();
     assert_eq!(
-        v.verify_pem(pem, p.now + Duration::days(8), None)
-            .unwrap_err()
-            .code(),
+        v.verify(pem, p.now + Duration::days(8)).unwrap_err().code(),
         Code::Expired
     );
     assert_eq!(
-        v.verify_pem(pem, p.now - Duration::days(1), None)
-            .unwrap_err()
-            .code(),
+        v.verify(pem, p.now - Duration::days(1)).unwrap_err().code(),
         Code::NotYetValid
     );
 }
@@ -402,7 +389,7 @@ fn openssl_accepts_positive_chains() {
     ];
     for (name, issued, root, ca) in cases {
         p.verifier()
-            .verify_pem(issued.chain_pem.as_bytes(), p.now, None)
+            .verify(&chain_from_pem(issued.chain_pem.as_bytes()).unwrap(), p.now)
             .unwrap();
         let leaf =
             &issued.chain_pem[..issued.chain_pem.find("-----END CERTIFICATE-----").unwrap() + 26];
@@ -443,10 +430,9 @@ fn new_holder_supersedes_every_earlier_attestation() {
         let mut r = IssueRequest::new(num.clone());
         r.handle = Some(handle.into());
         r.validated_at = Some(p.now - age);
-        r.flags = MappingFlags {
-            preferred,
-            new_holder,
-        };
+        r.flags = MappingFlags::default()
+            .with_preferred(preferred)
+            .with_new_holder(new_holder);
         r
     };
     let old_a = req(
@@ -538,4 +524,40 @@ fn new_holder_supersedes_every_earlier_attestation() {
         .conflicts
         .iter()
         .any(|c| matches!(c, Conflict::Reassigned { .. })));
+}
+
+/// Conflicts serialize with their kind as the command's `resolve --format json` names it.
+#[test]
+fn conflicts_serialize_with_their_kind() {
+    let v = serde_json::to_value(Conflict::SeveralPreferred {
+        providers: vec![
+            ProviderDomain::parse("chat-a.example").unwrap(),
+            ProviderDomain::parse("chat-b.example").unwrap(),
+        ],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "several-preferred", "providers": ["chat-a.example", "chat-b.example"]})
+    );
+    let v = serde_json::to_value(Conflict::HandleMismatch {
+        provider: ProviderDomain::parse("chat-a.example").unwrap(),
+        handles: vec![Some("mimi://chat-a.example/u/a".into()), None],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "handle-mismatch", "provider": "chat-a.example", "handles": ["mimi://chat-a.example/u/a", null]})
+    );
+    let v = serde_json::to_value(Conflict::Reassigned {
+        index: 2,
+        provider: ProviderDomain::parse("chat-b.example").unwrap(),
+        validated_at: time::macros::datetime!(2026-01-05 10:00 UTC),
+        superseded: vec![0, 1],
+    })
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"kind": "reassigned", "index": 2, "provider": "chat-b.example", "validated_at": "2026-01-05T10:00:00Z", "superseded": [0, 1]})
+    );
 }

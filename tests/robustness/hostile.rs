@@ -911,11 +911,11 @@ fn ca_key_of_the_wrong_kind_is_refused() {
     let key = f.ca.join("ca.key");
     let put = |data: &[u8]| {
         std::fs::remove_file(&key).unwrap();
-        mimi_attest::issue::files::write_atomic(
+        mimi_attest::write_atomic(
             &key,
             data,
-            mimi_attest::issue::files::FileMode::Private,
-            mimi_attest::issue::files::Overwrite::Refuse,
+            mimi_attest::FileMode::Private,
+            mimi_attest::Overwrite::Refuse,
         )
         .unwrap();
     };

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use mimi_attest::{
-    Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
+    chain_from_pem, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier,
+    VerifyError, VerifyOptions,
 };
 use time::OffsetDateTime;
 
@@ -22,15 +23,22 @@ pub fn check(
     sii: &Sii,
     now: OffsetDateTime,
 ) -> Result<VerifiedMapping, VerifyError> {
-    verifier.verify_pem(pem, now, Some(sii))
+    let chain = chain_from_pem(pem)?;
+    verifier
+        .verify_with(&chain, &VerifyOptions::at(now).expect_sii(sii))
+        .result
 }
 
-/// Resolve `sii` from every chain received for it.
+/// Resolve `sii` from every PEM chain received for it; fails if one is not a PEM chain.
 pub fn resolve(
     verifier: &Verifier,
     chains: &[&[u8]],
     sii: &Sii,
     now: OffsetDateTime,
-) -> Resolution {
-    verifier.resolve_pem(sii, chains, now)
+) -> Result<Resolution, VerifyError> {
+    let chains = chains
+        .iter()
+        .map(|pem| chain_from_pem(pem))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(verifier.resolve(sii, &chains, now))
 }

@@ -94,7 +94,7 @@ fn resolves_one_number_on_two_providers() {
         pem("alice-chat-a.pem"),
     ];
     let chains: Vec<&[u8]> = chains.iter().map(Vec::as_slice).collect();
-    let r = mimi_attest_light::resolve(&verifier, &chains, &sii("tel:+15551234567"), at);
+    let r = mimi_attest_light::resolve(&verifier, &chains, &sii("tel:+15551234567"), at).unwrap();
     let providers: Vec<&str> = r
         .mappings
         .iter()
