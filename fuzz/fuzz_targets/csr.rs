@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mimi_attest::{inspect, lint_objects, read_objects};
 use mimi_attest::SubjectKey;
+use mimi_attest::{inspect, lint_objects, read_objects};
 use time::macros::datetime;
 
 fuzz_target!(|data: &[u8]| {
