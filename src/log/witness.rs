@@ -67,7 +67,7 @@ impl AddCheckpoint {
     }
 
     /// Reads a request; strict about the `old` line (decimal, no leading zeros), the hashes
-    /// (32 bytes of canonical base64, at most [`MAX_PROOF_LINES`]) and the checkpoint note.
+    /// (32 bytes of canonical base64, at most 63 of them) and the checkpoint note.
     pub fn parse(bytes: &[u8]) -> Result<Self, WitnessError> {
         let bad = |reason: String| WitnessError::Malformed { reason };
         let text =
