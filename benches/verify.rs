@@ -9,9 +9,12 @@
 //!   steady state (one `Verifier`, many leaves).
 //!
 //! `cargo bench --bench verify` (single-threaded; the ratios are throughput against the
-//! baseline in the same run).
+//! baseline in the same run). With `BENCH_CPU_TIME=1` (Linux) criterion measures the
+//! thread's CPU time instead of wall time: on a machine shared with other work, time spent
+//! waiting for a core is then not counted, which keeps the ratios steady under load.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{Criterion, Throughput};
 use mimi_attest::oids::ID_KP_MIMI_MAPPING;
 use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, SubjectKey, TrustList, Verifier};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
@@ -25,7 +28,7 @@ const TRUST_LIST: &str = "version: 1\nanchors:\n  - name: chat-a\n    provider: 
 /// Distinct leaves the steady-state benchmarks cycle through.
 const LEAVES: usize = 256;
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let tmp = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
     let mut ca = ProviderCa::init(CONFIG, "bench", &tmp.path().join("ca"), now).unwrap();
@@ -140,5 +143,53 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), shown like wall time.
+#[cfg(target_os = "linux")]
+struct ThreadCpuTime;
+
+#[cfg(target_os = "linux")]
+impl Measurement for ThreadCpuTime {
+    type Intermediate = std::time::Duration;
+    type Value = std::time::Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Self::Intermediate) -> Self::Value {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, v1: &Self::Value, v2: &Self::Value) -> Self::Value {
+        *v1 + *v2
+    }
+    fn zero(&self) -> Self::Value {
+        std::time::Duration::ZERO
+    }
+    fn to_f64(&self, value: &Self::Value) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn criterion::measurement::ValueFormatter {
+        static WALL: criterion::measurement::WallTime = criterion::measurement::WallTime;
+        WALL.formatter()
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn main() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("BENCH_CPU_TIME").is_some_and(|v| v != "0") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpuTime)
+            .configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

@@ -269,15 +269,23 @@ pub fn key_problem(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Option
             (None, _) => format!("key algorithm is {dotted}, not EC P-256"),
         });
     }
-    let curve = match alg.parameters.as_ref() {
-        Some(p) if p.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid => oids::dotted(p.data),
-        Some(_) => "(parameters that are not a named curve)".into(),
-        None => "(none)".into(),
+    let named = |p: &x509_parser::der_parser::asn1_rs::Any<'_>| {
+        p.tag() == x509_parser::der_parser::asn1_rs::Tag::Oid
     };
-    if curve != oids::PRIME256V1.dotted {
-        return Some(format!(
-            "EC key on curve {curve}, not P-256 (1.2.840.10045.3.1.7)"
-        ));
+    // The profile's curve in its DER form is recognised without writing out dotted text:
+    // the verifier asks this of every key on every path.
+    let p256_der = matches!(alg.parameters.as_ref(), Some(p) if named(p) && p.data == oids::PRIME256V1.der_value());
+    if !p256_der {
+        let curve = match alg.parameters.as_ref() {
+            Some(p) if named(p) => oids::dotted(p.data),
+            Some(_) => "(parameters that are not a named curve)".into(),
+            None => "(none)".into(),
+        };
+        if curve != oids::PRIME256V1.dotted {
+            return Some(format!(
+                "EC key on curve {curve}, not P-256 (1.2.840.10045.3.1.7)"
+            ));
+        }
     }
     p256::PublicKey::from_sec1_bytes(&spki.subject_public_key.data)
         .err()

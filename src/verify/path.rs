@@ -47,15 +47,16 @@ impl std::fmt::Display for CertNote {
 
 /// An anchor's root certificate as the checks see it, read once when the [`Verifier`] is
 /// made instead of parsed for every chain. The root sits at a different depth depending on
-/// the path length, so the depth-dependent checks are kept for every depth it can take.
+/// the path length (never 0: it is not the leaf), so the depth-dependent checks are kept for
+/// every depth it can take.
 #[derive(Clone, Debug)]
 pub(super) struct RootFacts {
     pub(super) not_before: OffsetDateTime,
     pub(super) not_after: OffsetDateTime,
-    /// [`check_extensions`] with the root at depth `d`, at index `d`.
+    /// [`check_extensions`] with the root at depth `d`, at index `d - 1`.
     pub(super) critical: Vec<Result<(), VerifyError>>,
     /// [`check_ca_constraints`], [`check_key_usage`], [`check_eku`] and [`check_key`] with
-    /// the root at depth `d`, at index `d`.
+    /// the root at depth `d`, at index `d - 1`.
     pub(super) ca_checks: Vec<Result<(), VerifyError>>,
     /// Its `id-pe-mimiScope`, or why that is malformed.
     pub(super) scope: Result<Option<Scope>, String>,
@@ -64,19 +65,38 @@ pub(super) struct RootFacts {
 }
 
 impl RootFacts {
+    /// At depth ≥ 1 the extension, keyUsage, EKU and key checks name the depth in their
+    /// message but pass or fail alike at every depth, so when they pass at depth 1 they are
+    /// not run again for each deeper one (a new verifier then runs them once, not
+    /// [`MAX_CHAIN_LEN`] times); the pathLen check depends on the depth and runs at each.
     pub(super) fn read(der: &CertificateDer<'_>) -> Result<Self, String> {
         let (_, root) = X509Certificate::from_der(der.as_ref()).map_err(|e| e.to_string())?;
-        let depths = 0..=MAX_CHAIN_LEN;
+        let depth_free = |d: usize| -> Result<(), VerifyError> {
+            check_key_usage(&root, d)?;
+            check_eku(&root, d)?;
+            check_key(&root, d)
+        };
+        let (critical_1, depth_free_1) = (check_extensions(&root, 1), depth_free(1));
+        let depths = 1..=MAX_CHAIN_LEN;
         Ok(RootFacts {
             not_before: not_before(&root),
             not_after: not_after(&root),
-            critical: depths.clone().map(|d| check_extensions(&root, d)).collect(),
+            critical: depths
+                .clone()
+                .map(|d| match (d, &critical_1) {
+                    (1, r) => r.clone(),
+                    (_, Ok(())) => Ok(()),
+                    (_, Err(_)) => check_extensions(&root, d),
+                })
+                .collect(),
             ca_checks: depths
                 .map(|d| {
                     check_ca_constraints(&root, d)?;
-                    check_key_usage(&root, d)?;
-                    check_eku(&root, d)?;
-                    check_key(&root, d)
+                    match (d, &depth_free_1) {
+                        (1, r) => r.clone(),
+                        (_, Ok(())) => Ok(()),
+                        (_, Err(_)) => depth_free(d),
+                    }
                 })
                 .collect(),
             scope: ca_scope(&root).map_err(|e| e.to_string()),
@@ -84,15 +104,19 @@ impl RootFacts {
         })
     }
 
-    /// The result kept for `depth`; a path too long to have one is malformed.
+    /// The result kept for the root at `depth`; a path too long to have one is malformed.
     pub(super) fn at(results: &[Result<(), VerifyError>], depth: usize) -> Result<(), VerifyError> {
-        results.get(depth).cloned().unwrap_or_else(|| {
-            Err(err(
-                Code::Malformed,
-                depth,
-                format!("the path is longer than the {MAX_CHAIN_LEN} certificates allowed"),
-            ))
-        })
+        depth
+            .checked_sub(1)
+            .and_then(|i| results.get(i))
+            .cloned()
+            .unwrap_or_else(|| {
+                Err(err(
+                    Code::Malformed,
+                    depth,
+                    format!("the path is longer than the {MAX_CHAIN_LEN} certificates allowed"),
+                ))
+            })
     }
 }
 
@@ -810,6 +834,41 @@ mod tests {
     fn code<T: std::fmt::Debug>(r: Result<T, VerifyError>) -> (Code, usize) {
         let e = r.unwrap_err();
         (e.code(), e.depth())
+    }
+
+    /// What [`RootFacts`] keeps for each depth is what the checks say at that depth, for a
+    /// good root, one whose pathLen fails only deeper down, and one failing a depth-free check.
+    #[test]
+    fn root_facts_at_every_depth_are_the_checks_at_that_depth() {
+        let now = now();
+        let mut no_cert_sign = ca_params(now, 3);
+        no_cert_sign.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
+        let mut critical = ca_params(now, 3);
+        let mut ext = rcgen::CustomExtension::from_oid_content(&[1, 2, 3, 4], vec![0x05, 0x00]);
+        ext.set_criticality(true);
+        critical.custom_extensions.push(ext);
+        for p in [ca_params(now, 7), ca_params(now, 1), no_cert_sign, critical] {
+            let der = CertificateDer::from(der(&p));
+            let root = parsed(&der);
+            let facts = RootFacts::read(&der).unwrap();
+            for d in 1..=MAX_CHAIN_LEN {
+                let full = check_ca_constraints(&root, d)
+                    .and_then(|()| check_key_usage(&root, d))
+                    .and_then(|()| check_eku(&root, d))
+                    .and_then(|()| check_key(&root, d));
+                assert_eq!(RootFacts::at(&facts.ca_checks, d), full, "depth {d}");
+                let full = check_extensions(&root, d);
+                assert_eq!(RootFacts::at(&facts.critical, d), full, "depth {d}");
+            }
+            let e = RootFacts::at(&facts.ca_checks, MAX_CHAIN_LEN + 1).unwrap_err();
+            assert_eq!(e.code(), Code::Malformed);
+        }
+        // pathLen 1: a root at depth 2 has one CA below it, at depth 3 two.
+        let der = CertificateDer::from(der(&ca_params(now, 1)));
+        let facts = RootFacts::read(&der).unwrap();
+        assert!(RootFacts::at(&facts.ca_checks, 2).is_ok());
+        let e = RootFacts::at(&facts.ca_checks, 3).unwrap_err();
+        assert_eq!((e.code(), e.depth()), (Code::PathLen, 3));
     }
 
     #[test]
