@@ -19,18 +19,14 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use mimi_attest::run_batch;
 use mimi_attest::CertStatus;
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use time::OffsetDateTime;
 
-const CONFIG: &str =
-    "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+#[path = "common/mod.rs"]
+mod common;
+use common::CONFIG;
 
 fn bench(c: &mut Criterion) {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let key =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let (rng, key) = common::ring_key();
     // About the size of a mapping leaf's TBSCertificate.
     let tbs = vec![0x5a_u8; 520];
 

@@ -6,19 +6,15 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use mimi_attest::{lint_certificate, lint_certificate_min, Role, Severity};
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const CONFIG: &str =
-    "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+#[path = "common/mod.rs"]
+mod common;
+use common::CONFIG;
 
 fn bench(c: &mut Criterion) {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let key =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let (rng, key) = common::ring_key();
     // About the size of a mapping leaf's TBSCertificate.
     let tbs = vec![0x5a_u8; 520];
 

@@ -18,21 +18,16 @@
 use std::time::Instant;
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
-use mimi_attest::{
-    chain_from_pem, IssueRequest, KeyType, LogKeys, LogOperator, NoteSigningKey, ProviderCa, Sii,
-    SubjectKey, Submission, VrfProof, VrfSecretKey,
-};
 use mimi_attest::{check_mapping_proof, LogWriter};
-use ring::rand::SystemRandom;
-use ring::signature::{
-    EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1,
-    ECDSA_P256_SHA256_ASN1_SIGNING,
+use mimi_attest::{
+    KeyType, LogKeys, LogOperator, NoteSigningKey, Submission, VrfProof, VrfSecretKey,
 };
+use ring::signature::{KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const CONFIG: &str =
-    "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+#[path = "common/mod.rs"]
+mod common;
 const ORIGIN: &str = "log.example/bench";
 const LEAVES: usize = 256;
 
@@ -43,27 +38,15 @@ fn note_key() -> NoteSigningKey {
 /// (leaf DER, issuing CA SPKI DER, canonical SII) of distinct leaves.
 fn leaves(n: usize) -> Vec<(Vec<u8>, Vec<u8>, String)> {
     let tmp = tempfile::tempdir().unwrap();
-    let now = OffsetDateTime::now_utc();
-    let mut ca = ProviderCa::init(CONFIG, "bench", &tmp.path().join("ca"), now).unwrap();
-    let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
-    let reqs: Vec<IssueRequest> = (0..n)
-        .map(|i| {
-            let mut r = IssueRequest::new(Sii::parse(&format!("+1555{i:07}")).unwrap());
-            r.key = SubjectKey::PublicKey(spki.clone());
-            r
-        })
-        .collect();
-    ca.issue_many(&reqs, now)
-        .unwrap()
+    let (_, chains) = common::issued_chains(tmp.path(), n, OffsetDateTime::now_utc());
+    chains
         .into_iter()
-        .zip(&reqs)
-        .map(|(r, req)| {
-            let chain = chain_from_pem(r.unwrap().chain_pem.as_bytes()).unwrap();
+        .map(|(sii, chain)| {
             let (_, issuer) = X509Certificate::from_der(chain[1].as_ref()).unwrap();
             (
                 chain[0].to_vec(),
                 issuer.tbs_certificate.subject_pki.raw.to_vec(),
-                req.sii.canonical().to_owned(),
+                sii.canonical().to_owned(),
             )
         })
         .collect()
@@ -71,10 +54,7 @@ fn leaves(n: usize) -> Vec<(Vec<u8>, Vec<u8>, String)> {
 
 fn bench(c: &mut Criterion) {
     let leaves = leaves(LEAVES);
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-    let ecdsa =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let (rng, ecdsa) = common::ring_key();
     let message = leaves[0].0.clone();
     let signature = ecdsa.sign(&rng, &message).unwrap();
     let ecdsa_public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, ecdsa.public_key().as_ref());

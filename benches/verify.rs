@@ -16,14 +16,14 @@
 use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use mimi_attest::oids::ID_KP_MIMI_MAPPING;
-use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, SubjectKey, TrustList, Verifier};
+use mimi_attest::{chain_from_pem, TrustList, Verifier};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const CONFIG: &str =
-    "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\n";
+#[path = "common/mod.rs"]
+mod common;
 const TRUST_LIST: &str = "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: root.pem\n    scope: {tel: [\"+1\"]}\n";
 /// Distinct leaves the steady-state benchmarks cycle through.
 const LEAVES: usize = 256;
@@ -31,21 +31,8 @@ const LEAVES: usize = 256;
 fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let tmp = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
-    let mut ca = ProviderCa::init(CONFIG, "bench", &tmp.path().join("ca"), now).unwrap();
-    let spki = rcgen::PublicKeyData::subject_public_key_info(&rcgen::KeyPair::generate().unwrap());
-    let reqs: Vec<IssueRequest> = (0..LEAVES)
-        .map(|i| {
-            let mut r = IssueRequest::new(Sii::parse(&format!("+1555{i:07}")).unwrap());
-            r.key = SubjectKey::PublicKey(spki.clone());
-            r
-        })
-        .collect();
-    let chains: Vec<Vec<CertificateDer<'static>>> = ca
-        .issue_many(&reqs, now)
-        .unwrap()
-        .into_iter()
-        .map(|r| chain_from_pem(r.unwrap().chain_pem.as_bytes()).unwrap())
-        .collect();
+    let (ca, chains) = common::issued_chains(tmp.path(), LEAVES, now);
+    let chains: Vec<Vec<CertificateDer<'static>>> = chains.into_iter().map(|(_, c)| c).collect();
     std::fs::write(tmp.path().join("root.pem"), ca.root_pem()).unwrap();
     let trust_list = TrustList::from_yaml(TRUST_LIST, tmp.path()).unwrap();
     let verifier = Verifier::new(trust_list.clone());

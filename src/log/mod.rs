@@ -206,6 +206,24 @@ pub enum LogError {
     },
 }
 
+/// Opens (creating it if need be) and exclusively locks `path` (flock): the lock is held until
+/// the file is dropped. The log operator and the witness serialize their writers with it.
+#[cfg(feature = "ca")]
+pub(crate) fn lock_file(path: &std::path::Path) -> Result<std::fs::File, LogError> {
+    let io = |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     /// Bytes of a hex string (test vectors).

@@ -265,15 +265,7 @@ impl LogOperator {
 }
 
 fn lock(dir: &Path) -> Result<fs::File, LogError> {
-    let path = dir.join(LOCK_FILE);
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io(&path, e))?;
-    file.lock().map_err(|e| io(&path, e))?;
-    Ok(file)
+    super::lock_file(&dir.join(LOCK_FILE))
 }
 
 fn io(path: &Path, source: std::io::Error) -> LogError {

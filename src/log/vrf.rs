@@ -416,27 +416,22 @@ mod tests {
 
     #[test]
     fn string_to_point_takes_canonical_encodings_only() {
-        // Every y in p-3 ..= p+1 (mod 2^255) with both sign bits, against re-encoding.
-        for low in [0xea_u8, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xff] {
+        // y in p-3 ..= p+1 (mod 2^255) and y = 0, 1, 2, with both sign bits: the same verdict
+        // as decompressing and re-encoding.
+        let high = [0xea_u8, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xff].map(|low| {
+            let mut b = [0xffu8; 32];
+            b[0] = low;
+            b[31] = 0x7f;
+            b
+        });
+        let low = [0u8, 1, 2].map(|y0| {
+            let mut b = [0u8; 32];
+            b[0] = y0;
+            b
+        });
+        for mut b in high.into_iter().chain(low) {
             for sign in [0u8, 0x80] {
-                let mut b = [0xffu8; 32];
-                b[0] = low;
-                b[31] = 0x7f | sign;
-                let by_reencoding = CompressedEdwardsY(b)
-                    .decompress()
-                    .filter(|p| p.compress().as_bytes() == &b);
-                assert_eq!(
-                    string_to_point(&b).is_some(),
-                    by_reencoding.is_some(),
-                    "{b:02x?}"
-                );
-            }
-        }
-        for y0 in [0u8, 1, 2] {
-            for sign in [0u8, 0x80] {
-                let mut b = [0u8; 32];
-                b[0] = y0;
-                b[31] = sign;
+                b[31] = (b[31] & 0x7f) | sign;
                 let by_reencoding = CompressedEdwardsY(b)
                     .decompress()
                     .filter(|p| p.compress().as_bytes() == &b);

@@ -270,13 +270,10 @@ impl Witness {
         }
 
         let lock_path = self.state_file(origin).with_extension("lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| state_io(&lock_path, e))?;
-        lock.lock().map_err(|e| state_io(&lock_path, e))?;
+        let _lock = super::lock_file(&lock_path).map_err(|e| WitnessError::State {
+            path: lock_path.clone(),
+            reason: e.to_string(),
+        })?;
 
         let held = self.latest(origin)?;
         let (held_size, held_root) = held.as_ref().map_or((0, tlog_tiles::EMPTY_HASH.0), |c| {
