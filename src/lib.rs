@@ -79,6 +79,12 @@ pub use log::{AddCheckpoint, LogOperator, Logged, Submission, Witness, WitnessEr
 /// the `mimi-attest` command writes what it outputs (keys, CRLs, batch results) the same way.
 #[cfg(feature = "ca")]
 pub use issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
+/// Log and witness directories: their keys kept like CA keys, their public description.
+#[cfg(feature = "ca")]
+pub use issue::{
+    init_log, init_witness, log_keys, open_log, open_witness, witness_key, LOG_CONFIG, LOG_KEY,
+    VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
+};
 #[cfg(feature = "ca")]
 pub use issue::{
     needs_renewal, run_batch, BatchSummary, CaConfig, CaRecords, CrlConfig, IssueError,

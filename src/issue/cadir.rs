@@ -94,36 +94,24 @@ impl CaDir {
         files: &NewCaFiles<'_>,
         rows: &[StoredCert],
     ) -> Result<CaDir, IssueError> {
-        if dir.exists() {
-            let empty = dir.is_dir()
-                && fs::read_dir(dir)
-                    .map_err(|e| io_err(dir, "cannot read", e))?
-                    .next()
-                    .is_none();
-            if !empty {
-                return Err(IssueError::DirExists {
-                    dir: dir.to_owned(),
-                });
-            }
-        }
-        let parent = parent_dir(dir);
-        fs::create_dir_all(parent).map_err(|e| io_err(parent, "cannot create", e))?;
-        let staging = tempfile::Builder::new()
-            .prefix(".mimi-attest-ca-init-")
-            .tempdir_in(parent)
-            .map_err(|e| io_err(parent, "cannot create a staging directory", e))?;
-        let s = staging.path();
-        let write = |name: &str, data: &str, mode: FileMode| {
-            let p = s.join(name);
-            write_atomic(&p, data.as_bytes(), mode, Overwrite::Refuse)
-                .map_err(|e| io_err(&p, "cannot write", e))
-        };
-        write(ROOT_PEM, files.root_pem, FileMode::Public)?;
-        write(ROOT_KEY, files.root_key, FileMode::Private)?;
-        write(CA_PEM, files.ca_pem, FileMode::Public)?;
-        write(CA_KEY, files.ca_key, FileMode::Private)?;
-        write(CONFIG, files.config_yaml, FileMode::Public)?;
-        {
+        create_whole(dir, |s| {
+            write_new(
+                &s.join(ROOT_PEM),
+                files.root_pem.as_bytes(),
+                FileMode::Public,
+            )?;
+            write_new(
+                &s.join(ROOT_KEY),
+                files.root_key.as_bytes(),
+                FileMode::Private,
+            )?;
+            write_new(&s.join(CA_PEM), files.ca_pem.as_bytes(), FileMode::Public)?;
+            write_new(&s.join(CA_KEY), files.ca_key.as_bytes(), FileMode::Private)?;
+            write_new(
+                &s.join(CONFIG),
+                files.config_yaml.as_bytes(),
+                FileMode::Public,
+            )?;
             let mut store = IssuanceStore::create(&s.join(STORE_FILE))?;
             store.write(|tx| {
                 rows.iter()
@@ -131,26 +119,8 @@ impl CaDir {
             })?;
             // Fold the WAL into the main file so the directory is self-contained.
             store.checkpoint()?;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(s, fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_err(s, "cannot set permissions", e))?;
-        }
-        let staged = staging.keep();
-        if let Err(e) = fs::rename(&staged, dir) {
-            let _ = fs::remove_dir_all(&staged);
-            return Err(match e.kind() {
-                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
-                    IssueError::DirExists {
-                        dir: dir.to_owned(),
-                    }
-                }
-                _ => io_err(dir, "cannot create the CA directory", e),
-            });
-        }
-        sync_parent(dir).map_err(|e| io_err(dir, "cannot sync", e))?;
+            Ok(())
+        })?;
         Ok(CaDir {
             path: dir.to_owned(),
         })
@@ -471,4 +441,56 @@ fn cert_ski(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
             x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
             _ => None,
         })
+}
+
+/// Creates the directory `dir` whole or not at all: `fill` writes its contents into a staging
+/// directory beside it (mode 0700), which is then renamed into place. An existing non-empty
+/// directory is never touched. CA, log and witness directories are made this way.
+pub(crate) fn create_whole(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), IssueError>,
+) -> Result<(), IssueError> {
+    if dir.exists() {
+        let empty = dir.is_dir()
+            && fs::read_dir(dir)
+                .map_err(|e| io_err(dir, "cannot read", e))?
+                .next()
+                .is_none();
+        if !empty {
+            return Err(IssueError::DirExists {
+                dir: dir.to_owned(),
+            });
+        }
+    }
+    let parent = parent_dir(dir);
+    fs::create_dir_all(parent).map_err(|e| io_err(parent, "cannot create", e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".mimi-attest-init-")
+        .tempdir_in(parent)
+        .map_err(|e| io_err(parent, "cannot create a staging directory", e))?;
+    fill(staging.path())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_err(staging.path(), "cannot set permissions", e))?;
+    }
+    let staged = staging.keep();
+    if let Err(e) = fs::rename(&staged, dir) {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                IssueError::DirExists {
+                    dir: dir.to_owned(),
+                }
+            }
+            _ => io_err(dir, "cannot create the directory", e),
+        });
+    }
+    sync_parent(dir).map_err(|e| io_err(dir, "cannot sync", e))
+}
+
+/// Writes a new file (never over an existing one) with its mode, whole.
+pub(crate) fn write_new(path: &Path, data: &[u8], mode: FileMode) -> Result<(), IssueError> {
+    write_atomic(path, data, mode, Overwrite::Refuse).map_err(|e| io_err(path, "cannot write", e))
 }

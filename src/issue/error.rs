@@ -190,6 +190,12 @@ pub enum IssueError {
     /// The issuance store failed, or needs `store migrate`.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A transparency log or its files could not be used.
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
+    /// A witness refused a checkpoint, or its state could not be used.
+    #[error(transparent)]
+    Witness(#[from] crate::log::WitnessError),
     /// Building or signing a certificate failed.
     #[error("could not sign the certificate: {0}")]
     Sign(String),
@@ -248,6 +254,9 @@ pub enum KeyProblem {
     /// Not a P-256 key.
     #[error("not a P-256 key: CA keys are ECDSA P-256 (ecdsa-with-SHA256) only")]
     NotP256,
+    /// Not an Ed25519 key (log, VRF and witness keys are Ed25519, RFC 8410).
+    #[error("not an Ed25519 key: log, VRF and witness keys are Ed25519 PKCS#8 (RFC 8410)")]
+    NotEd25519,
     /// A passphrase file that is not UTF-8.
     #[error("the password file is not UTF-8 text")]
     PassphraseNotUtf8,

@@ -1,5 +1,7 @@
-//! CA private key files: how they are protected on disk (encrypted PKCS#8 under a passphrase,
-//! or plain PKCS#8 when the operator chose so explicitly), and reading them back.
+//! Private key files: how they are protected on disk (encrypted PKCS#8 under a passphrase,
+//! or plain PKCS#8 when the operator chose so explicitly), and reading them back. CA keys are
+//! ECDSA P-256; a log's note and VRF keys and a witness's key are Ed25519 (RFC 8410), kept
+//! the same way.
 //!
 //! Encrypted keys are PKCS#8 `ENCRYPTED PRIVATE KEY` PEM (RFC 5958, PBES2 of RFC 8018):
 //! scrypt (N = 2^14, r = 8, p = 1: 16 MiB, as `openssl pkcs8 -scrypt`; 16-byte random salt)
@@ -116,8 +118,64 @@ pub(crate) fn encode_key(
     key: &KeyPair,
     protection: &KeyProtection,
 ) -> Result<Zeroizing<String>, IssueError> {
+    encode_pkcs8(key.serialized_der(), protection)
+}
+
+/// RFC 8410 PrivateKeyInfo prefix of an Ed25519 key: version 0, id-Ed25519, and the
+/// CurvePrivateKey OCTET STRING header; the 32-byte seed follows.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The PEM text of an Ed25519 private key (its 32-byte RFC 8032 seed) protected as asked.
+pub(crate) fn encode_ed25519_seed(
+    seed: &[u8; 32],
+    protection: &KeyProtection,
+) -> Result<Zeroizing<String>, IssueError> {
+    let mut der = Zeroizing::new(ED25519_PKCS8_PREFIX.to_vec());
+    der.extend_from_slice(seed);
+    encode_pkcs8(&der, protection)
+}
+
+/// Read an Ed25519 key file (log, VRF or witness key) as [`load_key`] reads a CA key: refused
+/// when group or others may read it, decrypted when encrypted; its 32-byte seed.
+pub(crate) fn load_ed25519_seed(
+    path: &Path,
+    pass: Option<&Passphrase>,
+) -> Result<Zeroizing<[u8; 32]>, IssueError> {
+    let der = read_pkcs8(path, pass)?;
+    match der.strip_prefix(&ED25519_PKCS8_PREFIX[..]) {
+        Some(seed) if seed.len() == 32 => {
+            let mut out = Zeroizing::new([0u8; 32]);
+            out.copy_from_slice(seed);
+            Ok(out)
+        }
+        _ => Err(IssueError::Key {
+            path: path.to_owned(),
+            problem: KeyProblem::NotEd25519,
+        }),
+    }
+}
+
+/// A fresh 32-byte secret from the system's random generator.
+pub(crate) fn random_seed() -> Result<Zeroizing<[u8; 32]>, IssueError> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut seed = Zeroizing::new([0u8; 32]);
+    SystemRandom::new()
+        .fill(&mut seed[..])
+        .map_err(|_| IssueError::Sign("the system random generator failed".into()))?;
+    Ok(seed)
+}
+
+/// PKCS#8 DER as PEM: plain, or encrypted under the passphrase.
+fn encode_pkcs8(der: &[u8], protection: &KeyProtection) -> Result<Zeroizing<String>, IssueError> {
     let pass = match protection {
-        KeyProtection::Insecure => return Ok(Zeroizing::new(key.serialize_pem())),
+        KeyProtection::Insecure => {
+            return Ok(Zeroizing::new(pem::encode_config(
+                &pem::Pem::new("PRIVATE KEY", der.to_vec()),
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            )))
+        }
         KeyProtection::Passphrase(p) => p,
     };
     use ring::rand::{SecureRandom, SystemRandom};
@@ -131,8 +189,7 @@ pub(crate) fn encode_key(
         .map_err(|e| enc_err(e.to_string()))?;
     let params = pkcs8::pkcs5::pbes2::Parameters::scrypt_aes256cbc(params, &salt, &iv)
         .map_err(|e| enc_err(e.to_string()))?;
-    let info = pkcs8::PrivateKeyInfo::try_from(key.serialized_der())
-        .map_err(|e| enc_err(e.to_string()))?;
+    let info = pkcs8::PrivateKeyInfo::try_from(der).map_err(|e| enc_err(e.to_string()))?;
     let doc = info
         .encrypt_with_params(params, pass.bytes())
         .map_err(|e| enc_err(e.to_string()))?;
@@ -143,6 +200,20 @@ pub(crate) fn encode_key(
 /// Read a CA key file: refuse it when group or others may read it, decrypt it when it is
 /// encrypted (the passphrase is then required), and require a P-256 key.
 pub(crate) fn load_key(path: &Path, pass: Option<&Passphrase>) -> Result<KeyPair, IssueError> {
+    let der = read_pkcs8(path, pass)?;
+    let key_err = |problem: KeyProblem| IssueError::Key {
+        path: path.to_owned(),
+        problem,
+    };
+    let key = KeyPair::try_from(der.as_slice()).map_err(|e| key_err(KeyProblem::Unusable(e)))?;
+    if key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+        return Err(key_err(KeyProblem::NotP256));
+    }
+    Ok(key)
+}
+
+/// The PKCS#8 DER of a private key file, checked for its mode and decrypted if need be.
+fn read_pkcs8(path: &Path, pass: Option<&Passphrase>) -> Result<Zeroizing<Vec<u8>>, IssueError> {
     let bytes = read_limited(path)?;
     check_key_permissions(path)?;
     let key_err = |problem: KeyProblem| IssueError::Key {
@@ -186,11 +257,7 @@ pub(crate) fn load_key(path: &Path, pass: Option<&Passphrase>) -> Result<KeyPair
             }))
         }
     };
-    let key = KeyPair::try_from(der.as_slice()).map_err(|e| key_err(KeyProblem::Unusable(e)))?;
-    if key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
-        return Err(key_err(KeyProblem::NotP256));
-    }
-    Ok(key)
+    Ok(der)
 }
 
 /// Reject key files that group or others can read.

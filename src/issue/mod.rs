@@ -27,6 +27,7 @@ mod pipeline;
 pub mod revoke;
 
 mod ca;
+mod logdir;
 
 pub mod batch;
 
@@ -37,6 +38,10 @@ pub use config::{CaConfig, CrlConfig, ValidityConfig};
 pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
+pub use logdir::{
+    init_log, init_witness, log_keys, open_log, open_witness, witness_key, LOG_CONFIG, LOG_KEY,
+    VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
+};
 pub use numbers::NumberCheck;
 pub use request::{IssueRequest, Issued, SubjectKey};
 pub use revoke::{
