@@ -23,8 +23,9 @@
 //! - **Auditor** (feature `ca`): `inspect`, the lint (`lint_objects`,
 //!   `lint_certificate`, `catalogue`), and the store's records (`store_records`).
 //! - **Log** (every build): [`check_mapping_proof`] with [`LogKeys`] and [`TlogProof`];
-//!   [`verify_inclusion`] and [`verify_consistency`] for monitors; [`LogWriter`] appends
-//!   [`MappingLogEntry`] records and signs [`Checkpoint`]s.
+//!   [`verify_inclusion`] and [`verify_consistency`] for monitors. With feature `ca`: the
+//!   log operator (`LogOperator`, `LogWriter`, log directories), the witness (`Witness`)
+//!   and the monitor (`Monitor`).
 //!
 //! The layers behind them (`sii`, `profile`, `log`, `trust`, `verify`, `store`, `issue`,
 //! `audit`; lowest first) are private modules, each documented in its source.
@@ -66,12 +67,12 @@ pub use verify::{
 // The transparency log: checking proofs and writing the log.
 pub use log::{
     check_mapping_proof, leaf_hash, verify_consistency, verify_inclusion, CheckedProof, Checkpoint,
-    KeyType, LogError, LogKeys, LogWriter, MappingLogEntry, NoteSigningKey, NoteVerifierKey,
-    SignedCheckpoint, TlogProof, VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey,
+    KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint,
+    TlogProof, VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey,
 };
 /// The log operator's and the witness's sides.
 #[cfg(feature = "ca")]
-pub use log::{AddCheckpoint, LogOperator, Logged, Submission, Witness, WitnessError};
+pub use log::{AddCheckpoint, LogOperator, LogWriter, Logged, Submission, Witness, WitnessError};
 
 // The provider CA.
 /// Crash-safe file writing (a temporary file synced, then renamed into place, never over a

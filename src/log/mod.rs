@@ -23,10 +23,12 @@ pub mod note;
 #[cfg(feature = "ca")]
 pub mod operator;
 pub mod proof;
+#[cfg(feature = "ca")]
 pub mod tiles;
 pub mod vrf;
 #[cfg(feature = "ca")]
 pub mod witness;
+#[cfg(feature = "ca")]
 pub mod writer;
 
 pub use entry::MappingLogEntry;
@@ -39,6 +41,7 @@ pub use proof::{
 pub use vrf::{VrfOutput, VrfProof, VrfPublicKey, VrfSecretKey};
 #[cfg(feature = "ca")]
 pub use witness::{AddCheckpoint, Witness, WitnessError};
+#[cfg(feature = "ca")]
 pub use writer::LogWriter;
 
 use crate::profile::ProfileError;
