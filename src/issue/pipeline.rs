@@ -217,7 +217,7 @@ impl Pipeline<'_> {
                                 }
                                 _ => Ok(stage.results()),
                             };
-                            if let Err(e) = results.and_then(|r| sink(r)) {
+                            if let Err(e) = results.and_then(&mut *sink) {
                                 failure.get_or_insert(e);
                                 handing_out = false;
                                 pulling = false;
