@@ -114,17 +114,7 @@ fn a_logged_ca_hands_out_proofs_one_checkpoint_per_batch_and_replays_add_nothing
 
     // One: the proof beside the chain.
     let out = tmp.path().join("one.pem");
-    ok(&[
-        "issue",
-        "--ca",
-        s(&ca),
-        "--sii",
-        "+15559990001",
-        "--key-out",
-        s(&tmp.path().join("one.key")),
-        "--out",
-        s(&out),
-    ]);
+    issue_one(&ca, &out);
     let proof = fs::read_to_string(tmp.path().join("one.pem.tlog-proof")).unwrap();
     let chain = fs::read_to_string(&out).unwrap();
     assert_eq!(check(&proof, &chain, &ca, &keys, tmp.path()), 0);
@@ -188,17 +178,7 @@ fn leaves_stored_but_not_logged_are_logged_once_by_the_next_run() {
     let keys = log_keys(&tmp.path().join("log")).unwrap();
     let log = tmp.path().join("log");
     let before = tmp.path().join("log-before");
-    ok(&[
-        "issue",
-        "--ca",
-        s(&ca),
-        "--sii",
-        "+15559990001",
-        "--key-out",
-        s(&tmp.path().join("k")),
-        "--out",
-        s(&tmp.path().join("c.pem")),
-    ]);
+    issue_one(&ca, &tmp.path().join("c.pem"));
     copy_dir(&log, &before);
     batch(tmp.path(), &ca, "c", 10);
     assert_eq!(log_size(tmp.path()), 11);
@@ -244,19 +224,25 @@ fn a_ca_without_a_log_is_unchanged() {
     let lines = batch(tmp.path(), &ca, "n", 3);
     assert!(lines.iter().all(|l| l.get("tlog_proof").is_none()));
     let out = tmp.path().join("x.pem");
+    issue_one(&ca, &out);
+    assert!(!tmp.path().join("x.pem.tlog-proof").exists());
+    assert!(stored_indexes(&ca).iter().all(|(_, i)| i.is_none()));
+}
+
+/// `issue --out <out>` of one leaf with a generated key (written beside it).
+fn issue_one(ca: &Path, out: &Path) {
+    let key = out.with_extension("key");
     ok(&[
         "issue",
         "--ca",
-        s(&ca),
+        s(ca),
         "--sii",
         "+15559990001",
         "--key-out",
-        s(&tmp.path().join("k")),
+        s(&key),
         "--out",
-        s(&out),
+        s(out),
     ]);
-    assert!(!tmp.path().join("x.pem.tlog-proof").exists());
-    assert!(stored_indexes(&ca).iter().all(|(_, i)| i.is_none()));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
