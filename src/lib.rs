@@ -89,9 +89,9 @@ pub use issue::{
 #[cfg(feature = "ca")]
 pub use issue::{
     needs_renewal, run_batch, BatchSummary, CaConfig, CaRecords, CrlConfig, IssueError,
-    IssueRequest, Issued, IssuingCaRevocation, KeyProblem, KeyProtection, NumberCheck, Passphrase,
-    ProviderCa, RenewalWindow, RevocationTarget, RevokeOutcome, RevokeReason, RevokeRefusal,
-    RootKey, SignedCrl, SubjectKey, ValidityConfig, PASSWORD_ENV,
+    IssueRequest, Issued, IssuingCaRevocation, KeyProblem, KeyProtection, LogConfig, NumberCheck,
+    Passphrase, ProviderCa, RenewalWindow, RevocationTarget, RevokeOutcome, RevokeReason,
+    RevokeRefusal, RootKey, SignedCrl, SubjectKey, ValidityConfig, PASSWORD_ENV,
 };
 #[cfg(feature = "ca")]
 pub use store::{

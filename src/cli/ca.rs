@@ -376,8 +376,27 @@ pub fn issue(a: IssueArgs) -> CliResult {
                 Overwrite::Allow,
             )
             .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+            // The proof beside the chain, whole or not at all, as `log add` writes it.
+            if let Some(proof) = &issued.tlog_proof {
+                let mut proof_path = path.clone().into_os_string();
+                proof_path.push(".tlog-proof");
+                let proof_path = PathBuf::from(proof_path);
+                write_atomic(
+                    &proof_path,
+                    proof.to_text().as_bytes(),
+                    FileMode::Public,
+                    Overwrite::Allow,
+                )
+                .map_err(|e| CliError(format!("cannot write {}: {e}", proof_path.display())))?;
+            }
         }
         None => {
+            if let Some(proof) = &issued.tlog_proof {
+                eprintln!(
+                    "logged at index {} (give --out FILE to keep its proof as FILE.tlog-proof)",
+                    proof.index
+                );
+            }
             std::io::stdout()
                 .write_all(issued.chain_pem.as_bytes())
                 .map_err(|e| CliError(format!("cannot write to stdout: {e}")))?;

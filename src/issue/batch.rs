@@ -4,7 +4,8 @@
 //! `validated_at` (RFC 3339), `validity` (e.g. `7d`), `preferred`, `new_holder`, and `csr`
 //! (PEM) or `public_key` (PEM). Output: `{"line","id","serial","sii","not_after","chain_pem"}`
 //! (plus `private_key_pem` when the CA generated the key, and `replayed: true` when the id
-//! was issued before) or `{"line","id","error"}`.
+//! was issued before, and `tlog_proof`, the proof's text, when the CA config has a `log:`)
+//! or `{"line","id","error"}`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -171,6 +172,9 @@ struct IssuedLine<'a> {
     private_key_pem: Option<&'a str>,
     #[serde(skip_serializing_if = "is_false")]
     replayed: bool,
+    /// The tlog-proof text, when the CA logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlog_proof: Option<&'a str>,
 }
 
 /// A result line of a request that failed.
@@ -196,6 +200,7 @@ fn write_result(
         Ok(i) => {
             let sii = i.sii.canonical();
             let not_after = rfc3339(i.not_after);
+            let proof = i.tlog_proof.as_ref().map(|p| p.to_text());
             serde_json::to_writer(
                 &mut *output,
                 &IssuedLine {
@@ -207,6 +212,7 @@ fn write_result(
                     chain_pem: &i.chain_pem,
                     private_key_pem: i.private_key_pem.as_deref(),
                     replayed: i.replayed,
+                    tlog_proof: proof.as_deref(),
                 },
             )?;
         }

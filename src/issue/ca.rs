@@ -16,6 +16,7 @@ use super::pipeline::Pipeline;
 use super::request::{IssueRequest, Issued};
 use super::revoke::{compromised, sign_crl, CaRecords, RevocationTarget, SignedCrl};
 use super::template::{ca_params, ca_row, random_serial};
+use super::tlog::CaLog;
 use super::CaConfig;
 use crate::profile::{Serial, Span};
 use crate::store::{CertKind, IssuanceStore, StoredCert};
@@ -33,6 +34,8 @@ pub struct ProviderCa {
     leaf_template: LeafTemplate,
     /// The passphrase the CA was opened with (for the retired keys under `previous/`).
     passphrase: Option<Passphrase>,
+    /// The transparency log of the config's `log:`, opened when first issued to.
+    log: Option<CaLog>,
 }
 
 impl ProviderCa {
@@ -132,7 +135,12 @@ impl ProviderCa {
         let (ca_pem, issuing) = dir.issuing_ca(passphrase)?;
         let leaf_template = LeafTemplate::new(&issuing.der, &issuing.ski, &config)?;
         let store = dir.open_store()?;
+        let log = config
+            .log
+            .as_ref()
+            .map(|l| CaLog::new(dir.path(), l, passphrase));
         Ok(ProviderCa {
+            log,
             records: CaRecords::with_store(dir, store),
             config,
             root_pem,
@@ -184,6 +192,7 @@ impl ProviderCa {
             issuing: &self.issuing,
             ca_pem: &self.ca_pem,
             template: &self.leaf_template,
+            log: self.log.as_mut(),
         }
     }
 

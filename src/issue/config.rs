@@ -1,7 +1,7 @@
 //! The provider CA configuration (`ca-config/*.yaml`, copied into every CA directory as
 //! `config.yaml`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use time::Duration;
@@ -86,6 +86,39 @@ impl CrlConfig {
     }
 }
 
+/// The transparency log every leaf is written to before it is handed out.
+///
+/// ```yaml
+/// log:
+///   dir: ../chat-a-log          # a log directory made by `log init`
+///   witnesses: [../witness-1]   # optional: witness directories asked to cosign each checkpoint
+/// ```
+///
+/// Paths are relative to the CA directory (where the CA keeps this config as
+/// `config.yaml`). The log's and the witnesses' keys are opened with the CA's passphrase
+/// (`MIMI_ATTEST_PASSWORD`): make them with the same one.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LogConfig {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// Witness directories that cosign each new checkpoint, in order.
+    #[serde(default)]
+    pub witnesses: Vec<PathBuf>,
+}
+
+impl LogConfig {
+    /// `path` as the CA directory `ca_dir` reads it: relative paths are joined to it.
+    pub fn resolve(ca_dir: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            ca_dir.join(path)
+        }
+    }
+}
+
 /// A provider CA's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +140,10 @@ pub struct CaConfig {
     /// (`possible`, the default, or `valid`).
     #[serde(default)]
     pub numbers: NumberCheck,
+    /// The transparency log, if any: with one, `issue` and `issue-batch` hand out nothing
+    /// that is not logged, under a checkpoint on disk, with its proof.
+    #[serde(default)]
+    pub log: Option<LogConfig>,
 }
 
 impl CaConfig {
@@ -189,6 +226,20 @@ impl CaConfig {
             }
             positive("crl.lifetime", crl.lifetime)?;
         }
+        if let Some(log) = &config.log {
+            if log.dir.as_os_str().is_empty() {
+                return Err(bad(
+                    "log.dir is empty: name the log directory made by `log init`".into(),
+                ));
+            }
+            if log.witnesses.iter().any(|w| w.as_os_str().is_empty()) {
+                return Err(bad(
+                    "log.witnesses lists an empty path: name each witness directory made by \
+                     `witness init`"
+                        .into(),
+                ));
+            }
+        }
         Ok(config)
     }
 
@@ -217,6 +268,24 @@ mod tests {
         assert_eq!(c.numbers, NumberCheck::Possible);
         let valid = CaConfig::from_yaml(&format!("{GOOD}numbers: valid\n"), "t").unwrap();
         assert_eq!(valid.numbers, NumberCheck::Valid);
+        assert!(c.log.is_none());
+        let logged = CaConfig::from_yaml(
+            &format!("{GOOD}log:\n  dir: ../log\n  witnesses: [../w1, /abs/w2]\n"),
+            "t",
+        )
+        .unwrap()
+        .log
+        .unwrap();
+        assert_eq!(logged.dir, Path::new("../log"));
+        let ca = Path::new("/srv/ca");
+        assert_eq!(
+            LogConfig::resolve(ca, &logged.dir),
+            Path::new("/srv/ca/../log")
+        );
+        assert_eq!(
+            LogConfig::resolve(ca, &logged.witnesses[1]),
+            Path::new("/abs/w2")
+        );
     }
 
     #[test]
@@ -234,6 +303,10 @@ mod tests {
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\ncrl: {url: \"http://crl.bücher.example/m.crl\"}\n", "punycode"),
             ("organization: X\nscope: {tel: [\"+1\"]}\n", "provider"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nnumbers: strict\n", "possible"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {dir: x, url: y}\n", "unknown field `url`"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {witnesses: [w]}\n", "missing field `dir`"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {dir: \"\"}\n", "log.dir is empty"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {dir: l, witnesses: [\"\"]}\n", "empty path"),
         ] {
             let e = CaConfig::from_yaml(yaml, "t.yaml").unwrap_err().to_string();
             assert!(e.contains(needle), "{yaml}: {e}");

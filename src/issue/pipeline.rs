@@ -14,6 +14,7 @@ use super::leaf::{self, LeafFields, LeafTemplate};
 use super::request::{subject_key, IssueRequest, Issued, KeyParts, P256PublicKey};
 use super::rules::{self, IssuerValidity, LeafPlan};
 use super::template::random_serial;
+use super::tlog::{CaLog, IssuerKeys};
 use super::CaConfig;
 use crate::profile::{self, MimiMapping, Serial};
 use crate::sii::Sii;
@@ -54,6 +55,8 @@ pub(crate) struct Pipeline<'a> {
     pub(crate) ca_pem: &'a str,
     /// What every leaf of the issuing CA shares, encoded once.
     pub(crate) template: &'a LeafTemplate,
+    /// The transparency log every leaf goes to before it is handed out, if any.
+    pub(crate) log: Option<&'a mut CaLog>,
 }
 
 impl Pipeline<'_> {
@@ -89,6 +92,10 @@ impl Pipeline<'_> {
         while !exhausted {
             let _lock = self.dir.lock()?;
             self.refuse_if_revoked()?;
+            // Leaves an earlier run stored and did not finish logging go first.
+            if let Some(log) = self.log.as_deref_mut() {
+                log.repair(self.store, clock())?;
+            }
             let mut taken = 0;
             let mut turn = |n: usize| {
                 if taken == turn_len {
@@ -141,6 +148,13 @@ impl Pipeline<'_> {
             template: self.template,
             ca_pem,
         };
+        let issuers = match self.log {
+            Some(_) => Some(IssuerKeys::of(self.store)?),
+            None => None,
+        };
+        let mut log = self.log.as_deref_mut();
+        // (row id, log index) of the leaves logged in this turn, recorded once it ends.
+        let mut logged_rows: Vec<(i64, u64)> = Vec::new();
         let store = &mut *self.store;
         let store_path = store.path();
         let parallel = rayon::current_num_threads() > 1;
@@ -151,7 +165,7 @@ impl Pipeline<'_> {
             })
         };
         let mut ids_in_flight = std::collections::HashSet::new();
-        std::thread::scope(|s| {
+        let ended = std::thread::scope(|s| {
             let (to_store, store_inbox) = mpsc::channel();
             let (to_signer, signer_inbox) = mpsc::channel();
             let (to_main, stored) = mpsc::channel();
@@ -197,7 +211,13 @@ impl Pipeline<'_> {
                             ids_in_flight.remove(id);
                         }
                         if handing_out {
-                            if let Err(e) = sink(stage.results()) {
+                            let results = match (log.as_deref_mut(), &issuers) {
+                                (Some(log), Some(issuers)) => {
+                                    log_stage(log, issuers, stage, clock(), &mut logged_rows)
+                                }
+                                _ => Ok(stage.results()),
+                            };
+                            if let Err(e) = results.and_then(&mut *sink) {
                                 failure.get_or_insert(e);
                                 handing_out = false;
                                 pulling = false;
@@ -274,8 +294,55 @@ impl Pipeline<'_> {
                 }
                 None => store_ended.and(sign_ended),
             }
-        })
+        });
+        // Handed out already: a crash before this commit only makes the next run find
+        // the same indexes again (see `tlog`).
+        if !logged_rows.is_empty() {
+            self.store
+                .write(|tx| IssuanceStore::record_log_indexes(tx, &logged_rows))?;
+        }
+        ended
     }
+}
+
+/// Log the leaves of a stored sub-batch (new and replayed) in one submission and attach
+/// their proofs; the new leaves' (row id, log index) go to `logged_rows`.
+fn log_stage(
+    log: &mut CaLog,
+    issuers: &IssuerKeys,
+    stage: Stage,
+    now: OffsetDateTime,
+    logged_rows: &mut Vec<(i64, u64)>,
+) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
+    let rowids: Vec<Option<i64>> = stage
+        .slots
+        .iter()
+        .map(|slot| match slot {
+            Slot::Leaf {
+                prepared,
+                signed: Some(Ok(_)),
+            } => Some(prepared.rowid),
+            _ => None,
+        })
+        .collect();
+    let mut results = stage.results();
+    let ders: Vec<&[u8]> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|i| i.leaf_der.as_slice()))
+        .collect();
+    let mut proofs = log.log(&ders, issuers, now)?.into_iter();
+    for (result, rowid) in results.iter_mut().zip(rowids) {
+        if let Ok(issued) = result {
+            let proof = proofs
+                .next()
+                .ok_or_else(|| IssueError::Sign("the log answered fewer leaves".into()))?;
+            if let Some(id) = rowid {
+                logged_rows.push((id, proof.index));
+            }
+            issued.tlog_proof = Some(proof);
+        }
+    }
+    Ok(results)
 }
 
 /// The answer to a repeated request id from the row that holds it: the stored certificate
@@ -307,6 +374,7 @@ fn replay_answer(
         leaf_der: der,
         private_key_pem: None,
         replayed: true,
+        tlog_proof: None,
     }))
 }
 
@@ -518,6 +586,7 @@ impl Stage {
                             leaf_der: der,
                             private_key_pem: p.key_pem,
                             replayed: false,
+                            tlog_proof: None,
                         })
                 }
             })

@@ -195,6 +195,9 @@ pub struct Issued {
     pub private_key_pem: Option<String>,
     /// True when this is a repeated request id answered from the store.
     pub replayed: bool,
+    /// The leaf's proof of inclusion in the CA's transparency log, when the CA config has a
+    /// `log:` (the leaf was logged under a checkpoint on disk before it was handed out).
+    pub tlog_proof: Option<crate::log::TlogProof>,
 }
 
 /// The subject key's SPKI DER, the generated private key (if any) and the consent hash.

@@ -155,6 +155,17 @@ CREATE TABLE IF NOT EXISTS certificate_der (
 );
 ";
 
+/// What schema version 3 adds: the index in the CA's transparency log of each logged leaf
+/// (a leaf without a row here is not logged, or not known to be: the next issuance submits
+/// it again). A table of its own, as for the DER: recording an index appends a row and never
+/// rewrites the leaf's.
+const LOG_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS log_entries (
+    id        INTEGER PRIMARY KEY REFERENCES certificates (id),
+    log_index INTEGER NOT NULL
+);
+";
+
 const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS certificates_sii ON certificates (sii);
 CREATE INDEX IF NOT EXISTS certificates_expiry ON certificates (not_after);
@@ -162,7 +173,7 @@ CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates (issuer_serial, 
 CREATE INDEX IF NOT EXISTS certificates_cas ON certificates (created_at) WHERE kind = 'ca';
 ";
 
-const SCHEMA_VERSION: &str = "2";
+const SCHEMA_VERSION: &str = "3";
 
 /// Schema version 1 seen through the names of version 2, for reading a version 1 store
 /// without changing it: temporary views (in the connection's own temp schema, never in the
@@ -197,7 +208,7 @@ pub struct StoreMigration {
 }
 
 /// The schema version this build reads and writes.
-pub const STORE_SCHEMA_VERSION: u32 = 2;
+pub const STORE_SCHEMA_VERSION: u32 = 3;
 
 /// Whole seconds, UTC: the stored strings then sort in time order.
 fn fmt_time(t: OffsetDateTime) -> String {
@@ -422,6 +433,7 @@ impl IssuanceStore {
             .map_err(|e| store_err(path, e))?;
         Self::configure(&conn, path)?;
         conn.execute_batch(TABLES)
+            .and_then(|()| conn.execute_batch(LOG_TABLE))
             .and_then(|()| conn.execute_batch(INDEXES))
             .map_err(|e| store_err(path, e))?;
         conn.execute(
@@ -486,11 +498,11 @@ impl IssuanceStore {
     /// already at this version is left unchanged (`from == to`).
     pub fn migrate(path: &Path) -> Result<StoreMigration, StoreError> {
         let (conn, from) = Self::open_read_write(path)?;
-        if from == 1 {
-            migrate_v1(&conn).map_err(|e| StoreError::Failed {
+        if from < STORE_SCHEMA_VERSION {
+            migrate_from(&conn, from).map_err(|e| StoreError::Failed {
                 path: path.display().to_string(),
                 message: format!(
-                    "could not upgrade the store from schema version 1 to {SCHEMA_VERSION} \
+                    "could not upgrade the store from schema version {from} to {SCHEMA_VERSION} \
                      (nothing was changed): {e}"
                 ),
             })?;
@@ -640,6 +652,70 @@ impl IssuanceStore {
             der.execute(params![id, bytes])?;
         }
         Ok(())
+    }
+
+    /// Record the log index of each leaf (by row id) the log now holds; an index already
+    /// recorded for a row is kept (the log gives a leaf one index, ever).
+    pub(crate) fn record_log_indexes(
+        tx: &Transaction<'_>,
+        logged: &[(i64, u64)],
+    ) -> rusqlite::Result<()> {
+        let mut insert =
+            tx.prepare_cached("INSERT OR IGNORE INTO log_entries (id, log_index) VALUES (?1, ?2)")?;
+        for (id, index) in logged {
+            insert.execute(params![id, *index as i64])?;
+        }
+        Ok(())
+    }
+
+    /// The issued (or since revoked) leaves without a recorded log index, oldest first: row
+    /// id, DER and issuer serial. What the next issuance submits to the log again.
+    pub(crate) fn unlogged_leaves(&self) -> Result<Vec<(i64, Vec<u8>, Serial)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.id, d.der, c.issuer_serial FROM certificates c \
+                 JOIN certificate_der d ON d.id = c.id \
+                 WHERE c.kind = 'leaf' AND (c.status = 'issued' OR c.status = 'revoked') \
+                 AND NOT EXISTS (SELECT 1 FROM log_entries l WHERE l.id = c.id) \
+                 ORDER BY c.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: i64 = r.get(0)?;
+                let issuer: Option<String> = r.get(2)?;
+                let issuer = issuer.unwrap_or_default();
+                let serial = issuer.parse::<Serial>().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        format!("issuer_serial {issuer:?}: {e}").into(),
+                    )
+                })?;
+                Ok((id, r.get(1)?, serial))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// The log index recorded for certificate `serial`: `None` when it is not logged (or
+    /// the store is older than schema version 3).
+    pub fn log_index(&self, serial: &Serial) -> Result<Option<u64>, StoreError> {
+        if self.schema_version < 3 {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT l.log_index FROM log_entries l JOIN certificates c ON c.id = l.id \
+                 WHERE c.serial = ?1",
+                [serial.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|v| v.map(|i| i as u64))
+            .map_err(|e| self.err(e))
     }
 
     /// Give up a reservation (by id) whose signing failed (the serial is never reused).
@@ -885,11 +961,24 @@ impl IssuanceStore {
     }
 }
 
-/// Upgrade a schema version 1 store in place, in one transaction (all or nothing): rows
-/// keep their order and ids, DER moves to `certificate_der`, the indexes of version 2
-/// replace those of version 1.
-fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
+/// Upgrade a store of schema version `from` in place, in one transaction (all or nothing).
+fn migrate_from(conn: &Connection, from: u32) -> rusqlite::Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    if from == 1 {
+        migrate_v1(&tx)?;
+    }
+    // Version 2 to 3: the log indexes, none yet.
+    tx.execute_batch(LOG_TABLE)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()
+}
+
+/// Upgrade a schema version 1 store to version 2 inside `tx`: rows keep their order and
+/// ids, DER moves to `certificate_der`, the indexes of version 2 replace those of version 1.
+fn migrate_v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(
         "DROP INDEX IF EXISTS certificates_sii;
          DROP INDEX IF EXISTS certificates_status;
@@ -909,12 +998,7 @@ fn migrate_v1(conn: &Connection) -> rusqlite::Result<()> {
          SELECT rowid, der FROM certificates_v1 WHERE der IS NOT NULL ORDER BY rowid;
          DROP TABLE certificates_v1;",
     )?;
-    tx.execute_batch(INDEXES)?;
-    tx.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
-        [SCHEMA_VERSION],
-    )?;
-    tx.commit()
+    tx.execute_batch(INDEXES)
 }
 
 /// The schema version recorded in the store's `meta` table.

@@ -7,6 +7,7 @@ mod common;
 
 mod cli_commands;
 mod issue;
+mod issue_log;
 mod keys;
 mod lifecycle;
 mod revoke;

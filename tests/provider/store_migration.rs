@@ -1,7 +1,7 @@
 //! A CA directory made by the release with store schema version 1 (`tests/data/store-v1`:
 //! `ca init`, `issue --request-id`, `issue`, `issue-batch`, `revoke --sii`, `crl`) with
 //! this build: commands that write refuse it, unchanged, and say to run `store migrate`;
-//! auditors list and export it as it is; `store migrate` upgrades it in place to version 2,
+//! auditors list and export it as it is; `store migrate` upgrades it in place to version 3,
 //! every row and every certificate's DER survive unchanged, replays answer from the migrated
 //! rows, revocations stay, and issuing goes on.
 
@@ -93,7 +93,7 @@ fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
             err,
             IssueError::Store(StoreError::Outdated {
                 found: 1,
-                current: 2,
+                current: 3,
                 ..
             })
         ),
@@ -107,9 +107,9 @@ fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
     assert_eq!(store_sha256(&ca_dir), hash);
 
     let said = migrate(&ca_dir);
-    assert!(said.contains("from schema version 1 to 2"), "{said}");
+    assert!(said.contains("from schema version 1 to 3"), "{said}");
     let mut ca = ProviderCa::open(&ca_dir).unwrap();
-    assert_eq!(schema_version(&ca_dir), "2");
+    assert_eq!(schema_version(&ca_dir), "3");
     let rows = ca.store().all().unwrap();
     assert_eq!(rows.len(), before.len());
     for row in &rows {
@@ -174,7 +174,7 @@ fn version_1_store_is_upgraded_by_store_migrate_and_loses_nothing() {
     // Migrating again has nothing to do.
     drop(ca);
     let said = migrate(&ca_dir);
-    assert!(said.contains("already has schema version 2"), "{said}");
+    assert!(said.contains("already has schema version 3"), "{said}");
     let ca = ProviderCa::open(&ca_dir).unwrap();
     assert_eq!(ca.store().all().unwrap().len(), before.len() + 1);
     intact_store_db(&ca_dir);
