@@ -18,7 +18,7 @@ use std::io::BufWriter;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimi_attest::run_batch;
 use mimi_attest::CertStatus;
-use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
+use mimi_attest::{init_log, IssueRequest, KeyProtection, ProviderCa, Sii, SubjectKey};
 use time::OffsetDateTime;
 
 #[path = "common/mod.rs"]
@@ -136,6 +136,37 @@ fn bench(c: &mut Criterion) {
                 || {
                     let dir = tempfile::tempdir().unwrap();
                     let ca = new_ca(dir.path());
+                    let output = results_file(&dir.path().join("results.jsonl"));
+                    (dir, ca, batch_input(), output)
+                },
+                |(dir, mut ca, input, output)| {
+                    let file = run(&mut ca, input, output);
+                    drop(ca);
+                    (dir, file)
+                },
+                BatchSize::PerIteration,
+            )
+        },
+    );
+    // The same with the CA writing a transparency log (a new log beside the new CA): every
+    // leaf labelled (one VRF proof), appended, and one checkpoint per sub-batch, fsynced
+    // before the results are handed out. The ratio to the case above is the issue's target.
+    g.bench_function(
+        format!("issue-batch (run_batch): {LINES} JSON requests, new store, logged"),
+        |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let log_dir = dir.path().join("log");
+                    init_log(&log_dir, "log.example/bench", &KeyProtection::Insecure).unwrap();
+                    let config = format!("{CONFIG}log:\n  dir: {}\n", log_dir.display());
+                    let ca = ProviderCa::init(
+                        &config,
+                        "bench",
+                        &dir.path().join("ca"),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .unwrap();
                     let output = results_file(&dir.path().join("results.jsonl"));
                     (dir, ca, batch_input(), output)
                 },
