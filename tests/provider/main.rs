@@ -9,6 +9,7 @@ mod cli_commands;
 mod issue;
 mod keys;
 mod lifecycle;
+mod log_cli;
 mod revoke;
 mod root_crl;
 mod store_migration;
