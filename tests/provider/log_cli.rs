@@ -44,6 +44,48 @@ fn log_and_witness(tmp: &Path) -> (PathBuf, PathBuf) {
     (log, w)
 }
 
+/// A log, a witness, the chat-a CA and alice's chain (`alice.pem`, not yet logged).
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, w) = log_and_witness(tmp.path());
+    let chat_a = init_chat_a(tmp.path());
+    let alice = tmp.path().join("alice.pem");
+    issue(&chat_a, "+15551234567", &alice);
+    (tmp, log, w, chat_a)
+}
+
+/// An add-checkpoint request for the log's current checkpoint from size 0, written to `path`.
+fn request_from_zero(log: &Path, path: &Path) {
+    let mut text = b"old 0\n\n".to_vec();
+    text.extend(fs::read(log.join("public/checkpoint")).unwrap());
+    fs::write(path, &text).unwrap();
+}
+
+/// `witness cosign` of `request` by the witness in `w`, knowing `log_key`.
+fn witness_cosign(w: &Path, log_key: &str, request: &Path) -> Output {
+    with_pass(&[
+        "witness",
+        "cosign",
+        "--dir",
+        s(w),
+        "--log-key",
+        log_key,
+        s(request),
+    ])
+}
+
+/// `log add --witness w` on `log` of `args` (chains, flags), which must exit 0.
+fn add_witnessed(log: &Path, w: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["log", "add", "--log", s(log), "--witness", s(w)];
+    all.extend_from_slice(args);
+    pass_ok(&all)
+}
+
+/// `witness show --format json` of `w`: its name and key.
+fn witness_show(w: &Path) -> serde_json::Value {
+    stdout_json(&ok(&["witness", "show", "--dir", s(w), "--format", "json"]))
+}
+
 fn proof_of(chain: &Path) -> PathBuf {
     PathBuf::from(format!("{}.tlog-proof", chain.display()))
 }
@@ -87,12 +129,9 @@ fn python_check(proof: &Path, chain: &Path, log: &Path) -> Option<Output> {
 
 #[test]
 fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_claim() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, w) = log_and_witness(tmp.path());
-    let chat_a = init_chat_a(tmp.path());
+    let (tmp, log, w, chat_a) = setup();
     let alice = tmp.path().join("alice.pem");
     let bob = tmp.path().join("bob.pem");
-    issue(&chat_a, "+15551234567", &alice);
     issue(&chat_a, "+15557654321", &bob);
 
     let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
@@ -110,30 +149,16 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
     }
 
-    let added = stdout_json(&pass_ok(&[
-        "log",
-        "add",
-        "--log",
-        s(&log),
-        "--witness",
-        s(&w),
-        "--format",
-        "json",
-        s(&alice),
-        s(&bob),
-    ]));
+    let added = stdout_json(&add_witnessed(
+        &log,
+        &w,
+        &["--format", "json", s(&alice), s(&bob)],
+    ));
     assert_eq!(added["size"], 2);
     assert_eq!(added["chains"][0]["index"], 0);
     assert_eq!(added["chains"][1]["index"], 1);
     assert_eq!(added["chains"][0]["new"], true);
-    let witness = stdout_json(&ok(&[
-        "witness",
-        "show",
-        "--dir",
-        s(&w),
-        "--format",
-        "json",
-    ]));
+    let witness = witness_show(&w);
     assert_eq!(witness["name"], "witness.example/w1");
     let w_key = witness["key"].as_str().unwrap().to_owned();
     for chain in [&alice, &bob] {
@@ -178,15 +203,7 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
     ca_init("ca-config/chat-b.yaml", &chat_b);
     let carol = tmp.path().join("carol.pem");
     issue(&chat_b, "+15551234567", &carol);
-    pass_ok(&[
-        "log",
-        "add",
-        "--log",
-        s(&log),
-        "--witness",
-        s(&w),
-        s(&carol),
-    ]);
+    add_witnessed(&log, &w, &[s(&carol)]);
     let label = stdout_json(&pass_ok(&[
         "log",
         "label",
@@ -226,18 +243,8 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
 
     // The witness, given the log's first checkpoint again, answers 409 with the size it holds.
     let request = tmp.path().join("stale.req");
-    let mut text = b"old 0\n\n".to_vec();
-    text.extend(fs::read(log.join("public/checkpoint")).unwrap());
-    fs::write(&request, &text).unwrap();
-    let o = with_pass(&[
-        "witness",
-        "cosign",
-        "--dir",
-        s(&w),
-        "--log-key",
-        &log_key,
-        s(&request),
-    ]);
+    request_from_zero(&log, &request);
+    let o = witness_cosign(&w, &log_key, &request);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("409 Conflict [holds size 3]"),
@@ -269,11 +276,8 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
 
 #[test]
 fn bad_inputs_are_refused_clearly_and_leave_nothing_behind() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, w) = log_and_witness(tmp.path());
-    let chat_a = init_chat_a(tmp.path());
+    let (tmp, log, w, _) = setup();
     let alice = tmp.path().join("alice.pem");
-    issue(&chat_a, "+15551234567", &alice);
 
     // An existing directory is never overwritten.
     let o = with_pass(&["log", "init", "--dir", s(&log), "--origin", ORIGIN]);
@@ -345,50 +349,18 @@ fn bad_inputs_are_refused_clearly_and_leave_nothing_behind() {
     let junk = tmp.path().join("junk.req");
     fs::write(&junk, "not a request").unwrap();
     let vkey = show["key"].as_str().unwrap();
-    let o = with_pass(&[
-        "witness",
-        "cosign",
-        "--dir",
-        s(&w),
-        "--log-key",
-        vkey,
-        s(&junk),
-    ]);
+    let o = witness_cosign(&w, vkey, &junk);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("400 Bad Request"), "{}", stderr(&o));
     let req = tmp.path().join("first.req");
-    let mut text = b"old 0\n\n".to_vec();
-    text.extend(fs::read(log.join("public/checkpoint")).unwrap());
-    fs::write(&req, &text).unwrap();
-    let other = stdout_json(&ok(&[
-        "witness",
-        "show",
-        "--dir",
-        s(&w),
-        "--format",
-        "json",
-    ]));
-    let o = with_pass(&[
-        "witness",
-        "cosign",
-        "--dir",
-        s(&w),
-        "--log-key",
-        other["key"].as_str().unwrap(),
-        s(&req),
-    ]);
+    request_from_zero(&log, &req);
+    let other = witness_show(&w);
+    let o = witness_cosign(&w, other["key"].as_str().unwrap(), &req);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("404 Not Found"), "{}", stderr(&o));
     // The right key: a cosignature line on stdout, and `log cosign` then finds it held.
-    let o = pass_ok(&[
-        "witness",
-        "cosign",
-        "--dir",
-        s(&w),
-        "--log-key",
-        vkey,
-        s(&req),
-    ]);
+    let o = witness_cosign(&w, vkey, &req);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).starts_with("— witness.example/w1 "),
         "{}",
