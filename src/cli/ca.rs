@@ -47,6 +47,21 @@ impl KeyArgs {
         }
     }
 
+    /// How new keys (`what`, e.g. "the CA keys") are written: under the passphrase, or
+    /// unencrypted when `insecure` (--insecure-no-password) says so; never both, never neither.
+    pub fn protection(&self, insecure: bool, what: &str) -> Result<KeyProtection, CliError> {
+        match (self.passphrase()?, insecure) {
+            (Some(p), false) => Ok(KeyProtection::Passphrase(p)),
+            (None, true) => Ok(KeyProtection::Insecure),
+            (Some(_), true) => Err(CliError(format!(
+                "--insecure-no-password and a passphrase ({PASSWORD_ENV}) were both given: choose one"
+            ))),
+            (None, false) => Err(CliError(format!(
+                "{what} need a passphrase: give --password-file FILE or set {PASSWORD_ENV} (or --insecure-no-password to write them unencrypted)"
+            ))),
+        }
+    }
+
     /// Open the CA directory with the passphrase, if one was given.
     pub fn open(&self, dir: &std::path::Path) -> Result<ProviderCa, CliError> {
         ProviderCa::open_with(dir, self.passphrase()?.as_ref()).map_err(advise)
@@ -280,20 +295,7 @@ pub fn init(a: InitArgs) -> CliResult {
     let text = read_input(&a.config)?;
     let text = String::from_utf8(text)
         .map_err(|_| CliError(format!("{} is not UTF-8 text", a.config.display())))?;
-    let protection = match (a.key.passphrase()?, a.insecure_no_password) {
-        (Some(p), false) => KeyProtection::Passphrase(p),
-        (None, true) => KeyProtection::Insecure,
-        (Some(_), true) => {
-            return Err(CliError(format!(
-                "--insecure-no-password and a passphrase ({PASSWORD_ENV}) were both given: choose one"
-            )))
-        }
-        (None, false) => {
-            return Err(CliError(format!(
-                "the CA keys need a passphrase: give --password-file FILE or set {PASSWORD_ENV} (or --insecure-no-password to write them unencrypted)"
-            )))
-        }
-    };
+    let protection = a.key.protection(a.insecure_no_password, "the CA keys")?;
     let encrypted = matches!(protection, KeyProtection::Passphrase(_));
     let ca = ProviderCa::init_with(
         &text,

@@ -4,6 +4,7 @@
 mod audit;
 mod ca;
 mod demo;
+mod log;
 mod resolve;
 mod story;
 mod verify;
@@ -61,6 +62,44 @@ enum Command {
     /// Read a CA's issuance store (auditors: no keys needed), or upgrade its schema.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Run a transparency log (mapping-log-v1): create it, log chains, cosign, labels.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Run a witness of transparency logs: cosign checkpoints consistent with the last one.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
+    /// Follow a transparency log as an auditor (see `monitor --help`).
+    Monitor(log::MonitorArgs),
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Create a log directory: keys (0600, encrypted like CA keys), log.yaml, an empty tree.
+    /// Prints the checkpoint verifier key (vkey).
+    Init(log::LogInitArgs),
+    /// Log chains (leaf + issuing CA) in one batch and write <CHAIN>.tlog-proof beside each.
+    /// Exit 1 when a chain was refused (not a mapping leaf and its issuer: nothing logged
+    /// for it, no proof written) or a --witness refused; the others are logged.
+    Add(log::LogAddArgs),
+    /// Have witness directories cosign the log's current checkpoint (from the size each
+    /// holds) and publish their cosignatures with it.
+    Cosign(log::LogCosignArgs),
+    /// Operator side: the label and VRF proof of an SII (for its authenticated owner only).
+    Label(log::LogLabelArgs),
+    /// The log's origin, size, root hash and keys, from its public files only.
+    Show(log::LogShowArgs),
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Create a witness directory: its cosigning key (0600, encrypted) and empty state.
+    /// Prints its cosignature verifier key (vkey).
+    Init(log::WitnessInitArgs),
+    /// The witness's name and cosignature verifier key.
+    Show(log::WitnessShowArgs),
+    /// Answer a tlog-witness add-checkpoint request: print the cosignature line, or exit 1
+    /// with the refusal's status (409: and the size held).
+    Cosign(log::WitnessCosignArgs),
 }
 
 #[derive(Subcommand)]
@@ -190,6 +229,15 @@ pub fn main() -> ExitCode {
         Command::Store(StoreCommand::List(a)) => audit::store_list(a),
         Command::Store(StoreCommand::Export(a)) => audit::store_export(a),
         Command::Store(StoreCommand::Migrate(a)) => ca::store_migrate(a),
+        Command::Log(LogCommand::Init(a)) => log::init(a),
+        Command::Log(LogCommand::Add(a)) => log::add(a),
+        Command::Log(LogCommand::Cosign(a)) => log::cosign(a),
+        Command::Log(LogCommand::Label(a)) => log::label(a),
+        Command::Log(LogCommand::Show(a)) => log::show(a),
+        Command::Witness(WitnessCommand::Init(a)) => log::witness_init(a),
+        Command::Witness(WitnessCommand::Show(a)) => log::witness_show(a),
+        Command::Witness(WitnessCommand::Cosign(a)) => log::witness_cosign(a),
+        Command::Monitor(a) => log::monitor(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

@@ -128,6 +128,29 @@ pub fn init_chat_a(tmp: &Path) -> PathBuf {
     ca
 }
 
+/// `issue --out out` on `ca` for `sii`, with a generated key beside it (`out` with the
+/// extension `.key`); the serial it printed.
+pub fn issue(ca: &Path, sii: &str, out: &Path) -> String {
+    let key = out.with_extension("key");
+    let o = ok(&[
+        "issue",
+        "--ca",
+        s(ca),
+        "--sii",
+        sii,
+        "--key-out",
+        s(&key),
+        "--out",
+        s(out),
+    ]);
+    let err = stderr(&o);
+    err.split("serial ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no serial in {err}"))
+        .to_owned()
+}
+
 /// `issue-batch --quiet` on `ca` from `input` to `output`, not yet started.
 pub fn batch_cmd(ca: &Path, input: &Path, output: &Path) -> Command {
     cmd(&[

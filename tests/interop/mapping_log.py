@@ -9,6 +9,8 @@ a second one.
     mapping_log.py selftest            RFC 9381 appendix B.3 vectors
     mapping_log.py label SK_HEX SII    prints pi and beta (hex)
     mapping_log.py spec docs/spec.md   recomputes the specification's log vectors
+    mapping_log.py proof PROOF CHAIN.pem LOG_YAML
+                                       checks a tlog-proof the CLI wrote for the chain
 """
 
 import base64
@@ -317,6 +319,116 @@ def check_spec(path):
     print(f"ok: {labels} labels, {len(leaves)} entries, {invalid} invalid entries, 1 checkpoint")
 
 
+# --- tlog-proof@v1 of a chain ---------------------------------------------------------------
+
+
+def der_items(data):
+    """The (tag, content) TLVs of DER `data`, in order (definite lengths only)."""
+    out, i = [], 0
+    while i < len(data):
+        tag, n = data[i], data[i + 1]
+        i += 2
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(data[i:i + k], "big")
+            i += k
+        out.append((tag, data[i:i + n]))
+        i += n
+    return out
+
+
+def mapping_fields(der):
+    """(provider, entry flags) of a DER MimiMapping."""
+    (tag, body), = der_items(der)
+    assert tag == 0x30
+    items = der_items(body)
+    assert items[0] == (0x02, b"\x01"), "MimiMapping version 1"
+    provider = items[1][1].decode("ascii")
+    flags = 0
+    for tag, content in items[2:]:
+        if tag in (0x81, 0xA1):  # [1] MappingFlags, implicit or explicit
+            if tag == 0xA1:
+                (_, content), = der_items(content)
+            bits = content[1] if len(content) > 1 else 0
+            flags = (1 if bits & 0x80 else 0) | (2 if bits & 0x40 else 0)
+    return provider, flags
+
+
+def note_verifier(vkey):
+    name, key_id_hex, b64 = vkey.split("+", 2)
+    raw = base64.b64decode(b64)
+    assert key_id(name, raw[0], raw[1:]) == bytes.fromhex(key_id_hex), "vkey key ID"
+    return name, raw[0], raw[1:]
+
+
+def check_proof(proof_path, chain_path, log_yaml):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    conf = dict(
+        line.split(": ", 1) for line in open(log_yaml, encoding="utf-8").read().splitlines()
+        if ": " in line
+    )
+    origin, vkey, vrf_key = conf["origin"], conf["key"], base64.b64decode(conf["vrf_key"])
+    name, key_type, public = note_verifier(vkey)
+    assert name == origin and key_type == 1
+
+    leaf, issuer = x509.load_pem_x509_certificates(open(chain_path, "rb").read())[:2]
+    leaf_der = leaf.public_bytes(Encoding.DER)
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    sii = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value[0]
+    alpha = sii.value if isinstance(sii, x509.UniformResourceIdentifier) else "mailto:" + sii.value
+    mapping = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier("2.999.6464.2.1"))
+    provider, flags = mapping_fields(mapping.value.value)
+
+    text = open(proof_path, "rb").read().decode()
+    head, note = text.split("\n\n", 1)
+    lines = head.split("\n")
+    assert lines[0] == "c2sp.org/tlog-proof@v1", "header"
+    assert lines[1].startswith("extra ") and lines[2].startswith("index ")
+    pi = base64.b64decode(lines[1][6:])
+    index = int(lines[2][6:])
+    path = [base64.b64decode(h) for h in lines[3:]]
+
+    body, sigs = note.split("\n\n", 1)
+    body += "\n"
+    cp_origin, size, root_b64 = body.splitlines()[:3]
+    assert cp_origin == origin, "checkpoint origin"
+    size, root_hash = int(size), base64.b64decode(root_b64)
+    signed = False
+    for sig in sigs.splitlines():
+        signer, b64 = sig[2:].split(" ")
+        raw = base64.b64decode(b64)
+        if signer == name and raw[:4] == key_id(name, 1, public):
+            Ed25519PublicKey.from_public_bytes(public).verify(raw[4:], body.encode())
+            signed = True
+    assert signed, "no checkpoint signature by the log key"
+
+    beta = verify(vrf_key, alpha.encode(), pi)
+    assert beta is not None, "VRF proof"
+    data = entry(
+        beta[:32], hashlib.sha256(spki).digest(), hashlib.sha256(leaf_der).digest(),
+        int(leaf.not_valid_before_utc.timestamp()), int(leaf.not_valid_after_utc.timestamp()),
+        flags, provider,
+    )
+    # RFC 9162 section 2.1.3.2: the root from the leaf hash and the inclusion path.
+    fn, sn, r = index, size - 1, leaf_hash(data)
+    assert fn <= sn, "index in the tree"
+    for p in path:
+        if sn == 0:
+            raise AssertionError("inclusion path too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn & 1 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    assert sn == 0 and r == root_hash, "inclusion proof"
+    print(f"ok: {alpha} index {index} in {origin} size {size}")
+
+
 def selftest():
     vectors = [
         ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "",
@@ -346,6 +458,11 @@ if __name__ == "__main__":
         selftest()
     elif sys.argv[1:2] == ["spec"] and len(sys.argv) == 3:
         check_spec(sys.argv[2])
+    elif sys.argv[1:2] == ["proof"] and len(sys.argv) == 5:
+        try:
+            check_proof(*sys.argv[2:])
+        except Exception as e:  # every failed check, one line, exit 1
+            sys.exit(f"invalid: {type(e).__name__}: {e}")
     elif sys.argv[1:2] == ["label"]:
         sk = bytes.fromhex(sys.argv[2])
         pi = prove(sk, sys.argv[3].encode())

@@ -8,30 +8,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::common::cli::{
-    init_chat_a, ok, run, s, stderr, stdout, stdout_json, verify_args, BIN, ROOT,
+    init_chat_a, issue, ok, run, s, stderr, stdout, stdout_json, verify_args, BIN, ROOT,
 };
-
-/// Issue a leaf with a generated key; its serial.
-fn issue(ca: &Path, sii: &str, out: &Path) -> String {
-    let key = out.with_extension("key");
-    let o = ok(&[
-        "issue",
-        "--ca",
-        s(ca),
-        "--sii",
-        sii,
-        "--key-out",
-        s(&key),
-        "--out",
-        s(out),
-    ]);
-    let err = stderr(&o);
-    err.split("serial ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no serial in {err}"))
-        .to_owned()
-}
 
 #[test]
 fn verify_gives_every_file_a_result_and_exit_2_when_one_is_missing() {

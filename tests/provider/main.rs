@@ -10,6 +10,7 @@ mod issue;
 mod issue_log;
 mod keys;
 mod lifecycle;
+mod log_cli;
 mod revoke;
 mod root_crl;
 mod store_migration;
