@@ -647,8 +647,11 @@ fn report_text(
     }
     for v in &r.providers {
         out.push_str(&format!(
-            "  {}: {} new entries ({} newHolder)\n",
-            v.provider, v.entries, v.new_holder
+            "  {}: {} new {} ({} newHolder)\n",
+            v.provider,
+            v.entries,
+            if v.entries == 1 { "entry" } else { "entries" },
+            v.new_holder
         ));
     }
     for c in &r.conflicts {
