@@ -1,4 +1,5 @@
-//! The verified-intermediate cache (issue 6 item 2).
+//! The verified-intermediate cache (issue 6 item 2), and the verified-checkpoint cache of
+//! step 8 ([`CheckpointCache`]).
 //!
 //! Once an issuing CA has been verified to a trust-list anchor — its signature by the root,
 //! validity, basicConstraints and pathLen, keyUsage, EKU, critical extensions, scope
@@ -63,6 +64,8 @@ pub(crate) struct VerifiedCa {
     pub(crate) issuer: OwnedIssuer,
     /// Index of the anchor it chains to.
     pub(crate) anchor: usize,
+    /// Its SubjectPublicKeyInfo (DER): a log entry names the issuer by its hash.
+    pub(crate) spki: Box<[u8]>,
     /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).
     pub(crate) trust_anchor: TrustAnchor<'static>,
     /// The verification times for which the verdict holds (inclusive).
@@ -240,6 +243,7 @@ impl Verifier {
             not_after: not_after(ca),
             issuer: OwnedIssuer::read(ca),
             anchor: anchor_index,
+            spki: ca.public_key().raw.into(),
             trust_anchor: trust_anchor.to_owned(),
             valid_from,
             valid_until,
@@ -249,7 +253,76 @@ impl Verifier {
     }
 }
 
-impl VerifiedCa {}
+/// How many verified checkpoints a verifier remembers.
+pub(crate) const CHECKPOINT_CAPACITY: usize = 256;
+
+/// A checkpoint whose log signature verified, and the witnesses that validly cosigned it.
+#[derive(Debug)]
+pub(crate) struct VerifiedCheckpoint {
+    /// Index of the trust-list log that signed it.
+    pub(crate) log: usize,
+    /// Indexes of the trust-list witnesses with a valid cosignature, each once.
+    pub(crate) witnesses: Vec<usize>,
+}
+
+/// The verified-checkpoint cache: a log publishes one checkpoint per batch, so the chains of
+/// a batch share one, and its Ed25519 signature and cosignatures are verified once.
+///
+/// - **Key**: the whole signed note (text and every signature line), compared in full; the
+///   verdict depends on nothing else (the trust list's logs and witnesses are fixed for a
+///   verifier, and signatures do not expire), so an entry has no window.
+/// - **Bound**: [`CHECKPOINT_CAPACITY`] entries, filled only by checkpoints signed by a listed
+///   log; when full an arbitrary entry is evicted, as in [`IntermediateCache`], so hits stay
+///   read-only.
+/// - Only verdicts that passed are kept: a note that fails is verified again (and fails again)
+///   each time, so its error is that of a fresh verification.
+#[derive(Default)]
+pub(crate) struct CheckpointCache {
+    entries: RwLock<HashMap<Box<[u8]>, Arc<VerifiedCheckpoint>>>,
+    misses: AtomicU64,
+}
+
+impl CheckpointCache {
+    /// The verdict on this signed note, if it was verified before.
+    pub(crate) fn get(&self, note: &[u8]) -> Option<Arc<VerifiedCheckpoint>> {
+        let hit = self.entries.read().ok()?.get(note).cloned();
+        if hit.is_none() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Remember a verified checkpoint, evicting an arbitrary entry when full.
+    pub(crate) fn insert(&self, note: &[u8], verdict: Arc<VerifiedCheckpoint>) {
+        let Ok(mut map) = self.entries.write() else {
+            return;
+        };
+        if map.len() >= CHECKPOINT_CAPACITY && !map.contains_key(note) {
+            if let Some(victim) = map.keys().next().cloned() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(note.into(), verdict);
+    }
+
+    /// Lookups that found nothing (the checkpoint's signatures were then verified).
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl fmt::Debug for CheckpointCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointCache")
+            .field("entries", &self.len())
+            .field("misses", &self.misses())
+            .finish()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -267,6 +340,7 @@ mod tests {
                 crl_sign: true,
             },
             anchor: 0,
+            spki: Box::default(),
             trust_anchor: TrustAnchor {
                 subject: (&[][..]).into(),
                 subject_public_key_info: (&[][..]).into(),
@@ -296,6 +370,27 @@ mod tests {
         let mut other = last.der.to_vec();
         other[0] ^= 1;
         assert!(cache.get(&other, now).is_none());
+    }
+
+    #[test]
+    fn checkpoint_cache_is_bounded_and_keyed_by_the_whole_note() {
+        let cache = CheckpointCache::default();
+        for n in 0..(CHECKPOINT_CAPACITY as u32 + 10) {
+            let verdict = VerifiedCheckpoint {
+                log: 0,
+                witnesses: vec![n as usize],
+            };
+            cache.insert(&n.to_be_bytes(), Arc::new(verdict));
+        }
+        assert_eq!(cache.len(), CHECKPOINT_CAPACITY);
+        let last = (CHECKPOINT_CAPACITY as u32 + 9).to_be_bytes();
+        assert_eq!(
+            cache.get(&last).unwrap().witnesses,
+            [CHECKPOINT_CAPACITY + 9]
+        );
+        assert_eq!(cache.misses(), 0);
+        assert!(cache.get(&last[1..]).is_none());
+        assert_eq!(cache.misses(), 1);
     }
 
     #[test]
