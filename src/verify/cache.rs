@@ -33,8 +33,10 @@
 //!   [`super::Verifier::with_crls`] gives the new verifier an empty cache, and a new trust
 //!   list means a new verifier and a new cache.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -93,56 +95,102 @@ fn tail(der: &[u8]) -> Tail {
     t
 }
 
-/// The cache of one verifier generation (see the module docs).
-#[derive(Default)]
-pub(crate) struct IntermediateCache {
-    entries: RwLock<HashMap<Tail, Arc<VerifiedCa>>>,
-    /// Chains verified in full (no entry, an entry out of its window, or a leaf that failed
-    /// against the cached CA). Counted only on that slow path, so hits touch no counter.
+/// A map of at most `capacity` verdicts behind an `RwLock`, shared by both caches: when full
+/// an arbitrary entry (the first in the map's randomly seeded order) is evicted, O(1) and
+/// without bookkeeping on a hit, so hits stay read-only (LRU would need a write per hit).
+struct Bounded<K, V> {
+    entries: RwLock<HashMap<K, Arc<V>>>,
+    capacity: usize,
     misses: AtomicU64,
+}
+
+impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Bounded {
+            entries: RwLock::default(),
+            capacity,
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+    {
+        self.entries.read().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: K, value: Arc<V>) {
+        let Ok(mut map) = self.entries.write() else {
+            return;
+        };
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            if let Some(victim) = map.keys().next().cloned() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(key, value);
+    }
+
+    fn count_miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl<K, V> fmt::Debug for Bounded<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bounded")
+            .field(
+                "entries",
+                &self.entries.read().map(|m| m.len()).unwrap_or(0),
+            )
+            .field("misses", &self.misses.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// The cache of one verifier generation (see the module docs). Its misses are the chains
+/// verified in full (no entry, an entry out of its window, or a leaf that failed against the
+/// cached CA), counted only on that slow path, so hits touch no counter.
+#[derive(Debug)]
+pub(crate) struct IntermediateCache(Bounded<Tail, VerifiedCa>);
+
+impl Default for IntermediateCache {
+    fn default() -> Self {
+        IntermediateCache(Bounded::new(CAPACITY))
+    }
 }
 
 impl IntermediateCache {
     /// The entry for this intermediate DER, if its verdict holds at `now`.
     pub(crate) fn get(&self, der: &[u8], now: OffsetDateTime) -> Option<Arc<VerifiedCa>> {
-        let map = self.entries.read().ok()?;
-        let e = map.get(&tail(der))?;
-        (*e.der == *der && e.holds_at(now)).then(|| Arc::clone(e))
+        let e = self.0.get(&tail(der))?;
+        (*e.der == *der && e.holds_at(now)).then_some(e)
     }
 
     /// Remember a verified intermediate, evicting an arbitrary entry when full.
     pub(crate) fn insert(&self, entry: VerifiedCa) {
-        let Ok(mut map) = self.entries.write() else {
-            return;
-        };
-        let key = tail(&entry.der);
-        if map.len() >= CAPACITY && !map.contains_key(&key) {
-            if let Some(victim) = map.keys().next().copied() {
-                map.remove(&victim);
-            }
-        }
-        map.insert(key, Arc::new(entry));
+        self.0.insert(tail(&entry.der), Arc::new(entry));
     }
 
     pub(crate) fn count_miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.0.count_miss();
     }
 
     pub(crate) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.0.misses()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.read().map(|m| m.len()).unwrap_or(0)
-    }
-}
-
-impl fmt::Debug for IntermediateCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntermediateCache")
-            .field("entries", &self.len())
-            .field("misses", &self.misses())
-            .finish()
+        self.0.len()
     }
 }
 
@@ -276,51 +324,37 @@ pub(crate) struct VerifiedCheckpoint {
 ///   read-only.
 /// - Only verdicts that passed are kept: a note that fails is verified again (and fails again)
 ///   each time, so its error is that of a fresh verification.
-#[derive(Default)]
-pub(crate) struct CheckpointCache {
-    entries: RwLock<HashMap<Box<[u8]>, Arc<VerifiedCheckpoint>>>,
-    misses: AtomicU64,
+#[derive(Debug)]
+pub(crate) struct CheckpointCache(Bounded<Box<[u8]>, VerifiedCheckpoint>);
+
+impl Default for CheckpointCache {
+    fn default() -> Self {
+        CheckpointCache(Bounded::new(CHECKPOINT_CAPACITY))
+    }
 }
 
 impl CheckpointCache {
     /// The verdict on this signed note, if it was verified before.
     pub(crate) fn get(&self, note: &[u8]) -> Option<Arc<VerifiedCheckpoint>> {
-        let hit = self.entries.read().ok()?.get(note).cloned();
+        let hit = self.0.get(note);
         if hit.is_none() {
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.0.count_miss();
         }
         hit
     }
 
     /// Remember a verified checkpoint, evicting an arbitrary entry when full.
     pub(crate) fn insert(&self, note: &[u8], verdict: Arc<VerifiedCheckpoint>) {
-        let Ok(mut map) = self.entries.write() else {
-            return;
-        };
-        if map.len() >= CHECKPOINT_CAPACITY && !map.contains_key(note) {
-            if let Some(victim) = map.keys().next().cloned() {
-                map.remove(&victim);
-            }
-        }
-        map.insert(note.into(), verdict);
+        self.0.insert(note.into(), verdict);
     }
 
     /// Lookups that found nothing (the checkpoint's signatures were then verified).
     pub(crate) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.0.misses()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.read().map(|m| m.len()).unwrap_or(0)
-    }
-}
-
-impl fmt::Debug for CheckpointCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CheckpointCache")
-            .field("entries", &self.len())
-            .field("misses", &self.misses())
-            .finish()
+        self.0.len()
     }
 }
 
