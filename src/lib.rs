@@ -57,11 +57,13 @@ pub use profile::{
 };
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{
-    Anchor, Policy, RevocationPolicy, ScopeRule, TrustList, TrustListBuilder, TrustListError,
+    Anchor, LogProofPolicy, Policy, RevocationPolicy, ScopeRule, TrustList, TrustListBuilder,
+    TrustListError, TrustedLog, TrustedWitness,
 };
 pub use verify::{
-    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, Rejected,
-    Resolution, Resolved, Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+    chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, LogInclusion,
+    Rejected, Resolution, Resolved, Verification, VerifiedMapping, Verifier, VerifyError,
+    VerifyOptions,
 };
 
 // The transparency log: checking proofs and writing the log.

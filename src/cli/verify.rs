@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mimi_attest::{
-    chain_from_pem, crls_from_pem, CrlNote, RevocationPolicy, Sii, TrustList, Verification,
-    VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, Sii, TrustList,
+    Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -38,6 +38,14 @@ pub struct VerifyArgs {
     /// Require every chain to attest this SII (any accepted spelling, e.g. "+1 555 123 4567").
     #[arg(long)]
     expect_sii: Option<String>,
+    /// The chain's log proof (tlog-proof), for a single chain; without it each chain's proof
+    /// is the file beside it named like it plus `.tlog-proof` (`alice.pem.tlog-proof`), if
+    /// there is one. Checked as the trust list's policy `log_proof` says (ignored under
+    /// `off`); a proof that cannot be read or parsed rejects its chain with
+    /// E_LOG_PROOF_INVALID. A chain whose proof was checked has a `log` object in its JSON
+    /// result (`{"log", "origin", "index", "tree_size", "witnesses"}`).
+    #[arg(long, value_name = "FILE")]
+    proof: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -104,7 +112,24 @@ pub fn result_text(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Stri
             if m.flags.preferred { "; preferred" } else { "" },
             time_utc(m.not_before),
             time_utc(m.not_after),
-        ),
+        ) + &m
+            .log
+            .as_ref()
+            .map(|l| {
+                format!(
+                    "  logged in {} ({}) at index {} of {}{}\n",
+                    l.log,
+                    l.origin,
+                    l.index,
+                    l.tree_size,
+                    if l.witnesses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", cosigned by {}", l.witnesses.join(", "))
+                    }
+                )
+            })
+            .unwrap_or_default(),
         Err(e) => format!(
             "{file}: REJECTED {} (certificate at depth {})\n  {}\n",
             e.code(),
@@ -156,8 +181,36 @@ pub(super) fn load_verifier(
     Ok((verifier, crl_labels))
 }
 
+/// The proof of the chain at `chain`: `--proof FILE` if given, else the `.tlog-proof` file
+/// beside the chain if there is one. `Ok(None)` when there is none; `Err` with why a proof
+/// that is there could not be read.
+fn read_proof(chain: &Path, explicit: Option<&PathBuf>) -> Result<Option<Vec<u8>>, String> {
+    let path = match explicit {
+        Some(p) => p.clone(),
+        None if chain.as_os_str() == "-" => return Ok(None),
+        None => {
+            let mut name = chain.as_os_str().to_owned();
+            name.push(".tlog-proof");
+            let beside = PathBuf::from(name);
+            if !beside.exists() {
+                return Ok(None);
+            }
+            beside
+        }
+    };
+    read_input(&path).map(Some).map_err(|e| e.0)
+}
+
 pub fn verify(a: VerifyArgs) -> CliResult {
+    if a.proof.is_some() && a.chains.len() != 1 {
+        return Err(CliError(format!(
+            "--proof is the proof of one chain, and {} chain files were given: give one chain with --proof, or put each chain's proof beside it as CHAIN.tlog-proof",
+            a.chains.len()
+        )));
+    }
     let (verifier, crl_labels) = load_verifier(&a.trust_list, &a.crls)?;
+    // Under `log_proof: off` proofs are ignored, so they are not read.
+    let read_proofs = verifier.policy().log_proof != LogProofPolicy::Off;
     let expected = match &a.expect_sii {
         Some(s) => Some(Sii::parse(s).map_err(|e| CliError(format!("--expect-sii: {e}")))?),
         None => None,
@@ -187,6 +240,15 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             .par_iter()
             .map(|path| {
                 let bytes = read_input(path)?;
+                let proof = match read_proofs {
+                    true => read_proof(path, a.proof.as_ref()),
+                    false => Ok(None),
+                };
+                let options = match &proof {
+                    Ok(Some(text)) => options.clone().log_proof_text(text),
+                    Ok(None) => options.clone(),
+                    Err(why) => options.clone().log_proof_unreadable(why),
+                };
                 // A file that is not a chain is rejected before any CRL or certificate is
                 // looked at: no notes.
                 Ok(chain_from_pem(&bytes).map(|chain| verifier.verify_with(&chain, &options)))

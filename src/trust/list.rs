@@ -17,6 +17,16 @@
 //!   scope_rule: trust-list-narrows  # or strict
 //!   revocation: off                 # or leaf, chain (see RevocationPolicy)
 //!   max_crl_age: 2d                 # oldest CRL thisUpdate accepted
+//!   log_proof: off                  # or optional, required (see LogProofPolicy)
+//!   witness_quorum: 0               # cosignatures needed from the witnesses below
+//! logs:                             # optional: the transparency logs accepted
+//!   - name: shared-log              # label shown in results
+//!     key: log.example/mapping+1a2b3c4d+AQ...   # the checkpoint key (vkey, type 0x01)
+//!     vrf_key: 3q2+7w...            # base64 of the 32-byte VRF public key
+//!     origin: log.example/mapping   # optional; must be the key's name, which it defaults to
+//! witnesses:                        # optional: the witnesses whose cosignatures count
+//!   - name: w1
+//!     key: witness.example/w1+5e6f7a8b+BA...    # cosignature/v1 key (vkey, type 0x04)
 //! ```
 
 use std::collections::HashSet;
@@ -27,7 +37,11 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use serde::Deserialize;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{Policy, RevocationPolicy, ScopeRule};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use super::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule};
+use crate::log::{KeyType, LogKeys, NoteVerifierKey, VrfPublicKey};
 use crate::profile::{self, ProviderDomain, Scope, Span, MAX_CERT_LEN};
 
 /// Why a trust list could not be loaded. Messages name the file and, where known, the line
@@ -72,6 +86,26 @@ struct TrustListSpec {
     anchors: Vec<AnchorSpec>,
     #[serde(default)]
     policy: PolicySpec,
+    #[serde(default)]
+    logs: Vec<LogSpec>,
+    #[serde(default)]
+    witnesses: Vec<WitnessSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSpec {
+    name: String,
+    origin: Option<String>,
+    key: String,
+    vrf_key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessSpec {
+    name: String,
+    key: String,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +126,8 @@ struct PolicySpec {
     scope_rule: Option<ScopeRule>,
     revocation: Option<RevocationPolicy>,
     max_crl_age: Option<Span>,
+    log_proof: Option<LogProofPolicy>,
+    witness_quorum: Option<u32>,
 }
 
 /// One accepted provider root.
@@ -133,11 +169,51 @@ impl Anchor {
     }
 }
 
+/// A transparency log the trust list accepts proofs from.
+#[derive(Clone, Debug)]
+pub struct TrustedLog {
+    name: String,
+    keys: LogKeys,
+}
+
+impl TrustedLog {
+    /// The label shown in results.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its origin, checkpoint key and VRF key.
+    pub fn keys(&self) -> &LogKeys {
+        &self.keys
+    }
+}
+
+/// A witness whose cosignatures count towards [`Policy::witness_quorum`].
+#[derive(Clone, Debug)]
+pub struct TrustedWitness {
+    name: String,
+    key: NoteVerifierKey,
+}
+
+impl TrustedWitness {
+    /// The label given in the trust list.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its cosignature/v1 key (type 0x04).
+    pub fn key(&self) -> &NoteVerifierKey {
+        &self.key
+    }
+}
+
 /// A loaded and checked trust list.
 #[derive(Clone, Debug)]
 pub struct TrustList {
     anchors: Vec<Anchor>,
     policy: Policy,
+    logs: Vec<TrustedLog>,
+    witnesses: Vec<TrustedWitness>,
 }
 
 impl TrustList {
@@ -180,14 +256,25 @@ impl TrustList {
         &self.policy
     }
 
-    /// This trust list with another policy.
+    /// The transparency logs accepted, in file order.
+    pub fn logs(&self) -> &[TrustedLog] {
+        &self.logs
+    }
+
+    /// The witnesses whose cosignatures count, in file order.
+    pub fn witnesses(&self) -> &[TrustedWitness] {
+        &self.witnesses
+    }
+
+    /// This trust list with another policy. A witness quorum larger than the listed
+    /// witnesses cannot be met: every proof is then rejected with `E_WITNESS_QUORUM`.
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<Anchor>, Policy) {
-        (self.anchors, self.policy)
+    pub(crate) fn into_parts(self) -> (Vec<Anchor>, Policy, Vec<TrustedLog>, Vec<TrustedWitness>) {
+        (self.anchors, self.policy, self.logs, self.witnesses)
     }
 
     fn parse(text: &str, base: &Path, origin: &str) -> Result<TrustList, TrustListError> {
@@ -236,6 +323,11 @@ impl TrustList {
             scope_rule: spec.policy.scope_rule.unwrap_or(defaults.scope_rule),
             revocation: spec.policy.revocation.unwrap_or(defaults.revocation),
             max_crl_age: spec.policy.max_crl_age.unwrap_or(defaults.max_crl_age),
+            log_proof: spec.policy.log_proof.unwrap_or(defaults.log_proof),
+            witness_quorum: spec
+                .policy
+                .witness_quorum
+                .unwrap_or(defaults.witness_quorum),
         };
         let mut admission = Admission::default();
         let mut anchors = Vec::with_capacity(spec.anchors.len());
@@ -260,7 +352,126 @@ impl TrustList {
                 .map_err(|(field, m)| invalid(at(field), m))?;
             anchors.push(anchor);
         }
-        Ok(TrustList { anchors, policy })
+        let mut logs = LogAdmission::default();
+        for l in spec.logs {
+            let keys = parse_log(&l).map_err(|m| invalid(Some(&l.key), m))?;
+            logs.admit_log(l.name.clone(), keys)
+                .map_err(|m| invalid(Some(&l.name), m))?;
+        }
+        for w in spec.witnesses {
+            let key = parse_witness_key(&w.name, &w.key).map_err(|m| invalid(Some(&w.key), m))?;
+            logs.admit_witness(w.name.clone(), key)
+                .map_err(|m| invalid(Some(&w.name), m))?;
+        }
+        let (logs, witnesses) = logs
+            .finish(&policy)
+            .map_err(|m| invalid(Some("witness_quorum"), m))?;
+        Ok(TrustList {
+            anchors,
+            policy,
+            logs,
+            witnesses,
+        })
+    }
+}
+
+/// The keys of a trust list's `logs:` item: the vkey (type 0x01) named by its origin, and the
+/// VRF key as base64.
+fn parse_log(l: &LogSpec) -> Result<LogKeys, String> {
+    let name = &l.name;
+    let key = NoteVerifierKey::parse(&l.key).map_err(|e| format!("log {name:?}: key: {e}"))?;
+    if key.key_type() != KeyType::Ed25519 {
+        return Err(format!(
+            "log {name:?}: key is not a checkpoint key (type 0x01, Ed25519): give the key from the log's log.yaml"
+        ));
+    }
+    let origin = l.origin.clone().unwrap_or_else(|| key.name().to_owned());
+    if origin != key.name() {
+        return Err(format!(
+            "log {name:?}: origin {origin:?} is not the name of its key ({:?}): a log's checkpoint key is named after its origin",
+            key.name()
+        ));
+    }
+    let vrf = B64
+        .decode(l.vrf_key.trim())
+        .map_err(|_| {
+            format!("log {name:?}: vrf_key is not base64: give the vrf_key of the log's log.yaml")
+        })
+        .and_then(|b| {
+            VrfPublicKey::from_bytes(&b).map_err(|e| format!("log {name:?}: vrf_key: {e}"))
+        })?;
+    Ok(LogKeys::new(origin, key, vrf))
+}
+
+/// A witness's vkey, which must be a cosignature/v1 key (type 0x04).
+fn parse_witness_key(name: &str, vkey: &str) -> Result<NoteVerifierKey, String> {
+    let key = NoteVerifierKey::parse(vkey).map_err(|e| format!("witness {name:?}: key: {e}"))?;
+    if key.key_type() != KeyType::Cosignature {
+        return Err(format!(
+            "witness {name:?}: key is not a cosignature/v1 key (type 0x04): give the key from the witness's witness.yaml"
+        ));
+    }
+    Ok(key)
+}
+
+/// The checks every log and witness of one list passes, however the list is made.
+#[derive(Debug, Default)]
+struct LogAdmission {
+    logs: Vec<TrustedLog>,
+    witnesses: Vec<TrustedWitness>,
+}
+
+impl LogAdmission {
+    fn admit_log(&mut self, name: String, keys: LogKeys) -> Result<(), String> {
+        if name.trim().is_empty() {
+            return Err("a log has an empty name: give each log a label".into());
+        }
+        if self.logs.iter().any(|l| l.name == name) {
+            return Err(format!(
+                "log name {name:?} appears twice: give each log its own name"
+            ));
+        }
+        if let Some(other) = self.logs.iter().find(|l| l.keys.origin == keys.origin) {
+            return Err(format!(
+                "log {name:?} has the origin {:?} of log {:?}: list each log once",
+                keys.origin, other.name
+            ));
+        }
+        self.logs.push(TrustedLog { name, keys });
+        Ok(())
+    }
+
+    fn admit_witness(&mut self, name: String, key: NoteVerifierKey) -> Result<(), String> {
+        if name.trim().is_empty() {
+            return Err("a witness has an empty name: give each witness a label".into());
+        }
+        if let Some(other) = self.witnesses.iter().find(|w| {
+            w.name == name || (w.key.name() == key.name() && w.key.key_id() == key.key_id())
+        }) {
+            return Err(format!(
+                "witness {name:?} repeats witness {:?} (same label or same key): list each witness once, so that it counts once",
+                other.name
+            ));
+        }
+        self.witnesses.push(TrustedWitness { name, key });
+        Ok(())
+    }
+
+    fn finish(self, policy: &Policy) -> Result<(Vec<TrustedLog>, Vec<TrustedWitness>), String> {
+        let n = self.witnesses.len();
+        if policy.witness_quorum as usize > n {
+            return Err(format!(
+                "witness_quorum {} is more than the {n} witness(es) listed: list more witnesses or lower the quorum",
+                policy.witness_quorum
+            ));
+        }
+        if policy.log_proof != LogProofPolicy::Off && self.logs.is_empty() {
+            return Err(format!(
+                "log_proof is {} but no log is listed: list the accepted logs under logs, or set log_proof: off",
+                policy.log_proof
+            ));
+        }
+        Ok((self.logs, self.witnesses))
     }
 }
 
@@ -285,6 +496,7 @@ pub struct TrustListBuilder {
     anchors: Vec<Anchor>,
     admission: Admission,
     policy: Policy,
+    logs: LogAdmission,
 }
 
 impl TrustListBuilder {
@@ -297,12 +509,6 @@ impl TrustListBuilder {
         root_der: CertificateDer<'static>,
         scope: Scope,
     ) -> Result<Self, TrustListError> {
-        let in_memory = |message: String| TrustListError::Invalid {
-            path: "(trust list built in memory)".to_owned(),
-            line: None,
-            column: None,
-            message,
-        };
         check_root_der(&root_der, "the root certificate")
             .map_err(|m| in_memory(format!("anchor {name:?}: {m}")))?;
         let anchor = self
@@ -319,26 +525,66 @@ impl TrustListBuilder {
         Ok(self)
     }
 
+    /// Accept proofs from the log of `keys` (its checkpoint key must be of type 0x01 and
+    /// named by its origin); `name` labels results.
+    pub fn log(mut self, name: &str, keys: LogKeys) -> Result<Self, TrustListError> {
+        if keys.key.key_type() != KeyType::Ed25519 || keys.key.name() != keys.origin {
+            return Err(in_memory(format!(
+                "log {name:?}: the checkpoint key must be an Ed25519 key (type 0x01) named after the origin {:?}",
+                keys.origin
+            )));
+        }
+        self.logs
+            .admit_log(name.to_owned(), keys)
+            .map_err(in_memory)?;
+        Ok(self)
+    }
+
+    /// Count the cosignatures of the witness with `key` (a cosignature/v1 key, type 0x04);
+    /// `name` labels it.
+    pub fn witness(mut self, name: &str, key: NoteVerifierKey) -> Result<Self, TrustListError> {
+        if key.key_type() != KeyType::Cosignature {
+            return Err(in_memory(format!(
+                "witness {name:?}: the key must be a cosignature/v1 key (type 0x04)"
+            )));
+        }
+        self.logs
+            .admit_witness(name.to_owned(), key)
+            .map_err(in_memory)?;
+        Ok(self)
+    }
+
     /// The policy (default: [`Policy::default`]).
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
     }
 
-    /// The trust list; refused when it has no anchor.
+    /// The trust list; refused when it has no anchor, when the witness quorum is larger
+    /// than the witnesses given, or when log proofs are asked for without a log.
     pub fn build(self) -> Result<TrustList, TrustListError> {
         if self.anchors.is_empty() {
-            return Err(TrustListError::Invalid {
-                path: "(trust list built in memory)".to_owned(),
-                line: None,
-                column: None,
-                message: "the trust list has no anchors: add at least one provider root".into(),
-            });
+            return Err(in_memory(
+                "the trust list has no anchors: add at least one provider root".into(),
+            ));
         }
+        let (logs, witnesses) = self.logs.finish(&self.policy).map_err(in_memory)?;
         Ok(TrustList {
             anchors: self.anchors,
             policy: self.policy,
+            logs,
+            witnesses,
         })
+    }
+}
+
+/// An error of a trust list built in memory.
+fn in_memory(message: String) -> TrustListError {
+    TrustListError::Invalid {
+        path: "(trust list built in memory)".to_owned(),
+        line: None,
+        column: None,
+        message,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The verification policy a trust list carries (its `policy:`): clock skew, maximum leaf
-//! validity and validation age, the scope rule and revocation.
+//! validity and validation age, the scope rule, revocation and log proofs.
 
 use std::fmt;
 
@@ -47,6 +47,41 @@ impl fmt::Display for RevocationPolicy {
     }
 }
 
+/// Whether a chain must come with a proof that it is in a transparency log the trust list
+/// names (docs/spec.md#verify-log). Trust-list YAML: `policy: { log_proof: off | optional |
+/// required }`, default `off` so that trust lists written before logs existed keep their
+/// meaning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LogProofPolicy {
+    /// Proofs are not checked; one given with the chain is ignored.
+    #[default]
+    Off,
+    /// A proof given with the chain must be valid (with [`Policy::witness_quorum`] valid
+    /// cosignatures); a chain without one is accepted.
+    Optional,
+    /// Every chain must come with a valid proof (`E_LOG_PROOF_MISSING` otherwise).
+    Required,
+}
+
+impl LogProofPolicy {
+    /// The trust-list spelling: `off`, `optional` or `required`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogProofPolicy::Off => "off",
+            LogProofPolicy::Optional => "optional",
+            LogProofPolicy::Required => "required",
+        }
+    }
+}
+
+impl fmt::Display for LogProofPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How the trust-list scope of an anchor constrains the CA scopes on a path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -65,7 +100,7 @@ pub enum ScopeRule {
 }
 
 /// What a relying platform accepts: clock skew, maximum leaf validity, maximum age of the
-/// possession proof, scope rule and revocation. Read from the trust list's `policy:`.
+/// possession proof, scope rule, revocation and log proofs. Read from the trust list's `policy:`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
@@ -82,6 +117,11 @@ pub struct Policy {
     /// The oldest CRL accepted, measured from its thisUpdate to the verification time
     /// (default 2d; a CRL past its nextUpdate is never fresh, whatever this says).
     pub max_crl_age: Span,
+    /// Whether chains need a log proof (default `off`).
+    pub log_proof: LogProofPolicy,
+    /// How many of the trust list's witnesses must have validly cosigned a proof's
+    /// checkpoint (default 0). A trust list refuses a quorum larger than its witnesses.
+    pub witness_quorum: u32,
 }
 
 impl Default for Policy {
@@ -93,6 +133,8 @@ impl Default for Policy {
             scope_rule: ScopeRule::TrustListNarrows,
             revocation: RevocationPolicy::Off,
             max_crl_age: Span::new(time::Duration::days(2)),
+            log_proof: LogProofPolicy::Off,
+            witness_quorum: 0,
         }
     }
 }
@@ -125,6 +167,18 @@ impl Policy {
     /// This policy with another maximum CRL age.
     pub fn with_max_crl_age(mut self, max: Span) -> Self {
         self.max_crl_age = max;
+        self
+    }
+
+    /// This policy with another log-proof policy.
+    pub fn with_log_proof(mut self, log_proof: LogProofPolicy) -> Self {
+        self.log_proof = log_proof;
+        self
+    }
+
+    /// This policy with another witness quorum.
+    pub fn with_witness_quorum(mut self, quorum: u32) -> Self {
+        self.witness_quorum = quorum;
         self
     }
 

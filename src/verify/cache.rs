@@ -1,4 +1,5 @@
-//! The verified-intermediate cache (issue 6 item 2).
+//! The verified-intermediate cache (issue 6 item 2), and the verified-checkpoint cache of
+//! step 8 ([`CheckpointCache`]).
 //!
 //! Once an issuing CA has been verified to a trust-list anchor — its signature by the root,
 //! validity, basicConstraints and pathLen, keyUsage, EKU, critical extensions, scope
@@ -32,8 +33,10 @@
 //!   [`super::Verifier::with_crls`] gives the new verifier an empty cache, and a new trust
 //!   list means a new verifier and a new cache.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -63,6 +66,8 @@ pub(crate) struct VerifiedCa {
     pub(crate) issuer: OwnedIssuer,
     /// Index of the anchor it chains to.
     pub(crate) anchor: usize,
+    /// Its SubjectPublicKeyInfo (DER): a log entry names the issuer by its hash.
+    pub(crate) spki: Box<[u8]>,
     /// The intermediate as a webpki trust anchor (subject, key, its nameConstraints).
     pub(crate) trust_anchor: TrustAnchor<'static>,
     /// The verification times for which the verdict holds (inclusive).
@@ -90,56 +95,102 @@ fn tail(der: &[u8]) -> Tail {
     t
 }
 
-/// The cache of one verifier generation (see the module docs).
-#[derive(Default)]
-pub(crate) struct IntermediateCache {
-    entries: RwLock<HashMap<Tail, Arc<VerifiedCa>>>,
-    /// Chains verified in full (no entry, an entry out of its window, or a leaf that failed
-    /// against the cached CA). Counted only on that slow path, so hits touch no counter.
+/// A map of at most `capacity` verdicts behind an `RwLock`, shared by both caches: when full
+/// an arbitrary entry (the first in the map's randomly seeded order) is evicted, O(1) and
+/// without bookkeeping on a hit, so hits stay read-only (LRU would need a write per hit).
+struct Bounded<K, V> {
+    entries: RwLock<HashMap<K, Arc<V>>>,
+    capacity: usize,
     misses: AtomicU64,
+}
+
+impl<K: Eq + Hash + Clone, V> Bounded<K, V> {
+    fn new(capacity: usize) -> Self {
+        Bounded {
+            entries: RwLock::default(),
+            capacity,
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+    {
+        self.entries.read().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: K, value: Arc<V>) {
+        let Ok(mut map) = self.entries.write() else {
+            return;
+        };
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            if let Some(victim) = map.keys().next().cloned() {
+                map.remove(&victim);
+            }
+        }
+        map.insert(key, value);
+    }
+
+    fn count_miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    fn len(&self) -> usize {
+        self.entries.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl<K, V> fmt::Debug for Bounded<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bounded")
+            .field(
+                "entries",
+                &self.entries.read().map(|m| m.len()).unwrap_or(0),
+            )
+            .field("misses", &self.misses.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// The cache of one verifier generation (see the module docs). Its misses are the chains
+/// verified in full (no entry, an entry out of its window, or a leaf that failed against the
+/// cached CA), counted only on that slow path, so hits touch no counter.
+#[derive(Debug)]
+pub(crate) struct IntermediateCache(Bounded<Tail, VerifiedCa>);
+
+impl Default for IntermediateCache {
+    fn default() -> Self {
+        IntermediateCache(Bounded::new(CAPACITY))
+    }
 }
 
 impl IntermediateCache {
     /// The entry for this intermediate DER, if its verdict holds at `now`.
     pub(crate) fn get(&self, der: &[u8], now: OffsetDateTime) -> Option<Arc<VerifiedCa>> {
-        let map = self.entries.read().ok()?;
-        let e = map.get(&tail(der))?;
-        (*e.der == *der && e.holds_at(now)).then(|| Arc::clone(e))
+        let e = self.0.get(&tail(der))?;
+        (*e.der == *der && e.holds_at(now)).then_some(e)
     }
 
     /// Remember a verified intermediate, evicting an arbitrary entry when full.
     pub(crate) fn insert(&self, entry: VerifiedCa) {
-        let Ok(mut map) = self.entries.write() else {
-            return;
-        };
-        let key = tail(&entry.der);
-        if map.len() >= CAPACITY && !map.contains_key(&key) {
-            if let Some(victim) = map.keys().next().copied() {
-                map.remove(&victim);
-            }
-        }
-        map.insert(key, Arc::new(entry));
+        self.0.insert(tail(&entry.der), Arc::new(entry));
     }
 
     pub(crate) fn count_miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.0.count_miss();
     }
 
     pub(crate) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.0.misses()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.read().map(|m| m.len()).unwrap_or(0)
-    }
-}
-
-impl fmt::Debug for IntermediateCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntermediateCache")
-            .field("entries", &self.len())
-            .field("misses", &self.misses())
-            .finish()
+        self.0.len()
     }
 }
 
@@ -240,6 +291,7 @@ impl Verifier {
             not_after: not_after(ca),
             issuer: OwnedIssuer::read(ca),
             anchor: anchor_index,
+            spki: ca.public_key().raw.into(),
             trust_anchor: trust_anchor.to_owned(),
             valid_from,
             valid_until,
@@ -249,7 +301,62 @@ impl Verifier {
     }
 }
 
-impl VerifiedCa {}
+/// How many verified checkpoints a verifier remembers.
+pub(crate) const CHECKPOINT_CAPACITY: usize = 256;
+
+/// A checkpoint whose log signature verified, and the witnesses that validly cosigned it.
+#[derive(Debug)]
+pub(crate) struct VerifiedCheckpoint {
+    /// Index of the trust-list log that signed it.
+    pub(crate) log: usize,
+    /// Indexes of the trust-list witnesses with a valid cosignature, each once.
+    pub(crate) witnesses: Vec<usize>,
+}
+
+/// The verified-checkpoint cache: a log publishes one checkpoint per batch, so the chains of
+/// a batch share one, and its Ed25519 signature and cosignatures are verified once.
+///
+/// - **Key**: the whole signed note (text and every signature line), compared in full; the
+///   verdict depends on nothing else (the trust list's logs and witnesses are fixed for a
+///   verifier, and signatures do not expire), so an entry has no window.
+/// - **Bound**: [`CHECKPOINT_CAPACITY`] entries, filled only by checkpoints signed by a listed
+///   log; when full an arbitrary entry is evicted, as in [`IntermediateCache`], so hits stay
+///   read-only.
+/// - Only verdicts that passed are kept: a note that fails is verified again (and fails again)
+///   each time, so its error is that of a fresh verification.
+#[derive(Debug)]
+pub(crate) struct CheckpointCache(Bounded<Box<[u8]>, VerifiedCheckpoint>);
+
+impl Default for CheckpointCache {
+    fn default() -> Self {
+        CheckpointCache(Bounded::new(CHECKPOINT_CAPACITY))
+    }
+}
+
+impl CheckpointCache {
+    /// The verdict on this signed note, if it was verified before.
+    pub(crate) fn get(&self, note: &[u8]) -> Option<Arc<VerifiedCheckpoint>> {
+        let hit = self.0.get(note);
+        if hit.is_none() {
+            self.0.count_miss();
+        }
+        hit
+    }
+
+    /// Remember a verified checkpoint, evicting an arbitrary entry when full.
+    pub(crate) fn insert(&self, note: &[u8], verdict: Arc<VerifiedCheckpoint>) {
+        self.0.insert(note.into(), verdict);
+    }
+
+    /// Lookups that found nothing (the checkpoint's signatures were then verified).
+    pub(crate) fn misses(&self) -> u64 {
+        self.0.misses()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -267,6 +374,7 @@ mod tests {
                 crl_sign: true,
             },
             anchor: 0,
+            spki: Box::default(),
             trust_anchor: TrustAnchor {
                 subject: (&[][..]).into(),
                 subject_public_key_info: (&[][..]).into(),
@@ -296,6 +404,27 @@ mod tests {
         let mut other = last.der.to_vec();
         other[0] ^= 1;
         assert!(cache.get(&other, now).is_none());
+    }
+
+    #[test]
+    fn checkpoint_cache_is_bounded_and_keyed_by_the_whole_note() {
+        let cache = CheckpointCache::default();
+        for n in 0..(CHECKPOINT_CAPACITY as u32 + 10) {
+            let verdict = VerifiedCheckpoint {
+                log: 0,
+                witnesses: vec![n as usize],
+            };
+            cache.insert(&n.to_be_bytes(), Arc::new(verdict));
+        }
+        assert_eq!(cache.len(), CHECKPOINT_CAPACITY);
+        let last = (CHECKPOINT_CAPACITY as u32 + 9).to_be_bytes();
+        assert_eq!(
+            cache.get(&last).unwrap().witnesses,
+            [CHECKPOINT_CAPACITY + 9]
+        );
+        assert_eq!(cache.misses(), 0);
+        assert!(cache.get(&last[1..]).is_none());
+        assert_eq!(cache.misses(), 1);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The relying platform's side: a [`Verifier`] that checks a mapping attestation chain
 //! offline against a trust list ([`crate::trust`]) (fail-closed, docs/spec.md#verification
-//! steps 1 to 7), and a resolver for several attestations of one SII.
+//! steps 1 to 8), and a resolver for several attestations of one SII.
 //!
 //! Every rejection is a [`VerifyError`] carrying a stable [`Code`] (`E_*`), a message saying
 //! what is wrong, and the depth of the offending certificate (0 = leaf, counting up the
@@ -9,6 +9,7 @@
 mod binding;
 mod cache;
 mod leaf;
+mod logproof;
 mod parse;
 mod path;
 mod resolve;
@@ -21,6 +22,7 @@ mod verifier;
 
 use std::fmt;
 
+pub use logproof::LogInclusion;
 pub use parse::chain_from_pem;
 pub use path::CertNote;
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
@@ -83,11 +85,22 @@ pub enum Code {
     /// A key on the path (the leaf's own subject key, an issuing CA's or the root's) is not
     /// ECDSA P-256.
     KeyAlgorithm,
+    /// The policy requires a log proof (`log_proof: required`) and none was given.
+    LogProofMissing,
+    /// The log proof does not verify for this chain: unreadable or malformed, a VRF proof
+    /// that does not verify for the leaf's SII, an entry not included in the checkpoint, a
+    /// checkpoint not signed by the listed log, or a bad cosignature of a listed witness.
+    LogProofInvalid,
+    /// The proof's checkpoint is from a log the trust list does not name.
+    LogUnknown,
+    /// Fewer listed witnesses validly cosigned the proof's checkpoint than the policy's
+    /// `witness_quorum`.
+    WitnessQuorum,
 }
 
 impl Code {
     /// Every code.
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 26] = [
         Code::Malformed,
         Code::UnknownIssuer,
         Code::BadSignature,
@@ -110,6 +123,10 @@ impl Code {
         Code::StaleValidation,
         Code::ValidityTooLong,
         Code::KeyAlgorithm,
+        Code::LogProofMissing,
+        Code::LogProofInvalid,
+        Code::LogUnknown,
+        Code::WitnessQuorum,
     ];
 
     /// The stable string, e.g. `E_OUT_OF_SCOPE`.
@@ -137,6 +154,10 @@ impl Code {
             Code::StaleValidation => "E_STALE_VALIDATION",
             Code::ValidityTooLong => "E_VALIDITY_TOO_LONG",
             Code::KeyAlgorithm => "E_KEY_ALGORITHM",
+            Code::LogProofMissing => "E_LOG_PROOF_MISSING",
+            Code::LogProofInvalid => "E_LOG_PROOF_INVALID",
+            Code::LogUnknown => "E_LOG_UNKNOWN",
+            Code::WitnessQuorum => "E_WITNESS_QUORUM",
         }
     }
 }
@@ -228,6 +249,10 @@ mod tests {
                 "E_STALE_VALIDATION",
                 "E_VALIDITY_TOO_LONG",
                 "E_KEY_ALGORITHM",
+                "E_LOG_PROOF_MISSING",
+                "E_LOG_PROOF_INVALID",
+                "E_LOG_UNKNOWN",
+                "E_WITNESS_QUORUM",
             ]
         );
         let e = VerifyError::new(Code::Expired, 1, "x");

@@ -62,6 +62,8 @@ pub(super) struct RootFacts {
     pub(super) scope: Result<Option<Scope>, String>,
     /// As the issuer of the CRLs that cover the certificate below it.
     pub(super) issuer: OwnedIssuer,
+    /// Its SubjectPublicKeyInfo (DER), for the log entry of a leaf it issued directly.
+    pub(super) spki: Vec<u8>,
 }
 
 impl RootFacts {
@@ -101,6 +103,7 @@ impl RootFacts {
                 .collect(),
             scope: ca_scope(&root).map_err(|e| e.to_string()),
             issuer: OwnedIssuer::read(&root),
+            spki: root.public_key().raw.to_vec(),
         })
     }
 

@@ -1,6 +1,7 @@
-//! The chain verifier: docs/spec.md#verification, steps 1 to 7, fail-closed. One module per
-//! check ([`parse`], [`path`], [`revocation`], [`leaf`], [`scope`], [`binding`]); `check`
-//! runs them in order, with the verified-intermediate cache ([`super::cache`]) around check 2.
+//! The chain verifier: docs/spec.md#verification, steps 1 to 8, fail-closed. One module per
+//! check ([`parse`], [`path`], [`revocation`], [`leaf`], [`scope`], [`binding`],
+//! [`logproof`]); `check` runs them in order, with the verified-intermediate cache
+//! ([`super::cache`]) around check 2 and the verified-checkpoint cache inside check 8.
 
 use std::sync::Arc;
 
@@ -9,10 +10,12 @@ use time::OffsetDateTime;
 use x509_parser::prelude::X509Certificate;
 
 use super::cache::IntermediateCache;
+use super::logproof::{LogInclusion, LogTrust, ProofInput};
 use super::parse::{self, Bundle};
 use super::path::{self, CertNote, RootFacts};
 use super::revocation::CrlSet;
 use super::{binding, err, leaf, scope, ser, Code, CrlError, CrlNote, VerifyError};
+use crate::log::TlogProof;
 use crate::profile::{self, MappingFlags, Method, ProviderDomain, Scope, Serial};
 use crate::sii::Sii;
 use crate::trust::{Anchor, Policy, TrustList};
@@ -23,7 +26,8 @@ use crate::trust::{Anchor, Policy, TrustList};
 /// `file` and `valid` keys: `sii` (canonical), `provider`, `handle`, `method`,
 /// `validated_at`, `preferred`, `new_holder`, `anchor`, `not_before`, `not_after` (RFC 3339,
 /// UTC), `chain_sha256` and `serial` (lower-case hex), `subject_public_key_info` (base64 of
-/// the DER), `consent` (hex or null).
+/// the DER), `consent` (hex or null), and `log` ([`LogInclusion`]) only when a log proof was
+/// checked.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct VerifiedMapping {
@@ -65,6 +69,10 @@ pub struct VerifiedMapping {
     /// (`MimiMapping.consent`).
     #[serde(serialize_with = "ser::hex_opt")]
     pub consent: Option<[u8; 32]>,
+    /// Where the chain's log proof led (docs/spec.md#verify-log), when one was checked: the
+    /// policy's `log_proof` is `required`, or `optional` and a proof was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogInclusion>,
 }
 
 impl VerifiedMapping {
@@ -127,6 +135,9 @@ pub struct Verifier {
     /// Issuing CAs already verified to an anchor under these anchors, policy and CRLs.
     /// Shared by clones (same verdicts); [`Verifier::with_crls`] starts a new one.
     pub(super) cache: Arc<IntermediateCache>,
+    /// The trust list's logs and witnesses, and the checkpoints verified with them (CRLs do
+    /// not change those verdicts, so [`Verifier::with_crls`] keeps them).
+    pub(super) logs: Arc<LogTrust>,
 }
 
 /// The outcome of one verification, with the CRLs that were ignored for it and why.
@@ -161,6 +172,7 @@ pub struct Verification {
 pub struct VerifyOptions<'a> {
     now: OffsetDateTime,
     expected_sii: Option<&'a Sii>,
+    log_proof: Option<ProofInput<'a>>,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -169,7 +181,33 @@ impl<'a> VerifyOptions<'a> {
         VerifyOptions {
             now,
             expected_sii: None,
+            log_proof: None,
         }
+    }
+
+    /// The chain's log proof, checked as the policy's `log_proof` says
+    /// (docs/spec.md#verify-log): ignored under `off`; under `optional` and `required` it
+    /// must verify ([`Code::LogProofInvalid`], [`Code::LogUnknown`],
+    /// [`Code::WitnessQuorum`] otherwise).
+    pub fn log_proof(mut self, proof: &'a TlogProof) -> Self {
+        self.log_proof = Some(ProofInput::Parsed(proof));
+        self
+    }
+
+    /// The chain's log proof as the text of its `.tlog-proof` file: as
+    /// [`VerifyOptions::log_proof`], and text that is not a tlog-proof is
+    /// [`Code::LogProofInvalid`] (unless the policy's `log_proof` is `off`).
+    pub fn log_proof_text(mut self, text: &'a [u8]) -> Self {
+        self.log_proof = Some(ProofInput::Text(text));
+        self
+    }
+
+    /// A log proof was given with the chain but could not be read (`why`, e.g. the file's
+    /// I/O error): [`Code::LogProofInvalid`] with that reason, unless the policy's `log_proof`
+    /// is `off`.
+    pub fn log_proof_unreadable(mut self, why: &'a str) -> Self {
+        self.log_proof = Some(ProofInput::Unreadable(why));
+        self
     }
 
     /// Also require that the chain attests `sii` ([`Code::SiiMismatch`] otherwise).
@@ -188,7 +226,7 @@ impl From<TrustList> for Verifier {
 impl Verifier {
     /// A verifier for the anchors and policy of `trust_list`.
     pub fn new(trust_list: TrustList) -> Self {
-        let (anchors, policy) = trust_list.into_parts();
+        let (anchors, policy, logs, witnesses) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
         let roots = anchors
             .iter()
@@ -201,6 +239,7 @@ impl Verifier {
             policy,
             crls: Arc::default(),
             cache: Arc::default(),
+            logs: Arc::new(LogTrust::new(logs, witnesses)),
         }
     }
 
@@ -228,6 +267,13 @@ impl Verifier {
         (self.cache.len(), self.cache.misses())
     }
 
+    /// The verified-checkpoint cache: (entries, checkpoints whose signatures were verified
+    /// rather than found in the cache). For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn checkpoint_cache_stats(&self) -> (usize, u64) {
+        self.logs.cache_stats()
+    }
+
     /// How many CRLs this verifier holds.
     pub fn crl_count(&self) -> usize {
         self.crls.crls.len()
@@ -250,10 +296,10 @@ impl Verifier {
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
     ) -> Result<VerifiedMapping, VerifyError> {
-        self.check(chain, now, None, &mut Vec::new(), &mut Vec::new())
+        self.check(chain, now, None, None, &mut Vec::new(), &mut Vec::new())
     }
 
-    /// Verify `chain` as `options` say (the time, an SII to require), and also report the
+    /// Verify `chain` as `options` say (the time, an SII to require, a log proof), and also report the
     /// CRLs and presented certificates that were not used for it.
     pub fn verify_with(
         &self,
@@ -265,6 +311,7 @@ impl Verifier {
             chain,
             options.now,
             options.expected_sii,
+            options.log_proof,
             &mut crl_notes,
             &mut cert_notes,
         );
@@ -275,13 +322,14 @@ impl Verifier {
         }
     }
 
-    /// docs/spec.md#verification, steps 1 to 7, in order; the first that fails decides.
+    /// docs/spec.md#verification, steps 1 to 8, in order; the first that fails decides.
     /// The cache layer (`cache.rs`) may stand in for verifying the issuing CA in check 2.
     fn check(
         &self,
         chain: &[CertificateDer<'_>],
         now: OffsetDateTime,
         expected: Option<&Sii>,
+        proof: Option<ProofInput<'_>>,
         notes: &mut Vec<CrlNote>,
         cert_notes: &mut Vec<CertNote>,
     ) -> Result<VerifiedMapping, VerifyError> {
@@ -373,6 +421,16 @@ impl Verifier {
         binding::check_provider(&mapping, anchor.name(), anchor.provider().as_str())?;
         binding::check_expected(&sii, expected)?;
 
+        // 8. Log proof, for the leaf and the CA that signed it.
+        let issuer_spki = match (&cached, certs.get(1)) {
+            (Some(ca), _) => &ca.spki[..],
+            (None, Some(ca)) => ca.public_key().raw,
+            (None, None) => &root.spki[..],
+        };
+        let log = self
+            .logs
+            .check(&self.policy, proof, chain[0].as_ref(), &sii, issuer_spki)?;
+
         if cached.is_none() && on_path.len() == 2 {
             let scope = scopes[0].cloned();
             self.remember(
@@ -405,6 +463,7 @@ impl Verifier {
             serial: Serial::from_contents(certs[0].raw_serial()),
             subject_public_key_info: certs[0].public_key().raw.to_vec(),
             consent: mapping.consent,
+            log,
         })
     }
 }

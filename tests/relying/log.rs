@@ -12,22 +12,24 @@ use mimi_attest::{
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const ORIGIN: &str = "log.example/mapping";
+pub(crate) const ORIGIN: &str = "log.example/mapping";
 
-fn spki(ca_der: &[u8]) -> Vec<u8> {
+pub(crate) fn spki(ca_der: &[u8]) -> Vec<u8> {
     let (_, ca) = X509Certificate::from_der(ca_der).unwrap();
     ca.tbs_certificate.subject_pki.raw.to_vec()
 }
 
-struct Log {
+/// A log in a temporary directory with a fixed key, VRF key and one witness (also used by
+/// the verifier's log-proof tests).
+pub(crate) struct Log {
     _dir: tempfile::TempDir,
-    writer: LogWriter,
-    vrf: VrfSecretKey,
-    keys: LogKeys,
-    witness: NoteSigningKey,
+    pub(crate) writer: LogWriter,
+    pub(crate) vrf: VrfSecretKey,
+    pub(crate) keys: LogKeys,
+    pub(crate) witness: NoteSigningKey,
 }
 
-fn log() -> Log {
+pub(crate) fn log() -> Log {
     let dir = tempfile::tempdir().unwrap();
     let key = NoteSigningKey::from_seed(ORIGIN, KeyType::Ed25519, &[7; 32]).unwrap();
     let vkey = key.verifier_key().clone();
@@ -44,7 +46,12 @@ fn log() -> Log {
 }
 
 /// Logs the chain's leaf among other entries and returns its proof, cosigned by the witness.
-fn log_chain(log: &mut Log, leaf: &[u8], ca: &[u8], sii: &str) -> (MappingLogEntry, TlogProof) {
+pub(crate) fn log_chain(
+    log: &mut Log,
+    leaf: &[u8],
+    ca: &[u8],
+    sii: &str,
+) -> (MappingLogEntry, TlogProof) {
     let sii = Sii::parse(sii).unwrap();
     let pi = log.vrf.prove(sii.canonical().as_bytes()).unwrap();
     let label = pi.to_hash().unwrap().label();

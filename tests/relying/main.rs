@@ -8,6 +8,7 @@ mod common;
 mod cache;
 mod cli_verify;
 mod log;
+mod log_proofs;
 mod negative;
 mod revocation;
 mod verify;
