@@ -5,11 +5,16 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use mimi_attest::{chain_from_pem, Conflict, Resolved, Sii, VerifiedMapping, VerifyError};
+use mimi_attest::{
+    chain_from_pem, Conflict, LogProofPolicy, Resolved, Sii, VerifiedMapping, VerifyError,
+    VerifyOptions,
+};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::verify::{load_verifier, parse_time, result_json, result_text, time_utc};
+use super::verify::{
+    load_verifier, parse_time, read_proof, result_json, result_text, time_utc, with_proof,
+};
 use super::{read_input, CliError, CliResult, Format, Verdict};
 
 #[derive(Args)]
@@ -30,7 +35,9 @@ pub struct ResolveArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// Chain files (PEM: leaf first, then the issuing CA), one attestation each.
+    /// Chain files (PEM: leaf first, then the issuing CA), one attestation each. Each chain's
+    /// log proof is the file beside it named like it plus `.tlog-proof`, if there is one,
+    /// checked as the trust list's policy `log_proof` says, as for `verify`.
     #[arg(required = true)]
     chains: Vec<PathBuf>,
 }
@@ -210,12 +217,25 @@ pub fn resolve(a: ResolveArgs) -> CliResult {
         .iter()
         .map(read_input)
         .collect::<Result<Vec<_>, _>>()?;
+    // Under `log_proof: off` proofs are ignored, so they are not read.
+    let read_proofs = verifier.policy().log_proof != LogProofPolicy::Off;
+    let proofs: Vec<_> = a
+        .chains
+        .iter()
+        .map(|path| match read_proofs {
+            true => read_proof(path, None),
+            false => Ok(None),
+        })
+        .collect();
+    let base = VerifyOptions::at(now);
+    let options: Vec<_> = proofs.iter().map(|p| with_proof(&base, p)).collect();
     // A file that is not a chain is rejected as it stands; the others are resolved.
     let read: Vec<_> = pems.iter().map(|pem| chain_from_pem(pem)).collect();
     let (chains, chain_files): (Vec<_>, Vec<String>) = read
         .iter()
+        .zip(&options)
         .zip(&files)
-        .filter_map(|(r, f)| Some((r.as_ref().ok()?.clone(), f.clone())))
+        .filter_map(|((r, o), f)| Some(((r.as_ref().ok()?.clone(), o.clone()), f.clone())))
         .unzip();
     // Without --sii, the first chain that verifies names the SII.
     let mut unverified = Vec::new();
@@ -224,7 +244,10 @@ pub fn resolve(a: ResolveArgs) -> CliResult {
         None => {
             let mut found = None;
             for (i, chain) in read.iter().enumerate() {
-                match chain.clone().and_then(|c| verifier.verify(&c, now)) {
+                let checked = chain
+                    .clone()
+                    .and_then(|c| verifier.verify_with(&c, &options[i]).result);
+                match checked {
                     Ok(m) => {
                         eprintln!(
                             "note: resolving {}, the SII of {}; give --sii to resolve another",
@@ -239,7 +262,7 @@ pub fn resolve(a: ResolveArgs) -> CliResult {
             found
         }
     };
-    let resolution = sii.as_ref().map(|s| verifier.resolve(s, &chains, now));
+    let resolution = sii.as_ref().map(|s| verifier.resolve_with(s, &chains));
     let report = match &resolution {
         Some(r) => {
             // The resolution numbers the chains that were read; merge in the files that were

@@ -183,8 +183,11 @@ pub(super) fn load_verifier(
 
 /// The proof of the chain at `chain`: `--proof FILE` if given, else the `.tlog-proof` file
 /// beside the chain if there is one. `Ok(None)` when there is none; `Err` with why a proof
-/// that is there could not be read.
-fn read_proof(chain: &Path, explicit: Option<&PathBuf>) -> Result<Option<Vec<u8>>, String> {
+/// that is there could not be read. `verify` and `resolve` both pick proofs up with it.
+pub(super) fn read_proof(
+    chain: &Path,
+    explicit: Option<&PathBuf>,
+) -> Result<Option<Vec<u8>>, String> {
     let path = match explicit {
         Some(p) => p.clone(),
         None if chain.as_os_str() == "-" => return Ok(None),
@@ -199,6 +202,19 @@ fn read_proof(chain: &Path, explicit: Option<&PathBuf>) -> Result<Option<Vec<u8>
         }
     };
     read_input(&path).map(Some).map_err(|e| e.0)
+}
+
+/// `options` with the proof [`read_proof`] found: its text, none, or why it could not be read
+/// (which rejects the chain with E_LOG_PROOF_INVALID unless the policy ignores proofs).
+pub(super) fn with_proof<'a>(
+    options: &VerifyOptions<'a>,
+    proof: &'a Result<Option<Vec<u8>>, String>,
+) -> VerifyOptions<'a> {
+    match proof {
+        Ok(Some(text)) => options.clone().log_proof_text(text),
+        Ok(None) => options.clone(),
+        Err(why) => options.clone().log_proof_unreadable(why),
+    }
 }
 
 pub fn verify(a: VerifyArgs) -> CliResult {
@@ -244,11 +260,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
                     true => read_proof(path, a.proof.as_ref()),
                     false => Ok(None),
                 };
-                let options = match &proof {
-                    Ok(Some(text)) => options.clone().log_proof_text(text),
-                    Ok(None) => options.clone(),
-                    Err(why) => options.clone().log_proof_unreadable(why),
-                };
+                let options = with_proof(&options, &proof);
                 // A file that is not a chain is rejected before any CRL or certificate is
                 // looked at: no notes.
                 Ok(chain_from_pem(&bytes).map(|chain| verifier.verify_with(&chain, &options)))

@@ -143,17 +143,34 @@ impl Resolution {
 
 impl Verifier {
     /// Verify every chain as evidence for `sii` at `now` and order the accepted ones. PEM
-    /// goes through [`crate::chain_from_pem`] first.
+    /// goes through [`crate::chain_from_pem`] first. Chains carry no log proof here: under a
+    /// policy with `log_proof: required` give each its proof with [`Verifier::resolve_with`].
     pub fn resolve<C: AsRef<[CertificateDer<'static>]>>(
         &self,
         sii: &Sii,
         chains: &[C],
         now: OffsetDateTime,
     ) -> Resolution {
-        let options = VerifyOptions::at(now).expect_sii(sii);
-        let results = chains
+        let options = VerifyOptions::at(now);
+        let chains: Vec<_> = chains
             .iter()
-            .map(|chain| self.verify_with(chain.as_ref(), &options).result);
+            .map(|c| (c.as_ref(), options.clone()))
+            .collect();
+        self.resolve_with(sii, &chains)
+    }
+
+    /// [`Verifier::resolve`] with each chain's own options: its time and its log proof
+    /// ([`VerifyOptions::log_proof`] and its siblings), as [`Verifier::verify_with`] takes
+    /// them. Every chain is required to attest `sii`, whatever its options say.
+    pub fn resolve_with<'a, C: AsRef<[CertificateDer<'static>]>>(
+        &self,
+        sii: &'a Sii,
+        chains: &[(C, VerifyOptions<'a>)],
+    ) -> Resolution {
+        let results = chains.iter().map(|(chain, options)| {
+            self.verify_with(chain.as_ref(), &options.clone().expect_sii(sii))
+                .result
+        });
         order(sii, results)
     }
 }

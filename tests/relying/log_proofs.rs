@@ -1,6 +1,6 @@
 //! Verification with log proofs (docs/spec.md#verify-log): trust lists naming logs and
 //! witnesses, the `log_proof` policy and `witness_quorum`, each rejection with its code, and
-//! `verify` picking up `CHAIN.tlog-proof` and `--proof`.
+//! `verify` picking up `CHAIN.tlog-proof` and `--proof`, and `resolve` picking it up too.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -10,7 +10,7 @@ use mimi_attest::{
 };
 
 use crate::common::cli::{run, s, stderr, stdout_json};
-use crate::common::{Built, Spec};
+use crate::common::{key, mapping, pem_of, Built, Spec};
 use crate::log::{log, log_chain, Log, ORIGIN};
 
 const SII: &str = "tel:+15551234567";
@@ -28,6 +28,7 @@ fn logs_yaml(log: &Log, log_proof: &str, quorum: u32) -> String {
 /// A chain, a log holding its leaf among others, its cosigned proof, and a trust list naming
 /// the log and its witness under the policy given.
 struct Case {
+    spec: Spec,
     built: Built,
     log: Log,
     proof: TlogProof,
@@ -44,7 +45,12 @@ fn case(log_proof: &str, quorum: u32) -> Case {
         built.chain[1].as_ref(),
         SII,
     );
-    Case { built, log, proof }
+    Case {
+        spec,
+        built,
+        log,
+        proof,
+    }
 }
 
 impl Case {
@@ -380,4 +386,101 @@ fn verify_without_log_proof_has_no_log_key() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout_json(&out)[0].get("log").is_none());
+}
+
+/// `resolve` under `log_proof: required`: the chains with a proof beside them are ranked (in
+/// the library, given through `resolve_with`), the one without is rejected as missing it.
+#[test]
+fn resolve_ranks_chains_with_proofs_and_rejects_one_without() {
+    let mut c = case("required", 1);
+    let dir = c.built.dir().to_path_buf();
+    // Two more leaves for the SII from the same issuing CA, validated earlier.
+    let ca_params = c.spec.ca.clone();
+    let issuer = rcgen::Issuer::from_params(&ca_params, &c.built.ca_key);
+    let mut leaf = |hours: i64| {
+        let validated = c.spec.now - time::Duration::hours(hours);
+        c.spec.set_mapping(&mapping("chat-a.example", validated));
+        let der = c
+            .spec
+            .leaf
+            .signed_by(&key(), &issuer)
+            .unwrap()
+            .der()
+            .clone();
+        vec![der, c.built.chain[1].clone()]
+    };
+    let older = leaf(5);
+    let unlogged = leaf(3);
+    let (_, older_proof) = log_chain(&mut c.log, older[0].as_ref(), older[1].as_ref(), SII);
+
+    // The library: proofs per chain.
+    let sii = mimi_attest::Sii::parse(SII).unwrap();
+    let verifier = c.built.verifier();
+    let now = crate::common::now();
+    let chains = [
+        (
+            older.clone(),
+            VerifyOptions::at(now).log_proof(&older_proof),
+        ),
+        (unlogged.clone(), VerifyOptions::at(now)),
+        (
+            c.built.chain.clone(),
+            VerifyOptions::at(now).log_proof(&c.proof),
+        ),
+    ];
+    let r = verifier.resolve_with(&sii, &chains);
+    let ranked: Vec<usize> = r.mappings.iter().map(|m| m.index).collect();
+    assert_eq!(ranked, [2, 0], "newest validatedAt first");
+    assert!(r.mappings.iter().all(|m| m.mapping.log.is_some()));
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].index, 1);
+    assert_eq!(r.rejected[0].error.code(), Code::LogProofMissing);
+    // Without proofs every chain is missing one.
+    let plain = verifier.resolve(&sii, &[&older, &unlogged, &c.built.chain], now);
+    assert!(plain.mappings.is_empty());
+    assert!(plain
+        .rejected
+        .iter()
+        .all(|x| x.error.code() == Code::LogProofMissing));
+
+    // The command: each chain's proof beside it.
+    let files = [
+        ("older.pem", pem_of(&older), Some(older_proof.to_text())),
+        ("unlogged.pem", pem_of(&unlogged), None),
+        ("alice.pem", c.built.pem(), Some(c.proof.to_text())),
+    ];
+    let mut args = vec![
+        "resolve".to_owned(),
+        "--trust-list".into(),
+        s(&c.built.trust_list).into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    for (name, pem, proof) in &files {
+        std::fs::write(dir.join(name), pem).unwrap();
+        if let Some(p) = proof {
+            std::fs::write(dir.join(format!("{name}.tlog-proof")), p).unwrap();
+        }
+        args.push(s(&dir.join(name)).into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = stdout_json(&out);
+    let ranked: Vec<&str> = v["mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(ranked.len(), 2, "{v}");
+    assert!(ranked[0].ends_with("alice.pem") && ranked[1].ends_with("older.pem"));
+    assert_eq!(v["mappings"][0]["log"]["index"], 123);
+    let rejected = v["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{v}");
+    assert!(rejected[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("unlogged.pem"));
+    assert_eq!(rejected[0]["code"], "E_LOG_PROOF_MISSING");
 }
