@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::story::{self as demo, DemoReport, Expect};
+use super::story::{self as demo, DemoChain, DemoLog, DemoReport, Expect};
 use clap::Args;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -92,30 +92,7 @@ fn print_report(r: &DemoReport) {
     );
     println!("\n3. Verifying every attestation at {}", time_utc(r.now));
     for c in &r.chains {
-        let mark = if c.as_expected() { "ok  " } else { "FAIL" };
-        match &c.result {
-            Ok(m) => println!(
-                "   {mark} {:<26} valid: {} -> {}{}",
-                c.name,
-                m.sii,
-                m.provider,
-                m.handle
-                    .as_ref()
-                    .map(|h| format!(" as {h}"))
-                    .unwrap_or_default()
-            ),
-            Err(e) => println!(
-                "   {mark} {:<26} rejected {} at depth {}: {}",
-                c.name,
-                e.code(),
-                e.depth(),
-                e.message()
-            ),
-        }
-        println!("        ({})", c.description);
-        if let (Expect::Rejected(code), Ok(_)) = (c.expect, &c.result) {
-            println!("        expected rejection {code}, but it verified");
-        }
+        print_chain(c);
     }
     let res = &r.resolution;
     println!(
@@ -153,6 +130,7 @@ fn print_report(r: &DemoReport) {
     for c in &res.conflicts {
         println!("   conflict: {c}");
     }
+    print_log(&r.log);
     println!(
         "\n{}",
         if r.as_expected() {
@@ -161,4 +139,113 @@ fn print_report(r: &DemoReport) {
             "Some attestation did not verify as expected (see FAIL above)."
         }
     );
+}
+
+fn print_chain(c: &DemoChain) {
+    let mark = if c.as_expected() { "ok  " } else { "FAIL" };
+    match &c.result {
+        Ok(m) => {
+            println!(
+                "   {mark} {:<26} valid: {} -> {}{}",
+                c.name,
+                m.sii,
+                m.provider,
+                m.handle
+                    .as_ref()
+                    .map(|h| format!(" as {h}"))
+                    .unwrap_or_default()
+            );
+            if let Some(l) = &m.log {
+                println!(
+                    "        logged in {} at index {} (tree size {}), cosigned by {}",
+                    l.log,
+                    l.index,
+                    l.tree_size,
+                    l.witnesses.join(", ")
+                );
+            }
+        }
+        Err(e) => println!(
+            "   {mark} {:<26} rejected {} at depth {}: {}",
+            c.name,
+            e.code(),
+            e.depth(),
+            e.message()
+        ),
+    }
+    println!("        ({})", c.description);
+    if let (Expect::Rejected(code), Ok(_)) = (c.expect, &c.result) {
+        println!("        expected rejection {code}, but it verified");
+    }
+}
+
+fn print_log(l: &DemoLog) {
+    println!(
+        "\n5. One transparency log for both providers, one witness: {} ({}), cosigned by {} ({})",
+        l.origin,
+        l.dir.display(),
+        l.witness,
+        l.witness_dir.display()
+    );
+    println!(
+        "   both CAs log every leaf before handing it out ({} logged); chat-b takes over {} from chat-a (newHolder)",
+        l.logged,
+        demo::DAVE_TEL
+    );
+    println!(
+        "\n6. A relying platform requires log proofs (log_proof: required, witness_quorum: 1): {}",
+        l.trust_list.display()
+    );
+    for c in &l.chains {
+        print_chain(c);
+    }
+    let m = &l.monitor;
+    println!(
+        "\n7. A monitor follows the log ({}): size {} -> {}, cosigned by {}",
+        l.monitor_dir.display(),
+        m.previous_size,
+        m.size,
+        if m.witnesses.is_empty() {
+            "no listed witness".to_owned()
+        } else {
+            m.witnesses.join(", ")
+        }
+    );
+    for p in &m.providers {
+        println!(
+            "   {:<16} {} new entries ({} newHolder)",
+            p.provider, p.entries, p.new_holder
+        );
+    }
+    for problem in &m.problems {
+        println!("   INCONSISTENT: {problem}");
+    }
+    if m.conflicts.is_empty() {
+        println!("   no label held by two providers at once");
+    }
+    for c in &m.conflicts {
+        let sii = l
+            .sii_of(&c.label)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "an unknown number".into());
+        let short = c.label.get(..16).unwrap_or(&c.label);
+        println!(
+            "   label {short}... ({sii}) claimed by two providers at once{}:",
+            if c.new_holder {
+                ", one as its new holder"
+            } else {
+                ""
+            }
+        );
+        for e in &c.entries {
+            println!(
+                "      index {:<3} {:<16} valid {} .. {}{}",
+                e.index,
+                e.provider,
+                e.not_before,
+                e.not_after,
+                if e.new_holder { "  newHolder" } else { "" }
+            );
+        }
+    }
 }

@@ -1,10 +1,14 @@
 //! The whole story on the example provider configs, as a library function the `demo`
 //! command prints: two providers, attestations (one person on both providers, an email, a
-//! CSR-based leaf), a relying platform's trust list, verification, resolution, and two
-//! forged attestations being rejected.
+//! CSR-based leaf), a relying platform's trust list, verification, resolution, two forged
+//! attestations being rejected, and the shared transparency log both providers write: a
+//! witness, log proofs required by a trust list, and a monitor finding a number two
+//! providers claim at once.
 
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use rcgen::{
     CertificateParams, DistinguishedName, Issuer, KeyPair, SanType, PKCS_ECDSA_P256_SHA256,
 };
@@ -13,8 +17,12 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
 use mimi_attest::chain_from_pem;
-use mimi_attest::{leaf_params, CaConfig, IssueError, IssueRequest, ProviderCa, SubjectKey};
+use mimi_attest::{init_log, init_witness, log_keys, open_log, witness_key, KeyProtection};
+use mimi_attest::{
+    leaf_params, CaConfig, IssueError, IssueRequest, Issued, ProviderCa, SubjectKey,
+};
 use mimi_attest::{write_atomic, FileMode, Overwrite};
+use mimi_attest::{AuditError, Monitor, MonitorReport, VerifyOptions};
 use mimi_attest::{
     Code, Resolution, Sii, TrustList, TrustListError, VerifiedMapping, Verifier, VerifyError,
 };
@@ -22,6 +30,19 @@ use mimi_attest::{MappingFlags, Method, MimiMapping};
 
 /// The person on both providers.
 pub const ALICE_TEL: &str = "+15551234567";
+
+/// The number chat-b takes over from chat-a (a port: chat-b issues with newHolder).
+pub const DAVE_TEL: &str = "+15557654321";
+
+/// The origin of the shared log both providers write.
+pub const LOG_ORIGIN: &str = "log.example/mapping";
+
+/// The name of the log's witness.
+pub const WITNESS_NAME: &str = "witness.example/w1";
+
+/// The `log:` section each provider's CA config gets in the demo (relative to its CA
+/// directory): the shared log and its witness.
+const LOG_SECTION: &str = "\nlog:\n  dir: ../log\n  witnesses: [../witness]\n";
 
 /// Why the demo could not run.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +65,9 @@ pub enum DemoError {
     /// Building a certificate failed.
     #[error("could not build a certificate: {0}")]
     Build(String),
+    /// The monitor could not read the log or its state.
+    #[error(transparent)]
+    Monitor(#[from] AuditError),
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> DemoError {
@@ -124,12 +148,57 @@ pub struct DemoReport {
     pub resolution: Resolution,
     /// File names of the chains given to the resolver, by input index.
     pub resolved_names: Vec<String>,
+    /// The shared transparency log.
+    pub log: DemoLog,
 }
 
 impl DemoReport {
     /// Whether every chain gave what the demo expects.
     pub fn as_expected(&self) -> bool {
-        self.chains.iter().all(DemoChain::as_expected)
+        self.chains.iter().all(DemoChain::as_expected) && self.log.as_expected()
+    }
+}
+
+/// The shared log both providers write, and what a relying platform and a monitor make of it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DemoLog {
+    /// The log's origin.
+    pub origin: String,
+    /// The log directory.
+    pub dir: PathBuf,
+    /// The witness's name.
+    pub witness: String,
+    /// The witness directory.
+    pub witness_dir: PathBuf,
+    /// How many leaves the providers logged.
+    pub logged: u64,
+    /// The trust list naming the log and the witness, requiring log proofs.
+    pub trust_list: PathBuf,
+    /// Chains verified under that trust list (each with its proof, when it has one).
+    pub chains: Vec<DemoChain>,
+    /// The monitor's state directory.
+    pub monitor_dir: PathBuf,
+    /// What the monitor found on its first run.
+    pub monitor: MonitorReport,
+    /// The SII of each label the demo attested, label hex first (to name the labels the
+    /// monitor reports: the monitor itself sees only labels).
+    pub labels: Vec<(String, Sii)>,
+}
+
+impl DemoLog {
+    /// Whether every chain gave what the demo expects and the monitor found the log
+    /// consistent.
+    pub fn as_expected(&self) -> bool {
+        self.chains.iter().all(DemoChain::as_expected) && !self.monitor.inconsistent()
+    }
+
+    /// The SII whose label is `label_hex`, when the demo attested it.
+    pub fn sii_of(&self, label_hex: &str) -> Option<&Sii> {
+        self.labels
+            .iter()
+            .find(|(l, _)| l == label_hex)
+            .map(|(_, s)| s)
     }
 }
 
@@ -143,8 +212,23 @@ pub fn run(
 ) -> Result<DemoReport, DemoError> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     std::fs::create_dir_all(dir.join("chains")).map_err(|e| io(dir, e))?;
-    let mut a = ProviderCa::init(chat_a_yaml, "chat-a.yaml", &dir.join("chat-a-ca"), now)?;
-    let mut b = ProviderCa::init(chat_b_yaml, "chat-b.yaml", &dir.join("chat-b-ca"), now)?;
+    // One log and one witness shared by both providers; each CA logs every leaf it issues.
+    let (log_dir, witness_dir) = (dir.join("log"), dir.join("witness"));
+    init_log(&log_dir, LOG_ORIGIN, &KeyProtection::Insecure)?;
+    init_witness(&witness_dir, WITNESS_NAME, &KeyProtection::Insecure)?;
+    let logged = |yaml: &str| format!("{}{LOG_SECTION}", yaml.trim_end());
+    let a = ProviderCa::init(
+        &logged(chat_a_yaml),
+        "chat-a.yaml",
+        &dir.join("chat-a-ca"),
+        now,
+    )?;
+    let b = ProviderCa::init(
+        &logged(chat_b_yaml),
+        "chat-b.yaml",
+        &dir.join("chat-b-ca"),
+        now,
+    )?;
     let providers = [&a, &b]
         .iter()
         .map(|ca| DemoProvider {
@@ -162,7 +246,7 @@ pub fn run(
     let mut req = IssueRequest::new(alice.clone());
     req.handle = Some("mimi://chat-a.example/u/alice".into());
     req.flags = MappingFlags::default().with_preferred(true);
-    let issued = a.issue(&req, now)?;
+    let issued = issue(&a, &req, now)?;
     chains.push((
         "alice-chat-a.pem".into(),
         format!("{ALICE_TEL} on chat-a, preferred"),
@@ -172,7 +256,7 @@ pub fn run(
     let mut req = IssueRequest::new(alice.clone());
     req.handle = Some("mimi://chat-b.example/u/alice.w".into());
     req.validated_at = Some(now - Duration::days(2));
-    let issued = b.issue(&req, now)?;
+    let issued = issue(&b, &req, now)?;
     chains.push((
         "alice-chat-b.pem".into(),
         format!("{ALICE_TEL} on chat-b"),
@@ -184,7 +268,7 @@ pub fn run(
     let mut req = IssueRequest::new(sii("bob@chat-a.example")?);
     req.handle = Some("mimi://chat-a.example/u/bob".into());
     req.method = Some(Method::EmailLink);
-    let issued = a.issue(&req, now)?;
+    let issued = issue(&a, &req, now)?;
     chains.push((
         "bob-email-chat-a.pem".into(),
         "bob@chat-a.example on chat-a (rfc822Name leaf)".into(),
@@ -202,7 +286,7 @@ pub fn run(
     let mut req = IssueRequest::new(carol);
     req.handle = Some("mimi://chat-b.example/u/carol".into());
     req.key = SubjectKey::Csr(csr.der().to_vec());
-    let issued = b.issue(&req, now)?;
+    let issued = issue(&b, &req, now)?;
     chains.push((
         "carol-csr-chat-b.pem".into(),
         "+4915112345678 on chat-b, issued on Carol's CSR".into(),
@@ -275,6 +359,7 @@ pub fn run(
         });
     }
     let resolution = verifier.resolve(&alice, &alice_chains, now);
+    let log = run_log(&a, &b, dir, now)?;
     Ok(DemoReport {
         dir: dir.to_owned(),
         now,
@@ -283,7 +368,132 @@ pub fn run(
         chains: out,
         resolution,
         resolved_names,
+        log,
     })
+}
+
+/// The log part: chat-b takes over a number chat-a attests (newHolder), a trust list that
+/// requires log proofs accepts the logged chain and rejects one chat-b's key signed without
+/// logging it, and a monitor of the log finds the numbers both providers claim.
+fn run_log(
+    a: &ProviderCa,
+    b: &ProviderCa,
+    dir: &Path,
+    now: OffsetDateTime,
+) -> Result<DemoLog, DemoError> {
+    let (log_dir, witness_dir) = (dir.join("log"), dir.join("witness"));
+    let sii = |s: &str| Sii::parse(s).map_err(|e| DemoError::Build(e.to_string()));
+    let public = |p: &Path, data: &[u8]| {
+        write_atomic(p, data, FileMode::Public, Overwrite::Allow).map_err(|e| io(p, e))
+    };
+    let dave = sii(DAVE_TEL)?;
+
+    // Dave moves his number from chat-a to chat-b: chat-b attests it as its new holder while
+    // chat-a's attestation is still valid.
+    let mut req = IssueRequest::new(dave.clone());
+    req.handle = Some("mimi://chat-a.example/u/dave".into());
+    req.validated_at = Some(now - Duration::days(20));
+    issue(a, &req, now)?;
+    let mut req = IssueRequest::new(dave.clone());
+    req.handle = Some("mimi://chat-b.example/u/dave".into());
+    req.flags = MappingFlags::default().with_new_holder(true);
+    let ported = issue(b, &req, now)?;
+    let proof = ported.tlog_proof.clone().ok_or_else(|| {
+        DemoError::Build("chat-b's CA has a log but handed out no log proof".into())
+    })?;
+
+    let keys = log_keys(&log_dir)?;
+    let witness = witness_key(&witness_dir)?;
+    let trust_list = dir.join("trust-list-logged.yaml");
+    let mut yaml = trust_list_yaml(&[
+        ("chat-a", a.config(), "chat-a-root.pem"),
+        ("chat-b", b.config(), "chat-b-root.pem"),
+    ]);
+    yaml.push_str(&format!(
+        "  log_proof: required\n  witness_quorum: 1\nlogs:\n  - name: {LOG_ORIGIN}\n    key: {}\n    vrf_key: {}\nwitnesses:\n  - name: {WITNESS_NAME}\n    key: {}\n",
+        keys.key,
+        B64.encode(keys.vrf.as_bytes()),
+        witness
+    ));
+    public(&trust_list, yaml.as_bytes())?;
+    let verifier = Verifier::new(TrustList::from_file(&trust_list)?);
+
+    let unlogged = forge(
+        b,
+        &dave,
+        "chat-b.example",
+        "mimi://chat-b.example/u/mallory",
+        now,
+    )?;
+    let mut chains = Vec::new();
+    for (name, description, expect, pem, proof) in [
+        (
+            "dave-chat-b.pem",
+            format!("{DAVE_TEL} on chat-b as its new holder, with its log proof"),
+            Expect::Valid,
+            ported.chain_pem,
+            Some(&proof),
+        ),
+        (
+            "unlogged-chat-b.pem",
+            format!("{DAVE_TEL} signed with chat-b's CA key but never logged"),
+            Expect::Rejected(Code::LogProofMissing),
+            unlogged,
+            None,
+        ),
+    ] {
+        let file = dir.join("chains").join(name);
+        public(&file, pem.as_bytes())?;
+        if let Some(p) = proof {
+            let proof_file = dir.join("chains").join(format!("{name}.tlog-proof"));
+            public(&proof_file, p.to_text().as_bytes())?;
+        }
+        let result = chain_from_pem(pem.as_bytes()).and_then(|chain| {
+            let options = VerifyOptions::at(now);
+            let options = match proof {
+                Some(p) => options.log_proof(p),
+                None => options,
+            };
+            verifier.verify_with(&chain, &options).result
+        });
+        chains.push(DemoChain {
+            name: name.into(),
+            description,
+            file,
+            expect,
+            result,
+        });
+    }
+
+    // A monitor follows the log from its public tree, as anyone can.
+    let monitor_dir = dir.join("monitor");
+    let monitor =
+        Monitor::open(&monitor_dir)?.update(&log_dir.join("public"), &keys, &[witness])?;
+    // The log operator names the labels of the numbers the demo attested.
+    let operator = open_log(&log_dir, None)?;
+    let mut labels = Vec::new();
+    for s in [sii(ALICE_TEL)?, dave] {
+        let (label, _) = operator.label(&s.canonical()).map_err(build)?;
+        labels.push((label.iter().map(|b| format!("{b:02x}")).collect(), s));
+    }
+    Ok(DemoLog {
+        origin: keys.origin.clone(),
+        dir: log_dir,
+        witness: WITNESS_NAME.into(),
+        witness_dir,
+        logged: operator.writer().size(),
+        trust_list,
+        chains,
+        monitor_dir,
+        monitor,
+        labels,
+    })
+}
+
+/// One issuance on the CA in `ca`'s directory, opened for it alone: a CA keeps the log it
+/// writes locked while it is open, and both demo providers write the same log.
+fn issue(ca: &ProviderCa, req: &IssueRequest, now: OffsetDateTime) -> Result<Issued, DemoError> {
+    Ok(ProviderCa::open(ca.dir())?.issue(req, now)?)
 }
 
 /// Whether a chain's leaf names `sii` (to pick the chains given to the resolver).

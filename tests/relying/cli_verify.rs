@@ -205,6 +205,54 @@ fn demo_runs_and_shows_forgeries_rejected() {
         work.join("chains/alice-chat-b.pem").to_str().unwrap(),
     ]);
     assert_eq!(v.status.code(), Some(0));
+
+    // The shared log: a logged chain verified with its proof where proofs are required, an
+    // unlogged one rejected, and the monitor naming the numbers both providers claim.
+    assert!(
+        text.contains(
+            "5. One transparency log for both providers, one witness: log.example/mapping"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("logged in log.example/mapping at index ")
+            && text.contains("cosigned by witness.example/w1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unlogged-chat-b.pem        rejected E_LOG_PROOF_MISSING"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(tel:+15557654321) claimed by two providers at once, one as its new holder"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(tel:+15551234567) claimed by two providers at once:"),
+        "{text}"
+    );
+    // The CLI picks up the proof beside the chain under the trust list requiring proofs.
+    let logged = work.join("trust-list-logged.yaml");
+    let v = run(&[
+        "verify",
+        "--trust-list",
+        logged.to_str().unwrap(),
+        work.join("chains/dave-chat-b.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let v = run(&[
+        "verify",
+        "--trust-list",
+        logged.to_str().unwrap(),
+        work.join("chains/alice-chat-b.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("E_LOG_PROOF_MISSING"));
 }
 
 /// The command's JSON is the library's serialization of what it verified: the same keys in
