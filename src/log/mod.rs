@@ -199,6 +199,13 @@ pub enum LogError {
         /// Why.
         reason: String,
     },
+    /// The log directory is already open for writing in this process (two CAs, or a CA and
+    /// `log add`, writing one log at once from one process would wait on each other).
+    #[error("the log {} is already open for writing in this process: close the other writer of this log first (one writer at a time)", dir.display())]
+    InUse {
+        /// The log directory.
+        dir: std::path::PathBuf,
+    },
     /// Reading or writing the log directory failed.
     #[error("{path}: {source}")]
     Io {

@@ -75,7 +75,7 @@ pub struct LogOperator {
     vrf: VrfSecretKey,
     index_path: PathBuf,
     /// Held (flock) for as long as the operator is open.
-    _lock: fs::File,
+    _lock: OperatorLock,
 }
 
 impl LogOperator {
@@ -99,7 +99,7 @@ impl LogOperator {
         dir: &Path,
         writer: LogWriter,
         vrf: VrfSecretKey,
-        lock: fs::File,
+        lock: OperatorLock,
     ) -> Result<Self, LogError> {
         let index_path = dir.join(INDEX_FILE);
         let index = Connection::open(&index_path).map_err(|e| sql(&index_path, e))?;
@@ -264,8 +264,57 @@ impl LogOperator {
     }
 }
 
-fn lock(dir: &Path) -> Result<fs::File, LogError> {
-    super::lock_file(&dir.join(LOCK_FILE))
+/// Logs this process holds open, by their lock file's canonical path.
+static OPEN_HERE: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The operator's hold on a log directory: its lock file, locked (another process waits for
+/// it to close), and registered in this process, where a second operator of the same log
+/// would wait on itself forever and is refused instead.
+struct OperatorLock {
+    _file: fs::File,
+    key: PathBuf,
+}
+
+impl Drop for OperatorLock {
+    fn drop(&mut self) {
+        let mut open = OPEN_HERE.lock().unwrap_or_else(|e| e.into_inner());
+        open.remove(&self.key);
+    }
+}
+
+fn lock(dir: &Path) -> Result<OperatorLock, LogError> {
+    let path = dir.join(LOCK_FILE);
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    let key = fs::canonicalize(&path).map_err(|e| io(&path, e))?;
+    if !OPEN_HERE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.clone())
+    {
+        return Err(LogError::InUse {
+            dir: dir.to_owned(),
+        });
+    }
+    let registered = OperatorLock {
+        _file: match super::lock_file(&path) {
+            Ok(file) => file,
+            Err(e) => {
+                OPEN_HERE
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                return Err(e);
+            }
+        },
+        key,
+    };
+    Ok(registered)
 }
 
 fn io(path: &Path, source: std::io::Error) -> LogError {

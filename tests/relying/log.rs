@@ -498,3 +498,14 @@ fn the_monitor_catches_a_rollback_a_rewritten_history_and_bad_bundles() {
         .clone();
     assert!(monitor.update(&public, &impostor, &[]).is_err());
 }
+
+#[test]
+fn a_log_open_for_writing_in_this_process_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = operator(dir.path(), true).unwrap();
+    let err = operator(dir.path(), false).err().expect("refused at once");
+    assert!(matches!(err, LogError::InUse { .. }), "{err}");
+    assert!(err.to_string().contains("already open"), "{err}");
+    drop(first);
+    operator(dir.path(), false).expect("opens once the first writer is closed");
+}
