@@ -57,13 +57,14 @@ pub use profile::{
 };
 pub use sii::{Sii, SiiError, SiiKind};
 pub use trust::{
-    Anchor, LogProofPolicy, Policy, RevocationPolicy, ScopeRule, TrustList, TrustListBuilder,
-    TrustListError, TrustedLog, TrustedWitness,
+    Accepted, Anchor, LogProofPolicy, Policy, Refusal, RevocationPolicy, ScopeRule,
+    SignedTrustList, SignerSet, TrustList, TrustListBuilder, TrustListError, TrustListSource,
+    TrustedLog, TrustedWitness,
 };
 pub use verify::{
     chain_from_pem, crls_from_pem, CertNote, Code, Conflict, CrlError, CrlNote, LogInclusion,
-    Rejected, Resolution, Resolved, Verification, VerifiedMapping, Verifier, VerifyError,
-    VerifyOptions,
+    Rejected, Reload, ReloadingVerifier, Resolution, Resolved, TrustListWatch, Verification,
+    VerifiedMapping, Verifier, VerifyError, VerifyOptions,
 };
 
 // The transparency log: checking proofs and writing the log.
@@ -85,8 +86,8 @@ pub use issue::files::{write_atomic, FileMode, Overwrite, PendingFile};
 /// Log and witness directories: their keys kept like CA keys, their public description.
 #[cfg(feature = "ca")]
 pub use issue::{
-    init_log, init_witness, log_keys, open_log, open_witness, witness_key, LOG_CONFIG, LOG_KEY,
-    VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
+    init_log, init_signing_key, init_witness, log_keys, open_log, open_signing_key, open_witness,
+    witness_key, LOG_CONFIG, LOG_KEY, VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
 };
 #[cfg(feature = "ca")]
 pub use issue::{
@@ -104,11 +105,11 @@ pub use store::{
 // The auditor.
 #[cfg(feature = "ca")]
 pub use audit::{
-    catalogue, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_csr,
+    catalogue, check_trust_list, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_csr,
     lint_objects, read_objects, store_records, store_schema_version, AccessDescriptionReport,
     AuditError, AuthorityInfoAccessReport, BasicConstraintsReport, CertificateReport,
     CrlEntryReport, CrlReport, CsrReport, EkuReport, Finding, FlagsReport, Inspection,
-    IssuerRevocation, KeyReport, KeyUsageReport, LabelConflict, Lint, LintError, LintReport,
+    IssuerRevocation, KeyReport, ListFinding, KeyUsageReport, LabelConflict, Lint, LintError, LintReport,
     LintRun, LintSummary, LintTarget, LintedFile, LintedObject, MappingReport, Monitor,
     MonitorReport, MonitoredEntry, NameConstraintsReport, NamedOid, Object, ObjectKind,
     PoliciesReport, ProviderVolume, RawExtension, RecordState, Role, SanEntry, SanReport,
@@ -120,7 +121,7 @@ pub use audit::{
 /// build and check certificates by hand; not part of the API.
 #[doc(hidden)]
 pub use profile::{
-    ca_scope, certificate_policies_der, hex, leaf_mapping, leaf_sii, rfc3339, sha256,
+    ca_scope, certificate_policies_der, hex, leaf_mapping, leaf_sii, rfc3339, sha256, unhex,
 };
 
 /// The provider CA's leaf template, for the demo's forged chains; not part of the API.

@@ -15,6 +15,7 @@ mod inspect;
 mod lint;
 mod monitor;
 mod store;
+mod trustcheck;
 
 pub use crate::profile::lint::{
     catalogue, lint_certificate, lint_certificate_min, lint_crl, lint_csr, Finding, Lint,
@@ -32,6 +33,7 @@ pub use lint::{lint_objects, LintReport, LintRun, LintSummary, LintedFile, Linte
 pub use monitor::{
     LabelConflict, Monitor, MonitorReport, MonitoredEntry, ProviderVolume, MONITOR_STATE_FILE,
 };
+pub use trustcheck::{check_trust_list, ListFinding};
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
     StoreRecord,

@@ -7,6 +7,7 @@ mod demo;
 mod log;
 mod resolve;
 mod story;
+mod trustlist;
 mod verify;
 
 use std::fmt;
@@ -70,6 +71,26 @@ enum Command {
     Witness(WitnessCommand),
     /// Follow a transparency log as an auditor (see `monitor --help`).
     Monitor(log::MonitorArgs),
+    /// Publish and accept signed trust lists (version 2): signing keys, signatures,
+    /// acceptance with rollback protection, and a lint for list operators.
+    #[command(subcommand)]
+    TrustList(TrustListCommand),
+}
+
+#[derive(Subcommand)]
+enum TrustListCommand {
+    /// Make a signer's key (0600, encrypted like CA keys); prints its verifier key (vkey).
+    Keygen(trustlist::KeygenArgs),
+    /// Add this signer's signature line to a list (a plain version 2 list, or one already
+    /// signed by others).
+    Sign(trustlist::SignArgs),
+    /// Accept a signed list as a platform would: the signers' threshold, a sequence above
+    /// the state file's, not expired, TUF's rule for a new signer set. Exit 0 accepted,
+    /// 1 refused, 2 could not run.
+    Verify(trustlist::TrustVerifyArgs),
+    /// Lint a list as its operator writes it, each finding with its line. Exit 1 when a
+    /// finding at or above --severity remains.
+    Check(trustlist::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -238,6 +259,10 @@ pub fn main() -> ExitCode {
         Command::Witness(WitnessCommand::Show(a)) => log::witness_show(a),
         Command::Witness(WitnessCommand::Cosign(a)) => log::witness_cosign(a),
         Command::Monitor(a) => log::monitor(a),
+        Command::TrustList(TrustListCommand::Keygen(a)) => trustlist::keygen(a),
+        Command::TrustList(TrustListCommand::Sign(a)) => trustlist::sign(a),
+        Command::TrustList(TrustListCommand::Verify(a)) => trustlist::verify(a),
+        Command::TrustList(TrustListCommand::Check(a)) => trustlist::check(a),
     };
     match result {
         Ok(Verdict::Yes) => ExitCode::SUCCESS,

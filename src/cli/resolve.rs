@@ -19,9 +19,8 @@ use super::{read_input, CliError, CliResult, Format, Verdict};
 
 #[derive(Args)]
 pub struct ResolveArgs {
-    /// The relying platform's trust list (YAML), e.g. ca-config/trust-list.yaml.
-    #[arg(long)]
-    trust_list: PathBuf,
+    #[command(flatten)]
+    trust: super::verify::TrustArgs,
     /// The SII to resolve (any accepted spelling) [default: the SII of the first chain that
     /// verifies]. Chains for another SII are listed as rejected (E_SII_MISMATCH).
     #[arg(long)]
@@ -205,7 +204,7 @@ impl Report<'_> {
 }
 
 pub fn resolve(a: ResolveArgs) -> CliResult {
-    let (verifier, _) = load_verifier(&a.trust_list, &a.crls)?;
+    let (verifier, _) = load_verifier(&a.trust, &a.crls)?;
     let named = match &a.sii {
         Some(s) => Some(Sii::parse(s).map_err(|e| CliError(format!("--sii: {e}")))?),
         None => None,

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mimi_attest::{
-    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, Sii, TrustList,
+    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, Sii, SignerSet,
+    TrustList, TrustListSource,
     Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
 };
 use rayon::prelude::*;
@@ -18,9 +19,8 @@ use super::{read_input, CliError, CliResult, Format, Verdict};
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The relying platform's trust list (YAML), e.g. ca-config/trust-list.yaml.
-    #[arg(long)]
-    trust_list: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Verify as of this time (RFC 3339) instead of now, e.g. 2026-01-02T00:00:00Z.
     #[arg(long, value_parser = parse_time)]
     at: Option<OffsetDateTime>,
@@ -52,6 +52,47 @@ pub struct VerifyArgs {
     /// Chain files (PEM: leaf first, then the issuing CA).
     #[arg(required = true)]
     chains: Vec<PathBuf>,
+}
+
+/// The trust list `verify`, `resolve` and `lookup` verify against: plain, or signed.
+#[derive(Args)]
+pub struct TrustArgs {
+    /// The relying platform's trust list: plain YAML (e.g. ca-config/trust-list.yaml), or a
+    /// signed list (then give --signers).
+    #[arg(long)]
+    trust_list: PathBuf,
+    /// The list is signed: accept it only with the threshold of signatures of this signer
+    /// set (YAML `{threshold: N, keys: [<vkey>, ...]}`), or of the set a list accepted
+    /// before named (kept in --state).
+    #[arg(long, value_name = "FILE")]
+    signers: Option<PathBuf>,
+    /// The platform's state file for signed lists: refuses a list older than the last one
+    /// accepted, and records a newer one (atomically).
+    #[arg(long, value_name = "FILE", requires = "signers")]
+    state: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The list, accepted now by the rules of its form.
+    fn load(&self) -> Result<TrustList, CliError> {
+        let source = match &self.signers {
+            Some(path) => {
+                let signers = SignerSet::from_file(path).map_err(|e| CliError(e.to_string()))?;
+                let source = TrustListSource::signed(&self.trust_list, signers);
+                match &self.state {
+                    Some(s) => source.with_state(s),
+                    None => source,
+                }
+            }
+            None => TrustListSource::plain(&self.trust_list),
+        };
+        let accepted = source.load(OffsetDateTime::now_utc()).map_err(|e| {
+            CliError(format!(
+                "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
+            ))
+        })?;
+        Ok(accepted.into_list())
+    }
 }
 
 /// Chain files read and verified at once, per core: enough to keep every core busy, few
@@ -142,14 +183,10 @@ pub fn result_text(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Stri
 /// The verifier of a `--trust-list` with every `--crl` file given, and one label per CRL in
 /// the order the verifier numbers them (`CrlNote::index`); `verify` and `resolve` share it.
 pub(super) fn load_verifier(
-    trust_list: &Path,
+    trust: &TrustArgs,
     crl_files: &[PathBuf],
 ) -> Result<(Verifier, Vec<String>), CliError> {
-    let trust_list = TrustList::from_file(trust_list).map_err(|e| {
-        CliError(format!(
-            "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
-        ))
-    })?;
+    let trust_list = trust.load()?;
     let revocation = trust_list.policy().revocation;
     let mut verifier = Verifier::new(trust_list);
     // One label per CRL, in the order the verifier numbers them (CrlNote::index).
@@ -224,7 +261,7 @@ pub fn verify(a: VerifyArgs) -> CliResult {
             a.chains.len()
         )));
     }
-    let (verifier, crl_labels) = load_verifier(&a.trust_list, &a.crls)?;
+    let (verifier, crl_labels) = load_verifier(&a.trust, &a.crls)?;
     // Under `log_proof: off` proofs are ignored, so they are not read.
     let read_proofs = verifier.policy().log_proof != LogProofPolicy::Off;
     let expected = match &a.expect_sii {

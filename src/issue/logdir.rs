@@ -12,6 +12,9 @@
 //! <W_DIR>/witness.yaml     name, cosignature verifier key (vkey)
 //! <W_DIR>/witness.key      the cosigning key (Ed25519)
 //! <W_DIR>/state/           the last checkpoint cosigned, per log
+//!
+//! <KEY>                    a trust-list signing key: a line naming its vkey, then the
+//!                          Ed25519 key as (encrypted) PKCS#8 PEM
 //! ```
 
 use std::fs;
@@ -177,6 +180,59 @@ pub fn witness_key(dir: &Path) -> Result<NoteVerifierKey, IssueError> {
         return Err(config_err(
             &path,
             "its key is not a cosignature key named after the witness",
+        ));
+    }
+    Ok(key)
+}
+
+/// The line of a trust-list signing key file that names its verifier key.
+const VKEY_LINE: &str = "vkey: ";
+
+/// Writes a new trust-list signing key for signer `name` (a key name: no spaces or `+`) to
+/// `path` (0600, never over an existing file), protected as asked; returns its verifier key,
+/// which the publisher lists under `signers`. The file starts with a line naming the vkey,
+/// and `openssl pkey` reads the PEM after it.
+pub fn init_signing_key(
+    path: &Path,
+    name: &str,
+    protection: &KeyProtection,
+) -> Result<NoteVerifierKey, IssueError> {
+    let seed = random_seed()?;
+    let key = NoteSigningKey::from_seed(name, KeyType::Ed25519, &seed)?;
+    let vkey = key.verifier_key().clone();
+    let pem = encode_ed25519_seed(&seed, protection)?;
+    let mut text = zeroize::Zeroizing::new(format!(
+        "mimi-attest trust-list signing key (Ed25519); keep it secret. Its verifier key:\n{VKEY_LINE}{vkey}\n"
+    ));
+    text.push_str(&pem);
+    write_new(path, text.as_bytes(), FileMode::Private)?;
+    Ok(vkey)
+}
+
+/// Opens a trust-list signing key file written by [`init_signing_key`] (decrypted with
+/// `passphrase` when encrypted); the key must match the vkey the file names.
+pub fn open_signing_key(
+    path: &Path,
+    passphrase: Option<&Passphrase>,
+) -> Result<NoteSigningKey, IssueError> {
+    // Checks the file's size and mode before anything else is read from it.
+    let seed = load_ed25519_seed(path, passphrase)?;
+    let text = fs::read_to_string(path).map_err(|e| io_err(path, "cannot read", e))?;
+    let vkey = text
+        .lines()
+        .find_map(|l| l.strip_prefix(VKEY_LINE))
+        .ok_or_else(|| {
+            config_err(
+                path,
+                "it has no `vkey:` line: give a key file made by `trust-list keygen`",
+            )
+        })?;
+    let vkey = NoteVerifierKey::parse(vkey.trim())?;
+    let key = NoteSigningKey::from_seed(vkey.name(), KeyType::Ed25519, &seed)?;
+    if key.verifier_key() != &vkey {
+        return Err(config_err(
+            path,
+            "its private key does not match the vkey it names: the file was edited; use the key file `trust-list keygen` wrote",
         ));
     }
     Ok(key)

@@ -40,8 +40,8 @@ pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
 pub use logdir::{
-    init_log, init_witness, log_keys, open_log, open_witness, witness_key, LOG_CONFIG, LOG_KEY,
-    VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
+    init_log, init_signing_key, init_witness, log_keys, open_log, open_signing_key, open_witness,
+    witness_key, LOG_CONFIG, LOG_KEY, VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,
 };
 pub use numbers::NumberCheck;
 pub use request::{IssueRequest, Issued, SubjectKey};

@@ -346,6 +346,24 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// An RFC 3339 time (`2026-11-26T09:00:00Z`); the message says how to write one.
+pub(crate) fn parse_rfc3339(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|e| {
+        format!("{s:?} is not an RFC 3339 time ({e}); write e.g. 2026-11-26T09:00:00Z")
+    })
+}
+
+/// The bytes of a hex string (either case), or `None` when it is not hex of whole bytes.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
 /// Lower-case hex of any byte string (fingerprints, hashes).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

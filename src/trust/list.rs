@@ -40,7 +40,10 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use super::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule};
+use time::OffsetDateTime;
+
+use super::signers::SignersSpec;
+use super::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule, SignerSet};
 use crate::log::{KeyType, LogKeys, NoteVerifierKey, VrfPublicKey};
 use crate::profile::{self, ProviderDomain, Scope, Span, MAX_CERT_LEN};
 
@@ -69,6 +72,74 @@ pub enum TrustListError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A signed list was refused: too few valid signatures, a rollback, an expired list, a
+    /// signer rotation without the new set's signatures.
+    #[error("{path}: {code}: {message}")]
+    Refused {
+        /// The trust-list file (or origin).
+        path: String,
+        /// Why, as a stable code.
+        code: Refusal,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The signers file (the platform's bootstrap signer set) is unreadable or invalid.
+    #[error("{path}: {message}")]
+    Signers {
+        /// The signers file.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The state file (the last list accepted) is unreadable, corrupt, from another publisher,
+    /// or cannot be written.
+    #[error("{path}: {message}")]
+    State {
+        /// The state file.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// Why a trust list was refused ([`TrustListError::Refused`]). Its strings (`E_*`) never
+/// change; new ones may be added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Fewer valid signatures of the trusted signer set than its threshold
+    /// (`E_TRUST_LIST_SIGNATURES`), or a trusted key's signature that does not verify.
+    Signatures,
+    /// A sequence below the one accepted last, or the same sequence with other contents
+    /// (`E_TRUST_LIST_ROLLBACK`).
+    Rollback,
+    /// The list's `expires` has passed (`E_TRUST_LIST_EXPIRED`).
+    Expired,
+    /// The list changes `signers` but is not signed by the new set's threshold
+    /// (`E_TRUST_LIST_ROTATION`).
+    Rotation,
+    /// A signed list was given where a plain one was expected, or the other way round
+    /// (`E_TRUST_LIST_FORM`).
+    Form,
+}
+
+impl Refusal {
+    /// The stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Signatures => "E_TRUST_LIST_SIGNATURES",
+            Refusal::Rollback => "E_TRUST_LIST_ROLLBACK",
+            Refusal::Expired => "E_TRUST_LIST_EXPIRED",
+            Refusal::Rotation => "E_TRUST_LIST_ROTATION",
+            Refusal::Form => "E_TRUST_LIST_FORM",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -83,6 +154,9 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 #[serde(deny_unknown_fields)]
 struct TrustListSpec {
     version: u32,
+    sequence: Option<u64>,
+    issued: Option<String>,
+    expires: Option<String>,
     anchors: Vec<AnchorSpec>,
     #[serde(default)]
     policy: PolicySpec,
@@ -90,6 +164,7 @@ struct TrustListSpec {
     logs: Vec<LogSpec>,
     #[serde(default)]
     witnesses: Vec<WitnessSpec>,
+    signers: Option<SignersSpec>,
 }
 
 #[derive(Deserialize)]
@@ -113,7 +188,9 @@ struct WitnessSpec {
 struct AnchorSpec {
     name: String,
     provider: String,
-    certificate: PathBuf,
+    certificate: Option<PathBuf>,
+    certificate_pem: Option<String>,
+    client_auth_pem: Option<String>,
     scope: Scope,
 }
 
@@ -137,6 +214,7 @@ pub struct Anchor {
     provider: ProviderDomain,
     certificate_path: PathBuf,
     scope: Scope,
+    client_auth: Option<CertificateDer<'static>>,
     pub(crate) root_der: CertificateDer<'static>,
     pub(crate) trust_anchor: TrustAnchor<'static>,
 }
@@ -157,8 +235,14 @@ impl Anchor {
         &self.scope
     }
 
-    /// Where the root certificate was read from (empty for an anchor given as DER to a
-    /// [`TrustListBuilder`]).
+    /// The CA certificate that issues this provider's TLS client certificates for the
+    /// exchange service (`client_auth_pem`, version 2 lists), if given.
+    pub fn client_auth_der(&self) -> Option<&CertificateDer<'static>> {
+        self.client_auth.as_ref()
+    }
+
+    /// Where the root certificate was read from (empty for an anchor given inline or as DER
+    /// to a [`TrustListBuilder`]).
     pub fn certificate_path(&self) -> &Path {
         &self.certificate_path
     }
@@ -214,6 +298,27 @@ pub struct TrustList {
     policy: Policy,
     logs: Vec<TrustedLog>,
     witnesses: Vec<TrustedWitness>,
+    versioned: Option<Versioned>,
+}
+
+/// What a version 2 list adds: its place in the publisher's sequence, its validity and who
+/// may sign the next version.
+#[derive(Clone, Debug)]
+struct Versioned {
+    sequence: u64,
+    issued: OffsetDateTime,
+    expires: OffsetDateTime,
+    signers: Option<SignerSet>,
+}
+
+/// Where a list's `certificate:` paths are read from.
+#[derive(Clone, Copy)]
+pub(crate) enum Files<'a> {
+    /// Relative to this directory (a plain list).
+    Dir(&'a Path),
+    /// Nowhere: the text of a signed list holds its certificates inline, since files beside
+    /// it are not covered by the signatures.
+    Inline,
 }
 
 impl TrustList {
@@ -230,6 +335,15 @@ impl TrustList {
                 path: path.display().to_string(),
                 message: format!("cannot read the trust list: {message}"),
             })?;
+        Self::from_file_bytes(bytes, path)
+    }
+
+    /// The list in `bytes`, read from `path` (certificate paths are relative to its
+    /// directory).
+    pub(crate) fn from_file_bytes(
+        bytes: Vec<u8>,
+        path: &Path,
+    ) -> Result<TrustList, TrustListError> {
         let text = String::from_utf8(bytes).map_err(|_| TrustListError::Io {
             path: path.display().to_string(),
             message: "the trust list is not UTF-8 text".into(),
@@ -238,12 +352,42 @@ impl TrustList {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        Self::parse(&text, &base, &path.display().to_string())
+        Self::parse(&text, Files::Dir(&base), &path.display().to_string())
     }
 
     /// Parse a trust list from YAML text; certificate paths are relative to `base_dir`.
     pub fn from_yaml(text: &str, base_dir: &Path) -> Result<TrustList, TrustListError> {
-        Self::parse(text, base_dir, "trust list")
+        Self::parse(text, Files::Dir(base_dir), "trust list")
+    }
+
+    /// The format version: 1, or 2 for lists with a sequence, validity and signers.
+    pub fn version(&self) -> u32 {
+        if self.versioned.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The publisher's sequence number of this list (version 2).
+    pub fn sequence(&self) -> Option<u64> {
+        self.versioned.as_ref().map(|v| v.sequence)
+    }
+
+    /// When the list was issued (version 2).
+    pub fn issued(&self) -> Option<OffsetDateTime> {
+        self.versioned.as_ref().map(|v| v.issued)
+    }
+
+    /// After this time the list must not be used (version 2): verification fails closed
+    /// with `E_TRUST_LIST_EXPIRED`.
+    pub fn expires(&self) -> Option<OffsetDateTime> {
+        self.versioned.as_ref().map(|v| v.expires)
+    }
+
+    /// Who may sign the next version of this list (version 2, when given).
+    pub fn signers(&self) -> Option<&SignerSet> {
+        self.versioned.as_ref().and_then(|v| v.signers.as_ref())
     }
 
     /// The anchors, in file order.
@@ -277,7 +421,32 @@ impl TrustList {
         (self.anchors, self.policy, self.logs, self.witnesses)
     }
 
-    fn parse(text: &str, base: &Path, origin: &str) -> Result<TrustList, TrustListError> {
+    /// Parse the text of a signed list (version 2, certificates inline).
+    pub(crate) fn from_signed_text(text: &str, origin: &str) -> Result<TrustList, TrustListError> {
+        Self::parse(text, Files::Inline, origin)
+    }
+
+    fn parse(text: &str, files: Files<'_>, origin: &str) -> Result<TrustList, TrustListError> {
+        let at = |(line, column): (usize, usize), message: String| TrustListError::Invalid {
+            path: origin.to_owned(),
+            line: Some(line),
+            column: Some(column),
+            message,
+        };
+        if let Some((pos, c)) = text_problem(text, matches!(files, Files::Dir(_))) {
+            return Err(at(
+                pos,
+                format!(
+                    "{c:?} is not allowed in a trust list: indent with spaces and keep to printable text (signed notes refuse tabs and control characters)"
+                ),
+            ));
+        }
+        if let Some(pos) = find_alias(text) {
+            return Err(at(
+                pos,
+                "YAML anchors and aliases (&name, *name) are not allowed in a trust list: write each entry out in full".into(),
+            ));
+        }
         let spec: TrustListSpec = serde_yaml::from_str(text).map_err(|e| {
             let loc = e.location();
             TrustListError::Invalid {
@@ -293,13 +462,48 @@ impl TrustList {
             column: None,
             message,
         };
-        if spec.version != 1 {
-            return Err(invalid(
+        let versioned = match spec.version {
+            1 => {
+                let v2_only = [
+                    ("sequence", spec.sequence.is_some()),
+                    ("issued", spec.issued.is_some()),
+                    ("expires", spec.expires.is_some()),
+                    ("signers", spec.signers.is_some()),
+                ];
+                if let Some((field, _)) = v2_only.iter().find(|(_, present)| *present) {
+                    return Err(invalid(
+                        Some(&format!("{field}:")),
+                        format!("{field} is a field of version 2 lists: write version: 2"),
+                    ));
+                }
+                if let Some(a) = spec
+                    .anchors
+                    .iter()
+                    .find(|a| a.client_auth_pem.is_some() || a.certificate_pem.is_some())
+                {
+                    return Err(invalid(
+                        Some(&a.name),
+                        format!(
+                            "anchor {:?}: certificate_pem and client_auth_pem are fields of version 2 lists: write version: 2",
+                            a.name
+                        ),
+                    ));
+                }
+                None
+            }
+            2 => Some(versioned(&spec).map_err(|(field, m)| invalid(Some(field), m))?),
+            v => return Err(invalid(
                 Some("version"),
                 format!(
-                    "version {} is not supported: this tool reads trust lists of version 1",
-                    spec.version
+                    "version {v} is not supported: this tool reads trust lists of version 1 and 2"
                 ),
+            )),
+        };
+        if matches!(files, Files::Inline) && versioned.is_none() {
+            return Err(invalid(
+                Some("version"),
+                "a signed trust list must be of version 2 (with sequence, issued and expires)"
+                    .into(),
             ));
         }
         if spec.anchors.is_empty() {
@@ -332,24 +536,83 @@ impl TrustList {
         let mut admission = Admission::default();
         let mut anchors = Vec::with_capacity(spec.anchors.len());
         for a in spec.anchors {
-            let cert_path = base.join(&a.certificate);
-            let needle = a.certificate.display().to_string();
             let (name, provider) = (a.name.clone(), a.provider.clone());
-            let at = |field: Field| match field {
-                Field::Name => Some(if name.trim().is_empty() {
-                    "name:"
-                } else {
-                    name.as_str()
-                }),
-                Field::Provider => Some(provider.as_str()),
-                Field::Scope => Some(name.as_str()),
-                Field::Certificate => Some(needle.as_str()),
+            // Messages point at the anchor's own lines, not at the first anchor that shares
+            // a word with it.
+            let start = anchor_line(text, &name);
+            let near = |needle: &str| {
+                start
+                    .and_then(|s| line_from(text, s, needle))
+                    .or_else(|| line_of(text, needle))
             };
-            let root_der = read_root(&cert_path)
-                .map_err(|m| invalid(Some(&needle), format!("anchor {:?}: {m}", a.name)))?;
-            let anchor = admission
+            let err_near = |needle: &str, message: String| TrustListError::Invalid {
+                path: origin.to_owned(),
+                line: near(needle),
+                column: None,
+                message,
+            };
+            let (root_der, cert_path, needle) =
+                match (&a.certificate, &a.certificate_pem, files) {
+                    (Some(_), Some(_), _) => {
+                        return Err(err_near(
+                            "certificate",
+                            format!("anchor {name:?}: give certificate or certificate_pem, not both"),
+                        ))
+                    }
+                    (Some(file), None, Files::Dir(base)) => {
+                        let cert_path = base.join(file);
+                        let needle = file.display().to_string();
+                        let der = read_root(&cert_path)
+                            .map_err(|m| err_near(&needle, format!("anchor {name:?}: {m}")))?;
+                        (der, cert_path, needle)
+                    }
+                    (Some(_), None, Files::Inline) => {
+                        return Err(err_near(
+                            "certificate:",
+                            format!(
+                                "anchor {name:?}: certificate: FILE is not allowed in a signed list (files beside it are not signed): put the root inline as certificate_pem"
+                            ),
+                        ))
+                    }
+                    (None, Some(pem), _) => {
+                        let der = root_from_bytes(
+                            pem.as_bytes(),
+                            &format!("anchor {name:?}: certificate_pem"),
+                        )
+                        .map_err(|m| err_near("certificate_pem", m))?;
+                        (der, PathBuf::new(), "certificate_pem".to_owned())
+                    }
+                    (None, None, _) => {
+                        return Err(err_near(
+                            &name,
+                            format!(
+                                "anchor {name:?} has no root certificate: give certificate_pem (inline PEM) or certificate: FILE"
+                            ),
+                        ))
+                    }
+                };
+            let client_auth = match &a.client_auth_pem {
+                Some(pem) => Some(
+                    client_auth_from_pem(pem, &name).map_err(|m| err_near("client_auth_pem", m))?,
+                ),
+                None => None,
+            };
+            let field_needle = |field: Field| match field {
+                Field::Name => {
+                    if name.trim().is_empty() {
+                        "name:".to_owned()
+                    } else {
+                        name.clone()
+                    }
+                }
+                Field::Provider => provider.clone(),
+                Field::Scope => "scope".to_owned(),
+                Field::Certificate => needle.clone(),
+            };
+            let mut anchor = admission
                 .admit(a.name, a.provider, a.scope, cert_path, root_der)
-                .map_err(|(field, m)| invalid(at(field), m))?;
+                .map_err(|(field, m)| err_near(&field_needle(field), m))?;
+            anchor.client_auth = client_auth;
             anchors.push(anchor);
         }
         let mut logs = LogAdmission::default();
@@ -371,8 +634,47 @@ impl TrustList {
             policy,
             logs,
             witnesses,
+            versioned,
         })
     }
+}
+
+/// The version 2 fields: all of sequence, issued and expires, issued before expires, and a
+/// valid signer set when one is given. Errors name the field.
+fn versioned(spec: &TrustListSpec) -> Result<Versioned, (&'static str, String)> {
+    let need = |field: &'static str| {
+        (
+            "version",
+            format!("a version 2 list needs {field}: (see docs/spec.md#trust-list-v2)"),
+        )
+    };
+    let sequence = spec.sequence.ok_or_else(|| need("sequence"))?;
+    let time = |field: &'static str, v: &Option<String>| {
+        let v = v.as_deref().ok_or_else(|| need(field))?;
+        profile::parse_rfc3339(v).map_err(|m| (field, format!("{field}: {m}")))
+    };
+    let issued = time("issued", &spec.issued)?;
+    let expires = time("expires", &spec.expires)?;
+    if expires <= issued {
+        return Err((
+            "expires",
+            format!(
+                "expires ({}) is not after issued ({}): a list is valid from issued until expires",
+                profile::rfc3339(expires),
+                profile::rfc3339(issued)
+            ),
+        ));
+    }
+    let signers = match &spec.signers {
+        Some(s) => Some(SignerSet::from_spec(s).map_err(|m| ("signers", format!("signers: {m}")))?),
+        None => None,
+    };
+    Ok(Versioned {
+        sequence,
+        issued,
+        expires,
+        signers,
+    })
 }
 
 /// The keys of a trust list's `logs:` item: the vkey (type 0x01) named by its origin, and the
@@ -574,6 +876,7 @@ impl TrustListBuilder {
             policy: self.policy,
             logs,
             witnesses,
+            versioned: None,
         })
     }
 }
@@ -665,6 +968,7 @@ impl Admission {
             provider,
             certificate_path,
             scope,
+            client_auth: None,
             root_der,
             trust_anchor,
         })
@@ -691,25 +995,177 @@ fn read_root(path: &Path) -> Result<CertificateDer<'static>, String> {
     // A PEM certificate is about 4/3 of its DER, plus header lines and comments.
     let bytes = read_bounded(path, 4 * MAX_CERT_LEN as u64)
         .map_err(|e| format!("cannot read the root certificate {}: {e}", path.display()))?;
-    let der = match std::str::from_utf8(&bytes) {
+    root_from_bytes(&bytes, &path.display().to_string())
+}
+
+/// One root certificate from PEM (exactly one CERTIFICATE block) or DER bytes, checked to be
+/// a well-formed P-256 CA certificate; `what` names it in messages.
+fn root_from_bytes(bytes: &[u8], what: &str) -> Result<CertificateDer<'static>, String> {
+    let der = single_pem_certificate(bytes, what)?;
+    check_root_der(&der, what)?;
+    Ok(CertificateDer::from(der))
+}
+
+/// The DER of the one CERTIFICATE block of PEM text, or the bytes themselves when they are
+/// not PEM (DER).
+fn single_pem_certificate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    match std::str::from_utf8(bytes) {
         Ok(t) if t.trim_start().starts_with("-----BEGIN") => {
-            let blocks = pem::parse_many(t)
-                .map_err(|e| format!("{} is not valid PEM: {e}", path.display()))?;
+            let blocks = pem::parse_many(t).map_err(|e| format!("{what} is not valid PEM: {e}"))?;
             match blocks.as_slice() {
-                [b] if b.tag() == "CERTIFICATE" => b.contents().to_vec(),
-                _ => {
-                    return Err(format!(
-                        "{} must hold exactly one CERTIFICATE (the provider root), found {} PEM block(s)",
-                        path.display(),
-                        blocks.len()
-                    ))
-                }
+                [b] if b.tag() == "CERTIFICATE" => Ok(b.contents().to_vec()),
+                _ => Err(format!(
+                    "{what} must hold exactly one CERTIFICATE, found {} PEM block(s)",
+                    blocks.len()
+                )),
             }
         }
-        _ => bytes,
-    };
-    check_root_der(&der, &path.display().to_string())?;
+        _ => Ok(bytes.to_vec()),
+    }
+}
+
+/// The exchange-service client CA of anchor `name`: one PEM CA certificate (any key type
+/// TLS allows; it never signs mapping attestations).
+fn client_auth_from_pem(pem: &str, name: &str) -> Result<CertificateDer<'static>, String> {
+    let what = format!("anchor {name:?}: client_auth_pem");
+    if !pem.trim_start().starts_with("-----BEGIN") {
+        return Err(format!(
+            "{what} is not PEM: give the client CA certificate as PEM text"
+        ));
+    }
+    let der = single_pem_certificate(pem.as_bytes(), &what)?;
+    if der.len() > MAX_CERT_LEN {
+        return Err(format!("{what} is larger than {MAX_CERT_LEN} bytes"));
+    }
+    let (rest, cert) =
+        X509Certificate::from_der(&der).map_err(|e| format!("{what} is not a certificate: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!("{what} has trailing bytes after the certificate"));
+    }
+    if !matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca) {
+        return Err(format!(
+            "{what} is not a CA certificate (no basicConstraints cA=TRUE): give the CA that issues the provider's TLS client certificates"
+        ));
+    }
     Ok(CertificateDer::from(der))
+}
+
+/// The first character a trust list may not hold, with its 1-based line and column: a tab
+/// or another control character except the line feed (and a carriage return before one,
+/// in a plain list).
+pub(crate) fn text_problem(text: &str, allow_crlf: bool) -> Option<((usize, usize), char)> {
+    for (i, line) in text.split('\n').enumerate() {
+        let line = match line.strip_suffix('\r') {
+            Some(l) if allow_crlf => l,
+            _ => line,
+        };
+        if let Some((col, c)) = line.chars().enumerate().find(|(_, c)| c.is_control()) {
+            return Some(((i + 1, col + 1), c));
+        }
+    }
+    None
+}
+
+/// The 1-based line and column of the first YAML anchor (`&name`) or alias (`*name`): a
+/// token starting with `&` or `*` outside quotes, comments and block scalars. Trust lists
+/// refuse them, so that no list can expand into a huge one (a "billion laughs") and each
+/// entry is read where it is written.
+fn find_alias(text: &str) -> Option<(usize, usize)> {
+    // Indentation of the line that opened a block scalar (`key: |`), while inside it.
+    let mut block: Option<usize> = None;
+    // Inside a double- or single-quoted scalar that continues on the next line.
+    let mut quote: Option<char> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(b) = block {
+            if line.trim().is_empty() || indent > b {
+                continue;
+            }
+            block = None;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        let mut token_start = quote.is_none();
+        while i < chars.len() {
+            let c = chars[i];
+            if let Some(q) = quote {
+                if c == q {
+                    if q == '\'' && chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    quote = None;
+                } else if c == '\\' && q == '"' {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            if c == ' ' {
+                i += 1;
+                continue;
+            }
+            if token_start {
+                match c {
+                    '&' | '*' => return Some((n + 1, i + 1)),
+                    '"' | '\'' => {
+                        quote = Some(c);
+                        token_start = false;
+                        i += 1;
+                        continue;
+                    }
+                    '#' => break,
+                    '|' | '>' => {
+                        let rest: String = chars[i + 1..].iter().collect();
+                        let rest = rest.split('#').next().unwrap_or("").trim();
+                        if rest
+                            .chars()
+                            .all(|r| r == '-' || r == '+' || r.is_ascii_digit())
+                        {
+                            block = Some(indent);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if c == '#' && i > 0 && chars[i - 1] == ' ' {
+                break;
+            }
+            // A token starts after an indicator followed by a space, and after flow
+            // punctuation.
+            token_start = match c {
+                '[' | '{' | ',' => true,
+                '-' | ':' | '?' => chars.get(i + 1).is_none_or(|n| *n == ' '),
+                _ => false,
+            };
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The 1-based line of the list item of the anchor named `name` (`- name: <name>`, or a
+/// `name:` line inside an item).
+pub(crate) fn anchor_line(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ").trim();
+            t.strip_prefix("name:").is_some_and(|v| {
+                let v = v.split(" #").next().unwrap_or("").trim();
+                v.trim_matches(|c| c == '"' || c == '\'') == name
+            })
+        })
+        .map(|i| i + 1)
+}
+
+/// The 1-based number of the first line at or after line `from` containing `needle`.
+fn line_from(text: &str, from: usize, needle: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
 }
 
 /// A root certificate (DER) is a well-formed P-256 CA certificate; `what` names it in
@@ -744,7 +1200,7 @@ fn check_root_der(der: &[u8], what: &str) -> Result<(), String> {
 pub(crate) const MAX_TRUST_LIST_LEN: u64 = 1024 * 1024;
 
 /// The whole file, unless it is larger than `max` bytes (refused without reading it).
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();

@@ -12,6 +12,7 @@ mod leaf;
 mod logproof;
 mod parse;
 mod path;
+mod reload;
 mod resolve;
 mod revocation;
 mod scope;
@@ -25,6 +26,7 @@ use std::fmt;
 pub use logproof::LogInclusion;
 pub use parse::chain_from_pem;
 pub use path::CertNote;
+pub use reload::{Reload, ReloadingVerifier, TrustListWatch};
 pub use resolve::{Conflict, Rejected, Resolution, Resolved};
 pub use revocation::{crls_from_pem, CrlError, CrlNote};
 pub use verifier::{Verification, VerifiedMapping, Verifier, VerifyOptions};
@@ -96,11 +98,14 @@ pub enum Code {
     /// Fewer listed witnesses validly cosigned the proof's checkpoint than the policy's
     /// `witness_quorum`.
     WitnessQuorum,
+    /// The trust list's `expires` has passed: it must not be used until a newer list is
+    /// accepted (fail closed).
+    TrustListExpired,
 }
 
 impl Code {
     /// Every code.
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 27] = [
         Code::Malformed,
         Code::UnknownIssuer,
         Code::BadSignature,
@@ -127,6 +132,7 @@ impl Code {
         Code::LogProofInvalid,
         Code::LogUnknown,
         Code::WitnessQuorum,
+        Code::TrustListExpired,
     ];
 
     /// The stable string, e.g. `E_OUT_OF_SCOPE`.
@@ -158,6 +164,7 @@ impl Code {
             Code::LogProofInvalid => "E_LOG_PROOF_INVALID",
             Code::LogUnknown => "E_LOG_UNKNOWN",
             Code::WitnessQuorum => "E_WITNESS_QUORUM",
+            Code::TrustListExpired => "E_TRUST_LIST_EXPIRED",
         }
     }
 }
@@ -253,6 +260,7 @@ mod tests {
                 "E_LOG_PROOF_INVALID",
                 "E_LOG_UNKNOWN",
                 "E_WITNESS_QUORUM",
+                "E_TRUST_LIST_EXPIRED",
             ]
         );
         let e = VerifyError::new(Code::Expired, 1, "x");

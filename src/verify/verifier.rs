@@ -138,6 +138,8 @@ pub struct Verifier {
     /// The trust list's logs and witnesses, and the checkpoints verified with them (CRLs do
     /// not change those verdicts, so [`Verifier::with_crls`] keeps them).
     pub(super) logs: Arc<LogTrust>,
+    /// The trust list's `expires` (version 2 lists).
+    pub(super) expires: Option<OffsetDateTime>,
 }
 
 /// The outcome of one verification, with the CRLs that were ignored for it and why.
@@ -226,6 +228,7 @@ impl From<TrustList> for Verifier {
 impl Verifier {
     /// A verifier for the anchors and policy of `trust_list`.
     pub fn new(trust_list: TrustList) -> Self {
+        let expires = trust_list.expires();
         let (anchors, policy, logs, witnesses) = trust_list.into_parts();
         let webpki_anchors = anchors.iter().map(|a| a.trust_anchor.clone()).collect();
         let roots = anchors
@@ -240,6 +243,7 @@ impl Verifier {
             crls: Arc::default(),
             cache: Arc::default(),
             logs: Arc::new(LogTrust::new(logs, witnesses)),
+            expires,
         }
     }
 
@@ -334,6 +338,20 @@ impl Verifier {
         cert_notes: &mut Vec<CertNote>,
     ) -> Result<VerifiedMapping, VerifyError> {
         let skew = self.policy.clock_skew.duration();
+
+        // 0. A trust list past its `expires` is not used (no clock skew: fail closed).
+        if let Some(expires) = self.expires {
+            if now >= expires {
+                return Err(err(
+                    Code::TrustListExpired,
+                    0,
+                    format!(
+                        "the trust list expired at {}: accept the publisher's current list",
+                        profile::rfc3339(expires)
+                    ),
+                ));
+            }
+        }
 
         // 1. Strict DER, size limits, no unknown critical extension. The leaf decides, so it
         //    must pass; any other certificate is only a candidate for the path: one that
