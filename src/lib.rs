@@ -105,15 +105,15 @@ pub use store::{
 // The auditor.
 #[cfg(feature = "ca")]
 pub use audit::{
-    catalogue, check_trust_list, export_pem, inspect, lint_certificate, lint_certificate_min, lint_crl, lint_csr,
-    lint_objects, read_objects, store_records, store_schema_version, AccessDescriptionReport,
-    AuditError, AuthorityInfoAccessReport, BasicConstraintsReport, CertificateReport,
-    CrlEntryReport, CrlReport, CsrReport, EkuReport, Finding, FlagsReport, Inspection,
-    IssuerRevocation, KeyReport, ListFinding, KeyUsageReport, LabelConflict, Lint, LintError, LintReport,
-    LintRun, LintSummary, LintTarget, LintedFile, LintedObject, MappingReport, Monitor,
-    MonitorReport, MonitoredEntry, NameConstraintsReport, NamedOid, Object, ObjectKind,
-    PoliciesReport, ProviderVolume, RawExtension, RecordState, Role, SanEntry, SanReport,
-    ScopeReport, Severity, StoreQuery, StoreRecord, TnAuthListReport, TnEntryReport,
+    catalogue, check_trust_list, export_pem, inspect, lint_certificate, lint_certificate_min,
+    lint_crl, lint_csr, lint_objects, read_objects, store_records, store_schema_version,
+    AccessDescriptionReport, AuditError, AuthorityInfoAccessReport, BasicConstraintsReport,
+    CertificateReport, CrlEntryReport, CrlReport, CsrReport, EkuReport, Finding, FlagsReport,
+    Inspection, IssuerRevocation, KeyReport, KeyUsageReport, LabelConflict, Lint, LintError,
+    LintReport, LintRun, LintSummary, LintTarget, LintedFile, LintedObject, ListFinding,
+    MappingReport, Monitor, MonitorReport, MonitoredEntry, NameConstraintsReport, NamedOid, Object,
+    ObjectKind, PoliciesReport, ProviderVolume, RawExtension, RecordState, Role, SanEntry,
+    SanReport, ScopeReport, Severity, StoreQuery, StoreRecord, TnAuthListReport, TnEntryReport,
     ValidityReport, MONITOR_STATE_FILE,
 };
 

@@ -33,11 +33,11 @@ pub use lint::{lint_objects, LintReport, LintRun, LintSummary, LintedFile, Linte
 pub use monitor::{
     LabelConflict, Monitor, MonitorReport, MonitoredEntry, ProviderVolume, MONITOR_STATE_FILE,
 };
-pub use trustcheck::{check_trust_list, ListFinding};
 pub use store::{
     export_pem, store_records, store_schema_version, IssuerRevocation, RecordState, StoreQuery,
     StoreRecord,
 };
+pub use trustcheck::{check_trust_list, ListFinding};
 
 /// Why an audit could not run. Every message says what was wrong.
 #[derive(Debug, thiserror::Error)]

@@ -81,11 +81,7 @@ pub fn check_trust_list(
             return Ok(out);
         }
     };
-    let line_of = |needle: &str| {
-        text.lines()
-            .position(|l| l.contains(needle))
-            .map(|i| i + 1)
-    };
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|i| i + 1);
     let mut push = |id, severity, line, message| {
         out.push(ListFinding {
             id,

@@ -201,7 +201,11 @@ pub fn verify(a: TrustVerifyArgs) -> CliResult {
                 ),
                 Format::Text => println!("refused: {e}"),
             }
-            eprintln!("the list was not accepted; the one accepted before stays in force");
+            if a.state.is_some() {
+                eprintln!(
+                    "the list was not accepted; the state file still holds the one accepted before"
+                );
+            }
             Ok(Verdict::No)
         }
     }
@@ -217,14 +221,16 @@ pub fn check(a: CheckArgs) -> CliResult {
     };
     let file = a.list.display().to_string();
     match a.format {
-        Format::Json => println!(
-            "{}",
-            json!({ "file": file, "findings": findings })
-        ),
+        Format::Json => println!("{}", json!({ "file": file, "findings": findings })),
         Format::Text => {
             for f in &findings {
                 let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
-                println!("{file}{at}: {} {}: {}", f.severity.as_str(), f.id, f.message);
+                println!(
+                    "{file}{at}: {} {}: {}",
+                    f.severity.as_str(),
+                    f.id,
+                    f.message
+                );
             }
             if findings.is_empty() {
                 println!("{file}: clean");

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mimi_attest::{
-    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, Sii, SignerSet,
-    TrustList, TrustListSource,
-    Verification, VerifiedMapping, Verifier, VerifyError, VerifyOptions,
+    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, SignerSet, Sii,
+    TrustList, TrustListSource, Verification, VerifiedMapping, Verifier, VerifyError,
+    VerifyOptions,
 };
 use rayon::prelude::*;
 use serde::Serialize;

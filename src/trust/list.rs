@@ -492,12 +492,14 @@ impl TrustList {
                 None
             }
             2 => Some(versioned(&spec).map_err(|(field, m)| invalid(Some(field), m))?),
-            v => return Err(invalid(
-                Some("version"),
-                format!(
+            v => {
+                return Err(invalid(
+                    Some("version"),
+                    format!(
                     "version {v} is not supported: this tool reads trust lists of version 1 and 2"
                 ),
-            )),
+                ))
+            }
         };
         if matches!(files, Files::Inline) && versioned.is_none() {
             return Err(invalid(

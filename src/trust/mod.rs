@@ -14,10 +14,10 @@ mod signers;
 mod source;
 mod state;
 
+pub(crate) use list::anchor_line;
 pub use list::{
     Anchor, Refusal, TrustList, TrustListBuilder, TrustListError, TrustedLog, TrustedWitness,
 };
-pub(crate) use list::anchor_line;
 pub use policy::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule};
 pub use signed::SignedTrustList;
 pub use signers::SignerSet;
