@@ -157,6 +157,13 @@ pub struct MonitorArgs {
     /// A witness's cosignature verifier key (vkey, as `witness show` prints it); repeatable.
     #[arg(long, value_name = "VKEY")]
     witness_key: Vec<String>,
+    /// Take the log's keys and the witnesses from a relying platform's trust list (its
+    /// `logs` entry for this log's origin, and its `witnesses`) instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["log_key", "vrf_key", "witness_key"])]
+    trust_list: Option<PathBuf>,
+    /// The trust list is signed: accept it with this signers file (as `verify --signers`).
+    #[arg(long, value_name = "FILE", requires = "trust_list")]
+    signers: Option<PathBuf>,
     /// Also list every entry seen for this label (64 hex digits, from `log label`).
     #[arg(long, value_name = "HEX")]
     label: Option<String>,
@@ -547,6 +554,44 @@ fn public_dir(log: &Path) -> PathBuf {
     }
 }
 
+/// The keys of the log in `public` (found by the origin of its checkpoint) and the
+/// witnesses, from a trust list.
+fn keys_from_trust_list(
+    list: &Path,
+    signers: Option<&Path>,
+    public: &Path,
+) -> Result<(LogKeys, Vec<NoteVerifierKey>), CliError> {
+    let list = super::verify::load_trust_list(list, signers, None)?;
+    let checkpoint = public.join("checkpoint");
+    let origin = std::fs::read_to_string(&checkpoint)
+        .map_err(|e| {
+            CliError(format!(
+                "cannot read the log's checkpoint {}: {e}: give the log directory or its public tree",
+                checkpoint.display()
+            ))
+        })?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let log = list
+        .logs()
+        .iter()
+        .find(|l| l.keys().origin == origin)
+        .ok_or_else(|| {
+            CliError(format!(
+                "the trust list names no log of origin {origin:?} (it lists {}): give the trust list that accepts this log, or its keys with --log-key and --vrf-key",
+                list.logs()
+                    .iter()
+                    .map(|l| format!("{:?}", l.keys().origin))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let witnesses = list.witnesses().iter().map(|w| w.key().clone()).collect();
+    Ok((log.keys().clone(), witnesses))
+}
+
 fn monitor_keys(a: &MonitorArgs) -> Result<LogKeys, CliError> {
     match (&a.log_key, &a.vrf_key) {
         (Some(k), Some(v)) => {
@@ -588,12 +633,16 @@ fn parse_label(s: &str) -> Result<[u8; 32], CliError> {
 }
 
 pub fn monitor(a: MonitorArgs) -> CliResult {
-    let keys = monitor_keys(&a)?;
-    let witnesses = a
-        .witness_key
-        .iter()
-        .map(|k| parse_vkey(k, "--witness-key"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (keys, witnesses) = match &a.trust_list {
+        Some(list) => keys_from_trust_list(list, a.signers.as_deref(), &public_dir(&a.log))?,
+        None => (
+            monitor_keys(&a)?,
+            a.witness_key
+                .iter()
+                .map(|k| parse_vkey(k, "--witness-key"))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
     let label = a.label.as_deref().map(parse_label).transpose()?;
     let mut monitor = Monitor::open(&a.state)?;
     let report = monitor.update(&public_dir(&a.log), &keys, &witnesses)?;

@@ -75,24 +75,38 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// The list, accepted now by the rules of its form.
     fn load(&self) -> Result<TrustList, CliError> {
-        let source = match &self.signers {
-            Some(path) => {
-                let signers = SignerSet::from_file(path).map_err(|e| CliError(e.to_string()))?;
-                let source = TrustListSource::signed(&self.trust_list, signers);
-                match &self.state {
-                    Some(s) => source.with_state(s),
-                    None => source,
-                }
-            }
-            None => TrustListSource::plain(&self.trust_list),
-        };
-        let accepted = source.load(OffsetDateTime::now_utc()).map_err(|e| {
-            CliError(format!(
-                "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
-            ))
-        })?;
-        Ok(accepted.into_list())
+        load_trust_list(
+            &self.trust_list,
+            self.signers.as_deref(),
+            self.state.as_deref(),
+        )
     }
+}
+
+/// The trust list at `path`, accepted now: plain, or signed when a signers file is given
+/// (with the rollback state in `state`, if given).
+pub(super) fn load_trust_list(
+    path: &Path,
+    signers: Option<&Path>,
+    state: Option<&Path>,
+) -> Result<TrustList, CliError> {
+    let source = match signers {
+        Some(signers) => {
+            let signers = SignerSet::from_file(signers).map_err(|e| CliError(e.to_string()))?;
+            let source = TrustListSource::signed(path, signers);
+            match state {
+                Some(s) => source.with_state(s),
+                None => source,
+            }
+        }
+        None => TrustListSource::plain(path),
+    };
+    let accepted = source.load(OffsetDateTime::now_utc()).map_err(|e| {
+        CliError(format!(
+            "cannot use the trust list: {e} (see ca-config/trust-list.yaml for an example)"
+        ))
+    })?;
+    Ok(accepted.into_list())
 }
 
 /// Chain files read and verified at once, per core: enough to keep every core busy, few

@@ -234,6 +234,58 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
         .collect();
     assert_eq!(holders, ["chat-a.example", "chat-b.example"]);
     assert_eq!(report["label_entries"].as_array().unwrap().len(), 2);
+
+    // A monitor may take the log's keys and the witnesses from a platform's trust list.
+    let list = tmp.path().join("trust-list.yaml");
+    fs::write(
+        &list,
+        format!(
+            "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\nlogs:\n  - name: shared\n    key: {log_key}\n    vrf_key: {}\nwitnesses:\n  - name: w1\n    key: {w_key}\n",
+            chat_a.join("root.pem").display(),
+            show["vrf_key"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let from_list = crate::common::cli::run(&[
+        "monitor",
+        "--log",
+        s(&log),
+        "--state",
+        s(&tmp.path().join("monitor-2")),
+        "--trust-list",
+        s(&list),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&from_list), 0, "{}", stderr(&from_list));
+    let listed = stdout_json(&from_list);
+    assert_eq!(listed["size"], 3);
+    assert_eq!(listed["witnesses"][0], "witness.example/w1");
+    assert_eq!(listed["conflicts"][0]["label"], label);
+    // A list that does not accept this log says which logs it does accept.
+    fs::write(
+        &list,
+        format!(
+            "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: {}\n    scope: {{tel: [\"+1\"]}}\n",
+            chat_a.join("root.pem").display()
+        ),
+    )
+    .unwrap();
+    let none = crate::common::cli::run(&[
+        "monitor",
+        "--log",
+        s(&log),
+        "--state",
+        s(&tmp.path().join("monitor-3")),
+        "--trust-list",
+        s(&list),
+    ]);
+    assert_eq!(code(&none), 2);
+    assert!(
+        stderr(&none).contains("names no log of origin \"log.example/mapping\""),
+        "{}",
+        stderr(&none)
+    );
     if let Some(o) = python_check(&proof_of(&carol), &carol, &log) {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         // A proof checked against another chain fails there too.
