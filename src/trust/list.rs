@@ -1214,3 +1214,54 @@ pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     }
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_and_anchors_are_found_where_yaml_would_read_them() {
+        assert_eq!(find_alias("a: &x 1\nb: *x\n"), Some((1, 4)));
+        assert_eq!(find_alias("a:\n  - *x\n"), Some((2, 5)));
+        assert_eq!(find_alias("a: [1, *x]\n"), Some((1, 8)));
+        assert_eq!(find_alias("a: {b: *x}\n"), Some((1, 8)));
+        assert_eq!(find_alias("- &x\n  name: a\n"), Some((1, 3)));
+        assert_eq!(find_alias("<<: *base\n"), Some((1, 5)));
+    }
+
+    #[test]
+    fn stars_and_ampersands_inside_values_quotes_comments_and_blocks_are_not_aliases() {
+        for text in [
+            "name: a*b & c\n",
+            "name: \"*x\"\n",
+            "name: '&x'\n",
+            "name: 'it''s *x'\n",
+            "name: a # *x\n",
+            "# *x\n",
+            "pem: |\n  *x &y\n  more\nname: a\n",
+            "pem: >-\n  *x\nname: a\n",
+            "scope: {tel: [\"+1\"], email: [\"a.example\"]}\n",
+        ] {
+            assert_eq!(find_alias(text), None, "{text:?}");
+        }
+        // After a block scalar ends, aliases count again.
+        assert_eq!(find_alias("pem: |\n  x\nb: *x\n"), Some((3, 4)));
+    }
+
+    #[test]
+    fn tabs_and_control_characters_are_placed_by_line_and_column() {
+        assert_eq!(text_problem("a: 1\nb:\t2\n", false), Some(((2, 3), '\t')));
+        assert_eq!(text_problem("a: 1\u{7}\n", true), Some(((1, 5), '\u{7}')));
+        assert_eq!(text_problem("a: 1\r\nb: 2\r\n", true), None);
+        assert_eq!(text_problem("a: 1\r\n", false), Some(((1, 5), '\r')));
+        assert_eq!(text_problem("a: é ✓\n", false), None);
+    }
+
+    #[test]
+    fn anchor_lines_are_the_items_of_their_names() {
+        let text = "anchors:\n  - name: chat\n    provider: chat-a.example\n  - name: chat-a\n    provider: x\n";
+        assert_eq!(anchor_line(text, "chat-a"), Some(4));
+        assert_eq!(anchor_line(text, "chat"), Some(2));
+        assert_eq!(line_from(text, 4, "provider"), Some(5));
+    }
+}
