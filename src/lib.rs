@@ -67,6 +67,10 @@ pub use verify::{
 };
 
 // The transparency log: checking proofs and writing the log.
+/// Entry bundles (`tile/entries/<N>`) as tlog-tiles encodes them, for tools that read a log's
+/// files themselves.
+#[cfg(feature = "ca")]
+pub use log::tiles::{decode_bundle, encode_bundle};
 pub use log::{
     check_mapping_proof, leaf_hash, verify_consistency, verify_inclusion, CheckedProof, Checkpoint,
     KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint,
