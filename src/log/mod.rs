@@ -157,6 +157,12 @@ pub enum LogError {
         /// The witness's key name.
         witness: String,
     },
+    /// A signature line offered as a cosignature whose key is not among the witnesses given.
+    #[error("the signature line of {name:?} is by none of the witness keys given: give that witness's cosignature key (vkey, type 0x04) to check it")]
+    CosignatureUnknown {
+        /// The key name on the line.
+        name: String,
+    },
     /// A tlog-proof text that cannot be read.
     #[error("malformed tlog-proof at line {line}: {reason}")]
     ProofMalformed {

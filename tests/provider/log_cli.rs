@@ -54,6 +54,13 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     (tmp, log, w, chat_a)
 }
 
+/// alice's chain of [`setup`] and bob's, issued now by `chat_a` (neither logged).
+fn alice_and_bob(tmp: &tempfile::TempDir, chat_a: &Path) -> (PathBuf, PathBuf) {
+    let bob = tmp.path().join("bob.pem");
+    issue(chat_a, "+15557654321", &bob);
+    (tmp.path().join("alice.pem"), bob)
+}
+
 /// An add-checkpoint request for the log's current checkpoint from size 0, written to `path`.
 fn request_from_zero(log: &Path, path: &Path) {
     let mut text = b"old 0\n\n".to_vec();
@@ -130,9 +137,7 @@ fn python_check(proof: &Path, chain: &Path, log: &Path) -> Option<Output> {
 #[test]
 fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_claim() {
     let (tmp, log, w, chat_a) = setup();
-    let alice = tmp.path().join("alice.pem");
-    let bob = tmp.path().join("bob.pem");
-    issue(&chat_a, "+15557654321", &bob);
+    let (alice, bob) = alice_and_bob(&tmp, &chat_a);
 
     let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
     assert_eq!(show["origin"], ORIGIN);
@@ -382,4 +387,131 @@ fn bad_inputs_are_refused_clearly_and_leave_nothing_behind() {
         "xyz",
     ]);
     refused(&o, "is not 64 hex digits");
+}
+
+/// `log witness-request --log L --old SIZE [--out F]` of the log's current checkpoint.
+fn witness_request(log: &Path, old: u64, out: Option<&Path>) -> Output {
+    let old = old.to_string();
+    let mut args = vec!["log", "witness-request", "--log", s(log), "--old", &old];
+    if let Some(out) = out {
+        args.extend(["--out", s(out)]);
+    }
+    with_pass(&args)
+}
+
+/// `log add-cosignature --log L --witness-key K FILE`.
+fn add_cosignature(log: &Path, witness_key: &str, answer: &Path) -> Output {
+    with_pass(&[
+        "log",
+        "add-cosignature",
+        "--log",
+        s(log),
+        "--witness-key",
+        witness_key,
+        s(answer),
+    ])
+}
+
+#[test]
+fn a_witness_that_is_no_local_directory_gets_a_request_and_its_answer_is_attached() {
+    let (tmp, log, w, chat_a) = setup();
+    let (alice, bob) = alice_and_bob(&tmp, &chat_a);
+    add_witnessed(&log, &w, &[s(&alice)]);
+    let w_key = witness_show(&w)["key"].as_str().unwrap().to_owned();
+    let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
+    let log_key = show["key"].as_str().unwrap().to_owned();
+    // The log grows without the witness: its checkpoint of size 2 is not cosigned.
+    pass_ok(&["log", "add", "--log", s(&log), s(&bob)]);
+    let checkpoint = log.join("public/checkpoint");
+    let uncosigned = fs::read(&checkpoint).unwrap();
+    assert!(!String::from_utf8_lossy(&uncosigned).contains("witness.example/w1"));
+
+    // The request from the size the witness holds: `old 1`, the one hash of the consistency
+    // proof from 1 to 2, a blank line, the checkpoint; the same on stdout and in --out.
+    let req = tmp.path().join("add-checkpoint.req");
+    let o = witness_request(&log, 1, Some(&req));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("log add-cosignature"), "{}", stderr(&o));
+    let body = fs::read(&req).unwrap();
+    let text = String::from_utf8(body.clone()).unwrap();
+    let (head, note) = text.split_once("\n\n").unwrap();
+    let head: Vec<&str> = head.lines().collect();
+    assert_eq!(head[0], "old 1");
+    assert_eq!(head.len(), 2, "{text}");
+    assert_eq!(head[1].len(), 44, "{text}");
+    assert_eq!(note.as_bytes(), &uncosigned[..]);
+    assert_eq!(witness_request(&log, 1, None).stdout, body);
+
+    // The witness answers (as a remote one would over HTTP) and the log attaches the answer.
+    let o = witness_cosign(&w, &log_key, &req);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let answer = tmp.path().join("answer.txt");
+    fs::write(&answer, &o.stdout).unwrap();
+    // Another witness's key does not vouch for the line: refused, nothing attached.
+    let w2 = tmp.path().join("w2");
+    pass_ok(&[
+        "witness",
+        "init",
+        "--dir",
+        s(&w2),
+        "--name",
+        "witness.example/w2",
+    ]);
+    let w2_key = witness_show(&w2)["key"].as_str().unwrap().to_owned();
+    refused(
+        &add_cosignature(&log, &w2_key, &answer),
+        "by none of the witness keys given",
+    );
+    let junk = tmp.path().join("junk.txt");
+    fs::write(&junk, "hello\n").unwrap();
+    refused(
+        &add_cosignature(&log, &w_key, &junk),
+        "nothing was attached",
+    );
+    assert_eq!(fs::read(&checkpoint).unwrap(), uncosigned);
+    let o = add_cosignature(&log, &w_key, &answer);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("witness.example/w1 cosigned log.example/mapping at size 2"),
+        "{}",
+        stderr(&o)
+    );
+    let cosigned = fs::read_to_string(&checkpoint).unwrap();
+    assert!(cosigned.starts_with(std::str::from_utf8(&uncosigned).unwrap()));
+    assert!(
+        cosigned.ends_with(&fs::read_to_string(&answer).unwrap()),
+        "{cosigned}"
+    );
+    let state = tmp.path().join("monitor");
+    let report = stdout_json(&monitor(&log, &state, &w_key, &[]));
+    assert_eq!(report["witnesses"][0], "witness.example/w1", "{report}");
+    // Attaching the same answer again changes nothing.
+    let o = add_cosignature(&log, &w_key, &answer);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&checkpoint).unwrap(), cosigned);
+
+    // The log grew since the answer: it cosigns another checkpoint, and is refused.
+    let carol = tmp.path().join("carol.pem");
+    issue(&chat_a, "+15550001111", &carol);
+    pass_ok(&["log", "add", "--log", s(&log), s(&carol)]);
+    let grown = fs::read(&checkpoint).unwrap();
+    refused(
+        &add_cosignature(&log, &w_key, &answer),
+        "not a cosignature of the current checkpoint (size 3)",
+    );
+    assert_eq!(fs::read(&checkpoint).unwrap(), grown);
+    // A request from a size the witness does not hold gets its 409; one from more than the
+    // log holds is refused before anything is written.
+    let stale = tmp.path().join("stale.req");
+    assert_eq!(code(&witness_request(&log, 1, Some(&stale))), 0);
+    let o = witness_cosign(&w, &log_key, &stale);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("[holds size 2]"), "{}", stderr(&o));
+    let too_big = tmp.path().join("too-big.req");
+    refused(
+        &witness_request(&log, 4, Some(&too_big)),
+        "check --old: give the size the witness holds",
+    );
+    assert!(!too_big.exists());
 }
