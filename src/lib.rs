@@ -78,7 +78,9 @@ pub use log::{
 };
 /// The log operator's and the witness's sides.
 #[cfg(feature = "ca")]
-pub use log::{AddCheckpoint, LogOperator, LogWriter, Logged, Submission, Witness, WitnessError};
+pub use log::{
+    AddCheckpoint, LogOperator, LogWriter, Logged, Submission, Witness, WitnessError, LOG_LOCK_WAIT,
+};
 
 // The provider CA.
 /// Crash-safe file writing (a temporary file synced, then renamed into place, never over a

@@ -88,8 +88,9 @@ impl LogOperator {
         Self::with_index(dir, writer, vrf, lock)
     }
 
-    /// Opens the log in `dir`, waiting for any other operator to close it, and brings the
-    /// index up to the tree.
+    /// Opens the log in `dir`, waiting for another process's operator to close it (up to
+    /// [`LOG_LOCK_WAIT`](super::LOG_LOCK_WAIT), then [`LogError::Locked`]), and brings the index up
+    /// to the tree.
     pub fn open(dir: &Path, key: NoteSigningKey, vrf: VrfSecretKey) -> Result<Self, LogError> {
         let lock = lock(dir)?;
         let writer = LogWriter::open(dir, key)?;
