@@ -73,4 +73,39 @@ with tempfile.TemporaryDirectory() as tmp:
         except (OSError, subprocess.CalledProcessError) as e:
             print("skipping CSR seeds:", e)
             break
+# The log target: the mapping-log vectors of docs/spec.md section 13.5 as entries, a bundle,
+# the checkpoint, a tlog-proof, a witness request, the vkey and a VRF proof.
+import base64
+import re
+
+spec = (HERE.parent / "docs" / "spec.md").read_text()
+
+
+def vector(name):
+    block = re.search(r"```vector " + name + r"\n(.*?)```", spec, re.S).group(1)
+    pairs = []
+    for line in block.splitlines():
+        if line.startswith("--") or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        pairs.append((key.strip(), value.strip() if key != "note" else value[8:]))
+    return pairs
+
+
+entries = [bytes.fromhex(v) for k, v in vector("log-entries") if k == "entry"]
+for e in entries:
+    put("log", e)
+put("log", b"".join(len(e).to_bytes(2, "big") + e for e in entries))
+cp = vector("log-checkpoint")
+note = "".join(v + "\n" for k, v in cp if k == "note")
+put("log", note)
+put("log", dict(cp)["vkey"])
+pis = [bytes.fromhex(v) for k, v in vector("log-vrf-labels") if k == "pi"]
+put("log", pis[1])
+inclusion = "".join(base64.b64encode(bytes.fromhex(v)).decode() + "\n"
+                    for k, v in cp if k == "inclusion")
+put("log", "c2sp.org/tlog-proof@v1\nextra " + base64.b64encode(pis[1]).decode()
+    + "\nindex 1\n" + inclusion + "\n" + note)
+put("log", "old 0\n\n" + note)
+put("log", "old 1\n" + inclusion + "\n" + note)
 print("seeded", ", ".join(f"{d.name}: {len(list(d.iterdir()))}" for d in sorted(CORPUS.iterdir())))

@@ -68,6 +68,10 @@ pub use verify::{
 };
 
 // The transparency log: checking proofs and writing the log.
+/// Entry bundles (`tile/entries/<N>`) as tlog-tiles encodes them, for tools that read a log's
+/// files themselves.
+#[cfg(feature = "ca")]
+pub use log::tiles::{decode_bundle, encode_bundle};
 pub use log::{
     check_mapping_proof, leaf_hash, verify_consistency, verify_inclusion, CheckedProof, Checkpoint,
     KeyType, LogError, LogKeys, MappingLogEntry, NoteSigningKey, NoteVerifierKey, SignedCheckpoint,
@@ -75,7 +79,9 @@ pub use log::{
 };
 /// The log operator's and the witness's sides.
 #[cfg(feature = "ca")]
-pub use log::{AddCheckpoint, LogOperator, LogWriter, Logged, Submission, Witness, WitnessError};
+pub use log::{
+    AddCheckpoint, LogOperator, LogWriter, Logged, Submission, Witness, WitnessError, LOG_LOCK_WAIT,
+};
 
 // The provider CA.
 /// Crash-safe file writing (a temporary file synced, then renamed into place, never over a

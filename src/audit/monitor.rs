@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use tlog_tiles::{Hash, HashReader};
 
-use crate::log::tiles::{self, TILE_WIDTH};
+use crate::log::tiles;
 use crate::log::{LogError, LogKeys, MappingLogEntry, NoteVerifierKey, SignedCheckpoint};
 use crate::profile;
 
@@ -201,54 +201,35 @@ impl Monitor {
         let start = report.previous_size;
         let tx = self.db.transaction().map_err(|e| state(&self.path, e))?;
         let mut added: Vec<(u64, MappingLogEntry)> = Vec::new();
-        for n in start / TILE_WIDTH..size.div_ceil(TILE_WIDTH) {
-            let width = tiles::tile_width(0, n, size);
-            let path = public.join(tiles::entries_path(n, width));
-            let bundle = fs::read(&path).map_err(|e| log_io(&path, e))?;
-            let entries = match tiles::decode_bundle(&bundle) {
-                Ok(e) if e.len() as u64 == width => e,
-                Ok(e) => {
-                    report.problems.push(format!(
-                        "{} holds {} entries where the checkpoint implies {width}",
-                        path.display(),
-                        e.len()
-                    ));
-                    return Ok(report);
-                }
-                Err(e) => {
-                    report.problems.push(format!("{}: {e}", path.display()));
-                    return Ok(report);
-                }
-            };
-            for (index, bytes) in (n * TILE_WIDTH..).zip(entries) {
-                if index < start {
-                    continue;
-                }
-                let entry = match MappingLogEntry::decode(bytes) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        report.problems.push(format!("entry {index}: {e}"));
-                        return Ok(report);
-                    }
-                };
-                let reader = Stored(&tx);
-                let stored = tlog_tiles::stored_hashes_for_record_hash(
-                    index,
-                    tlog_tiles::record_hash(bytes),
-                    &reader,
+        let read = tiles::read_entries(public, size, start..size, |index, bytes| {
+            let entry = MappingLogEntry::decode(bytes)
+                .map_err(|e| Halt::Problem(format!("entry {index}: {e}")))?;
+            let fail = |e: &dyn std::fmt::Display| Halt::Fail(state(&self.path, e));
+            let stored = tlog_tiles::stored_hashes_for_record_hash(
+                index,
+                tlog_tiles::record_hash(bytes),
+                &Stored(&tx),
+            )
+            .map_err(|e| fail(&e))?;
+            let first = tlog_tiles::stored_hash_count(index);
+            for (id, hash) in (first..).zip(stored) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO hashes (id, hash) VALUES (?1, ?2)",
+                    params![id as i64, &hash.0[..]],
                 )
-                .map_err(|e| state(&self.path, e))?;
-                let first = tlog_tiles::stored_hash_count(index);
-                for (id, hash) in (first..).zip(stored) {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO hashes (id, hash) VALUES (?1, ?2)",
-                        params![id as i64, &hash.0[..]],
-                    )
-                    .map_err(|e| state(&self.path, e))?;
-                }
-                insert_entry(&tx, index, &entry).map_err(|e| state(&self.path, e))?;
-                added.push((index, entry));
+                .map_err(|e| fail(&e))?;
             }
+            insert_entry(&tx, index, &entry).map_err(|e| fail(&e))?;
+            added.push((index, entry));
+            Ok(())
+        });
+        match read {
+            Ok(()) => {}
+            Err(Halt::Problem(p)) => {
+                report.problems.push(p);
+                return Ok(report); // the transaction is dropped: nothing recorded
+            }
+            Err(Halt::Fail(e)) => return Err(e),
         }
         let recomputed = if size == 0 {
             tlog_tiles::EMPTY_HASH
@@ -312,6 +293,23 @@ impl Monitor {
                 Ok((o, s, root))
             })
             .transpose()
+    }
+}
+
+/// Why reading the new entries stopped: the log is inconsistent (a report), or the monitor
+/// could not do its work (an error).
+enum Halt {
+    Problem(String),
+    Fail(AuditError),
+}
+
+impl From<LogError> for Halt {
+    fn from(e: LogError) -> Self {
+        match e {
+            // A bundle that cannot be read is no finding about the log.
+            e @ LogError::Io { .. } => Halt::Fail(e.into()),
+            e => Halt::Problem(e.to_string()),
+        }
     }
 }
 

@@ -78,6 +78,40 @@ pub struct LogCosignArgs {
 }
 
 #[derive(Args)]
+pub struct LogWitnessRequestArgs {
+    /// Log directory made by `log init`.
+    #[arg(long)]
+    log: PathBuf,
+    /// The tree size the witness holds for this log: 0 for a witness new to it, else the size
+    /// of the last checkpoint it cosigned (what a 409 answer names).
+    #[arg(long, value_name = "SIZE")]
+    old: u64,
+    /// Write the request here (whole, or not at all) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+#[derive(Args)]
+pub struct LogAddCosignatureArgs {
+    /// Log directory made by `log init`.
+    #[arg(long)]
+    log: PathBuf,
+    /// The cosignature verifier key (vkey, as `witness show` prints it) of the witness that
+    /// answered; repeatable. Every line given must be a valid cosignature of the log's
+    /// current checkpoint by one of them.
+    #[arg(long = "witness-key", value_name = "VKEY", required = true)]
+    witness_keys: Vec<String>,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The witness's answer: its cosignature line(s), as `witness cosign` prints them; `-`
+    /// for stdin.
+    #[arg(value_name = "COSIGNATURE_FILE")]
+    cosignature: PathBuf,
+}
+
+#[derive(Args)]
 pub struct LogLabelArgs {
     /// Log directory made by `log init` (the VRF key is needed: give its passphrase).
     #[arg(long)]
@@ -401,6 +435,65 @@ pub fn cosign(a: LogCosignArgs) -> CliResult {
     Ok(if refused { Verdict::No } else { Verdict::Yes })
 }
 
+pub fn witness_request(a: LogWitnessRequestArgs) -> CliResult {
+    let op = open_log(&a.log, a.key.passphrase()?.as_ref()).map_err(advise)?;
+    let request = op.witness_request(a.old).map_err(|e| {
+        CliError(format!(
+            "{e}; or check --old: give the size the witness holds (the size in its 409 answer, 0 for a witness new to this log)"
+        ))
+    })?;
+    let text = request.to_text();
+    let size = request.checkpoint.checkpoint().size();
+    match &a.out {
+        Some(path) => {
+            write_atomic(path, &text, FileMode::Public, Overwrite::Allow)
+                .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!(
+                "wrote {}: add-checkpoint from size {} to {size}; send it to the witness (tlog-witness POST <witness>/add-checkpoint), then give its answer to `log add-cosignature`",
+                path.display(),
+                a.old
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&text)
+                .map_err(|e| CliError(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(Verdict::Yes)
+}
+
+pub fn add_cosignature(a: LogAddCosignatureArgs) -> CliResult {
+    let witnesses = parse_vkeys(&a.witness_keys, "--witness-key")?;
+    let bytes = read_input(&a.cosignature)?;
+    let name = a.cosignature.display();
+    let lines = std::str::from_utf8(&bytes).map_err(|_| {
+        CliError(format!(
+            "{name} is not UTF-8 text: give the cosignature line(s) the witness answered"
+        ))
+    })?;
+    let mut op = open_log(&a.log, a.key.passphrase()?.as_ref()).map_err(advise)?;
+    let size = op.writer().size();
+    let signers = op.add_witness_answer(lines, &witnesses).map_err(|e| {
+        let hint = match e {
+            mimi_attest::LogError::CosignatureInvalid { .. } => format!(
+                "; it is not a cosignature of the current checkpoint (size {size}): if the log grew since the request, make a new one with `log witness-request`"
+            ),
+            _ => String::new(),
+        };
+        CliError(format!("{name}: {e}{hint}; nothing was attached"))
+    })?;
+    for w in signers {
+        eprintln!(
+            "{} cosigned {} at size {size}",
+            w.name(),
+            op.writer().checkpoint().checkpoint().origin()
+        );
+    }
+    Ok(Verdict::Yes)
+}
+
 /// Asks the witness in `dir` to cosign the log's current checkpoint, from the size it holds,
 /// and publishes its cosignature with the checkpoint. Returns the witness's name.
 fn cosign_checkpoint(
@@ -429,8 +522,7 @@ fn cosign_checkpoint(
             keys.origin
         )));
     }
-    let proof = op.writer().consistency_proof(held, size)?;
-    let request = AddCheckpoint::new(held, proof, checkpoint);
+    let request = op.witness_request(held)?;
     let line = witness
         .add_checkpoint(&request, std::slice::from_ref(&keys.key), unix_now())
         .map_err(|e| {
@@ -520,12 +612,13 @@ fn parse_vkey(s: &str, flag: &str) -> Result<NoteVerifierKey, CliError> {
     })
 }
 
+/// Every key of a repeatable vkey flag.
+fn parse_vkeys(keys: &[String], flag: &str) -> Result<Vec<NoteVerifierKey>, CliError> {
+    keys.iter().map(|k| parse_vkey(k, flag)).collect()
+}
+
 pub fn witness_cosign(a: WitnessCosignArgs) -> CliResult {
-    let log_keys = a
-        .log_keys
-        .iter()
-        .map(|k| parse_vkey(k, "--log-key"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let log_keys = parse_vkeys(&a.log_keys, "--log-key")?;
     let bytes = read_input(&a.request)?;
     let witness = open_witness(&a.dir, a.key.passphrase()?.as_ref()).map_err(advise)?;
     let result = AddCheckpoint::parse(&bytes)
@@ -637,10 +730,7 @@ pub fn monitor(a: MonitorArgs) -> CliResult {
         Some(list) => keys_from_trust_list(list, a.signers.as_deref(), &public_dir(&a.log))?,
         None => (
             monitor_keys(&a)?,
-            a.witness_key
-                .iter()
-                .map(|k| parse_vkey(k, "--witness-key"))
-                .collect::<Result<Vec<_>, _>>()?,
+            parse_vkeys(&a.witness_key, "--witness-key")?,
         ),
     };
     let label = a.label.as_deref().map(parse_label).transpose()?;

@@ -105,6 +105,13 @@ enum LogCommand {
     /// Have witness directories cosign the log's current checkpoint (from the size each
     /// holds) and publish their cosignatures with it.
     Cosign(log::LogCosignArgs),
+    /// Write the tlog-witness add-checkpoint request for the log's current checkpoint, for a
+    /// witness that is not a local directory (its body: old size, consistency proof,
+    /// checkpoint).
+    WitnessRequest(log::LogWitnessRequestArgs),
+    /// Attach a witness's answer (its cosignature lines) to the log's current checkpoint,
+    /// each line checked first against the --witness-key given.
+    AddCosignature(log::LogAddCosignatureArgs),
     /// Operator side: the label and VRF proof of an SII (for its authenticated owner only).
     Label(log::LogLabelArgs),
     /// The log's origin, size, root hash and keys, from its public files only.
@@ -253,6 +260,8 @@ pub fn main() -> ExitCode {
         Command::Log(LogCommand::Init(a)) => log::init(a),
         Command::Log(LogCommand::Add(a)) => log::add(a),
         Command::Log(LogCommand::Cosign(a)) => log::cosign(a),
+        Command::Log(LogCommand::WitnessRequest(a)) => log::witness_request(a),
+        Command::Log(LogCommand::AddCosignature(a)) => log::add_cosignature(a),
         Command::Log(LogCommand::Label(a)) => log::label(a),
         Command::Log(LogCommand::Show(a)) => log::show(a),
         Command::Witness(WitnessCommand::Init(a)) => log::witness_init(a),

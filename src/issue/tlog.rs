@@ -18,7 +18,7 @@ use super::config::LogConfig;
 use super::error::IssueError;
 use super::keys::Passphrase;
 use super::logdir::{log_keys, open_log, open_witness};
-use crate::log::{AddCheckpoint, LogKeys, LogOperator, Submission, TlogProof, Witness};
+use crate::log::{LogKeys, LogOperator, Submission, TlogProof, Witness};
 use crate::profile::Serial;
 use crate::store::IssuanceStore;
 
@@ -186,16 +186,13 @@ impl OpenLog {
         if self.witnesses.is_empty() {
             return Ok(());
         }
-        let checkpoint = self.op.writer().checkpoint().clone();
-        let size = checkpoint.checkpoint().size();
         let mut lines = String::new();
         for w in &self.witnesses {
             let held = w
                 .latest(&self.keys.origin)?
                 .map_or(0, |c| c.checkpoint().size());
-            let proof = self.op.writer().consistency_proof(held, size)?;
             let line = w.add_checkpoint(
-                &AddCheckpoint::new(held, proof, checkpoint.clone()),
+                &self.op.witness_request(held)?,
                 std::slice::from_ref(&self.keys.key),
                 now.unix_timestamp().max(0) as u64,
             )?;

@@ -157,6 +157,12 @@ pub enum LogError {
         /// The witness's key name.
         witness: String,
     },
+    /// A signature line offered as a cosignature whose key is not among the witnesses given.
+    #[error("the signature line of {name:?} is by none of the witness keys given: give that witness's cosignature key (vkey, type 0x04) to check it")]
+    CosignatureUnknown {
+        /// The key name on the line.
+        name: String,
+    },
     /// A tlog-proof text that cannot be read.
     #[error("malformed tlog-proof at line {line}: {reason}")]
     ProofMalformed {
@@ -206,6 +212,17 @@ pub enum LogError {
         /// The log directory.
         dir: std::path::PathBuf,
     },
+    /// Another process held the lock file of a log (or a witness's state) for longer than
+    /// the writer waits.
+    #[error("{} is locked by another process{} and was not released within {seconds} s: another writer of this log or witness (`log add`, `log cosign`, `issue`, `issue-batch`, `witness cosign`) is running; wait for it to finish, then run this again (the lock goes when its holder exits)", path.display(), holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// How long the writer waited.
+        seconds: f64,
+        /// What the holder wrote into the lock file (`pid <id> <program>`), if anything.
+        holder: Option<String>,
+    },
     /// Reading or writing the log directory failed.
     #[error("{path}: {source}")]
     Io {
@@ -216,22 +233,112 @@ pub enum LogError {
     },
 }
 
-/// Opens (creating it if need be) and exclusively locks `path` (flock): the lock is held until
-/// the file is dropped. The log operator and the witness serialize their writers with it.
+/// How long a writer of a log (or a witness) waits for another process that holds its lock
+/// file before giving up with [`LogError::Locked`].
+#[cfg(feature = "ca")]
+pub const LOG_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Opens (creating it if need be) and exclusively locks `path` (flock), waiting up to
+/// [`LOG_LOCK_WAIT`] for another process that holds it: the lock is held until the file is
+/// dropped. The log operator and the witness serialize their writers with it.
 #[cfg(feature = "ca")]
 pub(crate) fn lock_file(path: &std::path::Path) -> Result<std::fs::File, LogError> {
+    lock_file_within(path, LOG_LOCK_WAIT)
+}
+
+/// [`lock_file`], waiting at most `wait`. The holder writes its process id into the file, so
+/// that whoever times out can say which process holds it.
+#[cfg(feature = "ca")]
+fn lock_file_within(
+    path: &std::path::Path,
+    wait: std::time::Duration,
+) -> Result<std::fs::File, LogError> {
+    use std::io::{Read, Seek, Write};
+    use std::time::{Duration, Instant};
+
     let io = |source| LogError::Io {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(path)
         .map_err(io)?;
-    file.lock().map_err(io)?;
+    let deadline = Instant::now() + wait;
+    // Short pauses first (a writer holds the lock for one batch), then at most 0.2 s.
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    let mut holder = String::new();
+                    // What the holder wrote; empty when it has not yet.
+                    let _ = (&file).take(200).read_to_string(&mut holder);
+                    let holder = holder.trim();
+                    return Err(LogError::Locked {
+                        path: path.to_owned(),
+                        seconds: wait.as_secs_f64(),
+                        holder: (!holder.is_empty()).then(|| holder.to_owned()),
+                    });
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "pid {} {exe}", std::process::id()))
+        .map_err(io)?;
     Ok(file)
+}
+
+#[cfg(all(test, feature = "ca"))]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_held_elsewhere_is_waited_for_a_bounded_time_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        // flock belongs to the open file: a second open conflicts, as another process would.
+        let held = lock_file(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(&format!("pid {} ", std::process::id())),
+            "{text}"
+        );
+        let start = std::time::Instant::now();
+        let wait = std::time::Duration::from_millis(300);
+        let err = lock_file_within(&path, wait).unwrap_err();
+        assert!(start.elapsed() >= wait, "{:?}", start.elapsed());
+        assert!(start.elapsed() < wait * 4, "{:?}", start.elapsed());
+        let LogError::Locked { holder, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(holder.as_deref(), Some(text.trim()));
+        let msg = err.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("not released within 0.3 s"), "{msg}");
+        assert!(msg.contains("wait for it to finish"), "{msg}");
+        // Released while waited for: taken.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            drop(held);
+        });
+        lock_file_within(&path, std::time::Duration::from_secs(10)).unwrap();
+        release.join().unwrap();
+    }
 }
 
 #[cfg(test)]

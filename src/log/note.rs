@@ -427,6 +427,48 @@ impl SignedCheckpoint {
         }
         SignedCheckpoint::parse(&bytes)
     }
+
+    /// This checkpoint with a witness's answer appended (the cosignature lines it returned for
+    /// an add-checkpoint request), each line checked first: it must be a valid
+    /// `cosignature/v1` over this checkpoint by one of `witnesses`. A line of another key, or
+    /// one that does not verify (a cosignature of an older checkpoint of the log), is an
+    /// error and nothing is added. Returns the checkpoint and the witnesses whose lines these
+    /// were.
+    pub fn with_cosignatures<'a>(
+        &self,
+        lines: &str,
+        witnesses: &'a [NoteVerifierKey],
+    ) -> Result<(Self, Vec<&'a NoteVerifierKey>), LogError> {
+        let mut signers: Vec<&NoteVerifierKey> = Vec::new();
+        for line in lines.lines().filter(|l| !l.is_empty()) {
+            let sig = signed_note::Signature::from_bytes(line.as_bytes()).map_err(|e| {
+                LogError::NoteMalformed {
+                    reason: format!("{e}: {line:?}"),
+                }
+            })?;
+            let witness = witnesses
+                .iter()
+                .filter(|w| w.kind == KeyType::Cosignature)
+                .find(|w| sig.name() == w.name && sig.id() == w.id)
+                .ok_or_else(|| LogError::CosignatureUnknown {
+                    name: sig.name().to_owned(),
+                })?;
+            witness
+                .verify_cosignature(&self.text, sig.signature())
+                .ok_or_else(|| LogError::CosignatureInvalid {
+                    witness: witness.name.clone(),
+                })?;
+            if !signers.contains(&witness) {
+                signers.push(witness);
+            }
+        }
+        if signers.is_empty() {
+            return Err(LogError::NoteMalformed {
+                reason: "no cosignature line was given".into(),
+            });
+        }
+        Ok((self.with_signature_lines(lines)?, signers))
+    }
 }
 
 #[cfg(test)]
@@ -558,6 +600,33 @@ mod tests {
         cosigned
             .verify("log.example/a", log.verifier_key())
             .unwrap();
+        // A witness's answer is checked before it is attached: by a listed witness, over
+        // this checkpoint.
+        let (attached, by) = signed.with_cosignatures(&line, &witnesses).unwrap();
+        assert_eq!(attached.as_bytes(), cosigned.as_bytes());
+        assert_eq!(by, [&witnesses[0]]);
+        assert!(matches!(
+            signed.with_cosignatures(&line, &witnesses[1..]),
+            Err(LogError::CosignatureUnknown { .. })
+        ));
+        let older = Checkpoint::new("log.example/a", 4, [8; 32])
+            .unwrap()
+            .sign(&log)
+            .unwrap();
+        let stale = w1.signature_line(older.text(), 1_700_000_000).unwrap();
+        assert!(matches!(
+            signed.with_cosignatures(&stale, &witnesses),
+            Err(LogError::CosignatureInvalid { .. })
+        ));
+        for bad in ["", "\n", "not a signature line\n"] {
+            assert!(matches!(
+                signed.with_cosignatures(bad, &witnesses),
+                Err(LogError::NoteMalformed { .. })
+            ));
+        }
+        // The log's own signature line is no cosignature.
+        let own = log.signature_line(signed.text(), 0).unwrap();
+        assert!(signed.with_cosignatures(&own, &witnesses).is_err());
         // A key of the wrong type is neither a log key nor a witness.
         assert!(cosigned.verify("log.example/a", w1.verifier_key()).is_err());
         assert!(cosigned

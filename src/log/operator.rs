@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::entry::{parse_leaf, MappingLogEntry};
-use super::note::{NoteSigningKey, SignedCheckpoint};
+use super::note::{NoteSigningKey, NoteVerifierKey, SignedCheckpoint};
 use super::proof::TlogProof;
 use super::vrf::{VrfProof, VrfPublicKey, VrfSecretKey};
+use super::witness::AddCheckpoint;
 use super::writer::LogWriter;
 use super::{leaf_hash, LogError};
 use crate::profile;
@@ -87,8 +88,9 @@ impl LogOperator {
         Self::with_index(dir, writer, vrf, lock)
     }
 
-    /// Opens the log in `dir`, waiting for any other operator to close it, and brings the
-    /// index up to the tree.
+    /// Opens the log in `dir`, waiting for another process's operator to close it (up to
+    /// [`LOG_LOCK_WAIT`](super::LOG_LOCK_WAIT), then [`LogError::Locked`]), and brings the index up
+    /// to the tree.
     pub fn open(dir: &Path, key: NoteSigningKey, vrf: VrfSecretKey) -> Result<Self, LogError> {
         let lock = lock(dir)?;
         let writer = LogWriter::open(dir, key)?;
@@ -261,6 +263,42 @@ impl LogOperator {
     /// size and root, more signatures).
     pub fn add_cosignatures(&mut self, lines: &str) -> Result<SignedCheckpoint, LogError> {
         self.writer.add_signature_lines(lines)
+    }
+
+    /// The tlog-witness add-checkpoint request for the current checkpoint, to a witness that
+    /// holds the tree of `old_size` entries (0 for one that holds none): that size, the
+    /// consistency proof from it, the checkpoint. For a witness reached some other way than
+    /// [`Witness::add_checkpoint`](super::Witness::add_checkpoint) on a local directory.
+    pub fn witness_request(&self, old_size: u64) -> Result<AddCheckpoint, LogError> {
+        let checkpoint = self.writer.checkpoint().clone();
+        let size = checkpoint.checkpoint().size();
+        if old_size > size {
+            return Err(LogError::ConsistencyInvalid {
+                old_size,
+                new_size: size,
+                reason: format!(
+                    "the log holds only {size} entries: a witness that holds {old_size} saw entries this log has since lost (restore public/ from a backup)"
+                ),
+            });
+        }
+        let proof = self.writer.consistency_proof(old_size, size)?;
+        Ok(AddCheckpoint::new(old_size, proof, checkpoint))
+    }
+
+    /// Adds a witness's answer to the current checkpoint and publishes it, once every line is
+    /// checked to be a valid cosignature of the current checkpoint by one of `witnesses`
+    /// ([`SignedCheckpoint::with_cosignatures`]); returns the witnesses that cosigned.
+    pub fn add_witness_answer<'a>(
+        &mut self,
+        lines: &str,
+        witnesses: &'a [NoteVerifierKey],
+    ) -> Result<Vec<&'a NoteVerifierKey>, LogError> {
+        let (_, signers) = self
+            .writer
+            .checkpoint()
+            .with_cosignatures(lines, witnesses)?;
+        self.writer.add_signature_lines(lines)?;
+        Ok(signers)
     }
 }
 

@@ -4,6 +4,10 @@
 //! (`tile/<H>/<L>/...`, `tile/<H>/data/...`); tlog-tiles drops the height (always 8) and names
 //! bundles `tile/entries/...`, so the paths are written here.
 
+use std::fs;
+use std::ops::Range;
+use std::path::Path;
+
 use super::LogError;
 
 /// Hashes (or entries) in a full tile (or bundle).
@@ -94,6 +98,58 @@ pub fn decode_bundle(bundle: &[u8]) -> Result<Vec<&[u8]>, LogError> {
     Ok(entries)
 }
 
+/// Reads entries `range` of the tree of `size` entries from the entry bundles under `public`
+/// (a log's `public/` directory, or a copy of it) and hands each to `each`, with its index, in
+/// order; an error of `each` stops the reading and is returned. A range outside the tree, a
+/// bundle that cannot be read, does not decode or holds other than the entries the tree size
+/// implies is an error: [`LogError::Io`] for a file that cannot be read,
+/// [`LogError::Inconsistent`] naming the bundle otherwise.
+pub fn read_entries<E: From<LogError>>(
+    public: &Path,
+    size: u64,
+    range: Range<u64>,
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    if range.start > range.end || range.end > size {
+        return Err(LogError::Inconsistent {
+            path: public.to_owned(),
+            reason: format!(
+                "entries {}..{} are not in the tree of {size}",
+                range.start, range.end
+            ),
+        }
+        .into());
+    }
+    for n in range.start / TILE_WIDTH..range.end.div_ceil(TILE_WIDTH) {
+        let width = tile_width(0, n, size);
+        let path = public.join(entries_path(n, width));
+        let bytes = fs::read(&path).map_err(|source| LogError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let entries = decode_bundle(&bytes).map_err(|e| LogError::Inconsistent {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if entries.len() as u64 != width {
+            return Err(LogError::Inconsistent {
+                path,
+                reason: format!(
+                    "{} entries where the checkpoint implies {width}",
+                    entries.len()
+                ),
+            }
+            .into());
+        }
+        for (index, entry) in (n * TILE_WIDTH..).zip(entries) {
+            if range.contains(&index) {
+                each(index, entry)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +204,71 @@ mod tests {
             }
         }
         assert!(encode_bundle([&[0u8; 65_536][..]]).is_err());
+    }
+
+    #[test]
+    fn entries_are_read_across_bundles_and_bad_bundles_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let public = dir.path();
+        let entries: Vec<Vec<u8>> = (0..300u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let write = |n: u64, e: &[Vec<u8>]| {
+            let path = public.join(entries_path(n, e.len() as u64));
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, encode_bundle(e.iter().map(Vec::as_slice)).unwrap()).unwrap();
+        };
+        write(0, &entries[..256]);
+        write(1, &entries[256..]);
+        let read = |range: Range<u64>, size: u64| {
+            let mut out = Vec::new();
+            read_entries(public, size, range, |i, e| {
+                out.push((i, e.to_vec()));
+                Ok::<_, LogError>(())
+            })
+            .map(|()| out)
+        };
+        let got = read(250..300, 300).unwrap();
+        assert_eq!(got.len(), 50);
+        assert_eq!(got[0], (250, entries[250].clone()));
+        assert_eq!(got[49], (299, entries[299].clone()));
+        assert!(read(0..0, 0).is_ok_and(|v| v.is_empty()));
+        // The tree of 256 reads the full bundle alone.
+        assert_eq!(read(0..256, 256).unwrap().len(), 256);
+        // Outside the tree; a bundle of another width than the size implies is not there.
+        assert!(matches!(
+            read(0..301, 300),
+            Err(LogError::Inconsistent { .. })
+        ));
+        assert!(matches!(read(290..299, 299), Err(LogError::Io { .. })));
+        // A bundle holding fewer entries, or cut in an entry, is named.
+        write(1, &entries[256..299]);
+        fs::rename(
+            public.join(entries_path(1, 43)),
+            public.join(entries_path(1, 44)),
+        )
+        .unwrap();
+        let err = read(256..300, 300).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("43 entries where the checkpoint implies 44"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("entries/001.p/44"), "{err}");
+        let path = public.join(entries_path(1, 44));
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let err = read(256..300, 300).unwrap_err();
+        assert!(err.to_string().contains("claims 4 bytes"), "{err}");
+        // An error of the caller stops the reading.
+        let mut seen = 0;
+        let stop = read_entries(public, 300, 0..256, |i, _| {
+            seen += 1;
+            if i == 9 {
+                Err(LogError::TimeOutOfRange)
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(stop, Err(LogError::TimeOutOfRange)));
+        assert_eq!(seen, 10);
     }
 }

@@ -119,26 +119,11 @@ impl LogWriter {
         let new = old + entries.len() as u64;
         // The bundle the batch starts in, with the entries it already holds.
         let first_bundle = old / TILE_WIDTH;
-        let mut bundle: Vec<Vec<u8>> = if old.is_multiple_of(TILE_WIDTH) {
-            Vec::new()
-        } else {
-            let path = self
-                .public
-                .join(tiles::entries_path(first_bundle, old % TILE_WIDTH));
-            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-            let held = tiles::decode_bundle(&bytes)?;
-            if held.len() as u64 != old % TILE_WIDTH {
-                return Err(LogError::Inconsistent {
-                    path,
-                    reason: format!(
-                        "{} entries where the checkpoint implies {}",
-                        held.len(),
-                        old % TILE_WIDTH
-                    ),
-                });
-            }
-            held.into_iter().map(<[u8]>::to_vec).collect()
-        };
+        let mut bundle: Vec<Vec<u8>> = Vec::new();
+        tiles::read_entries(&self.public, old, first_bundle * TILE_WIDTH..old, |_, e| {
+            bundle.push(e.to_vec());
+            Ok::<_, LogError>(())
+        })?;
         let mut bundle_index = first_bundle;
         for (n, entry) in (old..).zip(entries) {
             let new_hashes = tlog_tiles::stored_hashes_for_record_hash(
@@ -252,34 +237,11 @@ impl LogWriter {
     /// Entries `start..end` of the tree (`end` at most its size), read back from the entry
     /// bundles; a bundle that does not hold what the checkpoint implies is an error.
     pub fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LogError> {
-        let size = self.size();
-        if start > end || end > size {
-            return Err(LogError::Inconsistent {
-                path: self.public.clone(),
-                reason: format!("entries {start}..{end} are not in the tree of {size}"),
-            });
-        }
-        let mut out = Vec::with_capacity((end - start) as usize);
-        for n in start / TILE_WIDTH..end.div_ceil(TILE_WIDTH) {
-            let width = tiles::tile_width(0, n, size);
-            let path = self.public.join(tiles::entries_path(n, width));
-            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-            let entries = tiles::decode_bundle(&bytes)?;
-            if entries.len() as u64 != width {
-                return Err(LogError::Inconsistent {
-                    path,
-                    reason: format!(
-                        "{} entries where the checkpoint implies {width}",
-                        entries.len()
-                    ),
-                });
-            }
-            for (i, entry) in (n * TILE_WIDTH..).zip(entries) {
-                if (start..end).contains(&i) {
-                    out.push(entry.to_vec());
-                }
-            }
-        }
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        tiles::read_entries(&self.public, self.size(), start..end, |_, e| {
+            out.push(e.to_vec());
+            Ok::<_, LogError>(())
+        })?;
         Ok(out)
     }
 
@@ -426,22 +388,6 @@ mod tests {
             .into_bytes()
     }
 
-    /// All entries, read back from the bundles of the tree of `size`.
-    fn entries_on_disk(public: &Path, size: u64) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for n in 0..size.div_ceil(TILE_WIDTH) {
-            let width = tiles::tile_width(0, n, size);
-            let bytes = fs::read(public.join(tiles::entries_path(n, width))).unwrap();
-            out.extend(
-                tiles::decode_bundle(&bytes)
-                    .unwrap()
-                    .into_iter()
-                    .map(<[u8]>::to_vec),
-            );
-        }
-        out
-    }
-
     #[test]
     fn ten_thousand_entries_in_batches() {
         let dir = tempfile::tempdir().unwrap();
@@ -467,7 +413,7 @@ mod tests {
         assert_eq!(log.size(), 10_000);
         let cp = log.checkpoint().checkpoint().clone();
         // The tree recomputed from the bundles is the checkpoint's.
-        let on_disk = entries_on_disk(log.public_dir(), 10_000);
+        let on_disk = log.read_entries(0, 10_000).unwrap();
         assert_eq!(on_disk, (0..10_000).map(entry).collect::<Vec<_>>());
         let leaves: Vec<[u8; 32]> = on_disk.iter().map(|e| leaf_hash(e)).collect();
         assert_eq!(root_of(&leaves), *cp.root_hash());

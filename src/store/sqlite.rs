@@ -175,6 +175,13 @@ CREATE INDEX IF NOT EXISTS certificates_cas ON certificates (created_at) WHERE k
 
 const SCHEMA_VERSION: &str = "3";
 
+/// [`IssuanceStore::unlogged_leaves`]: the leaves after the last one with a log index.
+const UNLOGGED_LEAVES: &str = "SELECT c.id, d.der, c.issuer_serial FROM certificates c \
+     JOIN certificate_der d ON d.id = c.id \
+     WHERE c.id > (SELECT COALESCE(MAX(id), 0) FROM log_entries) \
+     AND c.kind = 'leaf' AND (c.status = 'issued' OR c.status = 'revoked') \
+     ORDER BY c.id";
+
 /// Schema version 1 seen through the names of version 2, for reading a version 1 store
 /// without changing it: temporary views (in the connection's own temp schema, never in the
 /// file) shadow the tables, and the row's rowid stands in for the id.
@@ -670,16 +677,18 @@ impl IssuanceStore {
 
     /// The issued (or since revoked) leaves without a recorded log index, oldest first: row
     /// id, DER and issuer serial. What the next issuance submits to the log again.
+    ///
+    /// Only rows after the highest one with a recorded index are read (a range of the
+    /// primary key: the cost is that of the rows issued since, not of the store). That is
+    /// all of them because indexes are recorded in row order: leaves are logged in the
+    /// order they were stored, the indexes of one issuing turn in one transaction after
+    /// them, and the leaves an earlier turn left unlogged (every row after its last
+    /// recorded one) are logged, oldest first, before anything new; a reservation is never
+    /// completed after its turn.
     pub(crate) fn unlogged_leaves(&self) -> Result<Vec<(i64, Vec<u8>, Serial)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT c.id, d.der, c.issuer_serial FROM certificates c \
-                 JOIN certificate_der d ON d.id = c.id \
-                 WHERE c.kind = 'leaf' AND (c.status = 'issued' OR c.status = 'revoked') \
-                 AND NOT EXISTS (SELECT 1 FROM log_entries l WHERE l.id = c.id) \
-                 ORDER BY c.id",
-            )
+            .prepare_cached(UNLOGGED_LEAVES)
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -1204,6 +1213,80 @@ mod tests {
         assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         let r = row(&store, 3);
         assert_eq!((r.status, r.der), (CertStatus::Abandoned, None));
+    }
+
+    #[test]
+    fn unlogged_leaves_are_those_after_the_last_logged_row_read_as_a_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let issuer: Serial = "77".repeat(16).parse().unwrap();
+        let ids: Vec<i64> = store
+            .write(|tx| {
+                (1..=7)
+                    .map(|n| {
+                        let mut r = reservation(n);
+                        r.issuer_serial = Some(issuer.clone());
+                        IssuanceStore::insert(tx, &r)
+                    })
+                    .collect()
+            })
+            .unwrap();
+        let der = |i: usize| format!("der-{i}").into_bytes();
+        // 1, 2, 4, 5, 6 issued; 3 abandoned; 7 still reserved.
+        store
+            .write(|tx| {
+                IssuanceStore::abandon(tx, ids[2])?;
+                let signed: Vec<(i64, Vec<u8>)> =
+                    [0, 1, 3, 4, 5].iter().map(|&i| (ids[i], der(i))).collect();
+                let signed: Vec<(i64, &[u8])> =
+                    signed.iter().map(|(id, d)| (*id, d.as_slice())).collect();
+                IssuanceStore::complete_many(tx, &signed)
+            })
+            .unwrap();
+        let unlogged = |store: &IssuanceStore| -> Vec<i64> {
+            let rows = store.unlogged_leaves().unwrap();
+            assert!(rows.iter().all(|(_, _, s)| *s == issuer));
+            rows.into_iter().map(|(id, _, _)| id).collect()
+        };
+        assert_eq!(unlogged(&store), [ids[0], ids[1], ids[3], ids[4], ids[5]]);
+        // A turn logged the first two: the rest, after them, is what is left.
+        store
+            .write(|tx| IssuanceStore::record_log_indexes(tx, &[(ids[0], 0), (ids[1], 1)]))
+            .unwrap();
+        assert_eq!(unlogged(&store), [ids[3], ids[4], ids[5]]);
+        let rows = store.unlogged_leaves().unwrap();
+        assert_eq!(rows[0].1, der(3));
+        // A revoked leaf is still logged; once the last is recorded nothing is left.
+        store
+            .conn
+            .execute(
+                "UPDATE certificates SET status = 'revoked' WHERE id = ?1",
+                [ids[5]],
+            )
+            .unwrap();
+        assert_eq!(unlogged(&store), [ids[3], ids[4], ids[5]]);
+        store
+            .write(|tx| {
+                IssuanceStore::record_log_indexes(tx, &[(ids[3], 2), (ids[4], 3), (ids[5], 4)])
+            })
+            .unwrap();
+        assert!(unlogged(&store).is_empty());
+        // The query reads a range of the primary key after the last logged row, never the
+        // whole table.
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {UNLOGGED_LEAVES}"))
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p == "SEARCH c USING INTEGER PRIMARY KEY (rowid>?)"),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{plan:?}");
     }
 
     #[test]

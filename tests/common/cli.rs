@@ -190,3 +190,23 @@ pub fn refused(o: &Output, says: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
     assert!(stderr(o).contains(says), "{}", stderr(o));
 }
+
+/// The independent implementation of mapping-log-v1 (tests/interop/mapping_log.py) run with
+/// `args` (`selftest`, `spec FILE`, `proof ...`, `cosigned ...`, `consistency ...`). None when
+/// python3 or its `cryptography` package is missing (said visibly).
+pub fn mapping_log(args: &[&str]) -> Option<Output> {
+    let has = Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output();
+    if !has.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED (visible): python3 with `cryptography` not found; mapping_log.py {} did not run, so the log files were not checked independently", args.first().unwrap_or(&""));
+        return None;
+    }
+    Some(
+        Command::new("python3")
+            .arg(repo_path("tests/interop/mapping_log.py"))
+            .args(args)
+            .output()
+            .expect("python3 runs"),
+    )
+}

@@ -3,14 +3,23 @@
 texts with nothing but the Python standard library (and `cryptography` for Ed25519 notes).
 
 It recomputes VRF labels (ECVRF-EDWARDS25519-SHA512-TAI), entries, leaf hashes, tree roots,
-inclusion proofs and note signatures, so the tests can check the Rust implementation against
+inclusion and consistency proofs, note signatures and cosignatures, so the tests can check the Rust implementation against
 a second one.
 
     mapping_log.py selftest            RFC 9381 appendix B.3 vectors
     mapping_log.py label SK_HEX SII    prints pi and beta (hex)
     mapping_log.py spec docs/spec.md   recomputes the specification's log vectors
-    mapping_log.py proof PROOF CHAIN.pem LOG_YAML
-                                       checks a tlog-proof the CLI wrote for the chain
+    mapping_log.py proof PROOF CHAIN.pem LOG_YAML [WITNESS_VKEY...]
+                                       checks a tlog-proof the CLI wrote for the chain, and
+                                       the cosignature of each witness named
+    mapping_log.py cosigned CHECKPOINT LOG_YAML WITNESS_VKEY...
+                                       checks a checkpoint's log signature and the
+                                       cosignature/v1 of each witness named
+    mapping_log.py consistency OLD_CHECKPOINT REQUEST LOG_DIR
+                                       checks a tlog-witness add-checkpoint request from the
+                                       tree of OLD_CHECKPOINT: both signatures, its RFC 9162
+                                       consistency proof, and both roots and the proof
+                                       recomputed from the entry bundles of LOG_DIR/public
 """
 
 import base64
@@ -222,6 +231,85 @@ def inclusion_proof(leaves, m):
     return inclusion_proof(leaves[k:], m - k) + [root(leaves[:k])]
 
 
+def consistency_proof(leaves, m):
+    """RFC 6962 section 2.1.2 PROOF(m, D[n])."""
+    def sub(m, d, complete):
+        n = len(d)
+        if m == n:
+            return [] if complete else [root(d)]
+        k = 1
+        while k * 2 < n:
+            k *= 2
+        if m <= k:
+            return sub(m, d[:k], complete) + [root(d[k:])]
+        return sub(m - k, d[k:], False) + [root(d[:k])]
+    return sub(m, leaves, True)
+
+
+def verify_consistency(first, second, first_hash, second_hash, path):
+    """RFC 9162 section 2.1.4.2; equal trees and the empty tree need no hashes."""
+    if first == second:
+        assert not path and first_hash == second_hash, "equal sizes, other roots or hashes"
+        return
+    if first == 0:
+        assert not path, "a proof from the empty tree has no hashes"
+        return
+    assert 0 < first < second, "the old tree is larger"
+    assert path, "an empty consistency path"
+    if first & (first - 1) == 0:
+        path = [first_hash] + path
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        assert sn != 0, "consistency path too long"
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while fn & 1 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    assert fr == first_hash, "consistency proof: old root"
+    assert sr == second_hash, "consistency proof: new root"
+    assert sn == 0, "consistency path too short"
+
+
+# --- tlog-tiles entry bundles ---------------------------------------------------------------
+
+
+def tile_index(n):
+    """C2SP tlog-tiles <N>: 3-digit groups, all but the last prefixed with x."""
+    groups = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n:
+        groups.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(groups))
+
+
+def read_entries(public, size):
+    """Entries 0..size from the bundles tile/entries/<N>[.p/<W>] of a served tree."""
+    import pathlib
+
+    out = []
+    for n in range((size + 255) // 256):
+        width = min(256, size - 256 * n)
+        name = tile_index(n) + ("" if width == 256 else f".p/{width}")
+        data = (pathlib.Path(public) / "tile" / "entries" / name).read_bytes()
+        got, i = [], 0
+        while i < len(data):
+            assert i + 2 <= len(data), f"bundle {name}: a lone byte"
+            length = int.from_bytes(data[i:i + 2], "big")
+            got.append(data[i + 2:i + 2 + length])
+            assert len(got[-1]) == length, f"bundle {name}: entry cut short"
+            i += 2 + length
+        assert len(got) == width, f"bundle {name}: {len(got)} entries, not {width}"
+        out += got
+    return out
+
+
 # --- signed notes (C2SP signed-note, tlog-checkpoint) ----------------------------------------
 
 
@@ -361,18 +449,107 @@ def note_verifier(vkey):
     return name, raw[0], raw[1:]
 
 
-def check_proof(proof_path, chain_path, log_yaml):
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+def read_log_yaml(path):
+    """(origin, checkpoint vkey, VRF public key) of a log directory's log.yaml."""
     conf = dict(
-        line.split(": ", 1) for line in open(log_yaml, encoding="utf-8").read().splitlines()
+        line.split(": ", 1) for line in open(path, encoding="utf-8").read().splitlines()
         if ": " in line
     )
-    origin, vkey, vrf_key = conf["origin"], conf["key"], base64.b64decode(conf["vrf_key"])
+    return conf["origin"], conf["key"], base64.b64decode(conf["vrf_key"])
+
+
+def parse_checkpoint(note):
+    """(body, origin, size, root hash, [(key name, signature bytes)]) of a signed checkpoint."""
+    body, block = note.split("\n\n", 1)
+    body += "\n"
+    origin, size, root_b64 = body.splitlines()
+    assert size == str(int(size)), "size without leading zeros"
+    sigs = []
+    for line in block.splitlines():
+        assert line.startswith("\u2014 "), f"signature line {line!r}"
+        signer, b64 = line[2:].split(" ")
+        sigs.append((signer, base64.b64decode(b64, validate=True)))
+    return body, origin, int(size), base64.b64decode(root_b64, validate=True), sigs
+
+
+def verify_log_signature(body, sigs, vkey):
+    """The log's Ed25519 note signature (type 0x01) over the checkpoint body must be there."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     name, key_type, public = note_verifier(vkey)
-    assert name == origin and key_type == 1
+    assert key_type == 1, "a log key is of type 0x01"
+    assert body.split("\n")[0] == name, "checkpoint origin"
+    kid = key_id(name, 1, public)
+    signed = [raw for signer, raw in sigs if signer == name and raw[:4] == kid]
+    assert signed, "no checkpoint signature by the log key"
+    for raw in signed:
+        Ed25519PublicKey.from_public_bytes(public).verify(raw[4:], body.encode())
+
+
+def verify_cosignature(body, sigs, vkey):
+    """C2SP tlog-cosignature, Ed25519 (type 0x04): the witness's line must be there and sign
+    "cosignature/v1\ntime <t>\n" || body; returns (name, t)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    name, key_type, public = note_verifier(vkey)
+    assert key_type == 4, f"{name}: a cosignature key is of type 0x04"
+    kid = key_id(name, 4, public)
+    lines = [raw for signer, raw in sigs if signer == name and raw[:4] == kid]
+    assert lines, f"no cosignature by {name}"
+    for raw in lines:
+        assert len(raw) == 4 + 8 + 64, f"{name}: a timestamped Ed25519 signature is 72 bytes"
+        t = int.from_bytes(raw[4:12], "big")
+        assert t <= 2**63 - 1, f"{name}: timestamp above 2^63 - 1"
+        message = f"cosignature/v1\ntime {t}\n".encode() + body.encode()
+        Ed25519PublicKey.from_public_bytes(public).verify(raw[12:], message)
+    return name, t
+
+
+def check_cosigned(checkpoint_path, log_yaml, witness_vkeys):
+    origin, vkey, _ = read_log_yaml(log_yaml)
+    body, cp_origin, size, _, sigs = parse_checkpoint(open(checkpoint_path, encoding="utf-8").read())
+    assert cp_origin == origin, "checkpoint origin"
+    verify_log_signature(body, sigs, vkey)
+    assert witness_vkeys, "no witness key given"
+    by = [verify_cosignature(body, sigs, w) for w in witness_vkeys]
+    print(f"ok: {origin} size {size} cosigned by "
+          + ", ".join(f"{name} at {t}" for name, t in by))
+
+
+def check_consistency(old_path, request_path, log_dir):
+    import pathlib
+
+    origin, vkey, _ = read_log_yaml(pathlib.Path(log_dir) / "log.yaml")
+    old_body, _, old_size, old_root, old_sigs = parse_checkpoint(
+        open(old_path, encoding="utf-8").read())
+    verify_log_signature(old_body, old_sigs, vkey)
+    # tlog-witness add-checkpoint: "old <size>", the proof hashes, a blank line, the checkpoint.
+    head, note = open(request_path, encoding="utf-8").read().split("\n\n", 1)
+    lines = head.split("\n")
+    assert lines[0].startswith("old "), "the request's old line"
+    size_text = lines[0][4:]
+    assert size_text == str(int(size_text)), "old size without leading zeros"
+    assert int(size_text) == old_size, f"old {size_text}, the old checkpoint has {old_size}"
+    path = [base64.b64decode(h, validate=True) for h in lines[1:]]
+    assert all(len(h) == 32 for h in path), "proof hashes of 32 bytes"
+    body, cp_origin, size, new_root, sigs = parse_checkpoint(note)
+    assert cp_origin == origin, "checkpoint origin"
+    verify_log_signature(body, sigs, vkey)
+    verify_consistency(old_size, size, old_root, new_root, path)
+    # The same from the log's files: both roots and the proof, from the entry bundles.
+    leaves = [leaf_hash(e) for e in read_entries(pathlib.Path(log_dir) / "public", size)]
+    assert root(leaves[:old_size]) == old_root, "old root from the bundles"
+    assert root(leaves) == new_root, "new root from the bundles"
+    if 0 < old_size < size:
+        assert consistency_proof(leaves, old_size) == path, "proof from the bundles"
+    print(f"ok: {origin} consistent from size {old_size} to {size} ({len(path)} hashes)")
+
+
+def check_proof(proof_path, chain_path, log_yaml, *witness_vkeys):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    origin, vkey, vrf_key = read_log_yaml(log_yaml)
 
     leaf, issuer = x509.load_pem_x509_certificates(open(chain_path, "rb").read())[:2]
     leaf_der = leaf.public_bytes(Encoding.DER)
@@ -391,19 +568,10 @@ def check_proof(proof_path, chain_path, log_yaml):
     index = int(lines[2][6:])
     path = [base64.b64decode(h) for h in lines[3:]]
 
-    body, sigs = note.split("\n\n", 1)
-    body += "\n"
-    cp_origin, size, root_b64 = body.splitlines()[:3]
+    body, cp_origin, size, root_hash, sigs = parse_checkpoint(note)
     assert cp_origin == origin, "checkpoint origin"
-    size, root_hash = int(size), base64.b64decode(root_b64)
-    signed = False
-    for sig in sigs.splitlines():
-        signer, b64 = sig[2:].split(" ")
-        raw = base64.b64decode(b64)
-        if signer == name and raw[:4] == key_id(name, 1, public):
-            Ed25519PublicKey.from_public_bytes(public).verify(raw[4:], body.encode())
-            signed = True
-    assert signed, "no checkpoint signature by the log key"
+    verify_log_signature(body, sigs, vkey)
+    witnesses = [verify_cosignature(body, sigs, w)[0] for w in witness_vkeys]
 
     beta = verify(vrf_key, alpha.encode(), pi)
     assert beta is not None, "VRF proof"
@@ -426,7 +594,8 @@ def check_proof(proof_path, chain_path, log_yaml):
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
     assert sn == 0 and r == root_hash, "inclusion proof"
-    print(f"ok: {alpha} index {index} in {origin} size {size}")
+    cosigned = f", cosigned by {', '.join(witnesses)}" if witnesses else ""
+    print(f"ok: {alpha} index {index} in {origin} size {size}{cosigned}")
 
 
 def selftest():
@@ -450,7 +619,31 @@ def selftest():
         bad = bytearray(got)
         bad[-1] ^= 1
         assert verify(public_key(sk), alpha, bytes(bad)) is None
-    print("ok")
+    # RFC 6962 PROOF and RFC 9162 verification agree on every pair of small trees, and a
+    # changed hash, old root or size fails.
+    leaves = [leaf_hash(bytes([i])) for i in range(33)]
+    pairs_checked = 0
+    for n in range(1, len(leaves) + 1):
+        for m in range(0, n + 1):
+            proof = consistency_proof(leaves[:n], m) if 0 < m < n else []
+            old = root(leaves[:m])
+            verify_consistency(m, n, old, root(leaves[:n]), proof)
+            pairs_checked += 1
+            if 0 < m < n:
+                for bad in ([bytes(32)] + proof[1:], proof[:-1], proof + [old]):
+                    try:
+                        verify_consistency(m, n, old, root(leaves[:n]), bad)
+                    except AssertionError:
+                        continue
+                    raise AssertionError(f"a bad proof from {m} to {n} verified")
+                try:
+                    verify_consistency(m, n, bytes(32), root(leaves[:n]), proof)
+                except AssertionError:
+                    pass
+                else:
+                    raise AssertionError(f"a wrong old root for {m} to {n} verified")
+    assert tile_index(1234067) == "x001/x234/067" and tile_index(5) == "005"
+    print(f"ok ({pairs_checked} consistency pairs)")
 
 
 if __name__ == "__main__":
@@ -458,9 +651,17 @@ if __name__ == "__main__":
         selftest()
     elif sys.argv[1:2] == ["spec"] and len(sys.argv) == 3:
         check_spec(sys.argv[2])
-    elif sys.argv[1:2] == ["proof"] and len(sys.argv) == 5:
+    elif sys.argv[1:2] in (["proof"], ["cosigned"], ["consistency"]):
+        check, least, most = {
+            "proof": (check_proof, 3, None),
+            "cosigned": (lambda cp, y, *w: check_cosigned(cp, y, w), 3, None),
+            "consistency": (check_consistency, 3, 3),
+        }[sys.argv[1]]
+        args = sys.argv[2:]
+        if len(args) < least or (most is not None and len(args) > most):
+            sys.exit(__doc__)
         try:
-            check_proof(*sys.argv[2:])
+            check(*args)
         except Exception as e:  # every failed check, one line, exit 1
             sys.exit(f"invalid: {type(e).__name__}: {e}")
     elif sys.argv[1:2] == ["label"]:

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::cli::{
-    ca_init, cmd, code, init_chat_a, issue, ok, refused, repo_path, s, stderr, stdout, stdout_json,
-    PASSWORD_ENV,
+    ca_init, cmd, code, init_chat_a, issue, mapping_log, ok, refused, s, stderr, stdout,
+    stdout_json, PASSWORD_ENV,
 };
 
 const PASS: &str = "log passphrase";
@@ -52,6 +52,13 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let alice = tmp.path().join("alice.pem");
     issue(&chat_a, "+15551234567", &alice);
     (tmp, log, w, chat_a)
+}
+
+/// alice's chain of [`setup`] and bob's, issued now by `chat_a` (neither logged).
+fn alice_and_bob(tmp: &tempfile::TempDir, chat_a: &Path) -> (PathBuf, PathBuf) {
+    let bob = tmp.path().join("bob.pem");
+    issue(chat_a, "+15557654321", &bob);
+    (tmp.path().join("alice.pem"), bob)
 }
 
 /// An add-checkpoint request for the log's current checkpoint from size 0, written to `path`.
@@ -106,33 +113,42 @@ fn monitor(log: &Path, state: &Path, witness_key: &str, extra: &[&str]) -> Outpu
     crate::common::cli::run(&args)
 }
 
-/// The independent implementation checks a written proof (signature, VRF, entry, inclusion);
-/// None when python3 or `cryptography` is missing (said visibly).
-fn python_check(proof: &Path, chain: &Path, log: &Path) -> Option<Output> {
-    let script = repo_path("tests/interop/mapping_log.py");
-    let has = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .output();
-    if !has.is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED (visible): python3 with `cryptography` not found; the written proofs were not checked independently");
-        return None;
-    }
-    Some(
-        std::process::Command::new("python3")
-            .arg(script)
-            .arg("proof")
-            .args([proof, chain, &log.join("log.yaml")])
-            .output()
-            .unwrap(),
-    )
+/// `mapping_log(args)` succeeded, printing a line that starts `ok:` (true when skipped).
+fn python_ok(args: &[&str]) -> bool {
+    mapping_log(args).is_none_or(|o| {
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.stdout.starts_with(b"ok: "), "{args:?}");
+        true
+    })
+}
+
+/// `mapping_log(args)` rejected the files: exit 1 with `invalid: ...` (true when skipped).
+fn python_rejects(args: &[&str], says: &str) -> bool {
+    mapping_log(args).is_none_or(|o| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?} accepted: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        true
+    })
+}
+
+/// The independent check of a written proof (VRF, entry, inclusion, the log's signature and
+/// each witness's cosignature).
+fn python_check(proof: &Path, chain: &Path, log: &Path, witnesses: &[&str]) -> bool {
+    let log_yaml = log.join("log.yaml");
+    let mut args = vec!["proof", s(proof), s(chain), s(&log_yaml)];
+    args.extend_from_slice(witnesses);
+    python_ok(&args)
 }
 
 #[test]
 fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_claim() {
     let (tmp, log, w, chat_a) = setup();
-    let alice = tmp.path().join("alice.pem");
-    let bob = tmp.path().join("bob.pem");
-    issue(&chat_a, "+15557654321", &bob);
+    let (alice, bob) = alice_and_bob(&tmp, &chat_a);
 
     let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
     assert_eq!(show["origin"], ORIGIN);
@@ -171,9 +187,7 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
             proof.contains("\n— witness.example/w1 "),
             "cosigned: {proof}"
         );
-        if let Some(o) = python_check(&proof_of(chain), chain, &log) {
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        }
+        python_check(&proof_of(chain), chain, &log, &[&w_key]);
     }
     let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
     assert_eq!(show["size"], 2);
@@ -286,11 +300,13 @@ fn a_shared_log_with_a_witness_and_a_monitor_finds_the_number_two_providers_clai
         "{}",
         stderr(&none)
     );
-    if let Some(o) = python_check(&proof_of(&carol), &carol, &log) {
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    if python_check(&proof_of(&carol), &carol, &log, &[&w_key]) {
         // A proof checked against another chain fails there too.
-        let wrong = python_check(&proof_of(&carol), &bob, &log).unwrap();
-        assert!(!wrong.status.success());
+        let yaml = log.join("log.yaml");
+        python_rejects(
+            &["proof", s(&proof_of(&carol)), s(&bob), s(&yaml)],
+            "VRF proof",
+        );
     }
 
     // The witness, given the log's first checkpoint again, answers 409 with the size it holds.
@@ -434,4 +450,187 @@ fn bad_inputs_are_refused_clearly_and_leave_nothing_behind() {
         "xyz",
     ]);
     refused(&o, "is not 64 hex digits");
+}
+
+/// `log witness-request --log L --old SIZE [--out F]` of the log's current checkpoint.
+fn witness_request(log: &Path, old: u64, out: Option<&Path>) -> Output {
+    let old = old.to_string();
+    let mut args = vec!["log", "witness-request", "--log", s(log), "--old", &old];
+    if let Some(out) = out {
+        args.extend(["--out", s(out)]);
+    }
+    with_pass(&args)
+}
+
+/// `log add-cosignature --log L --witness-key K FILE`.
+fn add_cosignature(log: &Path, witness_key: &str, answer: &Path) -> Output {
+    with_pass(&[
+        "log",
+        "add-cosignature",
+        "--log",
+        s(log),
+        "--witness-key",
+        witness_key,
+        s(answer),
+    ])
+}
+
+#[test]
+fn a_witness_that_is_no_local_directory_gets_a_request_and_its_answer_is_attached() {
+    let (tmp, log, w, chat_a) = setup();
+    let (alice, bob) = alice_and_bob(&tmp, &chat_a);
+    add_witnessed(&log, &w, &[s(&alice)]);
+    let w_key = witness_show(&w)["key"].as_str().unwrap().to_owned();
+    let show = stdout_json(&ok(&["log", "show", "--log", s(&log), "--format", "json"]));
+    let log_key = show["key"].as_str().unwrap().to_owned();
+    let checkpoint = log.join("public/checkpoint");
+    let yaml = log.join("log.yaml");
+    let size_1 = tmp.path().join("size-1.checkpoint");
+    fs::copy(&checkpoint, &size_1).unwrap();
+    python_ok(&["cosigned", s(&size_1), s(&yaml), &w_key]);
+    // The log grows without the witness: its checkpoint of size 2 is not cosigned.
+    pass_ok(&["log", "add", "--log", s(&log), s(&bob)]);
+    let uncosigned = fs::read(&checkpoint).unwrap();
+    assert!(!String::from_utf8_lossy(&uncosigned).contains("witness.example/w1"));
+
+    // The request from the size the witness holds: `old 1`, the one hash of the consistency
+    // proof from 1 to 2, a blank line, the checkpoint; the same on stdout and in --out.
+    let req = tmp.path().join("add-checkpoint.req");
+    let o = witness_request(&log, 1, Some(&req));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("log add-cosignature"), "{}", stderr(&o));
+    let body = fs::read(&req).unwrap();
+    let text = String::from_utf8(body.clone()).unwrap();
+    let (head, note) = text.split_once("\n\n").unwrap();
+    let head: Vec<&str> = head.lines().collect();
+    assert_eq!(head[0], "old 1");
+    assert_eq!(head.len(), 2, "{text}");
+    assert_eq!(head[1].len(), 44, "{text}");
+    assert_eq!(note.as_bytes(), &uncosigned[..]);
+    assert_eq!(witness_request(&log, 1, None).stdout, body);
+    // The independent implementation checks the request against the checkpoint the witness
+    // holds (and the log's bundles); a changed proof hash fails it.
+    python_ok(&["consistency", s(&size_1), s(&req), s(&log)]);
+    let forged = tmp.path().join("forged.req");
+    let flipped = if head[1].starts_with('A') { "B" } else { "A" };
+    fs::write(
+        &forged,
+        format!("old 1\n{flipped}{}\n\n{note}", &head[1][1..]),
+    )
+    .unwrap();
+    python_rejects(
+        &["consistency", s(&size_1), s(&forged), s(&log)],
+        "consistency proof",
+    );
+    python_rejects(
+        &["cosigned", s(&checkpoint), s(&yaml), &w_key],
+        "no cosignature",
+    );
+
+    // The witness answers (as a remote one would over HTTP) and the log attaches the answer.
+    let o = witness_cosign(&w, &log_key, &req);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let answer = tmp.path().join("answer.txt");
+    fs::write(&answer, &o.stdout).unwrap();
+    // Another witness's key does not vouch for the line: refused, nothing attached.
+    let w2 = tmp.path().join("w2");
+    pass_ok(&[
+        "witness",
+        "init",
+        "--dir",
+        s(&w2),
+        "--name",
+        "witness.example/w2",
+    ]);
+    let w2_key = witness_show(&w2)["key"].as_str().unwrap().to_owned();
+    refused(
+        &add_cosignature(&log, &w2_key, &answer),
+        "by none of the witness keys given",
+    );
+    let junk = tmp.path().join("junk.txt");
+    fs::write(&junk, "hello\n").unwrap();
+    refused(
+        &add_cosignature(&log, &w_key, &junk),
+        "nothing was attached",
+    );
+    assert_eq!(fs::read(&checkpoint).unwrap(), uncosigned);
+    let o = add_cosignature(&log, &w_key, &answer);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("witness.example/w1 cosigned log.example/mapping at size 2"),
+        "{}",
+        stderr(&o)
+    );
+    let cosigned = fs::read_to_string(&checkpoint).unwrap();
+    assert!(cosigned.starts_with(std::str::from_utf8(&uncosigned).unwrap()));
+    assert!(
+        cosigned.ends_with(&fs::read_to_string(&answer).unwrap()),
+        "{cosigned}"
+    );
+    python_ok(&["cosigned", s(&checkpoint), s(&yaml), &w_key]);
+    python_rejects(
+        &["cosigned", s(&checkpoint), s(&yaml), &w2_key],
+        "no cosignature by witness.example/w2",
+    );
+    let state = tmp.path().join("monitor");
+    let report = stdout_json(&monitor(&log, &state, &w_key, &[]));
+    assert_eq!(report["witnesses"][0], "witness.example/w1", "{report}");
+    // Attaching the same answer again changes nothing.
+    let o = add_cosignature(&log, &w_key, &answer);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&checkpoint).unwrap(), cosigned);
+
+    // The log grew since the answer: it cosigns another checkpoint, and is refused.
+    let carol = tmp.path().join("carol.pem");
+    issue(&chat_a, "+15550001111", &carol);
+    pass_ok(&["log", "add", "--log", s(&log), s(&carol)]);
+    let grown = fs::read(&checkpoint).unwrap();
+    refused(
+        &add_cosignature(&log, &w_key, &answer),
+        "not a cosignature of the current checkpoint (size 3)",
+    );
+    assert_eq!(fs::read(&checkpoint).unwrap(), grown);
+    // A request from a size the witness does not hold gets its 409; one from more than the
+    // log holds is refused before anything is written.
+    let stale = tmp.path().join("stale.req");
+    assert_eq!(code(&witness_request(&log, 1, Some(&stale))), 0);
+    let o = witness_cosign(&w, &log_key, &stale);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("[holds size 2]"), "{}", stderr(&o));
+    let too_big = tmp.path().join("too-big.req");
+    refused(
+        &witness_request(&log, 4, Some(&too_big)),
+        "check --old: give the size the witness holds",
+    );
+    assert!(!too_big.exists());
+
+    // Two more entries, and the request from the size the witness holds (2 to 5): checked
+    // independently, answered, attached, the cosignature checked independently.
+    let size_2 = tmp.path().join("size-2.checkpoint");
+    fs::write(&size_2, &cosigned).unwrap();
+    let (dave, erin) = (tmp.path().join("dave.pem"), tmp.path().join("erin.pem"));
+    issue(&chat_a, "+15550002222", &dave);
+    issue(&chat_a, "+15550003333", &erin);
+    pass_ok(&["log", "add", "--log", s(&log), s(&dave), s(&erin)]);
+    let req = tmp.path().join("from-2.req");
+    assert_eq!(code(&witness_request(&log, 2, Some(&req))), 0);
+    python_ok(&["consistency", s(&size_2), s(&req), s(&log)]);
+    python_rejects(
+        &["consistency", s(&size_1), s(&req), s(&log)],
+        "the old checkpoint has 1",
+    );
+    let o = witness_cosign(&w, &log_key, &req);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    fs::write(&answer, &o.stdout).unwrap();
+    assert_eq!(code(&add_cosignature(&log, &w_key, &answer)), 0);
+    python_ok(&["cosigned", s(&checkpoint), s(&yaml), &w_key]);
+    // The witness's own state, the checkpoint it cosigned, also checks out.
+    let held: Vec<PathBuf> = fs::read_dir(w.join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+        .collect();
+    assert_eq!(held.len(), 1);
+    python_ok(&["cosigned", s(&held[0]), s(&yaml), &w_key]);
 }

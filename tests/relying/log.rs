@@ -480,7 +480,8 @@ fn the_monitor_catches_a_rollback_a_rewritten_history_and_bad_bundles() {
 
     // A bundle that is not the tree (one byte changed in a fresh monitor's view).
     let bundle = public.join("tile/entries/000.p/4");
-    let mut bytes = std::fs::read(&bundle).unwrap();
+    let good = std::fs::read(&bundle).unwrap();
+    let mut bytes = good.clone();
     bytes[40] ^= 1;
     std::fs::write(&bundle, bytes).unwrap();
     let fresh = tempfile::tempdir().unwrap();
@@ -489,6 +490,33 @@ fn the_monitor_catches_a_rollback_a_rewritten_history_and_bad_bundles() {
         .update(&public, &keys, &[])
         .unwrap();
     assert!(report.inconsistent(), "{:?}", report);
+
+    // A bundle cut inside an entry, and one holding fewer entries than the checkpoint implies:
+    // findings naming the bundle; a missing bundle is an error (nothing was learnt).
+    let fresh_update = || {
+        let fresh = tempfile::tempdir().unwrap();
+        Monitor::open(fresh.path())
+            .unwrap()
+            .update(&public, &keys, &[])
+    };
+    std::fs::write(&bundle, &good[..good.len() - 3]).unwrap();
+    let report = fresh_update().unwrap();
+    assert!(
+        report.problems[0].contains("000.p/4") && report.problems[0].contains("remain"),
+        "{:?}",
+        report.problems
+    );
+    let first_len = usize::from(u16::from_be_bytes([good[0], good[1]]));
+    std::fs::write(&bundle, &good[..2 + first_len]).unwrap();
+    let report = fresh_update().unwrap();
+    assert!(
+        report.problems[0].contains("1 entries where the checkpoint implies 4"),
+        "{:?}",
+        report.problems
+    );
+    std::fs::remove_file(&bundle).unwrap();
+    assert!(fresh_update().is_err());
+    std::fs::write(&bundle, &good).unwrap();
 
     // A checkpoint signed by another key is an error, not a report.
     let mut impostor = keys.clone();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
 use crate::common::ca::intact_store_db;
-use crate::common::cli::{batch_cmd, cmd, init_chat_a};
+use crate::common::cli::{batch_cmd, cmd, init_chat_a, issue};
 
 fn requests(dir: &Path, name: &str, ids: std::ops::Range<usize>) -> PathBuf {
     let p = dir.join(name);
@@ -159,4 +159,87 @@ fn two_batches_with_the_same_ids_issue_once() {
     );
     let rows = store(&ca);
     assert_eq!(rows.values().filter(|r| r.1 == "issued").count(), 3000);
+}
+
+/// A log held open by another process: a second writer waits for it, 30 s at most, then
+/// stops naming the lock file and its holder; released in time, the second writer goes on.
+#[test]
+fn a_second_writer_of_a_log_waits_a_bounded_time_then_names_the_holder() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let log_arg = log.to_str().unwrap();
+    let init = cmd(&[
+        "log",
+        "init",
+        "--dir",
+        log_arg,
+        "--origin",
+        "log.example/shared",
+        "--insecure-no-password",
+    ])
+    .output()
+    .unwrap();
+    ok("log init", &init);
+    let ca = init_chat_a(tmp.path());
+    let alice = tmp.path().join("alice.pem");
+    issue(&ca, "+15551234567", &alice);
+    let alice_arg = alice.to_str().unwrap();
+
+    // The holder: a real `log add` whose chain comes from stdin holds the log open until its
+    // stdin closes.
+    let spawn = |args: &[&str]| {
+        cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut holder = spawn(&["log", "add", "--log", log_arg, "-"]);
+    let holder_pid = format!("pid {} mimi-attest", holder.id());
+    let lock = log.join("lock");
+    let started = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|t| t.starts_with(&holder_pid)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the holder never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let start = Instant::now();
+    let o = cmd(&["log", "add", "--log", log_arg, alice_arg])
+        .output()
+        .unwrap();
+    let waited = start.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(lock.to_str().unwrap()), "{err}");
+    assert!(err.contains(&holder_pid), "{err}");
+    assert!(err.contains("not released within 30 s"), "{err}");
+    assert!(err.contains("wait for it to finish"), "{err}");
+    assert!(
+        (Duration::from_secs(30)..Duration::from_secs(50)).contains(&waited),
+        "{waited:?}"
+    );
+    let proof = tmp.path().join("alice.pem.tlog-proof");
+    assert!(!proof.exists());
+
+    // Released while the second writer waits: it goes on and logs.
+    let waiter = spawn(&["log", "add", "--log", log_arg, alice_arg]);
+    std::thread::sleep(Duration::from_millis(500));
+    holder.stdin.take().unwrap().flush().unwrap();
+    let held = holder.wait_with_output().unwrap();
+    assert_eq!(held.status.code(), Some(1), "its stdin held no chain");
+    let logged = waiter.wait_with_output().unwrap();
+    ok("the waiting log add", &logged);
+    assert!(
+        String::from_utf8_lossy(&logged.stdout).contains("index 0 (new)"),
+        "{}",
+        String::from_utf8_lossy(&logged.stdout)
+    );
+    assert!(proof.exists());
 }
