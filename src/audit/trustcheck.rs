@@ -12,7 +12,10 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::profile::lint::Severity;
 use crate::profile::{self, Scope};
-use crate::trust::{anchor_line, LogProofPolicy, SignedTrustList, TrustList, TrustListError};
+use crate::trust::{
+    anchor_line, read_bounded, LogProofPolicy, SignedTrustList, TrustList, TrustListError,
+    MAX_TRUST_LIST_LEN,
+};
 
 /// A list expiring sooner than this is reported.
 const LIST_EXPIRY_WARNING: Duration = Duration::days(7);
@@ -40,11 +43,23 @@ pub fn check_trust_list(
     now: OffsetDateTime,
 ) -> Result<Vec<ListFinding>, TrustListError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| TrustListError::Io {
+    let mut out = Vec::new();
+    // Platforms refuse a larger file before reading it; so does the check.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_TRUST_LIST_LEN) {
+        out.push(ListFinding {
+            id: "list-too-large",
+            severity: Severity::Error,
+            line: None,
+            message: format!(
+                "the file is larger than {MAX_TRUST_LIST_LEN} bytes: platforms refuse it unread; list fewer or smaller anchors"
+            ),
+        });
+        return Ok(out);
+    }
+    let bytes = read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|e| TrustListError::Io {
         path: origin.clone(),
         message: format!("cannot read the trust list: {e}"),
     })?;
-    let mut out = Vec::new();
     let loaded = if SignedTrustList::is_signed(&bytes) {
         SignedTrustList::parse(&bytes, &origin).and_then(|s| {
             let text = s.text().to_owned();
