@@ -42,7 +42,7 @@ use base64::Engine;
 
 use time::OffsetDateTime;
 
-use super::signers::SignersSpec;
+use super::signers::{Decimal, SignersSpec};
 use super::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule, SignerSet};
 use crate::log::{KeyType, LogKeys, NoteVerifierKey, VrfPublicKey};
 use crate::profile::{self, ProviderDomain, Scope, Span, MAX_CERT_LEN};
@@ -154,7 +154,7 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 #[serde(deny_unknown_fields)]
 struct TrustListSpec {
     version: u32,
-    sequence: Option<u64>,
+    sequence: Option<Decimal>,
     issued: Option<String>,
     expires: Option<String>,
     anchors: Vec<AnchorSpec>,
@@ -650,7 +650,7 @@ fn versioned(spec: &TrustListSpec) -> Result<Versioned, (&'static str, String)> 
             format!("a version 2 list needs {field}: (see docs/spec.md#trust-list-v2)"),
         )
     };
-    let sequence = spec.sequence.ok_or_else(|| need("sequence"))?;
+    let sequence = spec.sequence.ok_or_else(|| need("sequence"))?.0;
     let time = |field: &'static str, v: &Option<String>| {
         let v = v.as_deref().ok_or_else(|| need(field))?;
         profile::parse_rfc3339(v).map_err(|m| (field, format!("{field}: {m}")))
