@@ -13,8 +13,7 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use crate::profile::lint::Severity;
 use crate::profile::{self, Scope};
 use crate::trust::{
-    anchor_line, read_bounded, LogProofPolicy, SignedTrustList, TrustList, TrustListError,
-    MAX_TRUST_LIST_LEN,
+    anchor_line, read_list_file, LogProofPolicy, SignedTrustList, TrustList, TrustListError,
 };
 
 /// A list expiring sooner than this is reported.
@@ -44,22 +43,20 @@ pub fn check_trust_list(
 ) -> Result<Vec<ListFinding>, TrustListError> {
     let origin = path.display().to_string();
     let mut out = Vec::new();
-    // Platforms refuse a larger file before reading it; so does the check.
-    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_TRUST_LIST_LEN) {
-        out.push(ListFinding {
-            id: "list-too-large",
-            severity: Severity::Error,
-            line: None,
-            message: format!(
-                "the file is larger than {MAX_TRUST_LIST_LEN} bytes: platforms refuse it unread; list fewer or smaller anchors"
-            ),
-        });
-        return Ok(out);
-    }
-    let bytes = read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|e| TrustListError::Io {
-        path: origin.clone(),
-        message: format!("cannot read the trust list: {e}"),
-    })?;
+    let bytes = match read_list_file(path) {
+        Ok(b) => b,
+        // Too large: platforms refuse it unread, and so does the check.
+        Err(e @ TrustListError::Invalid { .. }) => {
+            out.push(ListFinding {
+                id: "list-too-large",
+                severity: Severity::Error,
+                line: None,
+                message: e.to_string(),
+            });
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
     let loaded = if SignedTrustList::is_signed(&bytes) {
         SignedTrustList::parse(&bytes, &origin).and_then(|s| {
             let text = s.text().to_owned();
