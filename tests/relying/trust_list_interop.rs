@@ -398,6 +398,22 @@ fn every_hostile_variant_gets_the_same_verdict_from_both() {
             assert!(refusal.contains(code), "{kind}: {refusal}");
         }
     }
+    // A list too large for either to read, validly signed by two trusted keys (with the
+    // library's note keys: neither tool signs it). The limits differ, 1 MiB here and 4 MiB
+    // in trust_list.py; this one is over both.
+    let text = format!(
+        "{}# {}\n",
+        std::fs::read_to_string(&plain).unwrap(),
+        "x".repeat(4200 * 1024)
+    );
+    let mut note = format!("{text}\n");
+    for signer in &fed.signers[..2] {
+        let key = mimi_attest::open_signing_key(&signer.key, None).unwrap();
+        note.push_str(&key.signature_line(text.as_bytes(), 0).unwrap());
+    }
+    let huge_signed = fed.path("huge.signed");
+    std::fs::write(&huge_signed, note).unwrap();
+    assert_eq!(verdicts(&signers, &huge_signed, None), (1, 1), "huge");
 }
 
 /// Our `trust-list verify --signers signers list`.
