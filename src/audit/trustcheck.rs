@@ -12,7 +12,9 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::profile::lint::Severity;
 use crate::profile::{self, Scope};
-use crate::trust::{anchor_line, LogProofPolicy, SignedTrustList, TrustList, TrustListError};
+use crate::trust::{
+    anchor_line, read_list_file, LogProofPolicy, SignedTrustList, TrustList, TrustListError,
+};
 
 /// A list expiring sooner than this is reported.
 const LIST_EXPIRY_WARNING: Duration = Duration::days(7);
@@ -40,11 +42,21 @@ pub fn check_trust_list(
     now: OffsetDateTime,
 ) -> Result<Vec<ListFinding>, TrustListError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| TrustListError::Io {
-        path: origin.clone(),
-        message: format!("cannot read the trust list: {e}"),
-    })?;
     let mut out = Vec::new();
+    let bytes = match read_list_file(path) {
+        Ok(b) => b,
+        // Too large: platforms refuse it unread, and so does the check.
+        Err(e @ TrustListError::Invalid { .. }) => {
+            out.push(ListFinding {
+                id: "list-too-large",
+                severity: Severity::Error,
+                line: None,
+                message: e.to_string(),
+            });
+            return Ok(out);
+        }
+        Err(e) => return Err(e),
+    };
     let loaded = if SignedTrustList::is_signed(&bytes) {
         SignedTrustList::parse(&bytes, &origin).and_then(|s| {
             let text = s.text().to_owned();

@@ -106,16 +106,20 @@ pub fn sign(a: SignArgs) -> CliResult {
     let key = open_signing_key(&a.key, a.passphrase.passphrase()?.as_ref()).map_err(advise)?;
     let bytes = read_input(&a.input)?;
     let origin = a.input.display().to_string();
+    let unacceptable = |e: TrustListError| {
+        CliError(format!(
+            "{e}\n  a list is signed only when platforms could accept it: fix it (see `mimi-attest trust-list check`)"
+        ))
+    };
     let mut list = if SignedTrustList::is_signed(&bytes) {
-        SignedTrustList::parse(&bytes, &origin)?
+        // Each signer checks the text it signs, not only the first.
+        let signed = SignedTrustList::parse(&bytes, &origin)?;
+        SignedTrustList::from_list_text(signed.text(), &origin).map_err(unacceptable)?;
+        signed
     } else {
         let text = String::from_utf8(bytes)
             .map_err(|_| CliError(format!("{origin} is not UTF-8 text")))?;
-        SignedTrustList::from_list_text(&text, &origin).map_err(|e| {
-            CliError(format!(
-                "{e}\n  a list is signed only when platforms could accept it: fix it (see `mimi-attest trust-list check`)"
-            ))
-        })?
+        SignedTrustList::from_list_text(&text, &origin).map_err(unacceptable)?
     };
     list.sign(&key)?;
     write_atomic(&a.out, &list.to_bytes(), FileMode::Public, Overwrite::Allow)

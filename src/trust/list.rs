@@ -42,7 +42,7 @@ use base64::Engine;
 
 use time::OffsetDateTime;
 
-use super::signers::SignersSpec;
+use super::signers::{Decimal, SignersSpec};
 use super::{LogProofPolicy, Policy, RevocationPolicy, ScopeRule, SignerSet};
 use crate::log::{KeyType, LogKeys, NoteVerifierKey, VrfPublicKey};
 use crate::profile::{self, ProviderDomain, Scope, Span, MAX_CERT_LEN};
@@ -154,7 +154,7 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 #[serde(deny_unknown_fields)]
 struct TrustListSpec {
     version: u32,
-    sequence: Option<u64>,
+    sequence: Option<Decimal>,
     issued: Option<String>,
     expires: Option<String>,
     anchors: Vec<AnchorSpec>,
@@ -330,12 +330,7 @@ impl TrustList {
     /// Read a trust list file; certificate paths are relative to its directory.
     /// Files larger than 1 MiB are refused before they are read.
     pub fn from_file(path: &Path) -> Result<TrustList, TrustListError> {
-        let bytes =
-            read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|message| TrustListError::Io {
-                path: path.display().to_string(),
-                message: format!("cannot read the trust list: {message}"),
-            })?;
-        Self::from_file_bytes(bytes, path)
+        Self::from_file_bytes(read_list_file(path)?, path)
     }
 
     /// The list in `bytes`, read from `path` (certificate paths are relative to its
@@ -650,7 +645,7 @@ fn versioned(spec: &TrustListSpec) -> Result<Versioned, (&'static str, String)> 
             format!("a version 2 list needs {field}: (see docs/spec.md#trust-list-v2)"),
         )
     };
-    let sequence = spec.sequence.ok_or_else(|| need("sequence"))?;
+    let sequence = spec.sequence.ok_or_else(|| need("sequence"))?.0;
     let time = |field: &'static str, v: &Option<String>| {
         let v = v.as_deref().ok_or_else(|| need(field))?;
         profile::parse_rfc3339(v).map_err(|m| (field, format!("{field}: {m}")))
@@ -1200,6 +1195,30 @@ fn check_root_der(der: &[u8], what: &str) -> Result<(), String> {
 
 /// Largest trust-list file read, in bytes.
 pub(crate) const MAX_TRUST_LIST_LEN: u64 = 1024 * 1024;
+
+/// A trust-list file's bytes. A file larger than [`MAX_TRUST_LIST_LEN`] is refused unread,
+/// as an invalid list (it is the list that is wrong); one that cannot be read is an I/O
+/// error.
+pub(crate) fn read_list_file(path: &Path) -> Result<Vec<u8>, TrustListError> {
+    let origin = path.display().to_string();
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_file() && m.len() > MAX_TRUST_LIST_LEN {
+            return Err(TrustListError::Invalid {
+                path: origin,
+                line: None,
+                column: None,
+                message: format!(
+                    "the file is {} bytes, larger than the {MAX_TRUST_LIST_LEN} bytes a trust list may have: platforms refuse it unread; list fewer or smaller anchors",
+                    m.len()
+                ),
+            });
+        }
+    }
+    read_bounded(path, MAX_TRUST_LIST_LEN).map_err(|message| TrustListError::Io {
+        path: origin,
+        message: format!("cannot read the trust list: {message}"),
+    })
+}
 
 /// The whole file, unless it is larger than `max` bytes (refused without reading it).
 pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -14,7 +14,7 @@ mod signers;
 mod source;
 mod state;
 
-pub(crate) use list::anchor_line;
+pub(crate) use list::{anchor_line, read_list_file};
 pub use list::{
     Anchor, Refusal, TrustList, TrustListBuilder, TrustListError, TrustedLog, TrustedWitness,
 };

@@ -107,6 +107,19 @@ impl SignedTrustList {
                 message: "the list does not end with a newline: end its last line".into(),
             });
         }
+        // Platforms read at most MAX_SIGNED_LEN bytes of the signed form: a text that
+        // leaves no room for signature lines could never be accepted.
+        if text.len() + 1 > MAX_SIGNED_LEN {
+            return Err(TrustListError::Invalid {
+                path: origin.to_owned(),
+                line: None,
+                column: None,
+                message: format!(
+                    "the list is {} bytes, too large for a signed list (at most {MAX_SIGNED_LEN} bytes with its signature lines): list fewer or smaller anchors",
+                    text.len()
+                ),
+            });
+        }
         TrustList::from_signed_text(text, origin)?;
         Ok(SignedTrustList {
             text: text.to_owned(),
@@ -150,14 +163,22 @@ impl SignedTrustList {
             .map_err(|e| fail(e.to_string()))?;
         let sig = signed_note::Signature::from_bytes(line.trim_end_matches('\n').as_bytes())
             .map_err(|e| fail(e.to_string()))?;
-        self.signatures
-            .retain(|s| !(s.name() == vkey.name() && s.id() == vkey.key_id()));
-        if self.signatures.len() >= MAX_SIGNERS {
+        let mut signatures = self.signatures.clone();
+        signatures.retain(|s| !(s.name() == vkey.name() && s.id() == vkey.key_id()));
+        if signatures.len() >= MAX_SIGNERS {
             return Err(fail(format!(
                 "the list already carries {MAX_SIGNERS} signatures, the most a signed note may"
             )));
         }
-        self.signatures.push(sig);
+        signatures.push(sig);
+        let len =
+            self.text.len() + 1 + signatures.iter().map(|s| s.to_bytes().len()).sum::<usize>();
+        if len > MAX_SIGNED_LEN {
+            return Err(fail(format!(
+                "with this signature the signed list would be {len} bytes, more than the {MAX_SIGNED_LEN} platforms read: publish a smaller list"
+            )));
+        }
+        self.signatures = signatures;
         Ok(())
     }
 

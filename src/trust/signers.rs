@@ -27,8 +27,47 @@ pub(crate) const MAX_SIGNERS: usize = 100;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignersSpec {
-    pub(crate) threshold: u32,
+    pub(crate) threshold: Decimal,
     pub(crate) keys: Vec<String>,
+}
+
+/// A whole number written as plain decimal digits (`42`), as the numbers that decide whether
+/// a list is accepted (its `sequence`, a `threshold`) must be. YAML's other spellings
+/// (`0x2a`, `0o52`, `+42`, `042`) are refused: readers disagree on some of them (YAML 1.1
+/// reads `052` as octal), and every implementation must read the same number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Decimal(pub(crate) u64);
+
+impl<'de> Deserialize<'de> for Decimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Digits;
+        impl serde::de::Visitor<'_> for Digits {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number in decimal digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+                let plain = v == "0"
+                    || (!v.starts_with('0')
+                        && !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_digit()));
+                if !plain {
+                    return Err(E::custom(format!(
+                        "{v:?} is not a whole number in plain decimal digits: write it as e.g. 42 (no sign, leading zero, 0x or 0o)"
+                    )));
+                }
+                v.parse()
+                    .map(Decimal)
+                    .map_err(|_| E::custom(format!("{v} is larger than {}", u64::MAX)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+                Ok(Decimal(v))
+            }
+        }
+        // The scalar's text, not YAML's reading of it, so that its spelling can be checked.
+        d.deserialize_str(Digits)
+    }
 }
 
 /// A set of signed-note keys (Ed25519, type 0x01) and how many of them must sign.
@@ -107,12 +146,15 @@ impl SignerSet {
             .iter()
             .map(|k| NoteVerifierKey::parse(k.trim()).map_err(|e| format!("signer key {k:?}: {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        SignerSet::new(spec.threshold as usize, keys)
+        SignerSet::new(
+            usize::try_from(spec.threshold.0).unwrap_or(usize::MAX),
+            keys,
+        )
     }
 
     pub(crate) fn to_spec(&self) -> SignersSpec {
         SignersSpec {
-            threshold: self.threshold as u32,
+            threshold: Decimal(self.threshold as u64),
             keys: self.keys.iter().map(|k| k.to_string()).collect(),
         }
     }

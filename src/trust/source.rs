@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::list::{read_bounded, Refusal, TrustList, TrustListError, MAX_TRUST_LIST_LEN};
+use super::list::{read_list_file, Refusal, TrustList, TrustListError};
 use super::signed::SignedTrustList;
 use super::signers::SignerSet;
 use super::state::{State, StateFile};
@@ -139,11 +139,7 @@ impl TrustListSource {
         now: OffsetDateTime,
     ) -> Result<Accepted, TrustListError> {
         let origin = self.path.display().to_string();
-        let bytes =
-            read_bounded(&self.path, MAX_TRUST_LIST_LEN).map_err(|message| TrustListError::Io {
-                path: origin.clone(),
-                message: format!("cannot read the trust list: {message}"),
-            })?;
+        let bytes = read_list_file(&self.path)?;
         let refuse = |code: Refusal, message: String| TrustListError::Refused {
             path: origin.clone(),
             code,

@@ -124,20 +124,24 @@ impl ReloadingVerifier {
         }
     }
 
-    /// Check the source file every `every` and reload when its bytes changed; failures are
+    /// Check the source file every `every` and reload when its bytes changed (the first check
+    /// always reloads, which is a no-op when the file holds the list in force); failures are
     /// kept in [`ReloadingVerifier::last_error`] and the list in force stays. Watching stops
     /// when the returned [`TrustListWatch`] is dropped.
     pub fn watch(self: &Arc<Self>, every: Duration) -> TrustListWatch {
         let (stop, stopped) = mpsc::channel::<()>();
         let this = Arc::clone(self);
         let thread = std::thread::spawn(move || {
-            let mut seen = this.file_hash();
+            // Nothing seen yet: the first check reloads, so that a file replaced after the
+            // list in force was loaded (before this thread ran) is not taken as the one
+            // already in force.
+            let mut seen: Option<Option<[u8; 32]>> = None;
             loop {
                 match stopped.recv_timeout(every) {
                     Err(RecvTimeoutError::Timeout) => {}
                     _ => return,
                 }
-                let now_hash = this.file_hash();
+                let now_hash = Some(this.file_hash());
                 if now_hash != seen {
                     // Errors are kept in last_error; the next change is tried again.
                     let _ = this.reload(OffsetDateTime::now_utc());

@@ -1,6 +1,7 @@
 //! The helpers every test binary shares. Here: building mapping chains directly with rcgen,
 //! bypassing the issuer's guards, so tests can make every kind of hostile certificate;
-//! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log.
+//! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log;
+//! [`trust`]: a federation signing trust lists through the CLI.
 // Each binary uses its own part of these helpers; the rest is unused there, not dead.
 #![allow(dead_code)]
 
@@ -18,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 pub mod ca;
 pub mod cli;
 pub mod logged;
+pub mod trust;
 
 /// Now, in whole seconds.
 pub fn now() -> OffsetDateTime {

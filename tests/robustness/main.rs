@@ -1,5 +1,6 @@
 //! The tool under abuse: hostile input to every command, `issue-batch` killed at random
-//! points, and processes working on one CA at the same time. Each test spawns its own
+//! points, processes working on one CA at the same time, and hostile trust lists (signed and
+//! plain) with platforms accepting lists at once. Each test spawns its own
 //! processes on its own temporary CA, so they run side by side in one test process.
 
 #[path = "../common/mod.rs"]
@@ -8,3 +9,4 @@ mod common;
 mod concurrency;
 mod crash;
 mod hostile;
+mod trust_list;
