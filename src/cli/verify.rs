@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mimi_attest::{
-    chain_from_pem, crls_from_pem, CrlNote, LogProofPolicy, RevocationPolicy, SignerSet, Sii,
+    chain_from_pem, crls_from_pem, Code, CrlNote, LogProofPolicy, RevocationPolicy, SignerSet, Sii,
     TrustList, TrustListSource, Verification, VerifiedMapping, Verifier, VerifyError,
     VerifyOptions,
 };
@@ -185,6 +185,10 @@ pub fn result_text(file: &str, r: &Result<VerifiedMapping, VerifyError>) -> Stri
                 )
             })
             .unwrap_or_default(),
+        // An expired trust list is about no certificate of the chain.
+        Err(e) if e.code() == Code::TrustListExpired => {
+            format!("{file}: REJECTED {}\n  {}\n", e.code(), e.message())
+        }
         Err(e) => format!(
             "{file}: REJECTED {} (certificate at depth {})\n  {}\n",
             e.code(),
