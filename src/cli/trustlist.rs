@@ -70,7 +70,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Exit 1 when a finding at or above this severity remains (every finding is shown).
-    #[arg(long, value_enum, default_value_t = CheckSeverity::Error)]
+    #[arg(long, value_enum, default_value_t = CheckSeverity::Warning)]
     severity: CheckSeverity,
     /// Report expiry (of the list and of its roots) as of this time instead of now.
     #[arg(long, value_parser = parse_time)]
