@@ -14,6 +14,8 @@ mod signers;
 mod source;
 mod state;
 
+/// For `trust-list check` (the auditor's side).
+#[cfg(feature = "ca")]
 pub(crate) use list::{anchor_line, read_list_file};
 pub use list::{
     Anchor, Refusal, TrustList, TrustListBuilder, TrustListError, TrustedLog, TrustedWitness,
