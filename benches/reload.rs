@@ -2,27 +2,39 @@
 //! the same verifier with no reloads, in one run (a load generator, not criterion: what is
 //! measured is one thread's throughput and latency while another thread works).
 //!
-//! One thread verifies one real chain (leaf and issuing CA of a `ProviderCa`, whose root is
-//! one of the 100 anchors of a signed 2-of-3 version 2 list) with `verify_with`, timing each
-//! call. Phases alternate: quiet (no reloads), then reloading: a second thread writes the
-//! next version of the list (sequence + 1, signed beforehand) over the file every 10 ms and
-//! calls `reload()`, which reads it, checks both signatures, parses the 100 anchors and
-//! swaps in a new `Verifier` (whose verified-intermediate cache starts empty, so the first
-//! verification after each swap checks the whole chain).
+//! One thread (pinned to core 0) verifies one real chain (leaf and issuing CA of a
+//! `ProviderCa`, whose root is one of the 100 anchors of a signed 2-of-3 version 2 list) with
+//! `verify_with`, timing each call in wall-clock and thread CPU time. Each round has three
+//! phases, while a second thread (pinned to core 1) every 10 ms does:
+//!
+//! - quiet: nothing;
+//! - loading (the control): publishes a version of the list to another file, loads it
+//!   (read, both signatures, 100 anchors parsed), makes a `Verifier` of it and frees it:
+//!   the work of a reload without the swap, so that what the second core's work costs the
+//!   verifying one on this machine (shared caches, the hypervisor, other tenants pushed onto
+//!   core 0) is measured apart;
+//! - reloading: publishes the next version (sequence + 1, signed beforehand) over the file
+//!   and calls `reload()`, which swaps in a new `Verifier` (its verified-intermediate cache
+//!   starts empty, so the first verification after each swap checks the whole chain).
+//!
+//! Per phase: throughput, latency percentiles, CPU per verification, time the verifying
+//! thread waited for a core; and the verifications in flight at a swap and the first on
+//! each new verifier, against those in flight at a 10 ms tick of a quiet phase.
 //!
 //! ```sh
-//! cargo bench --bench reload                        # 3 rounds of 5 s quiet + 5 s reloading
-//! RELOAD_SECS=10 RELOAD_ROUNDS=2 RELOAD_STATE=1 cargo bench --bench reload   # with a state file
+//! cargo bench --bench reload                  # 3 rounds of 3 phases of 5 s
+//! RELOAD_ROUNDS=2 RELOAD_STATE=1 cargo bench --bench reload   # reloads keep a state file
 //! ```
 //!
-//! `RELOAD_EVERY_MS` sets the interval (default 10). Without `--bench` (as `cargo test
-//! --benches` runs it) one short round checks that it works. Results: BENCHMARKS.md
-//! "Trust lists".
+//! `RELOAD_SECS` sets a phase's length, `RELOAD_EVERY_MS` the interval (default 10),
+//! `RELOAD_PIN=0` leaves the threads unpinned. Without `--bench` (as `cargo test --benches`
+//! runs it) one short round checks that it works. Results: BENCHMARKS.md "Trust lists".
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mimi_attest::{Reload, ReloadingVerifier, TrustListSource, VerifyOptions};
+use mimi_attest::{Reload, ReloadingVerifier, TrustListSource, Verifier, VerifyOptions};
 use time::OffsetDateTime;
 
 #[path = "common/mod.rs"]
@@ -114,13 +126,12 @@ fn main() {
         std::fs::rename(&tmp, &path).unwrap();
     };
     publish(&lists[0]);
-    let mut source = TrustListSource::signed(&path, signers);
+    let mut source = TrustListSource::signed(&path, signers.clone());
     if use_state {
         source = source.with_state(dir.join("trust.state"));
     }
     let verifier = ReloadingVerifier::new(source, now).unwrap();
     let options = VerifyOptions::at(now);
-    let swaps = AtomicU64::new(0);
 
     // Warm up: the cache holds the issuing CA, the code and data are in cache.
     let warm = Instant::now();
@@ -134,12 +145,14 @@ fn main() {
             ..Phase::default()
         };
         p.cpu_latencies.reserve(200_000);
-        let mut seen = swaps.load(Ordering::Relaxed);
+        // Which verifier is in force, by address: a new one after each swap.
+        let in_force = || Arc::as_ptr(&verifier.current()) as usize;
+        let mut seen = in_force();
         let cpu0 = common::thread_cpu_time().unwrap_or_default();
         let delay0 = common::thread_run_delay();
         let start = Instant::now();
         loop {
-            let before = swaps.load(Ordering::Relaxed);
+            let before = in_force();
             let c0 = common::thread_cpu_time().unwrap_or_default();
             let t0 = Instant::now();
             let v = verifier.verify_with(&chain, &options);
@@ -154,7 +167,7 @@ fn main() {
                 seen = before;
                 p.first_after.push((ns, cpu_ns));
             }
-            if swaps.load(Ordering::Relaxed) != before {
+            if in_force() != before {
                 p.spanning.push((ns, cpu_ns));
             }
             let tick = |t: Instant| (t - start).as_nanos() / every.as_nanos();
@@ -175,53 +188,45 @@ fn main() {
         p
     };
 
+    // The control for the reloading phase: the same work on the second core (publish,
+    // read, check the signatures, parse, make a verifier and free it) without the swap.
+    let control_path = dir.join("control.signed");
+    let control = TrustListSource::signed(&control_path, signers);
+    let publish_control = |bytes: &[u8]| {
+        let tmp = dir.join("control.signed.tmp");
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &control_path).unwrap();
+    };
+
+    let timing = (phase_len, every, pin);
     let mut next_version = 1usize;
-    let (mut quiet, mut busy) = (Vec::new(), Vec::new());
-    let mut reload_ns: Vec<u64> = Vec::new();
+    let (mut quiet, mut loading, mut busy) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut load_ns, mut reload_ns) = (Vec::new(), Vec::new());
     let mut missed_ticks = 0u64;
     for _ in 0..rounds {
         quiet.push(verify_for(phase_len));
-
-        let stop = AtomicBool::new(false);
-        let first = next_version;
-        let reloader = |stop: &AtomicBool| {
-            if pin {
-                common::pin_thread(1).unwrap();
-            }
-            let mut times = Vec::new();
-            let mut missed = 0u64;
-            let mut k = first;
-            let start = Instant::now();
-            let mut tick = 1u32;
-            while !stop.load(Ordering::Relaxed) {
-                let due = start + every * tick;
-                let now_i = Instant::now();
-                if due > now_i {
-                    std::thread::sleep(due - now_i);
-                } else {
-                    missed += 1;
+        let (times, missed, _) = beside(timing, next_version, &mut loading, &verify_for, |k| {
+            publish_control(&lists[k]);
+            let t0 = Instant::now();
+            let accepted = control.load(OffsetDateTime::now_utc()).unwrap();
+            drop(Verifier::new(accepted.list().clone()));
+            drop(accepted);
+            t0.elapsed()
+        });
+        load_ns.extend(times);
+        missed_ticks += missed;
+        let (times, missed, k) = beside(timing, next_version, &mut busy, &verify_for, |k| {
+            publish(&lists[k]);
+            let t0 = Instant::now();
+            let r = verifier.reload(OffsetDateTime::now_utc()).unwrap();
+            let took = t0.elapsed();
+            assert_eq!(
+                r,
+                Reload::Swapped {
+                    sequence: Some(k as u64 + 1)
                 }
-                tick += 1;
-                publish(&lists[k]);
-                let t0 = Instant::now();
-                let r = verifier.reload(OffsetDateTime::now_utc()).unwrap();
-                times.push(t0.elapsed().as_nanos() as u64);
-                assert_eq!(
-                    r,
-                    Reload::Swapped {
-                        sequence: Some(k as u64 + 1)
-                    }
-                );
-                swaps.fetch_add(1, Ordering::Relaxed);
-                k += 1;
-            }
-            (times, missed, k)
-        };
-        let (times, missed, k) = std::thread::scope(|s| {
-            let h = s.spawn(|| reloader(&stop));
-            busy.push(verify_for(phase_len));
-            stop.store(true, Ordering::Relaxed);
-            h.join().unwrap()
+            );
+            took
         });
         reload_ns.extend(times);
         missed_ticks += missed;
@@ -229,15 +234,15 @@ fn main() {
     }
 
     let q = summarize(&quiet);
+    let l = summarize(&loading);
     let b = summarize(&busy);
     println!(
-        "{} round(s) of {:.1} s quiet + {:.1} s reloading every {} ms (state file: {}, threads pinned: {}), 1 verifying thread",
-        rounds,
-        phase_len.as_secs_f64(),
+        "{rounds} round(s) of {:.1} s each: quiet, loading (the second thread loads the list every {} ms, no swap), reloading (reload() every {} ms); state file: {}; threads pinned: {}",
         phase_len.as_secs_f64(),
         every.as_millis(),
+        every.as_millis(),
         if use_state { "yes" } else { "no" },
-        if pin { "verify core 0, reload core 1" } else { "no" },
+        if pin { "verify core 0, second thread core 1" } else { "no" },
     );
     println!(
         "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} | {:>8} {:>8} {:>8} {:>8} | {:>9}",
@@ -255,7 +260,7 @@ fn main() {
         "CPU max",
         "waited ms"
     );
-    for (name, s) in [("quiet", &q), ("reloading", &b)] {
+    for (name, s) in [("quiet", &q), ("loading", &l), ("reloading", &b)] {
         println!(
             "{:<10} {:>9} {:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.0} {:>7} | {:>8.2} {:>8.1} {:>8.1} {:>8.0} | {:>9}",
             name, s.count, s.rate, s.wall.p50, s.wall.p99, s.wall.p999, s.wall.max, s.over_1ms,
@@ -263,21 +268,29 @@ fn main() {
             s.run_delay.map_or("-".to_owned(), |d| format!("{:.0}", d.as_secs_f64() * 1e3)),
         );
     }
-    println!(
-        "reloading / quiet: throughput {:.3} (wall clock), {:.3} (verifications per CPU second)",
-        b.rate / q.rate,
-        q.cpu_mean / b.cpu_mean
-    );
-    reload_ns.sort_unstable();
-    println!(
-        "reloads: {} ({:.1}/s), late 10 ms ticks {}, reload() p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        reload_ns.len(),
-        reload_ns.len() as f64 / (rounds as f64 * phase_len.as_secs_f64()),
-        missed_ticks,
-        pct(&reload_ns, 0.50) / 1e6,
-        pct(&reload_ns, 0.99) / 1e6,
-        reload_ns.last().copied().unwrap_or(0) as f64 / 1e6
-    );
+    for (what, x, y) in [
+        ("reloading / quiet", &b, &q),
+        ("loading / quiet", &l, &q),
+        ("reloading / loading", &b, &l),
+    ] {
+        println!(
+            "{what}: throughput {:.3} (wall clock), {:.3} (verifications per CPU second)",
+            x.rate / y.rate,
+            y.cpu_mean / x.cpu_mean
+        );
+    }
+    for (what, mut ns) in [("load + Verifier::new", load_ns), ("reload()", reload_ns)] {
+        ns.sort_unstable();
+        println!(
+            "{what}: {} ({:.1}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ns.len(),
+            ns.len() as f64 / (rounds as f64 * phase_len.as_secs_f64()),
+            pct(&ns, 0.50) / 1e6,
+            pct(&ns, 0.99) / 1e6,
+            ns.last().copied().unwrap_or(0) as f64 / 1e6
+        );
+    }
+    println!("ticks the second thread began late: {missed_ticks}");
     let samples = |phases: &[Phase], pick: fn(&Phase) -> &[(u64, u64)]| -> Vec<(u64, u64)> {
         phases
             .iter()
@@ -310,6 +323,50 @@ fn main() {
         );
     }
     assert_eq!(verifier.current().anchors().len(), ANCHORS);
+}
+
+/// One phase of `verify` on this thread while a second thread (on core 1 when `pin`) calls
+/// `work(k)` every `every`, with k = `first`, `first + 1`, …; returns the times `work`
+/// reported, the ticks it began late, and the next k.
+fn beside<V, W>(
+    (len, every, pin): (Duration, Duration, bool),
+    first: usize,
+    phases: &mut Vec<Phase>,
+    verify: &V,
+    work: W,
+) -> (Vec<u64>, u64, usize)
+where
+    V: Fn(Duration) -> Phase,
+    W: Fn(usize) -> Duration + Send,
+{
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let stop = &stop;
+        let h = s.spawn(move || {
+            if pin {
+                common::pin_thread(1).unwrap();
+            }
+            let (mut times, mut missed, mut k) = (Vec::new(), 0u64, first);
+            let start = Instant::now();
+            let mut tick = 1u32;
+            while !stop.load(Ordering::Relaxed) {
+                let due = start + every * tick;
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                } else {
+                    missed += 1;
+                }
+                tick += 1;
+                times.push(work(k).as_nanos() as u64);
+                k += 1;
+            }
+            (times, missed, k)
+        });
+        phases.push(verify(len));
+        stop.store(true, Ordering::Relaxed);
+        h.join().unwrap()
+    })
 }
 
 /// Percentiles of one distribution, in µs.
