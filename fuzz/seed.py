@@ -51,6 +51,32 @@ for pem in sorted(CERTS.glob("*.pem")):
         for name in sans(cert):
             put("sii", name)
 put("trust_list", (CERTS / "trust-list.yaml").read_bytes())
+put("trust_list", (HERE.parent / "ca-config" / "trust-list.yaml").read_bytes())
+
+# A signed version 2 list (2-of-3, the chat-a root inline) and its signers file, made with the
+# second implementation in tests/interop/trust_list.py; and the text of the list unsigned.
+INTEROP = HERE.parent / "tests" / "interop" / "trust_list.py"
+with tempfile.TemporaryDirectory() as tmp:
+    tmp = pathlib.Path(tmp)
+
+    def tool(*args):
+        return subprocess.run(["python3", INTEROP, *map(str, args)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    try:
+        vkeys = [tool("keygen", "--name", f"fed-{i}", "--out", tmp / f"k{i}") for i in (1, 2, 3)]
+        tool("make-list", "--sequence", 2, "--issued", "2026-12-01T00:00:00Z",
+             "--expires", "2027-01-01T00:00:00Z", "--root-pem", CERTS / "chat-a-root.pem",
+             "--provider", "chat-a.example", "--name", "chat-a", "--tel", "+1",
+             "--email", "chat-a.example", "--signers-threshold", 2,
+             *[a for v in vkeys for a in ("--signer-vkey", v)], "--out", tmp / "list.yaml")
+        tool("sign", "--key", tmp / "k1", "--out", tmp / "s1", tmp / "list.yaml")
+        tool("sign", "--key", tmp / "k2", "--out", tmp / "s2", tmp / "s1")
+        for name in ("list.yaml", "s1", "s2"):
+            put("trust_list", (tmp / name).read_bytes())
+        put("trust_list", "threshold: 2\nkeys:\n" + "".join(f"  - {v}\n" for v in vkeys))
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("skipping signed trust-list seeds:", e)
 for s in ["+1 (555) 123-4567", "tel:+1-555-123-4567", "+15551234567", "alice@Example.COM",
           "mailto:bob@bücher.example", "5551234567", "tel:+4930123456"]:
     put("sii", s)

@@ -535,10 +535,10 @@ impl TrustList {
         for a in spec.anchors {
             let (name, provider) = (a.name.clone(), a.provider.clone());
             // Messages point at the anchor's own lines, not at the first anchor that shares
-            // a word with it.
-            let start = anchor_line(text, &name);
+            // a word with it. Looked up only for a message: a scan of the text per anchor
+            // made parsing quadratic in the anchors (BENCHMARKS.md "Trust lists").
             let near = |needle: &str| {
-                start
+                anchor_line(text, &name)
                     .and_then(|s| line_from(text, s, needle))
                     .or_else(|| line_of(text, needle))
             };

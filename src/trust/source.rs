@@ -164,17 +164,15 @@ impl TrustListSource {
                 next_signers: None,
             });
         };
-        if !SignedTrustList::is_signed(&bytes) {
+        let note = match SignedTrustList::parse(&bytes, &origin) {
+            Ok(note) => note,
             // Say what is wrong with the signed form when the file is meant to be one.
-            return Err(match SignedTrustList::parse(&bytes, &origin) {
-                Err(e) if looks_like_note(&bytes) => e,
-                _ => refuse(
-                    Refusal::Form,
-                    "this is not a signed trust list (no signature lines): have it signed with `trust-list sign`, or load it as a plain list (without --signers)".into(),
-                ),
-            });
-        }
-        let note = SignedTrustList::parse(&bytes, &origin)?;
+            Err(e) if looks_like_note(&bytes) => return Err(e),
+            Err(_) => return Err(refuse(
+                Refusal::Form,
+                "this is not a signed trust list (no signature lines): have it signed with `trust-list sign`, or load it as a plain list (without --signers)".into(),
+            )),
+        };
         let sha256 = note.text_sha256();
         let (state_file, state) = match &signed.state {
             Some(p) => {

@@ -35,6 +35,10 @@ pub struct ReloadingVerifier {
     /// The list in force and what its acceptance found; reloads hold this lock, so they
     /// run one at a time, and verifications never touch it.
     accepted: Mutex<Arc<Accepted>>,
+    /// The verifier the last reload swapped out, kept until the next reload. A verification
+    /// still running on it when it is swapped out then never holds its last reference, so
+    /// the reloading thread frees it, not a verifying one (BENCHMARKS.md "Trust lists").
+    retired: Mutex<Option<Arc<Verifier>>>,
     last_error: Mutex<Option<TrustListError>>,
 }
 
@@ -60,6 +64,7 @@ impl ReloadingVerifier {
             source,
             current: ArcSwap::from_pointee(verifier),
             accepted: Mutex::new(Arc::new(accepted)),
+            retired: Mutex::new(None),
             last_error: Mutex::new(None),
         })
     }
@@ -111,8 +116,11 @@ impl ReloadingVerifier {
             }
             Ok(next) => {
                 let sequence = next.list().sequence();
-                self.current
-                    .store(Arc::new(Verifier::new(next.list().clone())));
+                let old = self
+                    .current
+                    .swap(Arc::new(Verifier::new(next.list().clone())));
+                // Frees the verifier retired by the reload before, here.
+                *self.retired.lock().unwrap_or_else(PoisonError::into_inner) = Some(old);
                 *accepted = Arc::new(next);
                 *last_error = None;
                 Ok(Reload::Swapped { sequence })
@@ -177,5 +185,53 @@ impl Drop for TrustListWatch {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Weak};
+
+    use super::{Reload, ReloadingVerifier, Verifier};
+    use crate::trust::TrustListSource;
+    use crate::verify::testing;
+
+    /// A plain list of one anchor named `name`, its root in root.der beside it.
+    fn write_list(dir: &std::path::Path, name: &str) {
+        std::fs::write(
+            dir.join("trust-list.yaml"),
+            format!("version: 1\nanchors:\n  - name: {name}\n    provider: chat-a.example\n    certificate: root.der\n    scope: {{tel: [\"+1\"]}}\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_verifier_swapped_out_is_freed_by_the_next_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = testing::now();
+        std::fs::write(
+            dir.path().join("root.der"),
+            testing::der(&testing::ca_params(now, 1)),
+        )
+        .unwrap();
+        write_list(dir.path(), "first");
+        let source = TrustListSource::plain(dir.path().join("trust-list.yaml"));
+        let rv = ReloadingVerifier::new(source, now).unwrap();
+        let first: Weak<Verifier> = Arc::downgrade(&rv.current());
+
+        write_list(dir.path(), "second");
+        assert_eq!(rv.reload(now).unwrap(), Reload::Swapped { sequence: None });
+        assert_eq!(rv.current().anchors()[0].name(), "second");
+        // Still held: a verification that began on it does not free it as it ends.
+        assert!(first.upgrade().is_some());
+        let second = Arc::downgrade(&rv.current());
+
+        write_list(dir.path(), "third");
+        assert_eq!(rv.reload(now).unwrap(), Reload::Swapped { sequence: None });
+        assert!(first.upgrade().is_none(), "the reload freed it");
+        assert!(second.upgrade().is_some());
+        // A reload that changes nothing retires nothing.
+        assert_eq!(rv.reload(now).unwrap(), Reload::Unchanged);
+        assert!(second.upgrade().is_some());
     }
 }
