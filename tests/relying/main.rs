@@ -11,4 +11,5 @@ mod log;
 mod log_proofs;
 mod negative;
 mod revocation;
+mod serve;
 mod verify;
