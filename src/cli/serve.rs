@@ -11,6 +11,7 @@ use mimi_attest::{
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use super::ca::KeyArgs;
 use super::verify::{load_verifier, parse_time, result_json, result_text, TrustArgs};
 use super::{CliError, CliResult, Format, Verdict};
 
@@ -20,6 +21,10 @@ pub struct ServeArgs {
     /// limits; see ca-config/serve.yaml).
     #[arg(long)]
     config: PathBuf,
+    /// The passphrase of the log's keys, when the config names a `log` whose keys are
+    /// encrypted.
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 #[derive(Args)]
@@ -51,7 +56,10 @@ pub struct LookupArgs {
 }
 
 pub fn serve(a: ServeArgs) -> CliResult {
-    let config = ServeConfig::from_file(&a.config)?;
+    let mut config = ServeConfig::from_file(&a.config)?;
+    if config.log.is_some() {
+        config.passphrase = a.keys.passphrase()?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::ServeError;
+use crate::issue::Passphrase;
 use crate::profile::Span;
 
 /// Largest `serve.yaml` read, in bytes: a config is a few hundred bytes.
@@ -33,6 +34,12 @@ pub struct ServeConfig {
     pub state: Option<PathBuf>,
     /// The CA directory whose issuance store is served (opened read-only).
     pub ca: PathBuf,
+    /// The CA's transparency log directory: a found leaf that the store records as logged
+    /// is answered with its tlog-proof against the log's current checkpoint.
+    pub log: Option<PathBuf>,
+    /// The passphrase of the log's keys, when they are encrypted (never in the file: the
+    /// command takes it from --password-file or the environment).
+    pub passphrase: Option<Passphrase>,
     /// Per-client quota.
     pub rate_limit: RateLimit,
     /// Most SIIs in one lookup.
@@ -82,6 +89,7 @@ struct ServeYaml {
     signers: Option<PathBuf>,
     state: Option<PathBuf>,
     ca: PathBuf,
+    log: Option<PathBuf>,
     rate_limit: Option<RateLimitYaml>,
     max_batch: Option<usize>,
     limits: Option<LimitsYaml>,
@@ -248,6 +256,8 @@ impl ServeConfig {
             signers: y.signers.map(path),
             state: y.state.map(path),
             ca: path(y.ca),
+            log: y.log.map(path),
+            passphrase: None,
             rate_limit,
             max_batch,
             limits,

@@ -24,6 +24,7 @@ use super::metrics::Metrics;
 use super::server::{AccessLogLine, ServerEvent};
 use super::tls::ClientCas;
 use super::MAX_BODY_LEN;
+use crate::issue::LogProver;
 use crate::profile::{self, Serial};
 use crate::sii::Sii;
 use crate::store::{IssuanceStore, StoreError};
@@ -73,23 +74,26 @@ impl Conn {
 /// time; a lookup runs on tokio's blocking pool), and the PEM of issuing CAs by serial.
 pub(crate) struct StorePool {
     path: PathBuf,
+    log: Option<LogProver>,
     idle: Mutex<Vec<IssuanceStore>>,
     issuers: Mutex<HashMap<Serial, Arc<str>>>,
 }
 
 impl StorePool {
     /// A pool over the store at `path`, checked by opening it once.
-    pub(crate) fn open(path: PathBuf) -> Result<StorePool, StoreError> {
+    pub(crate) fn open(path: PathBuf, log: Option<LogProver>) -> Result<StorePool, StoreError> {
         let first = IssuanceStore::open_read_only(&path)?;
         Ok(StorePool {
             path,
+            log,
             idle: Mutex::new(vec![first]),
             issuers: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The chain (leaf, then its issuing CA; PEM) of the newest valid leaf of each SII.
-    fn lookup(&self, siis: &[Sii], now: OffsetDateTime) -> Result<Vec<Option<String>>, StoreError> {
+    /// The chain (leaf, then its issuing CA; PEM) of the newest valid leaf of each SII, with
+    /// its tlog-proof when a log is configured and the store records the leaf as logged.
+    fn lookup(&self, siis: &[Sii], now: OffsetDateTime) -> Result<Vec<Option<Found>>, StoreError> {
         let popped = self
             .idle
             .lock()
@@ -115,7 +119,7 @@ impl StorePool {
         store: &IssuanceStore,
         sii: &Sii,
         now: OffsetDateTime,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<Found>, StoreError> {
         let Some(leaf) = store.newest_live_leaf_of(sii, now)? else {
             return Ok(None);
         };
@@ -147,8 +151,26 @@ impl StorePool {
         let mut chain = String::new();
         profile::push_pem_certificate(&mut chain, der);
         chain.push_str(&issuer_pem);
-        Ok(Some(chain))
+        let tlog_proof = match &self.log {
+            // A proof that cannot be made leaves the answer without one: the chain is still
+            // the answer, and the client's policy decides whether a proof is required.
+            Some(log) => store
+                .log_index(&leaf.serial)?
+                .and_then(|index| log.proof(index, &sii.canonical()).ok())
+                .map(|p| p.to_text()),
+            None => None,
+        };
+        Ok(Some(Found {
+            chain_pem: chain,
+            tlog_proof,
+        }))
     }
+}
+
+/// A found attestation.
+struct Found {
+    chain_pem: String,
+    tlog_proof: Option<String>,
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -375,9 +397,17 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
         .iter()
         .zip(chains)
         .map(|(sii, chain)| match chain {
-            Some(chain_pem) => {
+            Some(Found {
+                chain_pem,
+                tlog_proof,
+            }) => {
                 found += 1;
-                json!({"sii": sii.canonical(), "status": "found", "chain_pem": chain_pem})
+                let mut item =
+                    json!({"sii": sii.canonical(), "status": "found", "chain_pem": chain_pem});
+                if let Some(proof) = tlog_proof {
+                    item["tlog_proof"] = Value::String(proof);
+                }
+                item
             }
             None => json!({"sii": sii.canonical(), "status": "not_found"}),
         })

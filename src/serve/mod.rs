@@ -63,6 +63,15 @@ pub enum ServeError {
         /// The trust-list file.
         path: String,
     },
+    /// The transparency log cannot be opened.
+    #[error("cannot hand out proofs from the log {dir}: {source}")]
+    Log {
+        /// The log directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: Box<crate::issue::IssueError>,
+    },
     /// The CA directory's store cannot be read.
     #[error("cannot serve the CA directory {dir}: {source}")]
     Store {

@@ -27,6 +27,7 @@ use super::http::{handle, Conn, EventSink, Shared, StorePool, TlsState};
 use super::metrics::Metrics;
 use super::tls::{read_chain, read_key, spki_sha256, ClientCas};
 use super::ServeError;
+use crate::issue::LogProver;
 use crate::profile;
 use crate::store::STORE_FILE;
 use crate::trust::{SignerSet, TrustListSource};
@@ -182,11 +183,21 @@ impl Server {
             generation: AtomicU64::new(0),
         });
         let tls = reloader.tls_state(0)?;
-        let stores =
-            StorePool::open(config.ca.join(STORE_FILE)).map_err(|source| ServeError::Store {
+        let log = match &config.log {
+            Some(dir) => Some(
+                LogProver::open(dir, config.passphrase.as_ref()).map_err(|e| ServeError::Log {
+                    dir: dir.display().to_string(),
+                    source: Box::new(e),
+                })?,
+            ),
+            None => None,
+        };
+        let stores = StorePool::open(config.ca.join(STORE_FILE), log).map_err(|source| {
+            ServeError::Store {
                 dir: config.ca.display().to_string(),
                 source: Box::new(source),
-            })?;
+            }
+        })?;
         // The config checked both are non-zero.
         let per_minute = std::num::NonZeroU32::new(config.rate_limit.per_client_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);

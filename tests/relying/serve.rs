@@ -25,8 +25,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use mimi_attest::{log_keys, witness_key};
+
 use crate::common::ca::{init_ca, issue_at};
 use crate::common::cli::{cmd, repo_path, s};
+use crate::common::logged::logged_ca;
 use crate::common::now;
 
 const ALICE: &str = "tel:+15551234567";
@@ -98,10 +103,41 @@ struct Federation {
 impl Federation {
     /// `extra` is appended to serve.yaml (rate_limit, max_batch, limits).
     fn new(extra: &str) -> Federation {
+        Self::build(extra, false)
+    }
+
+    /// With chat-a's CA logging to a transparency log (cosigned by one witness), the server
+    /// configured with the log, and the trust list requiring proofs.
+    fn logged() -> Federation {
+        Self::build("", true)
+    }
+
+    fn build(extra: &str, logged: bool) -> Federation {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let t = now();
-        let mut ca_a = init_ca(&dir.join("ca-a"), &crate::common::ca::chat_a_config(), t);
+        let (mut ca_a, ca_dir, logs) = if logged {
+            let ca_dir = logged_ca(dir);
+            let keys = log_keys(&dir.join("log")).unwrap();
+            let logs = format!(
+                "policy:\n  log_proof: required\n  witness_quorum: 1\nlogs:\n  - name: chat-a-log\n    key: {}\n    vrf_key: {}\nwitnesses:\n  - name: w1\n    key: {}\n",
+                keys.key,
+                B64.encode(keys.vrf.as_bytes()),
+                witness_key(&dir.join("w1")).unwrap()
+            );
+            (
+                mimi_attest::ProviderCa::open(&ca_dir).unwrap(),
+                "ca\nlog: log",
+                logs,
+            )
+        } else {
+            let config = crate::common::ca::chat_a_config();
+            (
+                init_ca(&dir.join("ca-a"), &config, t),
+                "ca-a",
+                String::new(),
+            )
+        };
         issue_at(&mut ca_a, ALICE, t);
         let chat_b_config = std::fs::read_to_string(repo_path("ca-config/chat-b.yaml")).unwrap();
         let ca_b =
@@ -132,7 +168,7 @@ impl Federation {
         let trust = write(
             "trust.yaml",
             &format!(
-                "version: 2\nsequence: 1\nissued: {issued}\nexpires: {expires}\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+1\", \"+44\"], email: [\"chat-a.example\"]}}\n    client_auth_pem: |\n{}  - name: chat-b\n    provider: chat-b.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+49\"], email: [\"chat-b.example\"]}}\n    client_auth_pem: |\n{}",
+                "version: 2\nsequence: 1\nissued: {issued}\nexpires: {expires}\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+1\", \"+44\"], email: [\"chat-a.example\"]}}\n    client_auth_pem: |\n{}  - name: chat-b\n    provider: chat-b.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+49\"], email: [\"chat-b.example\"]}}\n    client_auth_pem: |\n{}{logs}",
                 indent(ca_a.root_pem()),
                 indent(&client_ca_a.pem),
                 indent(ca_b.root_pem()),
@@ -141,7 +177,7 @@ impl Federation {
         );
         let config = write(
             "serve.yaml",
-            &format!("listen: 127.0.0.1:0\ntls: {{certificate: server.pem, key: server.key}}\ntrust_list: trust.yaml\nca: ca-a\n{extra}"),
+            &format!("listen: 127.0.0.1:0\ntls: {{certificate: server.pem, key: server.key}}\ntrust_list: trust.yaml\nca: {ca_dir}\n{extra}"),
         );
         Federation {
             chat_a: identity("chat-a-client", &client_ca_a),
@@ -375,6 +411,38 @@ fn a_found_attestation_is_verified_end_to_end_and_an_unknown_sii_is_not_found() 
     assert!(answer.results[0]
         .verify(&verifier, &VerifyOptions::at(now()))
         .is_none());
+}
+
+#[test]
+fn a_logged_attestation_comes_with_its_proof_and_verifies_under_log_proof_required() {
+    let fed = Federation::logged();
+    let server = Running::start(&fed);
+    let answer = server
+        .block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]))
+        .unwrap();
+    let item = &answer.results[0];
+    let proof = item
+        .tlog_proof
+        .as_deref()
+        .expect("a tlog-proof with the chain");
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\n"), "{proof}");
+    let verifier = fed.verifier();
+    let mapping = item
+        .verify(&verifier, &VerifyOptions::at(now()))
+        .unwrap()
+        .unwrap()
+        .result
+        .unwrap();
+    let log = mapping.log.expect("the proof was checked");
+    assert_eq!(log.witnesses, ["w1"]);
+    // Without the proof the same chain is rejected under this trust list.
+    let mut bare = item.clone();
+    bare.tlog_proof = None;
+    let rejected = bare
+        .verify(&verifier, &VerifyOptions::at(now()))
+        .unwrap()
+        .unwrap();
+    assert!(rejected.result.is_err());
 }
 
 #[test]
