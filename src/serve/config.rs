@@ -282,6 +282,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../ca-config/serve.yaml");
+        let c = ServeConfig::from_yaml(text, Path::new("/x/ca-config"), "serve.yaml").unwrap();
+        assert_eq!(c.listen.port(), 8443);
+        assert_eq!(c.ca, Path::new("/x/ca-config/../ca-a"));
+        assert_eq!(c.rate_limit.burst, 200);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
     fn an_unknown_key_is_refused_at_its_line_and_column() {
         let text = format!("{MINIMAL}rate_limit:\n  per_client_per_minut: 10\n");
         let e = ServeConfig::from_yaml(&text, Path::new("."), "serve.yaml").unwrap_err();

@@ -803,3 +803,58 @@ fn serve_and_lookup_commands_with_curl_and_sigterm() {
     assert!(!rest.contains("555"), "an SII in the log:\n{rest}");
     assert!(rest.contains("stopped"), "{rest}");
 }
+
+#[test]
+fn garbage_instead_of_tls_is_closed_and_the_server_goes_on() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let closed = server.block_on(async {
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        tcp.write_all(b"GET /v1/lookup HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf))
+            .await
+            .map(|_| buf)
+    });
+    let answered = closed.expect("the server closes a connection that does not speak TLS");
+    assert!(!answered.starts_with(b"HTTP/"), "answered plain HTTP");
+    let ok = server.block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]));
+    assert!(ok.unwrap().results[0].found());
+}
+
+#[test]
+fn connections_over_the_limit_wait_until_one_closes() {
+    let fed = Federation::new("limits: {max_connections: 1}\n");
+    let server = Running::start(&fed);
+    server.block_on(async {
+        let first = tls_connect(&fed, server.addr, Some(&fed.chat_b), &[b"http/1.1"])
+            .await
+            .unwrap();
+        let second = tokio::spawn({
+            let connector = tls_client(&fed, Some(&fed.chat_a), &[b"http/1.1"]);
+            let addr = server.addr;
+            async move {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await
+                    .map(|_| Instant::now())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(
+            !second.is_finished(),
+            "a second connection was served at once"
+        );
+        let released = Instant::now();
+        drop(first);
+        let done = tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .expect("served once the first closed")
+            .unwrap()
+            .unwrap();
+        assert!(done >= released);
+    });
+}
