@@ -300,7 +300,11 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_LEN as u64) {
-        return (too_large(), 0);
+        // The body is not read: the connection cannot carry another request after it.
+        let mut r = too_large();
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return (r, 0);
     }
     let body = match Limited::new(req.into_body(), MAX_BODY_LEN).collect().await {
         Ok(b) => b.to_bytes(),

@@ -304,7 +304,7 @@ impl Server {
     }
 }
 
-/// Reload when the trust-list file's bytes change.
+/// Reload when the trust-list file's bytes change; trim the quota table.
 async fn watch_file(reloader: Arc<Reloader>, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let hash = |p: &std::path::Path| std::fs::read(p).ok().map(|b| profile::sha256(&b));
     let mut seen = hash(&reloader.list_path);
@@ -313,6 +313,9 @@ async fn watch_file(reloader: Arc<Reloader>, shared: Arc<Shared>, mut stop: watc
             _ = stopped(&mut stop) => return,
             _ = tokio::time::sleep(WATCH_EVERY) => {}
         }
+        // Forget the quota state of clients whose quota is full again, so that the table
+        // holds only recent clients.
+        shared.limiter.retain_recent();
         let now = hash(&reloader.list_path);
         if now == seen {
             continue;

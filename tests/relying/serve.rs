@@ -509,8 +509,22 @@ fn bad_requests_get_json_errors_that_say_what_to_fix() {
     let (status, _, body) = ask("POST", "/v1/lookup", lookup_body(&[ALICE; 4]));
     assert_eq!(status, 422, "{body}");
     assert!(error_of(&body).contains("at most 3"), "{body}");
-    let (status, _, body) = ask("POST", "/v1/lookup", vec![b' '; 70 * 1024]);
-    assert_eq!(status, 413, "{body}");
+    // A Content-Length over the limit is refused before any of the body is sent.
+    let early = server.block_on(async {
+        let mut tls = tls_connect(&fed, addr, Some(who), &[b"http/1.1"])
+            .await
+            .unwrap();
+        tls.write_all(
+            b"POST /v1/lookup HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1073741824\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    assert!(early.starts_with("HTTP/1.1 413 "), "{early}");
+    assert!(early.contains("larger than 64 KiB"), "{early}");
     let (status, _, body) = ask("GET", "/v1/lookup", Vec::new());
     assert_eq!(status, 405, "{body}");
     let (status, _, body) = ask("GET", "/nothing", Vec::new());
