@@ -798,6 +798,32 @@ fn serve_and_lookup_commands_with_curl_and_sigterm() {
     }
 
     let pid = child.id().to_string();
+    // SIGHUP: sequence 2 of the list drops chat-b's client CA; chat-b is refused from then on.
+    let text = std::fs::read_to_string(&fed.trust).unwrap();
+    let start = text.rfind("    client_auth_pem: |\n").unwrap();
+    let end = text[start..]
+        .find("-----END CERTIFICATE-----\n")
+        .map(|i| start + i + "-----END CERTIFICATE-----\n".len())
+        .unwrap();
+    let next = format!("{}{}", &text[..start], &text[end..]).replace("sequence: 1", "sequence: 2");
+    std::fs::write(&fed.trust, next).unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = lookup(&fed.chat_b, &[ALICE], "text");
+        if o.status.code() == Some(2) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chat-b still served after SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -816,6 +842,12 @@ fn serve_and_lookup_commands_with_curl_and_sigterm() {
     );
     assert!(!rest.contains("555"), "an SII in the log:\n{rest}");
     assert!(rest.contains("stopped"), "{rest}");
+    // By the signal, or by the file watcher if its check came first.
+    assert!(
+        rest.lines()
+            .any(|l| l.starts_with("trust list reloaded (") && l.ends_with(": sequence 2")),
+        "{rest}"
+    );
 }
 
 #[test]
