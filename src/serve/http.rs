@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) stores: StorePool,
     pub(crate) tls: ArcSwap<TlsState>,
     pub(crate) events: std::sync::OnceLock<EventSink>,
+    /// The log's `public/` directory, served under `/log/` (when a log is configured).
+    pub(crate) log_public: Option<PathBuf>,
 }
 
 /// One authenticated connection: its client certificate, quota key and anchor (found again
@@ -200,6 +202,7 @@ pub(crate) async fn handle(
         "/v1/lookup" => "/v1/lookup",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
+        p if p.starts_with("/log/") => "/log/",
         _ => "(other)",
     };
     let method = req.method().clone();
@@ -262,14 +265,73 @@ async fn route_request(
             (r, 0)
         }
         ("/healthz" | "/metrics", _) => only("GET"),
+        (path, &Method::GET) if path.starts_with("/log/") => (log_file(shared, path).await, 0),
+        (path, _) if path.starts_with("/log/") => only("GET"),
         (path, _) => (
             error(
                 StatusCode::NOT_FOUND,
-                format!("no such path {:?}: this service answers POST /v1/lookup, GET /healthz and GET /metrics", truncate(path)),
+                format!("no such path {:?}: this service answers POST /v1/lookup, GET /healthz, GET /metrics and, with a log, GET /log/...", truncate(path)),
             ),
             0,
         ),
     }
+}
+
+/// Largest log file served: an entry bundle of 256 entries of at most 64 KiB.
+const MAX_LOG_FILE: u64 = 256 * 65_536;
+
+/// A file of the log's public tree (`/log/checkpoint`, `/log/tile/...`), as any static server
+/// of a tlog-tiles log would serve it.
+async fn log_file(shared: &Shared, path: &str) -> Answer {
+    let not_found = |why: &str| {
+        error(StatusCode::NOT_FOUND, format!("{why}: /log/ serves the log's checkpoint and tiles (c2sp.org/tlog-tiles), e.g. /log/checkpoint"))
+    };
+    let Some(public) = &shared.log_public else {
+        return not_found("this service has no log configured");
+    };
+    let rel = &path["/log/".len()..];
+    // Only plain names below public/: no "..", no empty or hidden components.
+    let plain = |c: &str| {
+        !c.is_empty()
+            && !c.starts_with('.')
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if !rel.split('/').all(plain) {
+        return not_found(&format!("no such log file {:?}", truncate(rel)));
+    }
+    let file = public.join(rel);
+    let Ok(meta) = tokio::fs::metadata(&file).await else {
+        return not_found(&format!("no such log file {:?}", truncate(rel)));
+    };
+    if !meta.is_file() || meta.len() > MAX_LOG_FILE {
+        return not_found(&format!("no such log file {:?}", truncate(rel)));
+    }
+    let Ok(bytes) = tokio::fs::read(&file).await else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the log file could not be read; try again",
+        );
+    };
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    let (kind, cache) = if rel == "checkpoint" {
+        ("text/plain; charset=utf-8", "no-store")
+    } else if rel.contains(".p/") {
+        // A partial tile grows: it may be replaced by a wider one.
+        ("application/octet-stream", "no-cache")
+    } else {
+        (
+            "application/octet-stream",
+            "public, max-age=31536000, immutable",
+        )
+    };
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static(cache),
+    );
+    r
 }
 
 fn truncate(s: &str) -> &str {

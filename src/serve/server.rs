@@ -216,6 +216,7 @@ impl Server {
             stores,
             tls: ArcSwap::from_pointee(tls),
             events: std::sync::OnceLock::new(),
+            log_public: config.log.as_ref().map(|d| d.join("public")),
         });
         *reloader
             .shared

@@ -435,6 +435,38 @@ fn a_logged_attestation_comes_with_its_proof_and_verifies_under_log_proof_requir
         .unwrap();
     let log = mapping.log.expect("the proof was checked");
     assert_eq!(log.witnesses, ["w1"]);
+    // The log's public tree is served under /log/, and nothing beside it.
+    let get = |path: &str| {
+        server
+            .block_on(request(
+                &fed,
+                server.addr,
+                &fed.chat_b,
+                "GET",
+                path,
+                Vec::new(),
+                false,
+            ))
+            .unwrap()
+    };
+    let (status, _, checkpoint) = get("/log/checkpoint");
+    assert_eq!(status, 200);
+    assert!(
+        checkpoint.starts_with("log.example/mapping\n1\n"),
+        "{checkpoint}"
+    );
+    assert!(
+        proof.contains(&checkpoint),
+        "the proof is against the served checkpoint"
+    );
+    for path in [
+        "/log/../trust.yaml",
+        "/log/%2e%2e/trust.yaml",
+        "/log/tile/0/none",
+        "/log/",
+    ] {
+        assert_eq!(get(path).0, 404, "{path}");
+    }
     // Without the proof the same chain is rejected under this trust list.
     let mut bare = item.clone();
     bare.tlog_proof = None;
