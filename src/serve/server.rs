@@ -35,6 +35,11 @@ use crate::verify::{Reload, ReloadingVerifier};
 
 /// How often the trust-list file is checked for a change.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
+/// Requests at once on one HTTP/2 connection: with the body limit, what one connection can
+/// make the server hold (8 × 64 KiB).
+const MAX_STREAMS: u32 = 8;
+/// Largest request head (HTTP/1 read buffer, HTTP/2 header list).
+const MAX_HEADER_BUF: usize = 16 * 1024;
 /// How long in-flight requests get to finish after shutdown is asked for.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -378,11 +383,13 @@ async fn serve_connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEADER_BUF)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(100)
+        .max_concurrent_streams(MAX_STREAMS)
+        .max_header_list_size(MAX_HEADER_BUF as u32)
         .keep_alive_interval(limits.idle_timeout)
         .keep_alive_timeout(limits.handshake_timeout);
     let service = service_fn(move |req| handle(Arc::clone(&shared), Arc::clone(&conn), req));

@@ -541,6 +541,9 @@ fn bad_requests_get_json_errors_that_say_what_to_fix() {
     let (status, _, body) = ask("POST", "/v1/lookup", lookup_body(&[ALICE; 4]));
     assert_eq!(status, 422, "{body}");
     assert!(error_of(&body).contains("at most 3"), "{body}");
+    // A body just under the limit is read whole (and is not JSON).
+    let (status, _, body) = ask("POST", "/v1/lookup", vec![b' '; 60 * 1024]);
+    assert_eq!(status, 400, "{body}");
     // A Content-Length over the limit is refused before any of the body is sent.
     let early = server.block_on(async {
         let mut tls = tls_connect(&fed, addr, Some(who), &[b"http/1.1"])
@@ -566,10 +569,10 @@ fn bad_requests_get_json_errors_that_say_what_to_fix() {
     let (status, _, metrics) = ask("GET", "/metrics", Vec::new());
     assert_eq!(status, 200);
     for line in [
-        "mimi_requests_total{status=\"400\"} 2",
+        "mimi_requests_total{status=\"400\"} 3",
         "mimi_requests_total{status=\"413\"} 1",
         "mimi_requests_total{status=\"422\"} 1",
-        "mimi_request_duration_seconds_count 7",
+        "mimi_request_duration_seconds_count 8",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
