@@ -47,10 +47,11 @@ pub struct LookupArgs {
     /// Verify as of this time (RFC 3339) instead of now.
     #[arg(long, value_parser = parse_time)]
     at: Option<OffsetDateTime>,
-    /// Output format.
+    /// Output format. JSON: an array, one object per SII in order, `{"sii", "found",
+    /// "valid", ...}` with the fields of `verify --format json` (less `file`) when found.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
-    /// The SIIs to look up (any accepted spelling).
+    /// The SIIs to look up (any accepted spelling; the server answers in canonical form).
     #[arg(required = true)]
     siis: Vec<String>,
 }
