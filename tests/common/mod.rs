@@ -1,6 +1,6 @@
 //! The helpers every test binary shares. Here: building mapping chains directly with rcgen,
 //! bypassing the issuer's guards, so tests can make every kind of hostile certificate;
-//! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log.
+//! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log; [`tls`]: TLS certificates for the exchange service.
 // Each binary uses its own part of these helpers; the rest is unused there, not dead.
 #![allow(dead_code)]
 
@@ -18,6 +18,7 @@ use time::{Duration, OffsetDateTime};
 pub mod ca;
 pub mod cli;
 pub mod logged;
+pub mod tls;
 
 /// Now, in whole seconds.
 pub fn now() -> OffsetDateTime {

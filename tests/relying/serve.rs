@@ -17,10 +17,6 @@ use mimi_attest::{
     ClientError, LookupClient, ServeConfig, Server, ServerHandle, TrustList, Verifier,
     VerifyOptions,
 };
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,50 +29,10 @@ use crate::common::ca::{init_ca, issue_at};
 use crate::common::cli::{cmd, repo_path, s};
 use crate::common::logged::logged_ca;
 use crate::common::now;
+use crate::common::tls::{test_ca, tls_cert, TestCa};
 
 const ALICE: &str = "tel:+15551234567";
 const BOB: &str = "tel:+15557654321";
-
-/// A CA certificate made here, with its key, to issue TLS certificates.
-struct TestCa {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-fn test_ca(name: &str) -> TestCa {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let pem = params.self_signed(&key).unwrap().pem();
-    TestCa { params, key, pem }
-}
-
-/// A TLS certificate (PEM) and key (PEM) issued by `ca`.
-fn tls_cert(ca: &TestCa, name: &str, server: bool) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    if server {
-        params.subject_alt_names = vec![
-            SanType::IpAddress("127.0.0.1".parse().unwrap()),
-            SanType::DnsName("localhost".try_into().unwrap()),
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    } else {
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    }
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    let issuer = Issuer::from_params(&ca.params, &ca.key);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 fn indent(pem: &str) -> String {
     pem.lines().map(|l| format!("      {l}\n")).collect()
