@@ -66,9 +66,12 @@ pub struct Limits {
     pub max_connections: usize,
     /// Time a client has to complete the TLS handshake.
     pub handshake_timeout: Duration,
-    /// Time a client has to send a request's headers (slowloris).
+    /// Time a client has to send a request's headers (slowloris). On HTTP/1 the timer runs
+    /// from the moment the connection waits for a request, so it also bounds how long a
+    /// keep-alive connection idles between requests.
     pub header_timeout: Duration,
-    /// A connection with no traffic for this long is closed (keep-alive idle).
+    /// A connection with no traffic for this long is closed (keep-alive idle; on HTTP/2 the
+    /// server also pings at this interval).
     pub idle_timeout: Duration,
 }
 
