@@ -38,6 +38,8 @@ mod audit;
 mod issue;
 mod log;
 mod profile;
+#[cfg(feature = "server")]
+mod serve;
 mod sii;
 #[cfg(feature = "ca")]
 mod store;
@@ -106,6 +108,13 @@ pub use issue::{
 pub use store::{
     CertKind, CertStatus, IssuanceStore, RevokedEntry, StoreError, StoreMigration, StoredCert,
     STORE_FILE, STORE_SCHEMA_VERSION,
+};
+
+// The exchange service and its client.
+#[cfg(feature = "server")]
+pub use serve::{
+    AccessLogLine, ClientError, Limits, LookupAnswer, LookupClient, LookupItem, RateLimit,
+    ServeConfig, ServeError, Server, ServerEvent, ServerHandle, MAX_BODY_LEN,
 };
 
 // The auditor.

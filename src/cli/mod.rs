@@ -6,6 +6,7 @@ mod ca;
 mod demo;
 mod log;
 mod resolve;
+mod serve;
 mod story;
 mod trustlist;
 mod verify;
@@ -71,6 +72,14 @@ enum Command {
     Witness(WitnessCommand),
     /// Follow a transparency log as an auditor (see `monitor --help`).
     Monitor(log::MonitorArgs),
+    /// Run the exchange service: attestations from a CA directory's store, over HTTPS with
+    /// mutual TLS, to the platforms of a trust list, within per-platform quotas. SIGTERM or
+    /// SIGINT drain and stop it (exit 0); SIGHUP reloads the trust list.
+    Serve(serve::ServeArgs),
+    /// Look SIIs up at a provider's exchange service and verify every chain returned (and
+    /// its log proof) against the trust list, printed like `verify`. Exit 0 when all were
+    /// found and valid, 1 when any was not found or rejected, 2 when the lookup failed.
+    Lookup(serve::LookupArgs),
     /// Publish and accept signed trust lists (version 2): signing keys, signatures,
     /// acceptance with rollback protection, and a lint for list operators.
     #[command(subcommand)]
@@ -268,6 +277,8 @@ pub fn main() -> ExitCode {
         Command::Witness(WitnessCommand::Show(a)) => log::witness_show(a),
         Command::Witness(WitnessCommand::Cosign(a)) => log::witness_cosign(a),
         Command::Monitor(a) => log::monitor(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Lookup(a) => serve::lookup(a),
         Command::TrustList(TrustListCommand::Keygen(a)) => trustlist::keygen(a),
         Command::TrustList(TrustListCommand::Sign(a)) => trustlist::sign(a),
         Command::TrustList(TrustListCommand::Verify(a)) => trustlist::verify(a),

@@ -23,6 +23,7 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::cadir::{create_whole, write_new};
 use super::error::{io_err, IssueError};
@@ -97,6 +98,16 @@ pub fn init_log(
 /// Opens a log directory for writing: its keys (decrypted with `passphrase` when they are
 /// encrypted), its tree and its index.
 pub fn open_log(dir: &Path, passphrase: Option<&Passphrase>) -> Result<LogOperator, IssueError> {
+    let (note, vrf, _) = log_secret_keys(dir, passphrase)?;
+    Ok(LogOperator::open(dir, note, vrf)?)
+}
+
+/// A log directory's checkpoint signing key (and its seed) and VRF key, checked against its
+/// log.yaml.
+fn log_secret_keys(
+    dir: &Path,
+    passphrase: Option<&Passphrase>,
+) -> Result<(NoteSigningKey, VrfSecretKey, Zeroizing<[u8; 32]>), IssueError> {
     let public = log_keys(dir)?;
     let note_seed = load_ed25519_seed(&dir.join(LOG_KEY), passphrase)?;
     let note = NoteSigningKey::from_seed(&public.origin, KeyType::Ed25519, &note_seed)?;
@@ -112,7 +123,76 @@ pub fn open_log(dir: &Path, passphrase: Option<&Passphrase>) -> Result<LogOperat
     if vrf.public_key() != &public.vrf {
         return Err(mismatch(dir, VRF_KEY, "the VRF key named in log.yaml"));
     }
-    Ok(LogOperator::open(dir, note, vrf)?)
+    Ok((note, vrf, note_seed))
+}
+
+/// A log directory opened to hand out the proofs of leaves it holds (the exchange service):
+/// the tree is read from `public/` as the operator writes it, without the operator's lock,
+/// and each proof is against the checkpoint on disk when it is asked for. It needs the VRF
+/// key (a proof carries the SII's VRF proof); the checkpoint key only opens the tree (its
+/// checkpoint must verify under it) and never signs here.
+#[cfg(feature = "server")]
+pub(crate) struct LogProver {
+    dir: std::path::PathBuf,
+    origin: String,
+    note_seed: Zeroizing<[u8; 32]>,
+    vrf: VrfSecretKey,
+    writer: std::sync::Mutex<Option<crate::log::LogWriter>>,
+}
+
+#[cfg(feature = "server")]
+impl LogProver {
+    /// Load the log's keys (decrypted with `passphrase` when they are encrypted).
+    pub(crate) fn open(dir: &Path, passphrase: Option<&Passphrase>) -> Result<Self, IssueError> {
+        let (note, vrf, note_seed) = log_secret_keys(dir, passphrase)?;
+        let prover = LogProver {
+            dir: dir.to_owned(),
+            origin: note.verifier_key().name().to_owned(),
+            note_seed,
+            vrf,
+            writer: std::sync::Mutex::new(None),
+        };
+        // Open the tree once now, so a directory that is not a log fails at start.
+        prover.with_writer(|_| Ok(()))?;
+        Ok(prover)
+    }
+
+    /// The tlog-proof of entry `index`, the leaf of the SII `canonical_sii`, against the
+    /// log's current checkpoint.
+    pub(crate) fn proof(
+        &self,
+        index: u64,
+        canonical_sii: &str,
+    ) -> Result<crate::log::TlogProof, IssueError> {
+        let vrf = self.vrf.prove(canonical_sii.as_bytes())?;
+        self.with_writer(|w| Ok(w.tlog_proof(index, Some(vrf.as_bytes().to_vec()))?))
+    }
+
+    /// Run `f` on the tree as of the checkpoint on disk (reopened when the operator has
+    /// published a new one since).
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&crate::log::LogWriter) -> Result<T, IssueError>,
+    ) -> Result<T, IssueError> {
+        let mut held = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = self.dir.join("public").join("checkpoint");
+        let on_disk =
+            fs::read(&path).map_err(|e| io_err(&path, "cannot read the log's checkpoint", e))?;
+        let writer = match held.take() {
+            Some(w) if w.checkpoint().as_bytes() == on_disk => w,
+            _ => {
+                let note =
+                    NoteSigningKey::from_seed(&self.origin, KeyType::Ed25519, &self.note_seed)?;
+                crate::log::LogWriter::open(&self.dir, note)?
+            }
+        };
+        let result = f(&writer);
+        *held = Some(writer);
+        result
+    }
 }
 
 /// A log directory's public keys (origin, checkpoint key, VRF key), read without the

@@ -39,6 +39,8 @@ pub use config::{CaConfig, CrlConfig, LogConfig, ValidityConfig};
 pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};
+#[cfg(feature = "server")]
+pub(crate) use logdir::LogProver;
 pub use logdir::{
     init_log, init_signing_key, init_witness, log_keys, open_log, open_signing_key, open_witness,
     witness_key, LOG_CONFIG, LOG_KEY, VRF_KEY, WITNESS_CONFIG, WITNESS_KEY,

@@ -864,6 +864,28 @@ impl IssuanceStore {
         )
     }
 
+    /// The newest (last written) issued leaf of one SII that is valid at `now` (notBefore
+    /// at or before it, notAfter after it): what the exchange service answers a lookup with.
+    /// One probe of the `certificates_sii` index; no schema change.
+    pub fn newest_live_leaf_of(
+        &self,
+        sii: &Sii,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredCert>, StoreError> {
+        let now = fmt_time(now);
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM {ROWS} WHERE c.kind = 'leaf' AND c.status = 'issued' \
+                 AND c.sii = ?1 AND c.not_before <= ?2 AND c.not_after > ?2 \
+                 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![sii.canonical(), now], from_row)
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// Issued, unexpired leaves (for renewal planning).
     pub fn live_leaves(&self, now: OffsetDateTime) -> Result<Vec<StoredCert>, StoreError> {
         self.query(

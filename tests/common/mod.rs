@@ -1,7 +1,7 @@
 //! The helpers every test binary shares. Here: building mapping chains directly with rcgen,
 //! bypassing the issuer's guards, so tests can make every kind of hostile certificate;
 //! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log;
-//! [`trust`]: a federation signing trust lists through the CLI.
+//! [`trust`]: a federation signing trust lists through the CLI; [`tls`]: TLS certificates for the exchange service.
 // Each binary uses its own part of these helpers; the rest is unused there, not dead.
 #![allow(dead_code)]
 
@@ -19,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 pub mod ca;
 pub mod cli;
 pub mod logged;
+pub mod tls;
 pub mod trust;
 
 /// Now, in whole seconds.

@@ -11,6 +11,7 @@ mod log;
 mod log_proofs;
 mod negative;
 mod revocation;
+mod serve;
 mod trust_list;
 mod trust_list_interop;
 mod trust_list_reload;
