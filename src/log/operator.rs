@@ -191,18 +191,29 @@ impl LogOperator {
     /// Logs a batch of attestations: each leaf's label is computed from its SII, leaves the log
     /// already holds keep their index, and the new ones are appended under one checkpoint
     /// (none is signed when all were held). Results are in the order of `submissions`.
+    ///
+    /// The labels (one VRF proof each, most of the cost) and entries are computed on all of
+    /// rayon's threads when it has more than one; nothing is written until all are, and the
+    /// first submission refused (in their order) fails the call with nothing logged.
     pub fn add(&mut self, submissions: &[Submission<'_>]) -> Result<Vec<Logged>, LogError> {
+        let vrf = &self.vrf;
+        let entries: Vec<Result<(VrfProof, Vec<u8>), LogError>> =
+            if rayon::current_num_threads() > 1 {
+                use rayon::prelude::*;
+                submissions
+                    .par_iter()
+                    .map(|s| labelled_entry(vrf, s))
+                    .collect()
+            } else {
+                submissions.iter().map(|s| labelled_entry(vrf, s)).collect()
+            };
+        // The first refused submission in their order, whichever thread met it first.
+        let entries = entries.into_iter().collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(submissions.len());
         let mut fresh: Vec<Vec<u8>> = Vec::new();
         let mut fresh_hashes: Vec<[u8; 32]> = Vec::new();
         let first = self.writer.size();
-        for s in submissions {
-            let cert = parse_leaf(s.leaf_der)?;
-            let sii = profile::leaf_sii(&cert)?;
-            let vrf_proof = self.vrf.prove(sii.canonical().as_bytes())?;
-            let label = vrf_proof.to_hash()?.label();
-            let entry = MappingLogEntry::from_leaf(s.leaf_der, s.issuer_spki_der, label)?;
-            let bytes = entry.encode()?;
+        for (vrf_proof, bytes) in entries {
             let hash = leaf_hash(&bytes);
             let held = match self.find(&hash)? {
                 Some(index) => Some(index),
@@ -243,8 +254,8 @@ impl LogOperator {
     /// The label and VRF proof of an SII's canonical form (the `log label` answer: only for
     /// an authenticated owner of the SII, see docs/spec.md#log-privacy).
     pub fn label(&self, canonical_sii: &str) -> Result<([u8; 32], VrfProof), LogError> {
-        let proof = self.vrf.prove(canonical_sii.as_bytes())?;
-        Ok((proof.to_hash()?.label(), proof))
+        let (proof, output) = self.vrf.prove_with_output(canonical_sii.as_bytes())?;
+        Ok((output.label(), proof))
     }
 
     /// The log's VRF public key.
@@ -262,6 +273,16 @@ impl LogOperator {
     pub fn add_cosignatures(&mut self, lines: &str) -> Result<SignedCheckpoint, LogError> {
         self.writer.add_signature_lines(lines)
     }
+}
+
+/// A submission's VRF proof and encoded entry: its SII read from the leaf, labelled.
+fn labelled_entry(vrf: &VrfSecretKey, s: &Submission<'_>) -> Result<(VrfProof, Vec<u8>), LogError> {
+    let cert = parse_leaf(s.leaf_der)?;
+    let sii = profile::leaf_sii(&cert)?;
+    let (vrf_proof, output) = vrf.prove_with_output(sii.canonical().as_bytes())?;
+    let entry =
+        MappingLogEntry::from_parsed_leaf(&cert, s.leaf_der, s.issuer_spki_der, output.label())?;
+    Ok((vrf_proof, entry.encode()?))
 }
 
 /// Logs this process holds open, by their lock file's canonical path.
