@@ -16,6 +16,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -72,7 +73,7 @@ pub struct Logged {
 pub struct LogOperator {
     writer: LogWriter,
     index: Connection,
-    vrf: VrfSecretKey,
+    vrf: Labeller,
     index_path: PathBuf,
     /// Held (flock) for as long as the operator is open.
     _lock: OperatorLock,
@@ -117,7 +118,7 @@ impl LogOperator {
         let mut op = LogOperator {
             writer,
             index,
-            vrf,
+            vrf: Labeller(Arc::new(vrf)),
             index_path,
             _lock: lock,
         };
@@ -197,24 +198,36 @@ impl LogOperator {
     /// first submission refused (in their order) fails the call with nothing logged.
     pub fn add(&mut self, submissions: &[Submission<'_>]) -> Result<Vec<Logged>, LogError> {
         let vrf = &self.vrf;
-        let entries: Vec<Result<(VrfProof, Vec<u8>), LogError>> =
-            if rayon::current_num_threads() > 1 {
-                use rayon::prelude::*;
-                submissions
-                    .par_iter()
-                    .map(|s| labelled_entry(vrf, s))
-                    .collect()
-            } else {
-                submissions.iter().map(|s| labelled_entry(vrf, s)).collect()
-            };
+        let labelled: Vec<Result<Labelled, LogError>> = if rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            submissions.par_iter().map(|s| vrf.label(s)).collect()
+        } else {
+            submissions.iter().map(|s| vrf.label(s)).collect()
+        };
         // The first refused submission in their order, whichever thread met it first.
-        let entries = entries.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(submissions.len());
+        let labelled = labelled.into_iter().collect::<Result<Vec<_>, _>>()?;
+        self.add_labelled(labelled)
+    }
+
+    /// [`Self::add`] of submissions already labelled by this log's [`Self::labeller`] (on
+    /// other threads, while this operator appended the batch before). Entries labelled with
+    /// another log's VRF key are refused, and nothing is logged.
+    pub(crate) fn add_labelled(&mut self, batch: Vec<Labelled>) -> Result<Vec<Logged>, LogError> {
+        let key = self.vrf.0.public_key().as_bytes();
+        if batch.iter().any(|l| l.vrf_key != *key) {
+            return Err(LogError::VrfKey {
+                reason: "an entry was labelled with another log's VRF key".into(),
+            });
+        }
+        let mut out = Vec::with_capacity(batch.len());
         let mut fresh: Vec<Vec<u8>> = Vec::new();
         let mut fresh_hashes: Vec<[u8; 32]> = Vec::new();
         let first = self.writer.size();
-        for (vrf_proof, bytes) in entries {
-            let hash = leaf_hash(&bytes);
+        for Labelled {
+            vrf_proof, entry, ..
+        } in batch
+        {
+            let hash = leaf_hash(&entry);
             let held = match self.find(&hash)? {
                 Some(index) => Some(index),
                 // The same leaf twice in one batch is one entry.
@@ -226,7 +239,7 @@ impl LogOperator {
             let (index, new) = match held {
                 Some(index) => (index, false),
                 None => {
-                    fresh.push(bytes);
+                    fresh.push(entry);
                     fresh_hashes.push(hash);
                     (first + fresh_hashes.len() as u64 - 1, true)
                 }
@@ -245,6 +258,11 @@ impl LogOperator {
         Ok(out)
     }
 
+    /// The log's VRF key as a [`Labeller`], to label submissions on other threads.
+    pub(crate) fn labeller(&self) -> Labeller {
+        self.vrf.clone()
+    }
+
     /// The tlog-proof of a logged attestation against the current checkpoint.
     pub fn proof(&self, logged: &Logged) -> Result<TlogProof, LogError> {
         self.writer
@@ -254,13 +272,13 @@ impl LogOperator {
     /// The label and VRF proof of an SII's canonical form (the `log label` answer: only for
     /// an authenticated owner of the SII, see docs/spec.md#log-privacy).
     pub fn label(&self, canonical_sii: &str) -> Result<([u8; 32], VrfProof), LogError> {
-        let (proof, output) = self.vrf.prove_with_output(canonical_sii.as_bytes())?;
+        let (proof, output) = self.vrf.0.prove_with_output(canonical_sii.as_bytes())?;
         Ok((output.label(), proof))
     }
 
     /// The log's VRF public key.
     pub fn vrf_public_key(&self) -> &VrfPublicKey {
-        self.vrf.public_key()
+        self.vrf.0.public_key()
     }
 
     /// The tree.
@@ -275,14 +293,38 @@ impl LogOperator {
     }
 }
 
-/// A submission's VRF proof and encoded entry: its SII read from the leaf, labelled.
-fn labelled_entry(vrf: &VrfSecretKey, s: &Submission<'_>) -> Result<(VrfProof, Vec<u8>), LogError> {
-    let cert = parse_leaf(s.leaf_der)?;
-    let sii = profile::leaf_sii(&cert)?;
-    let (vrf_proof, output) = vrf.prove_with_output(sii.canonical().as_bytes())?;
-    let entry =
-        MappingLogEntry::from_parsed_leaf(&cert, s.leaf_der, s.issuer_spki_der, output.label())?;
-    Ok((vrf_proof, entry.encode()?))
+/// A log's VRF secret key, shared: it labels submissions on any thread while the operator
+/// appends earlier ones (issuance labels each leaf as part of signing it).
+#[derive(Clone)]
+pub(crate) struct Labeller(Arc<VrfSecretKey>);
+
+impl Labeller {
+    /// A submission's VRF proof and encoded entry: its SII read from the leaf, labelled.
+    pub(crate) fn label(&self, s: &Submission<'_>) -> Result<Labelled, LogError> {
+        let cert = parse_leaf(s.leaf_der)?;
+        let sii = profile::leaf_sii(&cert)?;
+        let (vrf_proof, output) = self.0.prove_with_output(sii.canonical().as_bytes())?;
+        let entry = MappingLogEntry::from_parsed_leaf(
+            &cert,
+            s.leaf_der,
+            s.issuer_spki_der,
+            output.label(),
+        )?;
+        Ok(Labelled {
+            vrf_proof,
+            entry: entry.encode()?,
+            vrf_key: *self.0.public_key().as_bytes(),
+        })
+    }
+}
+
+/// A submission labelled by a [`Labeller`], for [`LogOperator::add_labelled`].
+pub(crate) struct Labelled {
+    vrf_proof: VrfProof,
+    /// The encoded entry.
+    entry: Vec<u8>,
+    /// The public key of the VRF key that labelled it.
+    vrf_key: [u8; 32],
 }
 
 /// Logs this process holds open, by their lock file's canonical path.
