@@ -577,14 +577,17 @@ impl Stage {
                             .map(|signature| leaf::certificate(&tbs, &signature))
                             .map_err(sign_err)
                     })
-                    .and_then(|der| rules::check_signed_leaf(&der).map(|_| der))
                     .and_then(|der| {
+                        // One parse for the lint and the log entry.
+                        let cert = rules::parse_signed_leaf(&der)?;
+                        rules::check_parsed_leaf(&cert)?;
                         let labelled = match log {
                             Some((labeller, spki)) => {
-                                Some(labeller.label(&Submission::new(&der, spki))?)
+                                Some(labeller.label_parsed(&cert, &Submission::new(&der, spki))?)
                             }
                             None => None,
                         };
+                        drop(cert);
                         Ok(SignedLeaf {
                             chain_pem: chain_pem(&der, ca_pem),
                             der,

@@ -14,11 +14,13 @@
 //! tree, and the next open reads the missing leaf hashes back from the bundles. Either way a
 //! leaf is never appended twice and no second checkpoint is signed for a size.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use x509_parser::prelude::X509Certificate;
 
 use super::entry::{parse_leaf, MappingLogEntry};
 use super::note::{NoteSigningKey, SignedCheckpoint};
@@ -178,13 +180,13 @@ impl LogOperator {
 
     /// The index of the entry with this leaf hash, if the log holds it.
     pub fn find(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        // Cached: a batch asks once a leaf, and preparing cost more than the lookup.
         self.index
-            .query_row(
-                "SELECT MIN(idx) FROM entries WHERE leaf_hash = ?1",
-                [&leaf_hash[..]],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
+            .prepare_cached("SELECT MIN(idx) FROM entries WHERE leaf_hash = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([&leaf_hash[..]], |r| r.get::<_, Option<i64>>(0))
+                    .optional()
+            })
             .map(|v| v.flatten().map(|i| i as u64))
             .map_err(|e| sql(&self.index_path, e))
     }
@@ -222,6 +224,8 @@ impl LogOperator {
         let mut out = Vec::with_capacity(batch.len());
         let mut fresh: Vec<Vec<u8>> = Vec::new();
         let mut fresh_hashes: Vec<[u8; 32]> = Vec::new();
+        // The index in `fresh` of each new leaf hash.
+        let mut fresh_at: HashMap<[u8; 32], usize> = HashMap::new();
         let first = self.writer.size();
         for Labelled {
             vrf_proof, entry, ..
@@ -231,14 +235,12 @@ impl LogOperator {
             let held = match self.find(&hash)? {
                 Some(index) => Some(index),
                 // The same leaf twice in one batch is one entry.
-                None => fresh_hashes
-                    .iter()
-                    .position(|h| *h == hash)
-                    .map(|p| first + p as u64),
+                None => fresh_at.get(&hash).map(|&p| first + p as u64),
             };
             let (index, new) = match held {
                 Some(index) => (index, false),
                 None => {
+                    fresh_at.insert(hash, fresh.len());
                     fresh.push(entry);
                     fresh_hashes.push(hash);
                     (first + fresh_hashes.len() as u64 - 1, true)
@@ -301,15 +303,20 @@ pub(crate) struct Labeller(Arc<VrfSecretKey>);
 impl Labeller {
     /// A submission's VRF proof and encoded entry: its SII read from the leaf, labelled.
     pub(crate) fn label(&self, s: &Submission<'_>) -> Result<Labelled, LogError> {
-        let cert = parse_leaf(s.leaf_der)?;
-        let sii = profile::leaf_sii(&cert)?;
+        self.label_parsed(&parse_leaf(s.leaf_der)?, s)
+    }
+
+    /// [`Self::label`] of a submission whose leaf is already parsed (`cert`, from
+    /// `s.leaf_der`).
+    pub(crate) fn label_parsed(
+        &self,
+        cert: &X509Certificate<'_>,
+        s: &Submission<'_>,
+    ) -> Result<Labelled, LogError> {
+        let sii = profile::leaf_sii(cert)?;
         let (vrf_proof, output) = self.0.prove_with_output(sii.canonical().as_bytes())?;
-        let entry = MappingLogEntry::from_parsed_leaf(
-            &cert,
-            s.leaf_der,
-            s.issuer_spki_der,
-            output.label(),
-        )?;
+        let entry =
+            MappingLogEntry::from_parsed_leaf(cert, s.leaf_der, s.issuer_spki_der, output.label())?;
         Ok(Labelled {
             vrf_proof,
             entry: entry.encode()?,
