@@ -5,7 +5,10 @@
 //! new store and into one of 300,000 leaves. Run on one core for the ratio and on two for the
 //! scaling (the store commits run on their own thread, so pin the process, not only rayon):
 //! `RAYON_NUM_THREADS=1 taskset -c 0 cargo bench --bench issue` and
-//! `RAYON_NUM_THREADS=2 taskset -c 0,1 cargo bench --bench issue`.
+//! `RAYON_NUM_THREADS=2 taskset -c 0,1 cargo bench --bench issue`. With `BENCH_CPU_TIME=1`
+//! (Linux) criterion measures the process's CPU time (all its threads) instead of wall time:
+//! on a shared machine the one-core ratios then do not depend on how much of the core the
+//! other work left (waits for the disk are not counted either); it says nothing of scaling.
 
 /// The allocator `mimi-attest` (the command) runs with: this measures what `issue-batch` does.
 #[cfg(feature = "cli")]
@@ -15,7 +18,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::fs::File;
 use std::io::BufWriter;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{BatchSize, Criterion, Throughput};
 use mimi_attest::run_batch;
 use mimi_attest::CertStatus;
 use mimi_attest::{init_log, IssueRequest, KeyProtection, ProviderCa, Sii, SubjectKey};
@@ -25,7 +29,7 @@ use time::OffsetDateTime;
 mod common;
 use common::CONFIG;
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     let (rng, key) = common::ring_key();
     // About the size of a mapping leaf's TBSCertificate.
     let tbs = vec![0x5a_u8; 520];
@@ -199,5 +203,4 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+common::bench_main!(bench, common::CpuTime::process());

@@ -100,4 +100,4 @@ fn bench<M: Measurement + 'static>(c: &mut Criterion<M>) {
     g.finish();
 }
 
-common::bench_main!(bench);
+common::bench_main!(bench, common::CpuTime::thread());

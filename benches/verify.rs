@@ -204,4 +204,4 @@ fn logged(
     (verifier, proofs)
 }
 
-common::bench_main!(bench);
+common::bench_main!(bench, common::CpuTime::thread());

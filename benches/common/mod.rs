@@ -55,47 +55,42 @@ pub fn issued_chains(
     (ca, chains)
 }
 
-/// `fn main` of a criterion bench whose `bench` function is generic over the measurement:
-/// wall time, or with `BENCH_CPU_TIME=1` (Linux) the calling thread's CPU time. On a machine
-/// shared with other work, time spent waiting for a core is then not counted, which keeps
-/// ratios steady under load.
-#[allow(unused_macros)] // each bench uses part of it
-macro_rules! bench_main {
-    ($bench:ident) => {
-        fn main() {
-            #[cfg(target_os = "linux")]
-            if std::env::var_os("BENCH_CPU_TIME").is_some_and(|v| v != "0") {
-                let mut c = criterion::Criterion::default()
-                    .with_measurement($crate::common::ThreadCpuTime)
-                    .configure_from_args();
-                $bench(&mut c);
-                c.final_summary();
-                return;
-            }
-            let mut c = criterion::Criterion::default().configure_from_args();
-            $bench(&mut c);
-            c.final_summary();
-        }
-    };
+/// CPU time as criterion's measurement, shown like wall time: on a machine shared with other
+/// work, time spent waiting for a core is not counted. `thread` is the calling thread's
+/// (`CLOCK_THREAD_CPUTIME_ID`), `process` all threads' of the process
+/// (`CLOCK_PROCESS_CPUTIME_ID`: what a batch costs on its signing, store and calling threads
+/// together; waits for the disk are not counted either).
+#[cfg(target_os = "linux")]
+pub struct CpuTime(rustix::time::ClockId);
+
+#[cfg(target_os = "linux")]
+impl CpuTime {
+    /// The calling thread's CPU time.
+    pub fn thread() -> Self {
+        CpuTime(rustix::time::ClockId::ThreadCPUTime)
+    }
+
+    /// The process's CPU time, all threads.
+    pub fn process() -> Self {
+        CpuTime(rustix::time::ClockId::ProcessCPUTime)
+    }
+
+    fn now(&self) -> std::time::Duration {
+        let t = rustix::time::clock_gettime(self.0);
+        std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
 }
-#[allow(unused_imports)]
-pub(crate) use bench_main;
-
-/// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) as criterion's measurement,
-/// shown like wall time.
-#[cfg(target_os = "linux")]
-pub struct ThreadCpuTime;
 
 #[cfg(target_os = "linux")]
-impl criterion::measurement::Measurement for ThreadCpuTime {
+impl criterion::measurement::Measurement for CpuTime {
     type Intermediate = std::time::Duration;
     type Value = std::time::Duration;
 
     fn start(&self) -> Self::Intermediate {
-        thread_cpu_time().unwrap_or_default()
+        self.now()
     }
     fn end(&self, start: Self::Intermediate) -> Self::Value {
-        thread_cpu_time().unwrap_or_default().saturating_sub(start)
+        self.now().saturating_sub(start)
     }
     fn add(&self, v1: &Self::Value, v2: &Self::Value) -> Self::Value {
         *v1 + *v2
@@ -116,8 +111,7 @@ impl criterion::measurement::Measurement for ThreadCpuTime {
 pub fn thread_cpu_time() -> Option<std::time::Duration> {
     #[cfg(target_os = "linux")]
     {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        Some(std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+        Some(CpuTime::thread().now())
     }
     #[cfg(not(target_os = "linux"))]
     None
@@ -237,3 +231,32 @@ pub fn signed_list(text: &str, keys: &[NoteSigningKey]) -> Vec<u8> {
     }
     list.to_bytes()
 }
+
+/// Whether `BENCH_CPU_TIME` asks for CPU time instead of wall time (Linux only).
+pub fn cpu_time_asked() -> bool {
+    cfg!(target_os = "linux") && std::env::var_os("BENCH_CPU_TIME").is_some_and(|v| v != "0")
+}
+
+/// The `main` of a bench whose `$bench` is generic over criterion's measurement: wall time,
+/// or with `BENCH_CPU_TIME=1` (Linux) the CPU time `$cpu` (a [`CpuTime`]).
+#[allow(unused_macros)] // each bench uses part of this module
+macro_rules! bench_main {
+    ($bench:ident, $cpu:expr) => {
+        fn main() {
+            #[cfg(target_os = "linux")]
+            if $crate::common::cpu_time_asked() {
+                let mut c = criterion::Criterion::default()
+                    .with_measurement($cpu)
+                    .configure_from_args();
+                $bench(&mut c);
+                c.final_summary();
+                return;
+            }
+            let mut c = criterion::Criterion::default().configure_from_args();
+            $bench(&mut c);
+            c.final_summary();
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use bench_main;

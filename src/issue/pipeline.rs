@@ -16,6 +16,8 @@ use super::rules::{self, IssuerValidity, LeafPlan};
 use super::template::random_serial;
 use super::tlog::{CaLog, IssuerKeys};
 use super::CaConfig;
+use crate::log::operator::{Labelled, Labeller};
+use crate::log::Submission;
 use crate::profile::{self, MimiMapping, Serial};
 use crate::sii::Sii;
 use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
@@ -143,14 +145,30 @@ impl Pipeline<'_> {
             ca_serial: &self.issuing.serial,
         };
         let ca_pem = self.ca_pem;
+        let issuers = match self.log {
+            Some(_) => Some(IssuerKeys::of(self.store)?),
+            None => None,
+        };
+        // With a log, each leaf is labelled (its VRF proof) as part of signing it, on the
+        // signing threads, while this thread appends the sub-batches signed before.
+        let labeller = match self.log.as_deref_mut() {
+            Some(log) => Some(log.labeller()?),
+            None => None,
+        };
+        let issuing_spki = match &issuers {
+            Some(issuers) => Some(issuers.by_ski(&self.issuing.ski).ok_or_else(|| {
+                IssueError::Sign(format!(
+                    "the issuing CA {} is not in the store: its leaves cannot be logged",
+                    self.issuing.serial
+                ))
+            })?),
+            None => None,
+        };
         let signer = LeafSigner {
             issuer: &self.issuing.issuer,
             template: self.template,
             ca_pem,
-        };
-        let issuers = match self.log {
-            Some(_) => Some(IssuerKeys::of(self.store)?),
-            None => None,
+            log: labeller.as_ref().zip(issuing_spki),
         };
         let mut log = self.log.as_deref_mut();
         // (row id, log index) of the leaves logged in this turn, recorded once it ends.
@@ -306,31 +324,45 @@ impl Pipeline<'_> {
 }
 
 /// Log the leaves of a stored sub-batch (new and replayed) in one submission and attach
-/// their proofs; the new leaves' (row id, log index) go to `logged_rows`.
+/// their proofs; the new leaves' (row id, log index) go to `logged_rows`. New leaves were
+/// labelled as they were signed; replayed ones are labelled here.
 fn log_stage(
     log: &mut CaLog,
     issuers: &IssuerKeys,
-    stage: Stage,
+    mut stage: Stage,
     now: OffsetDateTime,
     logged_rows: &mut Vec<(i64, u64)>,
 ) -> Result<Vec<Result<Issued, IssueError>>, IssueError> {
-    let rowids: Vec<Option<i64>> = stage
+    let (rowids, mut labels): (Vec<Option<i64>>, Vec<Option<Labelled>>) = stage
         .slots
-        .iter()
+        .iter_mut()
         .map(|slot| match slot {
             Slot::Leaf {
                 prepared,
-                signed: Some(Ok(_)),
-            } => Some(prepared.rowid),
-            _ => None,
+                signed: Some(Ok(leaf)),
+            } => (Some(prepared.rowid), leaf.labelled.take()),
+            _ => (None, None),
         })
-        .collect();
+        .unzip();
     let mut results = stage.results();
-    let ders: Vec<&[u8]> = results
-        .iter()
-        .filter_map(|r| r.as_ref().ok().map(|i| i.leaf_der.as_slice()))
-        .collect();
-    let mut proofs = log.log(&ders, issuers, now)?.into_iter();
+    let mut labeller = None;
+    let mut batch = Vec::with_capacity(results.len());
+    for (result, label) in results.iter().zip(&mut labels) {
+        if let Ok(issued) = result {
+            let label = match label.take() {
+                Some(label) => label,
+                None => {
+                    let labeller = match &labeller {
+                        Some(l) => l,
+                        None => labeller.insert(log.labeller()?),
+                    };
+                    labeller.label(&issuers.submission(&issued.leaf_der)?)?
+                }
+            };
+            batch.push(label);
+        }
+    }
+    let mut proofs = log.log_labelled(batch, now)?.into_iter();
     for (result, rowid) in results.iter_mut().zip(rowids) {
         if let Ok(issued) = result {
             let proof = proofs
@@ -409,7 +441,7 @@ enum Slot {
     /// A leaf: prepared, then reserved (its row id set), then signed (or failed to be).
     Leaf {
         prepared: Box<Prepared>,
-        signed: Option<Result<(Vec<u8>, String), IssueError>>,
+        signed: Option<Result<SignedLeaf, IssueError>>,
     },
     /// Refused by its checks now, with a request id the store may hold from an earlier
     /// attempt that passed them: settled when the sub-batch is reserved.
@@ -419,6 +451,15 @@ enum Slot {
         sii: Sii,
         error: IssueError,
     },
+}
+
+/// A signed (and linted) leaf.
+struct SignedLeaf {
+    der: Vec<u8>,
+    /// Leaf then issuing CA, PEM.
+    chain_pem: String,
+    /// Its log entry and VRF proof, when the CA logs (taken when it is logged).
+    labelled: Option<Labelled>,
 }
 
 /// A sub-batch: its requests in order, and the request ids it holds in flight.
@@ -506,14 +547,15 @@ impl Stage {
         Ok(())
     }
 
-    /// Write, sign, lint and encode the chain of every reserved leaf (all cores when
-    /// `parallel`).
+    /// Write, sign, lint, label (when the CA logs) and encode the chain of every reserved
+    /// leaf (all cores when `parallel`).
     fn sign(&mut self, signer: &LeafSigner<'_>, parallel: bool) {
         use rayon::prelude::*;
         let LeafSigner {
             issuer,
             template,
             ca_pem,
+            log,
         } = *signer;
         let sign = |slot: &mut Slot| {
             if let Slot::Leaf {
@@ -535,10 +577,22 @@ impl Stage {
                             .map(|signature| leaf::certificate(&tbs, &signature))
                             .map_err(sign_err)
                     })
-                    .and_then(|der| rules::check_signed_leaf(&der).map(|_| der))
-                    .map(|der| {
-                        let chain = chain_pem(&der, ca_pem);
-                        (der, chain)
+                    .and_then(|der| {
+                        // One parse for the lint and the log entry.
+                        let cert = rules::parse_signed_leaf(&der)?;
+                        rules::check_parsed_leaf(&cert)?;
+                        let labelled = match log {
+                            Some((labeller, spki)) => {
+                                Some(labeller.label_parsed(&cert, &Submission::new(&der, spki))?)
+                            }
+                            None => None,
+                        };
+                        drop(cert);
+                        Ok(SignedLeaf {
+                            chain_pem: chain_pem(&der, ca_pem),
+                            der,
+                            labelled,
+                        })
                     }),
                 );
             }
@@ -557,8 +611,8 @@ impl Stage {
             match slot {
                 Slot::Leaf {
                     prepared: p,
-                    signed: Some(Ok((der, _))),
-                } => issued.push((p.rowid, der.as_slice())),
+                    signed: Some(Ok(leaf)),
+                } => issued.push((p.rowid, leaf.der.as_slice())),
                 Slot::Leaf { prepared: p, .. } => IssuanceStore::abandon(tx, p.rowid)?,
                 Slot::Done(_) | Slot::Refused { .. } => {}
             }
@@ -577,7 +631,7 @@ impl Stage {
                     let p = *prepared;
                     signed
                         .unwrap_or_else(|| Err(IssueError::Sign("the leaf was not signed".into())))
-                        .map(|(der, chain_pem)| Issued {
+                        .map(|SignedLeaf { der, chain_pem, .. }| Issued {
                             serial: p.record.serial,
                             sii: p.sii,
                             not_before: p.record.not_before,
@@ -809,6 +863,8 @@ struct LeafSigner<'a> {
     template: &'a LeafTemplate,
     /// The issuing CA's PEM, the second half of every chain.
     ca_pem: &'a str,
+    /// The log's labeller and the issuing CA's SubjectPublicKeyInfo (DER), when the CA logs.
+    log: Option<(&'a Labeller, &'a [u8])>,
 }
 
 impl PrepareCtx<'_> {

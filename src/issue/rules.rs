@@ -2,9 +2,10 @@
 //! and method. Pure functions over plain values (the request, the CA config, the issuing
 //! CA's validity, the time): no threads, no store, no files, no randomness. The pipeline
 //! calls [`check_request`] for every request before it chooses a serial, and
-//! [`check_signed_leaf`] on every leaf it signed before storing it.
+//! [`check_parsed_leaf`] on every leaf it signed before storing it.
 
 use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::X509Certificate;
 
 use super::error::IssueError;
 use super::numbers::check_number;
@@ -191,12 +192,17 @@ pub(crate) fn check_issuer_not_revoked(row: Option<&StoredCert>) -> Result<(), I
     }
 }
 
+/// A leaf just signed, parsed (once, for [`check_parsed_leaf`] and its log entry).
+pub(crate) fn parse_signed_leaf(der: &[u8]) -> Result<X509Certificate<'_>, IssueError> {
+    crate::log::parse_leaf(der)
+        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))
+}
+
 /// What every signed leaf passes before it is stored as issued and handed out: the leaf
-/// lints of [`crate::profile::lint`] run on its DER, and any error-level finding refuses it.
-pub(crate) fn check_signed_leaf(der: &[u8]) -> Result<(), IssueError> {
-    use crate::profile::lint::{lint_certificate_min, Role, Severity};
-    let (_, findings) = lint_certificate_min(der, Some(Role::Leaf), Severity::Error)
-        .map_err(|e| IssueError::Sign(format!("produced an unparsable certificate: {e}")))?;
+/// lints of [`crate::profile::lint`] run on it, and any error-level finding refuses it.
+pub(crate) fn check_parsed_leaf(cert: &X509Certificate<'_>) -> Result<(), IssueError> {
+    use crate::profile::lint::{run_cert, Role, Severity};
+    let findings = run_cert(cert, Role::Leaf, Severity::Error);
     let errors: Vec<String> = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
@@ -363,6 +369,6 @@ mod tests {
 
     #[test]
     fn a_leaf_that_is_not_a_certificate_fails_the_check() {
-        assert!(check_signed_leaf(&[0x30, 0x00]).is_err());
+        assert!(parse_signed_leaf(&[0x30, 0x00]).is_err());
     }
 }

@@ -18,7 +18,8 @@ use super::config::LogConfig;
 use super::error::IssueError;
 use super::keys::Passphrase;
 use super::logdir::{log_keys, open_log, open_witness};
-use crate::log::{LogKeys, LogOperator, Submission, TlogProof, Witness};
+use crate::log::operator::{Labelled, Labeller};
+use crate::log::{LogKeys, LogOperator, Logged, Submission, TlogProof, Witness};
 use crate::profile::Serial;
 use crate::store::IssuanceStore;
 
@@ -60,6 +61,11 @@ impl IssuerKeys {
             }
         }
         Ok(IssuerKeys(map))
+    }
+
+    /// The SubjectPublicKeyInfo of the issuing CA whose subjectKeyIdentifier is `ski`.
+    pub(crate) fn by_ski(&self, ski: &[u8]) -> Option<&[u8]> {
+        self.0.get(ski).map(Vec::as_slice)
     }
 
     /// The SubjectPublicKeyInfo of the CA that issued `leaf_der`.
@@ -137,18 +143,26 @@ impl CaLog {
         }
         let submissions = leaves
             .iter()
-            .map(|der| Ok(Submission::new(der, issuers.of_leaf(der)?)))
+            .map(|der| issuers.submission(der))
             .collect::<Result<Vec<_>, IssueError>>()?;
-        let log = self.open()?;
-        let old_size = log.op.writer().size();
-        let logged = log.op.add(&submissions)?;
-        if log.op.writer().size() > old_size {
-            log.cosign(now)?;
+        self.open()?.submit(now, |op| op.add(&submissions))
+    }
+
+    /// [`Self::log`] of leaves labelled already (by [`Self::labeller`], as they were signed).
+    pub(crate) fn log_labelled(
+        &mut self,
+        leaves: Vec<Labelled>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TlogProof>, IssueError> {
+        if leaves.is_empty() {
+            return Ok(Vec::new());
         }
-        logged
-            .iter()
-            .map(|l| Ok(log.op.proof(l)?))
-            .collect::<Result<_, IssueError>>()
+        self.open()?.submit(now, |op| op.add_labelled(leaves))
+    }
+
+    /// The log's VRF key, to label leaves on the signing threads (opens the log).
+    pub(crate) fn labeller(&mut self) -> Result<Labeller, IssueError> {
+        Ok(self.open()?.op.labeller())
     }
 
     /// Submit the stored leaves without a recorded log index again (after a crash, or from
@@ -180,7 +194,35 @@ impl CaLog {
 /// Leaves per submission when repairing (one checkpoint each).
 const REPAIR_CHUNK: usize = 4096;
 
+impl IssuerKeys {
+    /// The submission of `leaf_der` with the key of the CA that issued it.
+    pub(crate) fn submission<'a>(
+        &'a self,
+        leaf_der: &'a [u8],
+    ) -> Result<Submission<'a>, IssueError> {
+        Ok(Submission::new(leaf_der, self.of_leaf(leaf_der)?))
+    }
+}
+
 impl OpenLog {
+    /// Add one batch with `add` (one checkpoint when any leaf is new, cosigned by every
+    /// witness) and return each leaf's proof, in order.
+    fn submit(
+        &mut self,
+        now: OffsetDateTime,
+        add: impl FnOnce(&mut LogOperator) -> Result<Vec<Logged>, crate::log::LogError>,
+    ) -> Result<Vec<TlogProof>, IssueError> {
+        let old_size = self.op.writer().size();
+        let logged = add(&mut self.op)?;
+        if self.op.writer().size() > old_size {
+            self.cosign(now)?;
+        }
+        logged
+            .iter()
+            .map(|l| Ok(self.op.proof(l)?))
+            .collect::<Result<_, IssueError>>()
+    }
+
     /// Ask every witness to cosign the current checkpoint, then publish it with their lines.
     fn cosign(&mut self, now: OffsetDateTime) -> Result<(), IssueError> {
         if self.witnesses.is_empty() {

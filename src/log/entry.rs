@@ -61,8 +61,18 @@ impl MappingLogEntry {
         issuer_spki_der: &[u8],
         label: [u8; 32],
     ) -> Result<Self, LogError> {
-        let cert = parse_leaf(leaf_der)?;
-        let mapping = profile::leaf_mapping(&cert)?;
+        Self::from_parsed_leaf(&parse_leaf(leaf_der)?, leaf_der, issuer_spki_der, label)
+    }
+
+    /// [`Self::from_leaf`] of a leaf already parsed from `leaf_der` (the log operator reads
+    /// its SII from the same parse).
+    pub(crate) fn from_parsed_leaf(
+        cert: &X509Certificate<'_>,
+        leaf_der: &[u8],
+        issuer_spki_der: &[u8],
+        label: [u8; 32],
+    ) -> Result<Self, LogError> {
+        let mapping = profile::leaf_mapping(cert)?;
         let validity = cert.validity();
         let secs = |t: i64| u64::try_from(t).map_err(|_| LogError::TimeOutOfRange);
         let entry = MappingLogEntry {

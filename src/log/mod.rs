@@ -31,6 +31,8 @@ pub mod witness;
 #[cfg(feature = "ca")]
 pub mod writer;
 
+#[cfg(feature = "ca")]
+pub(crate) use entry::parse_leaf;
 pub use entry::MappingLogEntry;
 pub use note::{Checkpoint, KeyType, NoteSigningKey, NoteVerifierKey, SignedCheckpoint};
 #[cfg(feature = "ca")]

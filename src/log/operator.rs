@@ -14,10 +14,13 @@
 //! tree, and the next open reads the missing leaf hashes back from the bundles. Either way a
 //! leaf is never appended twice and no second checkpoint is signed for a size.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use x509_parser::prelude::X509Certificate;
 
 use super::entry::{parse_leaf, MappingLogEntry};
 use super::note::{NoteSigningKey, NoteVerifierKey, SignedCheckpoint};
@@ -73,7 +76,7 @@ pub struct Logged {
 pub struct LogOperator {
     writer: LogWriter,
     index: Connection,
-    vrf: VrfSecretKey,
+    vrf: Labeller,
     index_path: PathBuf,
     /// Held (flock) for as long as the operator is open.
     _lock: OperatorLock,
@@ -119,7 +122,7 @@ impl LogOperator {
         let mut op = LogOperator {
             writer,
             index,
-            vrf,
+            vrf: Labeller(Arc::new(vrf)),
             index_path,
             _lock: lock,
         };
@@ -179,13 +182,13 @@ impl LogOperator {
 
     /// The index of the entry with this leaf hash, if the log holds it.
     pub fn find(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        // Cached: a batch asks once a leaf, and preparing cost more than the lookup.
         self.index
-            .query_row(
-                "SELECT MIN(idx) FROM entries WHERE leaf_hash = ?1",
-                [&leaf_hash[..]],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
+            .prepare_cached("SELECT MIN(idx) FROM entries WHERE leaf_hash = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([&leaf_hash[..]], |r| r.get::<_, Option<i64>>(0))
+                    .optional()
+            })
             .map(|v| v.flatten().map(|i| i as u64))
             .map_err(|e| sql(&self.index_path, e))
     }
@@ -193,31 +196,54 @@ impl LogOperator {
     /// Logs a batch of attestations: each leaf's label is computed from its SII, leaves the log
     /// already holds keep their index, and the new ones are appended under one checkpoint
     /// (none is signed when all were held). Results are in the order of `submissions`.
+    ///
+    /// The labels (one VRF proof each, most of the cost) and entries are computed on all of
+    /// rayon's threads when it has more than one; nothing is written until all are, and the
+    /// first submission refused (in their order) fails the call with nothing logged.
     pub fn add(&mut self, submissions: &[Submission<'_>]) -> Result<Vec<Logged>, LogError> {
-        let mut out = Vec::with_capacity(submissions.len());
+        let vrf = &self.vrf;
+        let labelled: Vec<Result<Labelled, LogError>> = if rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            submissions.par_iter().map(|s| vrf.label(s)).collect()
+        } else {
+            submissions.iter().map(|s| vrf.label(s)).collect()
+        };
+        // The first refused submission in their order, whichever thread met it first.
+        let labelled = labelled.into_iter().collect::<Result<Vec<_>, _>>()?;
+        self.add_labelled(labelled)
+    }
+
+    /// [`Self::add`] of submissions already labelled by this log's [`Self::labeller`] (on
+    /// other threads, while this operator appended the batch before). Entries labelled with
+    /// another log's VRF key are refused, and nothing is logged.
+    pub(crate) fn add_labelled(&mut self, batch: Vec<Labelled>) -> Result<Vec<Logged>, LogError> {
+        let key = self.vrf.0.public_key().as_bytes();
+        if batch.iter().any(|l| l.vrf_key != *key) {
+            return Err(LogError::VrfKey {
+                reason: "an entry was labelled with another log's VRF key".into(),
+            });
+        }
+        let mut out = Vec::with_capacity(batch.len());
         let mut fresh: Vec<Vec<u8>> = Vec::new();
         let mut fresh_hashes: Vec<[u8; 32]> = Vec::new();
+        // The index in `fresh` of each new leaf hash.
+        let mut fresh_at: HashMap<[u8; 32], usize> = HashMap::new();
         let first = self.writer.size();
-        for s in submissions {
-            let cert = parse_leaf(s.leaf_der)?;
-            let sii = profile::leaf_sii(&cert)?;
-            let vrf_proof = self.vrf.prove(sii.canonical().as_bytes())?;
-            let label = vrf_proof.to_hash()?.label();
-            let entry = MappingLogEntry::from_leaf(s.leaf_der, s.issuer_spki_der, label)?;
-            let bytes = entry.encode()?;
-            let hash = leaf_hash(&bytes);
+        for Labelled {
+            vrf_proof, entry, ..
+        } in batch
+        {
+            let hash = leaf_hash(&entry);
             let held = match self.find(&hash)? {
                 Some(index) => Some(index),
                 // The same leaf twice in one batch is one entry.
-                None => fresh_hashes
-                    .iter()
-                    .position(|h| *h == hash)
-                    .map(|p| first + p as u64),
+                None => fresh_at.get(&hash).map(|&p| first + p as u64),
             };
             let (index, new) = match held {
                 Some(index) => (index, false),
                 None => {
-                    fresh.push(bytes);
+                    fresh_at.insert(hash, fresh.len());
+                    fresh.push(entry);
                     fresh_hashes.push(hash);
                     (first + fresh_hashes.len() as u64 - 1, true)
                 }
@@ -236,6 +262,11 @@ impl LogOperator {
         Ok(out)
     }
 
+    /// The log's VRF key as a [`Labeller`], to label submissions on other threads.
+    pub(crate) fn labeller(&self) -> Labeller {
+        self.vrf.clone()
+    }
+
     /// The tlog-proof of a logged attestation against the current checkpoint.
     pub fn proof(&self, logged: &Logged) -> Result<TlogProof, LogError> {
         self.writer
@@ -245,13 +276,13 @@ impl LogOperator {
     /// The label and VRF proof of an SII's canonical form (the `log label` answer: only for
     /// an authenticated owner of the SII, see docs/spec.md#log-privacy).
     pub fn label(&self, canonical_sii: &str) -> Result<([u8; 32], VrfProof), LogError> {
-        let proof = self.vrf.prove(canonical_sii.as_bytes())?;
-        Ok((proof.to_hash()?.label(), proof))
+        let (proof, output) = self.vrf.0.prove_with_output(canonical_sii.as_bytes())?;
+        Ok((output.label(), proof))
     }
 
     /// The log's VRF public key.
     pub fn vrf_public_key(&self) -> &VrfPublicKey {
-        self.vrf.public_key()
+        self.vrf.0.public_key()
     }
 
     /// The tree.
@@ -300,6 +331,45 @@ impl LogOperator {
         self.writer.add_signature_lines(lines)?;
         Ok(signers)
     }
+}
+
+/// A log's VRF secret key, shared: it labels submissions on any thread while the operator
+/// appends earlier ones (issuance labels each leaf as part of signing it).
+#[derive(Clone)]
+pub(crate) struct Labeller(Arc<VrfSecretKey>);
+
+impl Labeller {
+    /// A submission's VRF proof and encoded entry: its SII read from the leaf, labelled.
+    pub(crate) fn label(&self, s: &Submission<'_>) -> Result<Labelled, LogError> {
+        self.label_parsed(&parse_leaf(s.leaf_der)?, s)
+    }
+
+    /// [`Self::label`] of a submission whose leaf is already parsed (`cert`, from
+    /// `s.leaf_der`).
+    pub(crate) fn label_parsed(
+        &self,
+        cert: &X509Certificate<'_>,
+        s: &Submission<'_>,
+    ) -> Result<Labelled, LogError> {
+        let sii = profile::leaf_sii(cert)?;
+        let (vrf_proof, output) = self.0.prove_with_output(sii.canonical().as_bytes())?;
+        let entry =
+            MappingLogEntry::from_parsed_leaf(cert, s.leaf_der, s.issuer_spki_der, output.label())?;
+        Ok(Labelled {
+            vrf_proof,
+            entry: entry.encode()?,
+            vrf_key: *self.0.public_key().as_bytes(),
+        })
+    }
+}
+
+/// A submission labelled by a [`Labeller`], for [`LogOperator::add_labelled`].
+pub(crate) struct Labelled {
+    vrf_proof: VrfProof,
+    /// The encoded entry.
+    entry: Vec<u8>,
+    /// The public key of the VRF key that labelled it.
+    vrf_key: [u8; 32],
 }
 
 /// Logs this process holds open, by their lock file's canonical path.

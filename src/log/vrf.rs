@@ -69,6 +69,20 @@ impl VrfSecretKey {
     ///
     /// Fails only if try-and-increment finds no point in 256 tries (probability about 2^-256).
     pub fn prove(&self, alpha: &[u8]) -> Result<VrfProof, LogError> {
+        Ok(self.prove_point(alpha)?.0)
+    }
+
+    /// The proof π for `alpha` and its output β, as [`Self::prove`] then
+    /// [`VrfProof::to_hash`] give them, without decoding Gamma back from π (a point
+    /// decompression, a square root in the field).
+    pub fn prove_with_output(&self, alpha: &[u8]) -> Result<(VrfProof, VrfOutput), LogError> {
+        let (proof, gamma) = self.prove_point(alpha)?;
+        Ok((proof, proof_to_hash(&gamma)))
+    }
+
+    /// π and the point Gamma it encodes. Every scalar multiplication here is constant-time
+    /// (`x` and `k` are secret): no variable-time routine of curve25519-dalek is used.
+    fn prove_point(&self, alpha: &[u8]) -> Result<(VrfProof, EdwardsPoint), LogError> {
         let y = &self.public;
         let h = encode_to_curve(&y.bytes, alpha)?;
         let h_string = h.compress().to_bytes();
@@ -94,7 +108,7 @@ impl VrfSecretKey {
         pi[..32].copy_from_slice(&gamma_string);
         pi[32..32 + C_LEN].copy_from_slice(&c);
         pi[32 + C_LEN..].copy_from_slice(s.as_bytes());
-        Ok(VrfProof(pi))
+        Ok((VrfProof(pi), gamma))
     }
 }
 
@@ -332,6 +346,9 @@ mod tests {
             );
             let proof = sk.prove(&alpha).unwrap();
             assert_eq!(proof.as_bytes().to_vec(), unhex(pi), "pi {i}");
+            let (same, beta_direct) = sk.prove_with_output(&alpha).unwrap();
+            assert_eq!(same, proof, "pi {i}");
+            assert_eq!(beta_direct.as_bytes().to_vec(), unhex(beta), "beta {i}");
             let pk = VrfPublicKey::from_bytes(&unhex(pk)).unwrap();
             let out = pk
                 .verify(&alpha, &VrfProof::from_bytes(&unhex(pi)).unwrap())
