@@ -11,6 +11,7 @@
 
 mod client;
 mod config;
+mod devcerts;
 mod http;
 mod metrics;
 mod server;
@@ -18,6 +19,10 @@ mod tls;
 
 pub use client::{ClientError, LookupAnswer, LookupClient, LookupItem};
 pub use config::{Limits, RateLimit, ServeConfig};
+pub use devcerts::{
+    write_dev_certs, DevCerts, DevCertsError, DevCertsRequest, DevFile, DevPlatform,
+    DEV_CERT_VALIDITY,
+};
 pub use server::{AccessLogLine, Server, ServerEvent, ServerHandle};
 
 use crate::store::StoreError;

@@ -680,12 +680,16 @@ fn a_platform_removed_by_a_reload_is_refused_on_its_open_connection_and_next_han
         .is_ok());
 }
 
-/// The commands: `serve` logs where it listens and one line per request (never an SII),
-/// `lookup` fetches and verifies (exit 0, 1), curl is a client too, SIGTERM drains (exit 0).
-#[test]
-fn serve_and_lookup_commands_with_curl_and_sigterm() {
-    let fed = Federation::new("");
-    let mut child = cmd(&["serve", "--config", s(&fed.config)])
+/// `mimi-attest serve --config config`, started: the process, its stderr after the
+/// "listening on" line, and its https:// URL.
+fn spawn_serve(
+    config: &std::path::Path,
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+) {
+    let mut child = cmd(&["serve", "--config", s(config)])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -693,40 +697,66 @@ fn serve_and_lookup_commands_with_curl_and_sigterm() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .trim()
-        .to_owned();
-    let url = format!("https://{addr}");
-    let lookup = |who: &Identity, siis: &[&str], format: &str| {
-        let mut args = vec![
-            "lookup",
-            "--server",
-            &url,
-            "--client-cert",
-            s(&who.cert),
-            "--client-key",
-            s(&who.key),
-            "--server-ca",
-            s(&fed.server_ca),
-            "--trust-list",
-            s(&fed.trust),
-            "--format",
-            format,
-        ];
-        args.extend_from_slice(siis);
-        cmd(&args).output().unwrap()
+    let Some(addr) = line.strip_prefix("listening on ") else {
+        let _ = child.kill();
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        panic!("serve did not start: {line}{rest}");
     };
-    let found = lookup(&fed.chat_b, &[ALICE], "text");
-    let text = String::from_utf8_lossy(&found.stdout).into_owned();
+    let url = format!("https://{}", addr.trim());
+    (child, stderr, url)
+}
+
+/// `mimi-attest lookup` at `url` as `who`, then `rest` (options, SIIs).
+fn lookup_cmd(
+    url: &str,
+    who: &Identity,
+    server_ca: &std::path::Path,
+    trust: &std::path::Path,
+    rest: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "lookup",
+        "--server",
+        url,
+        "--client-cert",
+        s(&who.cert),
+        "--client-key",
+        s(&who.key),
+        "--server-ca",
+        s(server_ca),
+        "--trust-list",
+        s(trust),
+    ];
+    args.extend_from_slice(rest);
+    cmd(&args).output().unwrap()
+}
+
+/// A text lookup of ALICE that exited 0 with her chain valid; its output.
+fn valid_lookup(o: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
-        found.status.code(),
+        o.status.code(),
         Some(0),
         "{text}{}",
-        String::from_utf8_lossy(&found.stderr)
+        String::from_utf8_lossy(&o.stderr)
     );
     assert!(text.starts_with(&format!("{ALICE}: valid\n")), "{text}");
+    text
+}
+
+/// The commands: `serve` logs where it listens and one line per request (never an SII),
+/// `lookup` fetches and verifies (exit 0, 1), curl is a client too, SIGTERM drains (exit 0).
+#[test]
+fn serve_and_lookup_commands_with_curl_and_sigterm() {
+    let fed = Federation::new("");
+    let (mut child, mut stderr, url) = spawn_serve(&fed.config);
+    let lookup = |who: &Identity, siis: &[&str], format: &str| {
+        let mut args = vec!["--format", format];
+        args.extend_from_slice(siis);
+        lookup_cmd(&url, who, &fed.server_ca, &fed.trust, &args)
+    };
+    let text = valid_lookup(&lookup(&fed.chat_b, &[ALICE], "text"));
     assert!(text.contains("(anchor chat-a)"), "{text}");
     let missing = lookup(&fed.chat_b, &[ALICE, BOB], "json");
     assert_eq!(missing.status.code(), Some(1));
@@ -894,4 +924,133 @@ fn connections_over_the_limit_wait_until_one_closes() {
             .unwrap();
         assert!(done >= released);
     });
+}
+
+/// `dev-certs` makes a federation's TLS files that OpenSSL chains, `serve` runs on them (with
+/// the trust list it wrote), `lookup` with a platform's files gets a valid answer, another
+/// platform's client certificate maps to its own anchor, and a second run refuses to
+/// overwrite.
+#[test]
+fn dev_certs_make_a_federation_that_serve_and_lookup_run_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let t = now();
+    let mut ca_a = init_ca(&dir.join("ca-a"), &crate::common::ca::chat_a_config(), t);
+    issue_at(&mut ca_a, ALICE, t);
+    let chat_b_config = std::fs::read_to_string(repo_path("ca-config/chat-b.yaml")).unwrap();
+    mimi_attest::ProviderCa::init(&chat_b_config, "chat-b.yaml", &dir.join("ca-b"), t).unwrap();
+    let trust = dir.join("trust-list.yaml");
+    std::fs::write(
+        &trust,
+        "version: 1\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate: ca-a/root.pem\n    scope: {tel: [\"+1\", \"+44\"], email: [chat-a.example]}\n  - name: chat-b\n    provider: chat-b.example\n    certificate: ca-b/root.pem\n    scope: {tel: [\"+49\"], email: [chat-b.example]}\n",
+    )
+    .unwrap();
+    let tls = dir.join("tls");
+    let dev_certs = |extra: &[&str]| {
+        let mut args = vec![
+            "dev-certs",
+            "--dir",
+            s(&tls),
+            "--server-name",
+            "localhost",
+            "--server-name",
+            "127.0.0.1",
+            "--platform",
+            "chat-b",
+            "--platform",
+            "chat-a",
+            "--trust-list",
+            s(&trust),
+        ];
+        args.extend_from_slice(extra);
+        cmd(&args).output().unwrap()
+    };
+    let made = dev_certs(&[]);
+    let out = String::from_utf8_lossy(&made.stdout).into_owned();
+    assert_eq!(
+        made.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        out.contains("chat-b-client.pem") && out.contains("mimi-attest lookup --server"),
+        "{out}"
+    );
+    for key in [
+        "ca.key",
+        "server.key",
+        "chat-b-client.key",
+        "chat-b-client-ca.key",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tls.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    // No temporary file is left beside them.
+    assert!(std::fs::read_dir(&tls).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
+    if !crate::common::cli::no_openssl("openssl verify of the dev certificates") {
+        let verify = |ca: &str, cert: &str, purpose: &str| {
+            let o = Command::new("openssl")
+                .args(["verify", "-purpose", purpose, "-CAfile"])
+                .arg(tls.join(ca))
+                .arg(tls.join(cert))
+                .output()
+                .unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        };
+        assert!(verify("ca.pem", "server.pem", "sslserver").0);
+        assert!(verify("chat-b-client-ca.pem", "chat-b-client.pem", "sslclient").0);
+        assert!(verify("chat-a-client-ca.pem", "chat-a-client.pem", "sslclient").0);
+        // Each platform's certificate chains to its own client CA only.
+        assert!(!verify("chat-a-client-ca.pem", "chat-b-client.pem", "sslclient").0);
+        assert!(!verify("ca.pem", "chat-b-client.pem", "sslclient").0);
+    }
+
+    let config = dir.join("serve.yaml");
+    std::fs::write(
+        &config,
+        "listen: 127.0.0.1:0\ntls: {certificate: tls/server.pem, key: tls/server.key}\ntrust_list: tls/trust-list.yaml\nca: ca-a\n",
+    )
+    .unwrap();
+    let (mut child, mut stderr, url) = spawn_serve(&config);
+    let lookup = |platform: &str, url: &str| {
+        let who = Identity {
+            cert: tls.join(format!("{platform}-client.pem")),
+            key: tls.join(format!("{platform}-client.key")),
+        };
+        lookup_cmd(url, &who, &tls.join("ca.pem"), &trust, &[ALICE])
+    };
+    valid_lookup(&lookup("chat-b", &url));
+    // The server's name as a DNS name too.
+    let by_name = url.replace("127.0.0.1", "localhost");
+    assert_eq!(lookup("chat-a", &by_name).status.code(), Some(0));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    assert!(
+        log.contains("access anchor=chat-b ") && log.contains("access anchor=chat-a "),
+        "{log}"
+    );
+
+    let before = std::fs::read(tls.join("server.key")).unwrap();
+    let again = dev_certs(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists: nothing was written"));
+    assert_eq!(std::fs::read(tls.join("server.key")).unwrap(), before);
+    assert_eq!(dev_certs(&["--force"]).status.code(), Some(0));
+    assert_ne!(std::fs::read(tls.join("server.key")).unwrap(), before);
 }
