@@ -115,7 +115,7 @@ pub use store::{
 pub use serve::{
     write_dev_certs, AccessLogLine, ClientError, DevCerts, DevCertsError, DevCertsRequest, DevFile,
     DevPlatform, Limits, LookupAnswer, LookupClient, LookupItem, RateLimit, ServeConfig,
-    ServeError, Server, ServerEvent, ServerHandle, DEV_CERT_VALIDITY, MAX_BODY_LEN,
+    ServeError, Server, ServerEvent, ServerHandle, WitnessConfig, DEV_CERT_VALIDITY, MAX_BODY_LEN,
 };
 
 // The auditor.

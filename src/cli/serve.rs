@@ -22,8 +22,8 @@ pub struct ServeArgs {
     /// limits; see ca-config/serve.yaml).
     #[arg(long)]
     config: PathBuf,
-    /// The passphrase of the log's keys, when the config names a `log` whose keys are
-    /// encrypted.
+    /// The passphrase of the log's and the witness's keys, when the config names a `log` or a
+    /// `witness` whose keys are encrypted.
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -130,7 +130,7 @@ pub fn dev_certs(a: DevCertsArgs) -> CliResult {
 
 pub fn serve(a: ServeArgs) -> CliResult {
     let mut config = ServeConfig::from_file(&a.config)?;
-    if config.log.is_some() {
+    if config.log.is_some() || config.witness.is_some() {
         config.passphrase = a.keys.passphrase()?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -18,7 +18,7 @@ mod server;
 mod tls;
 
 pub use client::{ClientError, LookupAnswer, LookupClient, LookupItem};
-pub use config::{Limits, RateLimit, ServeConfig};
+pub use config::{Limits, RateLimit, ServeConfig, WitnessConfig};
 pub use devcerts::{
     write_dev_certs, DevCerts, DevCertsError, DevCertsRequest, DevFile, DevPlatform,
     DEV_CERT_VALIDITY,
@@ -72,6 +72,15 @@ pub enum ServeError {
     #[error("cannot hand out proofs from the log {dir}: {source}")]
     Log {
         /// The log directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: Box<crate::issue::IssueError>,
+    },
+    /// The witness directory cannot be used.
+    #[error("cannot serve the witness {dir}: {source}")]
+    Witness {
+        /// The witness directory.
         dir: String,
         /// Why.
         #[source]

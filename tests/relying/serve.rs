@@ -1054,3 +1054,184 @@ fn dev_certs_make_a_federation_that_serve_and_lookup_run_on() {
     assert_eq!(dev_certs(&["--force"]).status.code(), Some(0));
     assert_ne!(std::fs::read(tls.join("server.key")).unwrap(), before);
 }
+
+/// A log written here (origin `log.example/witnessed`, key from `seed`), grown by `n` entries.
+fn grow(log: &mut mimi_attest::LogWriter, n: u64) -> mimi_attest::SignedCheckpoint {
+    let start = log.size();
+    let entries: Vec<Vec<u8>> = (start..start + n)
+        .map(|i| format!("entry {i}").into_bytes())
+        .collect();
+    log.append(&entries).unwrap()
+}
+
+fn note_key(origin: &str, seed: u8) -> mimi_attest::NoteSigningKey {
+    mimi_attest::NoteSigningKey::from_seed(origin, mimi_attest::KeyType::Ed25519, &[seed; 32])
+        .unwrap()
+}
+
+/// `POST /witness/add-checkpoint` by tlog-witness's rules, through the witness code `witness
+/// cosign` uses: 200 with a cosignature line that verifies, 409 with the size held (and the
+/// retry from it succeeds), 422 for a bad consistency proof, 404 for an unknown log, 403 for
+/// a checkpoint not signed by the log's key, 400 for a malformed request, 405 for GET; a
+/// server without a witness answers 404. Then the log side end to end: `log
+/// witness-request`, the POST, `log add-cosignature`, and the served checkpoint carries the
+/// witness's cosignature.
+#[test]
+fn the_witness_endpoint_answers_by_tlog_witness_rules() {
+    const ORIGIN: &str = "log.example/witnessed";
+    let fed = Federation::logged();
+    let dir = fed.tmp.path();
+    let w = mimi_attest::init_witness(
+        &dir.join("w2"),
+        "witness.example/w2",
+        &mimi_attest::KeyProtection::Insecure,
+    )
+    .unwrap();
+    let w_key = w.verifier_key().clone();
+    drop(w);
+    let mapping_log = log_keys(&dir.join("log")).unwrap().key;
+    let mut log =
+        mimi_attest::LogWriter::create(&dir.join("other-log"), note_key(ORIGIN, 7)).unwrap();
+    let mut config = std::fs::read_to_string(&fed.config).unwrap();
+    config.push_str(&format!(
+        "witness:\n  dir: w2\n  log_keys: [\"{}\", \"{mapping_log}\"]\n",
+        note_key(ORIGIN, 7).verifier_key()
+    ));
+    std::fs::write(&fed.config, config).unwrap();
+    let server = Running::start(&fed);
+    let post = |body: Vec<u8>| {
+        server
+            .block_on(request(
+                &fed,
+                server.addr,
+                &fed.chat_b,
+                "POST",
+                "/witness/add-checkpoint",
+                body,
+                false,
+            ))
+            .unwrap()
+    };
+    let ask = |log: &mimi_attest::LogWriter, old: u64, cp: &mimi_attest::SignedCheckpoint| {
+        let proof = log.consistency_proof(old, cp.checkpoint().size()).unwrap();
+        mimi_attest::AddCheckpoint::new(old, proof, cp.clone()).to_text()
+    };
+    let code_of = |body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["code"].as_str().unwrap().to_owned()
+    };
+
+    let first = grow(&mut log, 3);
+    let (status, _, line) = post(ask(&log, 0, &first));
+    assert_eq!(status, 200, "{line}");
+    let cosigned = first.with_signature_lines(&line).unwrap();
+    let valid = cosigned.cosignatures(std::slice::from_ref(&w_key)).unwrap();
+    assert_eq!(
+        valid.len(),
+        1,
+        "the answer is a cosignature by the witness's key"
+    );
+
+    let second = grow(&mut log, 2);
+    let (status, _, body) = post(ask(&log, 0, &second));
+    assert_eq!((status, body.as_str()), (409, "3\n"), "the size held");
+    // A proof with one hash changed does not join size 3 to size 5.
+    let mut proof = log.consistency_proof(3, 5).unwrap();
+    proof[0][0] ^= 1;
+    let bad = mimi_attest::AddCheckpoint::new(3, proof, second.clone()).to_text();
+    let (status, _, body) = post(bad);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(code_of(&body), "inconsistent_proof");
+    let (status, _, line) = post(ask(&log, 3, &second));
+    assert_eq!(status, 200, "the retry from the size held: {line}");
+
+    let mut stranger = mimi_attest::LogWriter::create(
+        &dir.join("unknown-log"),
+        note_key("log.example/unknown", 8),
+    )
+    .unwrap();
+    let cp = grow(&mut stranger, 1);
+    let (status, _, body) = post(ask(&stranger, 0, &cp));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(code_of(&body), "unknown_log");
+    let mut impostor =
+        mimi_attest::LogWriter::create(&dir.join("impostor-log"), note_key(ORIGIN, 9)).unwrap();
+    let cp = grow(&mut impostor, 6);
+    let (status, _, body) = post(ask(&impostor, 5, &cp));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(code_of(&body), "checkpoint_not_signed");
+    let (status, _, body) = post(b"old zero\n\nnot a checkpoint\n".to_vec());
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code_of(&body), "malformed_request");
+    assert!(error_of(&body).contains("old"), "{body}");
+    let (status, _, _) = server
+        .block_on(request(
+            &fed,
+            server.addr,
+            &fed.chat_b,
+            "GET",
+            "/witness/add-checkpoint",
+            Vec::new(),
+            false,
+        ))
+        .unwrap();
+    assert_eq!(status, 405);
+
+    // The log's side, with the commands it has for a witness that is not a directory.
+    let log_dir = dir.join("log");
+    let req = dir.join("request");
+    crate::common::cli::ok(&[
+        "log",
+        "witness-request",
+        "--log",
+        s(&log_dir),
+        "--old",
+        "0",
+        "--out",
+        s(&req),
+    ]);
+    let (status, _, line) = post(std::fs::read(&req).unwrap());
+    assert_eq!(status, 200, "{line}");
+    let answer = dir.join("answer");
+    std::fs::write(&answer, &line).unwrap();
+    crate::common::cli::ok(&[
+        "log",
+        "add-cosignature",
+        "--log",
+        s(&log_dir),
+        "--witness-key",
+        &w_key.to_string(),
+        s(&answer),
+    ]);
+    let (status, _, checkpoint) = server
+        .block_on(request(
+            &fed,
+            server.addr,
+            &fed.chat_b,
+            "GET",
+            "/log/checkpoint",
+            Vec::new(),
+            false,
+        ))
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(checkpoint.contains(&line), "{checkpoint}");
+    drop(server);
+
+    // Without a witness in its config the path is not served.
+    let plain = Federation::new("");
+    let server = Running::start(&plain);
+    let (status, _, body) = server
+        .block_on(request(
+            &plain,
+            server.addr,
+            &plain.chat_b,
+            "POST",
+            "/witness/add-checkpoint",
+            b"old 0\n\n".to_vec(),
+            false,
+        ))
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(error_of(&body).contains("runs no witness"), "{body}");
+}
