@@ -29,7 +29,7 @@ use crate::common::ca::{init_ca, issue_at};
 use crate::common::cli::{cmd, repo_path, s};
 use crate::common::logged::logged_ca;
 use crate::common::now;
-use crate::common::tls::{test_ca, tls_cert, TestCa};
+use crate::common::tls::{expired_client_cert, test_ca, tls_cert, TestCa};
 
 const ALICE: &str = "tel:+15551234567";
 const BOB: &str = "tel:+15557654321";
@@ -54,6 +54,8 @@ struct Federation {
     chat_a: Identity,
     chat_b: Identity,
     stranger: Identity,
+    /// chat-b's client CA issued it, and it expired yesterday.
+    expired: Identity,
 }
 
 impl Federation {
@@ -139,6 +141,13 @@ impl Federation {
             chat_a: identity("chat-a-client", &client_ca_a),
             chat_b: identity("chat-b-client", &client_ca_b),
             stranger: identity("stranger-client", &unknown_ca),
+            expired: {
+                let (cert, key) = expired_client_cert(&client_ca_b, "chat-b-expired");
+                Identity {
+                    cert: write("chat-b-expired.pem", &cert),
+                    key: write("chat-b-expired.key", &key),
+                }
+            },
             tmp,
             config,
             trust,
@@ -276,6 +285,21 @@ async fn tls_connect(
         .await
 }
 
+/// `GET /healthz` as `who` (or with no client certificate): what the server sent, or why the
+/// connection failed. Under TLS 1.3 the client finishes its handshake first; a server's
+/// refusal arrives as an alert when the client reads.
+async fn healthz_as(
+    fed: &Federation,
+    addr: SocketAddr,
+    who: Option<&Identity>,
+) -> std::io::Result<Vec<u8>> {
+    let mut tls = tls_connect(fed, addr, who, &[b"http/1.1"]).await?;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await?;
+    let mut buf = Vec::new();
+    tls.read_to_end(&mut buf).await.map(|_| buf)
+}
+
 /// One request over a new connection (HTTP/2 when `h2`): status, Retry-After, body.
 async fn request(
     fed: &Federation,
@@ -331,6 +355,12 @@ async fn request(
         .map_err(|e| e.to_string())?
         .to_bytes();
     Ok((status, retry, String::from_utf8(body.to_vec()).unwrap()))
+}
+
+/// `who` looks ALICE up and finds her.
+fn still_served(server: &Running, fed: &Federation, who: &Identity) {
+    let answer = server.block_on(fed.client(who).lookup(&[ALICE.to_owned()]));
+    assert!(answer.unwrap().results[0].found());
 }
 
 fn lookup_body(siis: &[&str]) -> Vec<u8> {
@@ -437,14 +467,7 @@ fn a_logged_attestation_comes_with_its_proof_and_verifies_under_log_proof_requir
 fn no_client_certificate_fails_the_handshake() {
     let fed = Federation::new("");
     let server = Running::start(&fed);
-    let outcome = server.block_on(async {
-        let mut tls = tls_connect(&fed, server.addr, None, &[b"http/1.1"]).await?;
-        // TLS 1.3: the client finishes first; the server's refusal arrives as an alert.
-        tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
-            .await?;
-        let mut buf = Vec::new();
-        tls.read_to_end(&mut buf).await.map(|_| buf)
-    });
+    let outcome = server.block_on(healthz_as(&fed, server.addr, None));
     match outcome {
         Err(e) => assert!(
             e.to_string().contains("CertificateRequired") || e.to_string().contains("certificate"),
@@ -470,8 +493,7 @@ fn a_client_certificate_of_no_anchor_is_refused() {
         other => panic!("a stranger got {other:?}"),
     }
     // The same server still answers a platform of the list.
-    let ok = server.block_on(fed.client(&fed.chat_a).lookup(&[ALICE.to_owned()]));
-    assert!(ok.unwrap().results[0].found());
+    still_served(&server, &fed, &fed.chat_a);
 }
 
 #[test]
@@ -501,19 +523,12 @@ fn bad_requests_get_json_errors_that_say_what_to_fix() {
     let (status, _, body) = ask("POST", "/v1/lookup", vec![b' '; 60 * 1024]);
     assert_eq!(status, 400, "{body}");
     // A Content-Length over the limit is refused before any of the body is sent.
-    let early = server.block_on(async {
-        let mut tls = tls_connect(&fed, addr, Some(who), &[b"http/1.1"])
-            .await
-            .unwrap();
-        tls.write_all(
-            b"POST /v1/lookup HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1073741824\r\n\r\n",
-        )
-        .await
-        .unwrap();
-        let mut buf = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
+    let early = server.block_on(raw_http1(
+        &fed,
+        addr,
+        who,
+        b"POST /v1/lookup HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1073741824\r\n\r\n",
+    ));
     assert!(early.starts_with("HTTP/1.1 413 "), "{early}");
     assert!(early.contains("larger than 64 KiB"), "{early}");
     let (status, _, body) = ask("GET", "/v1/lookup", Vec::new());
@@ -887,8 +902,7 @@ fn garbage_instead_of_tls_is_closed_and_the_server_goes_on() {
     });
     let answered = closed.expect("the server closes a connection that does not speak TLS");
     assert!(!answered.starts_with(b"HTTP/"), "answered plain HTTP");
-    let ok = server.block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]));
-    assert!(ok.unwrap().results[0].found());
+    still_served(&server, &fed, &fed.chat_b);
 }
 
 #[test]
@@ -1234,4 +1248,215 @@ fn the_witness_endpoint_answers_by_tlog_witness_rules() {
         .unwrap();
     assert_eq!(status, 404, "{body}");
     assert!(error_of(&body).contains("runs no witness"), "{body}");
+}
+
+/// Writes `head` on a new HTTP/1.1 connection of `who` and reads what the server answers
+/// until it closes (at most 5 s): the raw response.
+async fn raw_http1(fed: &Federation, addr: SocketAddr, who: &Identity, head: &[u8]) -> String {
+    let mut tls = tls_connect(fed, addr, Some(who), &[b"http/1.1"])
+        .await
+        .unwrap();
+    tls.write_all(head).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The JSON body of a raw HTTP/1.1 response: its `code` and `error`.
+fn raw_error(response: &str) -> (String, String) {
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_else(|| panic!("no body in {response:?}"));
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    (
+        v["code"].as_str().unwrap().to_owned(),
+        v["error"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn code_and_error(body: &str) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    (
+        v["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code in {body}"))
+            .to_owned(),
+        v["error"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn an_expired_client_certificate_fails_the_handshake() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let outcome = server.block_on(healthz_as(&fed, server.addr, Some(&fed.expired)));
+    match outcome {
+        // rustls's alert for a certificate out of its validity.
+        Err(e) => assert!(e.to_string().contains("CertificateExpired"), "{e}"),
+        Ok(bytes) => panic!(
+            "answered an expired client certificate: {}",
+            String::from_utf8_lossy(&bytes)
+        ),
+    }
+    let client = LookupClient::new(
+        &fed.url_of(server.addr),
+        &fed.expired.cert,
+        &fed.expired.key,
+        Some(&fed.server_ca),
+    )
+    .unwrap();
+    assert!(matches!(
+        server.block_on(client.lookup(&[ALICE.to_owned()])),
+        Err(ClientError::Connect { .. })
+    ));
+    // The same client CA's valid certificate is served.
+    still_served(&server, &fed, &fed.chat_b);
+}
+
+#[test]
+fn a_1_gb_body_with_its_content_length_is_refused_before_it_is_sent() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let start = Instant::now();
+    let answer = server.block_on(raw_http1(
+        &fed,
+        server.addr,
+        &fed.chat_b,
+        b"POST /v1/lookup HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n{\"siis\": [",
+    ));
+    // Answered at once, not after the 5 s the reader would wait for a server reading 1 GB.
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    let (code, message) = raw_error(&answer);
+    assert_eq!(code, "too_large");
+    assert!(
+        message.contains("larger than 64 KiB") && message.contains("at most 100 SIIs"),
+        "{message}"
+    );
+    // The server goes on.
+    still_served(&server, &fed, &fed.chat_b);
+}
+
+#[test]
+fn ten_thousand_siis_get_422_with_a_json_error() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let siis: Vec<String> = (0..10_000).map(|i| format!("tel:+1555{i:07}")).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "siis": siis })).unwrap();
+    assert!(
+        body.len() > 64 * 1024,
+        "larger than the body limit: {}",
+        body.len()
+    );
+    for h2 in [false, true] {
+        let (status, _, answer) = server.post(&fed, &fed.chat_b, body.clone(), h2);
+        assert_eq!(status, 422, "{answer}");
+        let (code, message) = code_and_error(&answer);
+        assert_eq!(code, "too_many_siis");
+        assert!(
+            message.contains("more than the 100") && message.contains("at most 100"),
+            "{message}"
+        );
+    }
+    // Within the body limit too: 101 SIIs.
+    let (status, _, answer) = server.post(&fed, &fed.chat_b, lookup_body(&[ALICE; 101]), false);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        code_and_error(&answer)
+            .1
+            .starts_with("101 SIIs in one request"),
+        "{answer}"
+    );
+    // Nothing was charged to the quota, and the platform is still served.
+    let (status, _, _) = server.post(&fed, &fed.chat_b, lookup_body(&[ALICE; 100]), false);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn malformed_json_gets_400_with_the_shape_to_send() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    for body in [
+        &b""[..],
+        b"{\"siis\": [",
+        b"[\"tel:+15551234567\"]",
+        b"{\"siis\": \"tel:+15551234567\"}",
+        b"{\"siis\": [15551234567]}",
+        b"{\"siis\": [\"tel:+15551234567\"], \"more\": 1}",
+        b"{\"sii\": [\"tel:+15551234567\"]}",
+        b"{}",
+        b"{\"siis\": [], \"siis\": []}",
+        b"{\"siis\": []} {\"siis\": []}",
+        b"{\"siis\": [\"\xff\xfe\"]}",
+        b"\x00\x01\x02",
+    ] {
+        let (status, _, answer) = server.post(&fed, &fed.chat_b, body.to_vec(), false);
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(status, 400, "{shown}: {answer}");
+        let (code, message) = code_and_error(&answer);
+        assert_eq!(code, "malformed_request", "{shown}");
+        assert!(message.contains(r#"send {"siis": ["#), "{shown}: {message}");
+    }
+}
+
+#[test]
+fn non_canonical_siis_are_answered_in_canonical_form_and_invalid_ones_get_400() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let spellings = [
+        "+1 (555) 123-4567",
+        "tel:+1-555-123-4567",
+        "+1.555.123.4567",
+        "+15551234567",
+        "Alice@Chat-A.Example",
+        "mailto:bob@bücher.example",
+    ];
+    let (status, _, answer) = server.post(&fed, &fed.chat_b, lookup_body(&spellings), false);
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let got: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["sii"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ALICE, "found"),
+            (ALICE, "found"),
+            (ALICE, "found"),
+            (ALICE, "found"),
+            ("mailto:alice@chat-a.example", "not_found"),
+            ("mailto:bob@xn--bcher-kva.example", "not_found"),
+        ]
+    );
+    for (bad, says) in [
+        ("5551234567", "country code"),
+        ("0015551234567", "+"),
+        ("tel:+0123456", "tel:+0123456"),
+        ("tel:+1", "2 to 15"),
+        ("ålice@chat-a.example", "ASCII"),
+        ("alice", "alice"),
+    ] {
+        let (status, _, answer) = server.post(&fed, &fed.chat_b, lookup_body(&[ALICE, bad]), false);
+        assert_eq!(status, 400, "{bad}: {answer}");
+        let (code, message) = code_and_error(&answer);
+        assert_eq!(code, "invalid_sii", "{bad}");
+        assert!(
+            message.starts_with("siis[1] is not an SII"),
+            "{bad}: {message}"
+        );
+        assert!(message.contains(says), "{bad}: {message}");
+        assert!(message.contains("nothing was looked up"), "{message}");
+    }
 }
