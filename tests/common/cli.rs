@@ -210,3 +210,15 @@ pub fn mapping_log(args: &[&str]) -> Option<Output> {
             .expect("python3 runs"),
     )
 }
+
+/// python3 with `cryptography` >= 45 (its X.509 verifier with extension policies) can run
+/// tests/interop/verify_chain.py and what imports it.
+pub fn python_x509_ready() -> bool {
+    Command::new("python3")
+        .args([
+            "-c",
+            "import cryptography.x509.verification as v; v.ExtensionPolicy; v.Criticality",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
