@@ -1527,3 +1527,75 @@ fn python_ssl_and_cryptography_look_up_and_verify() {
     assert_eq!(out["content_type"], "application/json");
     assert_eq!(out["body"]["code"], "too_many_siis", "{out}");
 }
+
+/// README.md's exchange walkthrough, run by bash as written (set -euo pipefail) from a copy
+/// of ca-config/, with the mimi-attest under test first on PATH; the one change is the port,
+/// a free one instead of 8443, in the block and in serve.yaml.
+#[test]
+fn the_readme_exchange_walkthrough_runs_as_written() {
+    if !Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "SKIPPED (visible): curl is not installed; the README exchange walkthrough did not run"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    std::fs::create_dir(tmp.path().join("ca-config")).unwrap();
+    for f in ["chat-a.yaml", "chat-b.yaml", "serve.yaml"] {
+        let text = std::fs::read_to_string(repo_path(&format!("ca-config/{f}"))).unwrap();
+        std::fs::write(
+            tmp.path().join("ca-config").join(f),
+            text.replace("8443", &port),
+        )
+        .unwrap();
+    }
+    let block = crate::common::cli::readme_block("exchange").replace("8443", &port);
+    let bin_dir = std::path::Path::new(crate::common::cli::BIN)
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &block])
+        .current_dir(tmp.path())
+        .env("PATH", path)
+        .env_remove(mimi_attest::PASSWORD_ENV)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let log = std::fs::read_to_string(tmp.path().join("serve.log")).unwrap_or_default();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{out}\nstderr:\n{err}\nserve.log:\n{log}"
+    );
+    assert!(out.contains(&format!("{ALICE}: valid\n")), "{out}");
+    assert!(
+        out.contains(
+            r#"{"sii":"tel:+15551234567","status":"found","chain_pem":"-----BEGIN CERTIFICATE-----"#
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"{"sii":"tel:+15557654321","status":"not_found"}"#),
+        "{out}"
+    );
+    assert!(
+        log.contains("access anchor=chat-b ") && log.contains("stopped"),
+        "{log}"
+    );
+}
