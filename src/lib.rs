@@ -113,8 +113,9 @@ pub use store::{
 // The exchange service and its client.
 #[cfg(feature = "server")]
 pub use serve::{
-    AccessLogLine, ClientError, Limits, LookupAnswer, LookupClient, LookupItem, RateLimit,
-    ServeConfig, ServeError, Server, ServerEvent, ServerHandle, MAX_BODY_LEN,
+    write_dev_certs, AccessLogLine, ClientError, DevCerts, DevCertsError, DevCertsRequest, DevFile,
+    DevPlatform, Limits, LookupAnswer, LookupClient, LookupItem, RateLimit, ServeConfig,
+    ServeError, Server, ServerEvent, ServerHandle, WitnessConfig, DEV_CERT_VALIDITY, MAX_BODY_LEN,
 };
 
 // The auditor.

@@ -80,6 +80,10 @@ enum Command {
     /// its log proof) against the trust list, printed like `verify`. Exit 0 when all were
     /// found and valid, 1 when any was not found or rejected, 2 when the lookup failed.
     Lookup(serve::LookupArgs),
+    /// Make throwaway TLS certificates for a test federation: a dev CA and a server
+    /// certificate, and per platform a client CA and client certificate (keys 0600);
+    /// optionally the server's trust list with those client CAs. Never for production.
+    DevCerts(serve::DevCertsArgs),
     /// Publish and accept signed trust lists (version 2): signing keys, signatures,
     /// acceptance with rollback protection, and a lint for list operators.
     #[command(subcommand)]
@@ -279,6 +283,7 @@ pub fn main() -> ExitCode {
         Command::Monitor(a) => log::monitor(a),
         Command::Serve(a) => serve::serve(a),
         Command::Lookup(a) => serve::lookup(a),
+        Command::DevCerts(a) => serve::dev_certs(a),
         Command::TrustList(TrustListCommand::Keygen(a)) => trustlist::keygen(a),
         Command::TrustList(TrustListCommand::Sign(a)) => trustlist::sign(a),
         Command::TrustList(TrustListCommand::Verify(a)) => trustlist::verify(a),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use mimi_attest::{
-    ClientError, LookupClient, Reload, ServeConfig, Server, ServerEvent, VerifyOptions,
+    write_dev_certs, ClientError, DevCertsRequest, LookupClient, Overwrite, Reload, ServeConfig,
+    Server, ServerEvent, VerifyOptions,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -21,8 +22,8 @@ pub struct ServeArgs {
     /// limits; see ca-config/serve.yaml).
     #[arg(long)]
     config: PathBuf,
-    /// The passphrase of the log's keys, when the config names a `log` whose keys are
-    /// encrypted.
+    /// The passphrase of the log's and the witness's keys, when the config names a `log` or a
+    /// `witness` whose keys are encrypted.
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -56,9 +57,80 @@ pub struct LookupArgs {
     siis: Vec<String>,
 }
 
+#[derive(Args)]
+pub struct DevCertsArgs {
+    /// The directory to write (created if missing).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// A name clients connect to (DNS name or IP address); repeat for more. The first is the
+    /// certificate's common name.
+    #[arg(long = "server-name", value_name = "NAME", required = true)]
+    server_names: Vec<String>,
+    /// A platform that looks up, named as its anchor in the trust list; repeat for more. Each
+    /// gets its own client CA and a client certificate.
+    #[arg(long = "platform", value_name = "NAME", required = true)]
+    platforms: Vec<String>,
+    /// A plain trust list to copy into DIR/trust-list.yaml as the server's list: version 2,
+    /// roots inline, each platform's client CA as its anchor's client_auth_pem.
+    #[arg(long, value_name = "LIST")]
+    trust_list: Option<PathBuf>,
+    /// Replace files that exist (otherwise nothing is written when any does).
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn dev_certs(a: DevCertsArgs) -> CliResult {
+    let mut req = DevCertsRequest::new(
+        &a.dir,
+        a.server_names,
+        a.platforms,
+        OffsetDateTime::now_utc(),
+    );
+    req.trust_list = a.trust_list;
+    if a.force {
+        req.overwrite = Overwrite::Allow;
+    }
+    let done = write_dev_certs(&req)?;
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| CliError(format!("cannot write the summary: {e}"));
+    let d = |p: &std::path::Path| p.display().to_string();
+    let mut text = String::from(
+        "wrote throwaway TLS certificates for a test federation (ECDSA P-256, 90 days; keys 0600, unencrypted):\n",
+    );
+    for f in &done.files {
+        text.push_str(&format!("  {:<40} {}\n", d(&f.path), f.what));
+    }
+    text.push_str("\nnext:\n");
+    match &done.trust_list {
+        Some(list) => text.push_str(&format!(
+            "  in serve.yaml:  tls: {{certificate: {}, key: {}}}\n                  trust_list: {}\n",
+            d(&done.server_cert),
+            d(&done.server_key),
+            d(list)
+        )),
+        None => text.push_str(&format!(
+            "  in serve.yaml:  tls: {{certificate: {}, key: {}}}\n  in the server's trust list (version 2), each platform's anchor gets\n                  client_auth_pem: the text of <platform>-client-ca.pem (or run again with --trust-list LIST)\n",
+            d(&done.server_cert),
+            d(&done.server_key)
+        )),
+    }
+    text.push_str("  mimi-attest serve --config serve.yaml\n");
+    if let Some(p) = done.platforms.first() {
+        text.push_str(&format!(
+            "  mimi-attest lookup --server https://{}:8443 --client-cert {} --client-key {} --server-ca {} --trust-list TRUST_LIST SII...\n",
+            req.server_names[0],
+            d(&p.cert),
+            d(&p.key),
+            d(&done.ca)
+        ));
+    }
+    out.write_all(text.as_bytes()).map_err(write_err)?;
+    Ok(Verdict::Yes)
+}
+
 pub fn serve(a: ServeArgs) -> CliResult {
     let mut config = ServeConfig::from_file(&a.config)?;
-    if config.log.is_some() {
+    if config.log.is_some() || config.witness.is_some() {
         config.passphrase = a.keys.passphrase()?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

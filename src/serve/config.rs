@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::ServeError;
 use crate::issue::Passphrase;
+use crate::log::{KeyType, NoteVerifierKey};
 use crate::profile::Span;
 
 /// Largest `serve.yaml` read, in bytes: a config is a few hundred bytes.
@@ -37,6 +38,8 @@ pub struct ServeConfig {
     /// The CA's transparency log directory: a found leaf that the store records as logged
     /// is answered with its tlog-proof against the log's current checkpoint.
     pub log: Option<PathBuf>,
+    /// The witness served at `POST /witness/add-checkpoint`, when one is configured.
+    pub witness: Option<WitnessConfig>,
     /// The passphrase of the log's keys, when they are encrypted (never in the file: the
     /// command takes it from --password-file or the environment).
     pub passphrase: Option<Passphrase>,
@@ -46,6 +49,17 @@ pub struct ServeConfig {
     pub max_batch: usize,
     /// Connection limits.
     pub limits: Limits,
+}
+
+/// A witness directory (made by `witness init`) and the logs it cosigns for.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WitnessConfig {
+    /// The witness directory.
+    pub dir: PathBuf,
+    /// The verifier keys (vkeys) of the logs it witnesses; a checkpoint of any other origin
+    /// is answered 404.
+    pub log_keys: Vec<NoteVerifierKey>,
 }
 
 /// A GCRA quota per client certificate key: each SII looked up costs one unit.
@@ -93,6 +107,7 @@ struct ServeYaml {
     state: Option<PathBuf>,
     ca: PathBuf,
     log: Option<PathBuf>,
+    witness: Option<WitnessYaml>,
     rate_limit: Option<RateLimitYaml>,
     max_batch: Option<usize>,
     limits: Option<LimitsYaml>,
@@ -103,6 +118,13 @@ struct ServeYaml {
 struct TlsYaml {
     certificate: PathBuf,
     key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessYaml {
+    dir: PathBuf,
+    log_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -251,8 +273,31 @@ impl ServeConfig {
         if y.state.is_some() && y.signers.is_none() {
             return Err(invalid(None, None, "state: only a signed trust list has a rollback state; give signers too, or remove state".into()));
         }
+        let witness = match y.witness {
+            Some(w) => {
+                if w.log_keys.is_empty() {
+                    return Err(invalid(None, None, "witness.log_keys is empty: the witness would refuse every log; list the verifier keys (vkeys) of the logs it cosigns for".into()));
+                }
+                let mut log_keys = Vec::new();
+                for (i, k) in w.log_keys.iter().enumerate() {
+                    let key = NoteVerifierKey::parse(k)
+                        .ok()
+                        .filter(|k| k.key_type() == KeyType::Ed25519)
+                        .ok_or_else(|| {
+                            invalid(None, None, format!("witness.log_keys[{i}] is not a log's verifier key (<origin>+<key id>+<base64>, type 0x01): copy it from `mimi-attest log show`"))
+                        })?;
+                    log_keys.push(key);
+                }
+                Some(WitnessConfig {
+                    dir: path(w.dir),
+                    log_keys,
+                })
+            }
+            None => None,
+        };
         Ok(ServeConfig {
             listen,
+            witness,
             certificate: path(y.tls.certificate),
             key: path(y.tls.key),
             trust_list: path(y.trust_list),

@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::DefaultKeyedRateLimiter;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use rustls_pki_types::CertificateDer;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -25,6 +24,7 @@ use super::server::{AccessLogLine, ServerEvent};
 use super::tls::ClientCas;
 use super::MAX_BODY_LEN;
 use crate::issue::LogProver;
+use crate::log::{AddCheckpoint, NoteVerifierKey, Witness, WitnessError};
 use crate::profile::{self, Serial};
 use crate::sii::Sii;
 use crate::store::{IssuanceStore, StoreError};
@@ -49,6 +49,14 @@ pub(crate) struct Shared {
     pub(crate) events: std::sync::OnceLock<EventSink>,
     /// The log's `public/` directory, served under `/log/` (when a log is configured).
     pub(crate) log_public: Option<PathBuf>,
+    /// The witness answering `POST /witness/add-checkpoint` (when one is configured).
+    pub(crate) witness: Option<WitnessService>,
+}
+
+/// A witness and the logs it cosigns for.
+pub(crate) struct WitnessService {
+    pub(crate) witness: Witness,
+    pub(crate) log_keys: Vec<NoteVerifierKey>,
 }
 
 /// One authenticated connection: its client certificate, quota key and anchor (found again
@@ -185,8 +193,10 @@ fn json_response(status: StatusCode, body: &Value) -> Answer {
     r
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Answer {
-    json_response(status, &json!({ "error": message.into() }))
+/// A JSON error answer: `code` is stable (docs/spec.md#exchange-errors), `error` says what
+/// was wrong and what to do.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Answer {
+    json_response(status, &json!({ "error": message.into(), "code": code }))
 }
 
 /// Answer one request, then count it and report its access line.
@@ -202,6 +212,7 @@ pub(crate) async fn handle(
         "/v1/lookup" => "/v1/lookup",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
+        "/witness/add-checkpoint" => "/witness/add-checkpoint",
         p if p.starts_with("/log/") => "/log/",
         _ => "(other)",
     };
@@ -210,6 +221,7 @@ pub(crate) async fn handle(
         None => {
             let mut r = error(
                 StatusCode::FORBIDDEN,
+                "unknown_client",
                 "this client certificate was not issued by the client CA of any anchor of the trust list in force (the platform was removed by a reload, or its certificate comes through an intermediate CA): nothing is answered; have the federation list the platform's client CA as its anchor's client_auth_pem",
             );
             r.headers_mut()
@@ -242,6 +254,7 @@ async fn route_request(
     let only = |allowed: &'static str| {
         let mut r = error(
             StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
             format!(
                 "{} {} is not served: use {allowed}",
                 req.method(),
@@ -265,12 +278,15 @@ async fn route_request(
             (r, 0)
         }
         ("/healthz" | "/metrics", _) => only("GET"),
+        ("/witness/add-checkpoint", &Method::POST) => (add_checkpoint(shared, req).await, 0),
+        ("/witness/add-checkpoint", _) => only("POST"),
         (path, &Method::GET) if path.starts_with("/log/") => (log_file(shared, path).await, 0),
         (path, _) if path.starts_with("/log/") => only("GET"),
         (path, _) => (
             error(
                 StatusCode::NOT_FOUND,
-                format!("no such path {:?}: this service answers POST /v1/lookup, GET /healthz, GET /metrics and, with a log, GET /log/...", truncate(path)),
+                "not_found",
+                format!("no such path {:?}: this service answers POST /v1/lookup, GET /healthz, GET /metrics and, when configured, GET /log/... and POST /witness/add-checkpoint", truncate(path)),
             ),
             0,
         ),
@@ -284,7 +300,7 @@ const MAX_LOG_FILE: u64 = 256 * 65_536;
 /// of a tlog-tiles log would serve it.
 async fn log_file(shared: &Shared, path: &str) -> Answer {
     let not_found = |why: &str| {
-        error(StatusCode::NOT_FOUND, format!("{why}: /log/ serves the log's checkpoint and tiles (c2sp.org/tlog-tiles), e.g. /log/checkpoint"))
+        error(StatusCode::NOT_FOUND, "not_found", format!("{why}: /log/ serves the log's checkpoint and tiles (c2sp.org/tlog-tiles), e.g. /log/checkpoint"))
     };
     let Some(public) = &shared.log_public else {
         return not_found("this service has no log configured");
@@ -310,6 +326,7 @@ async fn log_file(shared: &Shared, path: &str) -> Answer {
     let Ok(bytes) = tokio::fs::read(&file).await else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
             "the log file could not be read; try again",
         );
     };
@@ -341,75 +358,216 @@ fn truncate(s: &str) -> &str {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LookupBody {
-    siis: Vec<String>,
-}
-
-const LOOKUP_SHAPE: &str = r#"send {"siis": ["tel:+15551234567", "mailto:alice@example.com"]}"#;
-
-async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (Answer, usize) {
+/// Reads a request body of at most [`MAX_BODY_LEN`] bytes. A larger one is refused 413 with
+/// `hint` — unless `prefix` finds, in the bytes read so far, a reason to refuse it otherwise
+/// (the answer it returns). A declared length above [`MAX_DECLARED_LEN`] is refused before
+/// any of the body is read, and the connection then closed.
+async fn read_body(
+    req: Request<Incoming>,
+    hint: &str,
+    prefix: impl FnOnce(&[u8]) -> Option<Answer>,
+) -> Result<Bytes, Answer> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {} KiB: send at most {} SIIs per request, in several requests", MAX_BODY_LEN >> 10, shared.max_batch),
+            "too_large",
+            format!("the body is larger than {} KiB: {hint}", MAX_BODY_LEN >> 10),
         )
+    };
+    let close = |mut r: Answer| {
+        // The rest of the body is not read: the connection cannot carry another request.
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        r
     };
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_LEN as u64) {
-        // The body is not read: the connection cannot carry another request after it.
-        let mut r = too_large();
-        r.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        return (r, 0);
+    if declared.is_some_and(|n| n > MAX_DECLARED_LEN) {
+        return Err(close(too_large()));
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_LEN).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return (too_large(), 0),
-        Err(e) => {
-            return (
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the body could not be read ({e}): {LOOKUP_SHAPE}"),
-                ),
-                0,
+    let mut body = req.into_body();
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                format!("the body could not be read ({e}); send it again"),
             )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            let room = MAX_BODY_LEN - read.len();
+            if data.len() > room {
+                read.extend_from_slice(&data[..room]);
+                return Err(close(prefix(&read).unwrap_or_else(too_large)));
+            }
+            read.extend_from_slice(&data);
         }
+    }
+    Ok(Bytes::from(read))
+}
+
+/// Largest Content-Length whose first [`MAX_BODY_LEN`] bytes are read to choose the answer
+/// (a batch of 10,000 SIIs is about 200 KiB: it gets 422, too many SIIs); a larger one is
+/// refused 413 before any of it is read.
+const MAX_DECLARED_LEN: u64 = 4 << 20;
+
+/// A lookup body, read strictly: `{"siis": [string, ...]}` and nothing else. Past
+/// `max_batch`, SIIs are counted, not kept.
+struct LookupBody {
+    siis: Vec<String>,
+    count: usize,
+}
+
+/// Why a lookup body was refused.
+enum BodyProblem {
+    /// Not a lookup body (serde's message).
+    Malformed(String),
+    /// More than `max_batch` SIIs; at least this many.
+    TooMany(usize),
+}
+
+fn parse_lookup(bytes: &[u8], max_batch: usize) -> Result<LookupBody, BodyProblem> {
+    use serde::de::{
+        DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor,
     };
-    let asked: LookupBody = match serde_json::from_slice(&body) {
+    use std::cell::Cell;
+    use std::fmt;
+
+    struct Body<'a> {
+        max: usize,
+        seen: &'a Cell<usize>,
+    }
+    struct Siis<'a>(Body<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Siis<'_> {
+        type Value = Vec<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Siis<'_> {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of SII strings")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            loop {
+                let n = self.0.seen.get();
+                let more = if n < self.0.max {
+                    seq.next_element::<String>()?.map(|s| out.push(s))
+                } else {
+                    seq.next_element::<IgnoredAny>()?.map(|_| ())
+                };
+                if more.is_none() {
+                    return Ok(out);
+                }
+                self.0.seen.set(n + 1);
+            }
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Body<'_> {
+        type Value = Vec<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Body<'_> {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(r#"an object {"siis": [...]}"#)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut siis = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key != "siis" {
+                    return Err(A::Error::custom(format!(
+                        "unknown field `{key}`, expected `siis`"
+                    )));
+                }
+                if siis.is_some() {
+                    return Err(A::Error::duplicate_field("siis"));
+                }
+                siis = Some(map.next_value_seed(Siis(Body {
+                    max: self.max,
+                    seen: self.seen,
+                }))?);
+            }
+            siis.ok_or_else(|| A::Error::missing_field("siis"))
+        }
+    }
+
+    let seen = Cell::new(0);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Body {
+        max: max_batch,
+        seen: &seen,
+    }
+    .deserialize(&mut de)
+    .and_then(|siis| de.end().map(|()| siis));
+    // Too many SIIs is the answer even when the rest is cut off or wrong.
+    if seen.get() > max_batch {
+        return Err(BodyProblem::TooMany(seen.get()));
+    }
+    parsed
+        .map(|siis| LookupBody {
+            count: siis.len(),
+            siis,
+        })
+        .map_err(|e| BodyProblem::Malformed(e.to_string()))
+}
+
+const LOOKUP_SHAPE: &str = r#"send {"siis": ["tel:+15551234567", "mailto:alice@example.com"]}"#;
+
+fn too_many(n: usize, at_least: bool, max_batch: usize) -> Answer {
+    error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_siis",
+        format!(
+            "{}{n} SIIs in one request, more than the {max_batch} this service answers at once: split them into requests of at most {max_batch}",
+            if at_least { "at least " } else { "" }
+        ),
+    )
+}
+
+async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (Answer, usize) {
+    let max_batch = shared.max_batch;
+    let hint = format!("send at most {max_batch} SIIs per request, in several requests");
+    let body = match read_body(req, &hint, |prefix| match parse_lookup(prefix, max_batch) {
+        Err(BodyProblem::TooMany(n)) => Some(too_many(n, true, max_batch)),
+        _ => None,
+    })
+    .await
+    {
         Ok(b) => b,
-        Err(e) => {
+        Err(answer) => return (answer, 0),
+    };
+    let asked = match parse_lookup(&body, max_batch) {
+        Ok(b) => b,
+        Err(BodyProblem::TooMany(n)) => return (too_many(n, false, max_batch), n),
+        Err(BodyProblem::Malformed(e)) => {
             return (
                 error(
                     StatusCode::BAD_REQUEST,
+                    "malformed_request",
                     format!("the body is not a lookup request: {e}; {LOOKUP_SHAPE}"),
                 ),
                 0,
             )
         }
     };
-    let n = asked.siis.len();
-    if n > shared.max_batch {
-        return (
-            error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{n} SIIs in one request, more than the {} this service answers at once: split them into requests of at most {}", shared.max_batch, shared.max_batch),
-            ),
-            n,
-        );
-    }
+    let n = asked.count;
     let mut siis = Vec::with_capacity(n);
     for (i, s) in asked.siis.iter().enumerate() {
         match Sii::parse(s) {
             Ok(sii) => siis.push(sii),
             Err(e) => {
                 return (
-                    error(StatusCode::BAD_REQUEST, format!("siis[{i}] is not an SII: {e}; nothing was looked up; correct it and send the request again")),
+                    error(StatusCode::BAD_REQUEST, "invalid_sii", format!("siis[{i}] is not an SII: {e}; nothing was looked up; correct it and send the request again")),
                     n,
                 )
             }
@@ -440,6 +598,7 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
             return (
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
                     "the lookup failed inside the server; try again later",
                 ),
                 n,
@@ -452,6 +611,7 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
             return (
                 error(
                     StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
                     format!("the issuance store could not be read ({e}); try again later"),
                 ),
                 n,
@@ -490,8 +650,81 @@ fn rate_limited(wait: Duration, n: usize) -> Answer {
     let secs = secs.max(1);
     let mut r = error(
         StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
         format!("over this platform's quota: {n} SIIs cannot be looked up now; retry after {secs} s (Retry-After), or ask for fewer SIIs at a time"),
     );
     r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     r
+}
+
+/// `POST /witness/add-checkpoint` (c2sp.org/tlog-witness): the cosignature line on success
+/// (200, `text/plain`); on a `409` the size the witness holds (`text/x.tlog.size`); other
+/// refusals as JSON errors with tlog-witness's status.
+async fn add_checkpoint(shared: &Arc<Shared>, req: Request<Incoming>) -> Answer {
+    if shared.witness.is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this service runs no witness: POST /witness/add-checkpoint is served when serve.yaml names a witness",
+        );
+    }
+    let hint = "an add-checkpoint request is an old size, at most 63 proof hashes and a checkpoint";
+    let body = match read_body(req, hint, |_| None).await {
+        Ok(b) => b,
+        Err(answer) => return answer,
+    };
+    let pool = Arc::clone(shared);
+    let now = OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
+    // The witness locks and fsyncs its state file: off the async threads.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let Some(w) = &pool.witness else {
+            return Err(None);
+        };
+        AddCheckpoint::parse(&body)
+            .and_then(|request| w.witness.add_checkpoint(&request, &w.log_keys, now))
+            .map_err(Some)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(line)) => {
+            let mut r = Response::new(Full::new(Bytes::from(line)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            r
+        }
+        Ok(Err(Some(e))) => witness_refusal(&e),
+        Ok(Err(None)) | Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the witness failed inside the server; try again later",
+        ),
+    }
+}
+
+fn witness_refusal(e: &WitnessError) -> Answer {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Some(held) = e.held_size() {
+        let mut r = Response::new(Full::new(Bytes::from(format!("{held}\n"))));
+        *r.status_mut() = status;
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/x.tlog.size"));
+        return r;
+    }
+    let code = match e {
+        WitnessError::Malformed { .. } => "malformed_request",
+        WitnessError::NotSignedByLog(_) => "checkpoint_not_signed",
+        WitnessError::UnknownLog { .. } => "unknown_log",
+        WitnessError::Inconsistent(_) => "inconsistent_proof",
+        _ => "internal",
+    };
+    let message = match e {
+        // The witness's own state is not the client's business.
+        WitnessError::State { .. } => {
+            "the witness could not use its state; try again later".to_owned()
+        }
+        e => e.to_string(),
+    };
+    error(status, code, message)
 }

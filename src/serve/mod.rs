@@ -11,13 +11,18 @@
 
 mod client;
 mod config;
+mod devcerts;
 mod http;
 mod metrics;
 mod server;
 mod tls;
 
 pub use client::{ClientError, LookupAnswer, LookupClient, LookupItem};
-pub use config::{Limits, RateLimit, ServeConfig};
+pub use config::{Limits, RateLimit, ServeConfig, WitnessConfig};
+pub use devcerts::{
+    write_dev_certs, DevCerts, DevCertsError, DevCertsRequest, DevFile, DevPlatform,
+    DEV_CERT_VALIDITY,
+};
 pub use server::{AccessLogLine, Server, ServerEvent, ServerHandle};
 
 use crate::store::StoreError;
@@ -67,6 +72,15 @@ pub enum ServeError {
     #[error("cannot hand out proofs from the log {dir}: {source}")]
     Log {
         /// The log directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: Box<crate::issue::IssueError>,
+    },
+    /// The witness directory cannot be used.
+    #[error("cannot serve the witness {dir}: {source}")]
+    Witness {
+        /// The witness directory.
         dir: String,
         /// Why.
         #[source]

@@ -23,11 +23,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::config::{Limits, ServeConfig};
-use super::http::{handle, Conn, EventSink, Shared, StorePool, TlsState};
+use super::http::{handle, Conn, EventSink, Shared, StorePool, TlsState, WitnessService};
 use super::metrics::Metrics;
 use super::tls::{read_chain, read_key, spki_sha256, ClientCas};
 use super::ServeError;
-use crate::issue::LogProver;
+use crate::issue::{open_witness, LogProver};
 use crate::profile;
 use crate::store::STORE_FILE;
 use crate::trust::{SignerSet, TrustListSource};
@@ -53,7 +53,8 @@ pub struct AccessLogLine<'a> {
     pub anchor: Option<&'a str>,
     /// The HTTP method.
     pub method: &'a str,
-    /// The route (`/v1/lookup`, `/healthz`, `/metrics`, or `(other)`).
+    /// The route (`/v1/lookup`, `/witness/add-checkpoint`, `/healthz`, `/metrics`, `/log/`,
+    /// or `(other)`).
     pub path: &'a str,
     /// The status answered.
     pub status: u16,
@@ -197,6 +198,18 @@ impl Server {
             ),
             None => None,
         };
+        let witness = match &config.witness {
+            Some(w) => Some(WitnessService {
+                witness: open_witness(&w.dir, config.passphrase.as_ref()).map_err(|e| {
+                    ServeError::Witness {
+                        dir: w.dir.display().to_string(),
+                        source: Box::new(e),
+                    }
+                })?,
+                log_keys: w.log_keys.clone(),
+            }),
+            None => None,
+        };
         let stores = StorePool::open(config.ca.join(STORE_FILE), log).map_err(|source| {
             ServeError::Store {
                 dir: config.ca.display().to_string(),
@@ -222,6 +235,7 @@ impl Server {
             tls: ArcSwap::from_pointee(tls),
             events: std::sync::OnceLock::new(),
             log_public: config.log.as_ref().map(|d| d.join("public")),
+            witness,
         });
         *reloader
             .shared

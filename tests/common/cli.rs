@@ -210,3 +210,37 @@ pub fn mapping_log(args: &[&str]) -> Option<Output> {
             .expect("python3 runs"),
     )
 }
+
+/// python3 with `cryptography` >= 45 (its X.509 verifier with extension policies) can run
+/// tests/interop/verify_chain.py and what imports it.
+pub fn python_x509_ready() -> bool {
+    Command::new("python3")
+        .args([
+            "-c",
+            "import cryptography.x509.verification as v; v.ExtensionPolicy; v.Criticality",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The shell block of README.md between `<!-- readme-test: NAME -->` and
+/// `<!-- /readme-test -->` (the text inside its ``` fence), as the README shows it.
+pub fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let start = format!("<!-- readme-test: {name} -->\n");
+    let from = readme
+        .find(&start)
+        .unwrap_or_else(|| panic!("README.md has no {start:?}"))
+        + start.len();
+    let block = &readme[from..from + readme[from..].find("<!-- /readme-test -->").unwrap()];
+    let body = block.split_once('\n').map(|(fence, rest)| {
+        assert!(
+            fence.starts_with("```"),
+            "the block starts with a fence: {fence:?}"
+        );
+        rest
+    });
+    body.and_then(|b| b.rsplit_once("```"))
+        .map(|(code, _)| code.to_owned())
+        .unwrap_or_else(|| panic!("no fenced block in {block:?}"))
+}

@@ -30,8 +30,31 @@ pub fn test_ca(name: &str) -> TestCa {
 
 /// A TLS certificate (PEM) and key (PEM) issued by `ca`.
 pub fn tls_cert(ca: &TestCa, name: &str, server: bool) -> (String, String) {
+    tls_cert_valid(ca, name, server, None)
+}
+
+/// A client certificate (PEM) and key (PEM) issued by `ca` that expired a day ago.
+pub fn expired_client_cert(ca: &TestCa, name: &str) -> (String, String) {
+    let now = time::OffsetDateTime::now_utc();
+    let validity = (
+        now - time::Duration::days(30),
+        now - time::Duration::days(1),
+    );
+    tls_cert_valid(ca, name, false, Some(validity))
+}
+
+fn tls_cert_valid(
+    ca: &TestCa,
+    name: &str,
+    server: bool,
+    validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    if let Some((not_before, not_after)) = validity {
+        params.not_before = not_before;
+        params.not_after = not_after;
+    }
     params.distinguished_name.push(DnType::CommonName, name);
     if server {
         params.subject_alt_names = vec![

@@ -16,17 +16,7 @@ use mimi_attest::{chain_from_pem, IssueRequest, ProviderCa, Sii, TrustList, Veri
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::common::cli::repo_path;
-
-fn python_ready() -> bool {
-    Command::new("python3")
-        .args([
-            "-c",
-            "import cryptography.x509.verification as v; v.ExtensionPolicy; v.Criticality",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use crate::common::cli::{python_x509_ready, repo_path};
 
 /// Python's verdict on each chain, in order.
 fn python(time: OffsetDateTime, roots: &[PathBuf], chains: &[PathBuf]) -> Vec<Value> {
@@ -108,7 +98,7 @@ fn compare(
 
 #[test]
 fn python_cryptography_agrees_with_our_verifier() {
-    if !python_ready() {
+    if !python_x509_ready() {
         eprintln!("SKIPPED (visible): python3 with cryptography >= 45 not importable; interop cross-check did not run");
         return;
     }

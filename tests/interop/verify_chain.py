@@ -60,50 +60,65 @@ def mapping_provider(raw):
     return provider.decode("ascii")
 
 
+def build_verifier(roots, when):
+    """cryptography's client verifier for mapping-v1 chains under `roots` at `when`."""
+    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, eku_ca)
+    ee_policy = ExtensionPolicy.webpki_defaults_ee().require_present(
+        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, eku_leaf)
+    return (PolicyBuilder().store(Store(roots)).time(when)
+            .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+            .build_client_verifier())
+
+
+def check_chain(verifier, pem_bytes, out):
+    """Fill `out` with the verdict and the fields read from one chain (PEM, leaf first)."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem_bytes)
+        leaf, inter = certs[0], certs[1:]
+        try:
+            verifier.verify(leaf, inter)
+            out["valid"], out["error"] = True, None
+        except VerificationError as e:
+            out["valid"], out["error"] = False, str(e)
+        ext = leaf.extensions
+        san = ext.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        out["san_critical"] = san.critical
+        out["san"] = [str(n.value) for n in san.value]
+        try:
+            m = ext.get_extension_for_oid(MAPPING)
+            out["mapping_present"] = True
+            out["mapping_critical"] = m.critical
+            out["mapping_provider"] = mapping_provider(m.value.value)
+        except x509.ExtensionNotFound:
+            out["mapping_present"] = False
+        pol = ext.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).value
+        out["policies"] = [p.policy_identifier.dotted_string for p in pol]
+        out["eku"] = [o.dotted_string for o in
+                      ext.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value]
+        out["scope_present"] = [any(e.oid == SCOPE for e in c.extensions) for c in inter]
+    except Exception as e:  # noqa: BLE001 - report, never crash the cross-check
+        out["valid"], out["error"] = False, f"{type(e).__name__}: {e}"
+    return out
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def load_roots(paths):
+    return [c for r in paths for c in x509.load_pem_x509_certificates(open(r, "rb").read())]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--time", required=True)
     ap.add_argument("--root", action="append", required=True)
     ap.add_argument("chains", nargs="+")
     a = ap.parse_args()
-    when = datetime.datetime.fromisoformat(a.time.replace("Z", "+00:00"))
-    roots = [c for r in a.root for c in x509.load_pem_x509_certificates(open(r, "rb").read())]
-    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, eku_ca)
-    ee_policy = ExtensionPolicy.webpki_defaults_ee().require_present(
-        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, eku_leaf)
-    verifier = (PolicyBuilder().store(Store(roots)).time(when)
-                .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
-                .build_client_verifier())
+    verifier = build_verifier(load_roots(a.root), parse_time(a.time))
     for path in a.chains:
-        out = {"file": path}
-        try:
-            certs = x509.load_pem_x509_certificates(open(path, "rb").read())
-            leaf, inter = certs[0], certs[1:]
-            try:
-                verifier.verify(leaf, inter)
-                out["valid"], out["error"] = True, None
-            except VerificationError as e:
-                out["valid"], out["error"] = False, str(e)
-            ext = leaf.extensions
-            san = ext.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-            out["san_critical"] = san.critical
-            out["san"] = [str(n.value) for n in san.value]
-            try:
-                m = ext.get_extension_for_oid(MAPPING)
-                out["mapping_present"] = True
-                out["mapping_critical"] = m.critical
-                out["mapping_provider"] = mapping_provider(m.value.value)
-            except x509.ExtensionNotFound:
-                out["mapping_present"] = False
-            pol = ext.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).value
-            out["policies"] = [p.policy_identifier.dotted_string for p in pol]
-            out["eku"] = [o.dotted_string for o in
-                          ext.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value]
-            out["scope_present"] = [any(e.oid == SCOPE for e in c.extensions) for c in inter]
-        except Exception as e:  # noqa: BLE001 - report, never crash the cross-check
-            out["valid"], out["error"] = False, f"{type(e).__name__}: {e}"
-        print(json.dumps(out))
+        print(json.dumps(check_chain(verifier, open(path, "rb").read(), {"file": path})))
     return 0
 
 

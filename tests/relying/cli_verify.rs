@@ -197,6 +197,21 @@ fn demo_runs_and_shows_forgeries_rejected() {
     assert!(text.contains("E_OUT_OF_SCOPE"), "{text}");
     assert!(text.contains("E_PROVIDER_MISMATCH"), "{text}");
     assert!(work.join("trust-list.yaml").exists());
+    // The exchange service round trip: chat-a's server in the demo's process, chat-b's lookup
+    // over mutual TLS with the dev certificates, the chain verified.
+    assert!(
+        text.contains("8. The exchange service: chat-a serves its store on 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("   ok   tel:+15551234567           found, valid: -> chat-a.example as mimi://chat-a.example/u/alice\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("   ok   tel:+15550000001           not found\n"),
+        "{text}"
+    );
+    assert!(work.join("tls/chat-b-client.pem").exists());
     // The trust list the demo wrote works with the CLI.
     let v = run(&[
         "verify",
