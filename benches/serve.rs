@@ -11,7 +11,7 @@ mod exchange;
 mod tls;
 
 use criterion::{Criterion, Throughput};
-use exchange::{baseline, client_config, connect, exchange, lookup_body};
+use exchange::{baseline, client_config, connect, exchange, lookup_body, ServeDir};
 use mimi_attest::{ServeConfig, Server};
 use time::OffsetDateTime;
 
@@ -22,32 +22,7 @@ fn main() {
     let dir = tmp.path();
     let now = OffsetDateTime::now_utc();
     let (ca, chains) = common::issued_chains(dir, STORE_SIZE, now);
-    let tls_ca = tls::test_ca("bench TLS CA");
-    let client_ca = tls::test_ca("bench client CA");
-    let server = tls::tls_cert(&tls_ca, "localhost", true);
-    let client = tls::tls_cert(&client_ca, "client", false);
-    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
-    write("server.pem", &server.0);
-    write("server.key", &server.1);
-    let indent = |pem: &str| -> String { pem.lines().map(|l| format!("      {l}\n")).collect() };
-    let fmt = |t: OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
-    write(
-        "trust.yaml",
-        &format!(
-            "version: 2\nsequence: 1\nissued: {}\nexpires: {}\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+1\"]}}\n    client_auth_pem: |\n{}",
-            fmt(now - time::Duration::hours(1)),
-            fmt(now + time::Duration::days(1)),
-            indent(ca.root_pem()),
-            indent(&client_ca.pem)
-        ),
-    );
-    write(
-        "serve.yaml",
-        "listen: 127.0.0.1:0\ntls: {certificate: server.pem, key: server.key}\ntrust_list: trust.yaml\nca: ca\nrate_limit: {per_client_per_minute: 1000000000, burst: 1000000}\n",
-    );
+    let files = ServeDir::write(dir, &dir.join("ca"), ca.root_pem(), now);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -58,10 +33,10 @@ fn main() {
     let serve_addr = served.local_addr().unwrap();
     let handle = served.handle();
     runtime.spawn(async move { served.run().await.unwrap() });
-    let base_addr = runtime.block_on(baseline(server.clone(), &client_ca.pem));
+    let base_addr = runtime.block_on(baseline(files.server.clone(), &files.client_ca_pem));
     // A connection per benchmark, made just before it: an idle HTTP/1 connection is closed
     // after the header timeout.
-    let tls_config = client_config(&tls_ca.pem, &client);
+    let tls_config = client_config(&files.tls_ca_pem, &files.client);
     let connection = |addr| runtime.block_on(connect(addr, &tls_config));
     let body_of = |n: usize| {
         let siis: Vec<String> = chains[..n].iter().map(|(s, _)| s.canonical()).collect();

@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exchange::{baseline, client_config, connect, exchange, lookup_body};
+use exchange::{baseline, client_config, connect, exchange, lookup_body, ServeDir};
 use hyper::body::Bytes;
 use mimi_attest::{IssueRequest, ProviderCa, Sii, SubjectKey};
 use time::OffsetDateTime;
@@ -35,9 +35,9 @@ use time::OffsetDateTime;
 /// of the directory it names.
 const BASELINE_ROLE: &str = "MIMI_LOAD_BASELINE";
 const WARM_UP: Duration = Duration::from_secs(2);
-/// The store's leaves are valid for 90 days; it is issued again once it is this old.
-const STORE_REISSUE_AFTER: time::Duration = time::Duration::days(60);
-const CA_CONFIG: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\nvalidity: {root: 10y, ca: 1y, leaf_default: 90d, leaf_max: 90d}\n";
+/// The store's leaves are valid for 30 days (the longest a validation may back); it is issued again once it is this old.
+const STORE_REISSUE_AFTER: time::Duration = time::Duration::days(20);
+const CA_CONFIG: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\nvalidity: {root: 10y, ca: 1y, leaf_default: 30d, leaf_max: 30d}\n";
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -61,39 +61,9 @@ fn main() {
     let ca_dir = cached_store(store_size);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let tls_ca = tls::test_ca("load TLS CA");
-    let client_ca = tls::test_ca("load client CA");
-    let server = tls::tls_cert(&tls_ca, "localhost", true);
-    let client = tls::tls_cert(&client_ca, "client", false);
-    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
-    write("server.pem", &server.0);
-    write("server.key", &server.1);
-    write("client-ca.pem", &client_ca.pem);
-    let indent = |pem: &str| -> String { pem.lines().map(|l| format!("      {l}\n")).collect() };
     let now = OffsetDateTime::now_utc();
-    let fmt = |t: OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    };
     let root = std::fs::read_to_string(ca_dir.join("root.pem")).unwrap();
-    write(
-        "trust.yaml",
-        &format!(
-            "version: 2\nsequence: 1\nissued: {}\nexpires: {}\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+1\"]}}\n    client_auth_pem: |\n{}",
-            fmt(now - time::Duration::hours(1)),
-            fmt(now + time::Duration::days(1)),
-            indent(&root),
-            indent(&client_ca.pem)
-        ),
-    );
-    write(
-        "serve.yaml",
-        &format!(
-            "listen: 127.0.0.1:0\ntls: {{certificate: server.pem, key: server.key}}\ntrust_list: trust.yaml\nca: {}\nrate_limit: {{per_client_per_minute: 4000000000, burst: 1000000000}}\n",
-            ca_dir.display()
-        ),
-    );
-
+    let files = ServeDir::write(dir, &ca_dir, &root, now);
     let (mut served, serve_addr) = start_server(dir);
     let (mut base, base_addr) = start_baseline(dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,7 +71,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let config = client_config(&tls_ca.pem, &client);
+    let config = client_config(&files.tls_ca_pem, &files.client);
     let rss = |child: &Child| memory_kib(child.id());
 
     // What is measured must be real answers: a chain for each SII asked.
@@ -128,8 +98,8 @@ fn main() {
         ("lookup full handshakes", serve_addr, 1, false),
     ];
     println!(
-        "{:<26} {:>10} {:>11} {:>9} {:>9} {:>9}  vs baseline",
-        "scenario", "req/s", "SIIs/s", "p50 ms", "p99 ms", "p99.9 ms"
+        "{:<26} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}  vs baseline",
+        "scenario", "req/s", "SIIs/s", "p50 ms", "p99 ms", "p99.9 ms", "server µs", "client µs"
     );
     let mut baselines = [0.0f64; 2];
     for (name, addr, batch, keep_alive) in scenarios {
@@ -140,7 +110,13 @@ fn main() {
             store_size,
             keep_alive,
         };
+        let server = if addr == base_addr { &base } else { &served };
+        let (cpu_before, own_before) = (cpu_secs(server.id()), cpu_secs(std::process::id()));
         let stats = runtime.block_on(load.run(clients, WARM_UP, secs));
+        // Warm-up requests are not counted: the CPU they took is scaled out by time.
+        let share = secs.as_secs_f64() / (secs + WARM_UP).as_secs_f64();
+        let cpu = (cpu_secs(server.id()) - cpu_before) * share;
+        let own = (cpu_secs(std::process::id()) - own_before) * share;
         let rate = stats.per_second();
         let slot = usize::from(!keep_alive);
         let versus = if addr == base_addr {
@@ -150,11 +126,13 @@ fn main() {
             format!("{:.2}x", rate / baselines[slot])
         };
         println!(
-            "{name:<26} {rate:>10.0} {:>11.0} {:>9.3} {:>9.3} {:>9.3}  {versus}",
+            "{name:<26} {rate:>10.0} {:>11.0} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>9.1}  {versus}",
             rate * batch as f64,
             stats.percentile(0.50),
             stats.percentile(0.99),
             stats.percentile(0.999),
+            cpu * 1e6 / stats.latencies_us.len().max(1) as f64,
+            own * 1e6 / stats.latencies_us.len().max(1) as f64,
         );
     }
     println!("server memory after: {:?}", rss(&served));
@@ -189,7 +167,7 @@ fn main() {
                 churned.per_second(),
                 kept.percentile(0.99)
             );
-            samples.push(m.rss_kib);
+            samples.push(m.anon_kib);
         }
         // The first slice fills the server's caches; compare the rest's first and last thirds.
         let settled = &samples[samples.len().min(1)..];
@@ -198,7 +176,7 @@ fn main() {
             let first = settled[..third].iter().max().unwrap();
             let last = settled[settled.len() - third..].iter().max().unwrap();
             println!(
-                "soak memory: first third's peak {first} KiB, last third's peak {last} KiB ({:+.1} %)",
+                "soak memory (anonymous, the store's mapped pages aside): first third's peak {first} KiB, last third's peak {last} KiB ({:+.1} %)",
                 (*last as f64 / *first as f64 - 1.0) * 100.0
             );
         }
@@ -330,11 +308,30 @@ fn sii_number(i: u64) -> String {
     format!("+1555{i:07}")
 }
 
-/// The server's resident memory (`VmRSS`) and its peak so far (`VmHWM`), from /proc.
+/// CPU time (user and system) a process has used, from /proc.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat(5), the 12th and 13th after the name.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|t| t.parse::<f64>().ok()))
+        .sum();
+    // Linux reports them in USER_HZ, 100 a second on every architecture it runs on.
+    ticks / 100.0
+}
+
+/// The server's resident memory (`VmRSS`, `RssAnon`) and its peak so far (`VmHWM`), from /proc.
 #[derive(Debug)]
 #[allow(dead_code)]
 struct Memory {
     rss_kib: u64,
+    /// Of the resident memory, what is not a mapped file (the store is mapped).
+    anon_kib: u64,
     peak_kib: u64,
 }
 
@@ -349,6 +346,7 @@ fn memory_kib(pid: u32) -> Memory {
     };
     Memory {
         rss_kib: field("VmRSS:"),
+        anon_kib: field("RssAnon:"),
         peak_kib: field("VmHWM:"),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
@@ -12,6 +13,66 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use time::OffsetDateTime;
+
+use crate::tls;
+
+/// The files `mimi-attest serve` runs from, written into one directory: `server.pem`,
+/// `server.key`, `client-ca.pem`, `trust.yaml` (one anchor, chat-a.example, for `+1`, whose
+/// client CA is `client-ca.pem`) and `serve.yaml` (no practical quota).
+pub struct ServeDir {
+    /// The CA of the server's certificate (for the clients).
+    pub tls_ca_pem: String,
+    /// The server's certificate and key (PEM).
+    pub server: (String, String),
+    /// The client CA's certificate (PEM).
+    pub client_ca_pem: String,
+    /// A client certificate and key under the client CA (PEM).
+    pub client: (String, String),
+}
+
+impl ServeDir {
+    /// Writes the files into `dir` for a CA directory at `ca_dir` whose root is `root_pem`.
+    pub fn write(dir: &Path, ca_dir: &Path, root_pem: &str, now: OffsetDateTime) -> ServeDir {
+        let tls_ca = tls::test_ca("bench TLS CA");
+        let client_ca = tls::test_ca("bench client CA");
+        let server = tls::tls_cert(&tls_ca, "localhost", true);
+        let client = tls::tls_cert(&client_ca, "client", false);
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write("server.pem", &server.0);
+        write("server.key", &server.1);
+        write("client-ca.pem", &client_ca.pem);
+        let indent =
+            |pem: &str| -> String { pem.lines().map(|l| format!("      {l}\n")).collect() };
+        let fmt = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        write(
+            "trust.yaml",
+            &format!(
+                "version: 2\nsequence: 1\nissued: {}\nexpires: {}\nanchors:\n  - name: chat-a\n    provider: chat-a.example\n    certificate_pem: |\n{}    scope: {{tel: [\"+1\"]}}\n    client_auth_pem: |\n{}",
+                fmt(now - time::Duration::hours(1)),
+                fmt(now + time::Duration::days(1)),
+                indent(root_pem),
+                indent(&client_ca.pem)
+            ),
+        );
+        write(
+            "serve.yaml",
+            &format!(
+                "listen: 127.0.0.1:0\ntls: {{certificate: server.pem, key: server.key}}\ntrust_list: trust.yaml\nca: {}\nrate_limit: {{per_client_per_minute: 4000000000, burst: 1000000000}}\n",
+                ca_dir.display()
+            ),
+        );
+        ServeDir {
+            tls_ca_pem: tls_ca.pem.clone(),
+            server,
+            client_ca_pem: client_ca.pem.clone(),
+            client,
+        }
+    }
+}
 
 /// The certificates of a PEM text.
 pub fn certs(pem: &str) -> Vec<CertificateDer<'static>> {

@@ -189,6 +189,9 @@ fn error(status: StatusCode, message: impl Into<String>) -> Answer {
     json_response(status, &json!({ "error": message.into() }))
 }
 
+/// Lookups of at most this many SIIs are read on the connection's worker thread.
+const INLINE_LOOKUP_MAX: usize = 4;
+
 /// Answer one request, then count it and report its access line.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
@@ -427,23 +430,30 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
         }
     }
     let now = OffsetDateTime::now_utc();
-    let pool = Arc::clone(shared);
-    // SQLite blocks: the lookup runs on tokio's blocking pool, the SIIs moved there and back.
-    let (siis, found) = match tokio::task::spawn_blocking(move || {
-        let found = pool.stores.lookup(&siis, now);
+    // A few SIIs are a few index reads in pages the OS has cached, shorter than the hand-off
+    // to tokio's blocking pool and back (two thread wake-ups): they are read here. Larger
+    // batches go to the blocking pool, so that no worker stalls on them.
+    let (siis, found) = if n <= INLINE_LOOKUP_MAX {
+        let found = shared.stores.lookup(&siis, now);
         (siis, found)
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => {
-            return (
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the lookup failed inside the server; try again later",
-                ),
-                n,
-            )
+    } else {
+        let pool = Arc::clone(shared);
+        match tokio::task::spawn_blocking(move || {
+            let found = pool.stores.lookup(&siis, now);
+            (siis, found)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                return (
+                    error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the lookup failed inside the server; try again later",
+                    ),
+                    n,
+                )
+            }
         }
     };
     let chains = match found {
