@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::metrics::Metrics;
 use super::server::{AccessLogLine, ServerEvent};
-use super::tls::ClientCas;
+use super::tls::{ClientCas, LeafProof};
 use super::MAX_BODY_LEN;
 use crate::issue::LogProver;
 use crate::profile::{self, Serial};
@@ -55,17 +55,30 @@ pub(crate) struct Shared {
 /// after a reload, so a platform removed from the list is refused on its next request).
 pub(crate) struct Conn {
     pub(crate) leaf: CertificateDer<'static>,
+    /// The TLS generation whose config verified the handshake, when the client offered its
+    /// leaf alone.
+    pub(crate) leaf_alone_verified_by: Option<u64>,
     pub(crate) key: [u8; 32],
     pub(crate) anchor: Mutex<(u64, Option<String>)>,
 }
 
 impl Conn {
+    fn proof_under(&self, generation: u64) -> LeafProof {
+        if self.leaf_alone_verified_by == Some(generation) {
+            LeafProof::HandshakeWithLeafAlone
+        } else {
+            LeafProof::None
+        }
+    }
+
     fn anchor(&self, tls: &TlsState) -> Option<String> {
         let mut a = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
         if a.0 != tls.generation {
             *a = (
                 tls.generation,
-                tls.cas.anchor_of(&self.leaf).map(str::to_owned),
+                tls.cas
+                    .anchor_of(&self.leaf, self.proof_under(tls.generation))
+                    .map(str::to_owned),
             );
         }
         a.1.clone()
