@@ -10,7 +10,7 @@
 //! together) and samples the server's memory every 10 s.
 //!
 //! `cargo bench --bench serve_load`; environment: `MIMI_LOAD_CLIENTS` (16), `MIMI_LOAD_SECS`
-//! (10 per scenario, after 2 s of warm-up), `MIMI_LOAD_STORE` (1000000), `MIMI_LOAD_SOAK_SECS`
+//! (10 per scenario, after 5 s of warm-up), `MIMI_LOAD_STORE` (1000000), `MIMI_LOAD_SOAK_SECS`
 //! (0). The store is issued once and kept under `target/bench-data/` (about 2 GB for a
 //! million), and issued again when its leaves are near expiry.
 
@@ -34,7 +34,7 @@ use time::OffsetDateTime;
 /// The environment variable that makes this binary the baseline server, serving the TLS files
 /// of the directory it names.
 const BASELINE_ROLE: &str = "MIMI_LOAD_BASELINE";
-const WARM_UP: Duration = Duration::from_secs(2);
+const WARM_UP: Duration = Duration::from_secs(5);
 /// The store's leaves are valid for 30 days (the longest a validation may back); it is issued again once it is this old.
 const STORE_REISSUE_AFTER: time::Duration = time::Duration::days(20);
 const CA_CONFIG: &str = "provider: chat-a.example\norganization: Chat A Inc.\nscope:\n  tel: [\"+1\"]\nvalidity: {root: 10y, ca: 1y, leaf_default: 30d, leaf_max: 30d}\n";

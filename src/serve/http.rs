@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     pub(crate) limiter: DefaultKeyedRateLimiter<[u8; 32]>,
     pub(crate) metrics: Metrics,
     pub(crate) stores: StorePool,
+    /// Batch lookups on the blocking pool at once: one a core, as they are CPU work; more
+    /// would only add store connections (each maps the store) and threads.
+    pub(crate) batch_lookups: Arc<tokio::sync::Semaphore>,
     pub(crate) tls: ArcSwap<TlsState>,
     pub(crate) events: std::sync::OnceLock<EventSink>,
     /// The log's `public/` directory, served under `/log/` (when a log is configured).
@@ -450,23 +453,26 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
         let found = shared.stores.lookup(&siis, now);
         (siis, found)
     } else {
+        let failed = || {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the lookup failed inside the server; try again later",
+            )
+        };
+        // The semaphore is never closed; were it, the lookup would fail like a crashed one.
+        let Ok(permit) = Arc::clone(&shared.batch_lookups).acquire_owned().await else {
+            return (failed(), n);
+        };
         let pool = Arc::clone(shared);
         match tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let found = pool.stores.lookup(&siis, now);
             (siis, found)
         })
         .await
         {
             Ok(r) => r,
-            Err(_) => {
-                return (
-                    error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the lookup failed inside the server; try again later",
-                    ),
-                    n,
-                )
-            }
+            Err(_) => return (failed(), n),
         }
     };
     let chains = match found {

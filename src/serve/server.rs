@@ -219,6 +219,9 @@ impl Server {
             limiter: RateLimiter::keyed(quota),
             metrics: Metrics::default(),
             stores,
+            batch_lookups: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             tls: ArcSwap::from_pointee(tls),
             events: std::sync::OnceLock::new(),
             log_public: config.log.as_ref().map(|d| d.join("public")),
