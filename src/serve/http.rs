@@ -16,7 +16,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use rustls_pki_types::CertificateDer;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -194,7 +194,12 @@ struct Found {
 type Answer = Response<Full<Bytes>>;
 
 fn json_response(status: StatusCode, body: &Value) -> Answer {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// An answer of JSON already serialised.
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -487,31 +492,60 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
             )
         }
     };
-    let mut found = 0;
-    let results: Vec<Value> = siis
+    let results: Vec<Answered> = siis
         .iter()
         .zip(chains)
         .map(|(sii, chain)| match chain {
             Some(Found {
                 chain_pem,
                 tlog_proof,
-            }) => {
-                found += 1;
-                let mut item =
-                    json!({"sii": sii.canonical(), "status": "found", "chain_pem": chain_pem});
-                if let Some(proof) = tlog_proof {
-                    item["tlog_proof"] = Value::String(proof);
-                }
-                item
-            }
-            None => json!({"sii": sii.canonical(), "status": "not_found"}),
+            }) => Answered {
+                sii: sii.canonical(),
+                status: "found",
+                chain_pem: Some(chain_pem),
+                tlog_proof,
+            },
+            None => Answered {
+                sii: sii.canonical(),
+                status: "not_found",
+                chain_pem: None,
+                tlog_proof: None,
+            },
         })
         .collect();
+    let found = results.iter().filter(|r| r.chain_pem.is_some()).count() as u64;
     shared.metrics.lookup(found, n as u64 - found);
-    (
-        json_response(StatusCode::OK, &json!({ "results": results })),
-        n,
-    )
+    let body = match serde_json::to_vec(&LookupAnswer { results }) {
+        Ok(b) => b,
+        // Strings alone cannot fail to serialise; were they to, nothing half-made is sent.
+        Err(e) => {
+            return (
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the answer could not be written ({e}); try again later"),
+                ),
+                n,
+            )
+        }
+    };
+    (json_bytes(StatusCode::OK, body), n)
+}
+
+/// A lookup's answer, serialised as it is built (no JSON tree in between).
+#[derive(Serialize)]
+struct LookupAnswer {
+    results: Vec<Answered>,
+}
+
+/// One SII's result, in the order of its fields on the wire.
+#[derive(Serialize)]
+struct Answered {
+    sii: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlog_proof: Option<String>,
 }
 
 fn rate_limited(wait: Duration, n: usize) -> Answer {
