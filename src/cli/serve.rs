@@ -139,15 +139,19 @@ pub fn serve(a: ServeArgs) -> CliResult {
         .map_err(|e| CliError(format!("cannot start the I/O runtime: {e}")))?;
     runtime.block_on(async move {
         let server = Server::bind(config).await?.on_event(|e| match e {
-            ServerEvent::Access(l) => eprintln!(
-                "access anchor={} method={} path={} status={} siis={} latency_ms={:.3}",
-                l.anchor.unwrap_or("-"),
-                l.method,
-                l.path,
-                l.status,
-                l.siis,
-                l.latency.as_secs_f64() * 1e3
-            ),
+            ServerEvent::Access(l) => {
+                // One write a line: stderr is unbuffered, and `eprintln!` writes each piece.
+                let line = format!(
+                    "access anchor={} method={} path={} status={} siis={} latency_ms={:.3}\n",
+                    l.anchor.unwrap_or("-"),
+                    l.method,
+                    l.path,
+                    l.status,
+                    l.siis,
+                    l.latency.as_secs_f64() * 1e3
+                );
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
             ServerEvent::Reloaded { sequence } => eprintln!(
                 "trust list reloaded (file changed){}",
                 sequence

@@ -16,12 +16,13 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use rustls_pki_types::CertificateDer;
+use serde::Serialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::metrics::Metrics;
 use super::server::{AccessLogLine, ServerEvent};
-use super::tls::ClientCas;
+use super::tls::{ClientCas, LeafProof};
 use super::MAX_BODY_LEN;
 use crate::issue::LogProver;
 use crate::log::{AddCheckpoint, NoteVerifierKey, Witness, WitnessError};
@@ -45,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) limiter: DefaultKeyedRateLimiter<[u8; 32]>,
     pub(crate) metrics: Metrics,
     pub(crate) stores: StorePool,
+    /// Batch lookups on the blocking pool at once: one a core, as they are CPU work; more
+    /// would only add store connections (each maps the store) and threads.
+    pub(crate) batch_lookups: Arc<tokio::sync::Semaphore>,
     pub(crate) tls: ArcSwap<TlsState>,
     pub(crate) events: std::sync::OnceLock<EventSink>,
     /// The log's `public/` directory, served under `/log/` (when a log is configured).
@@ -63,17 +67,30 @@ pub(crate) struct WitnessService {
 /// after a reload, so a platform removed from the list is refused on its next request).
 pub(crate) struct Conn {
     pub(crate) leaf: CertificateDer<'static>,
+    /// The TLS generation whose config verified the handshake, when the client offered its
+    /// leaf alone.
+    pub(crate) leaf_alone_verified_by: Option<u64>,
     pub(crate) key: [u8; 32],
     pub(crate) anchor: Mutex<(u64, Option<String>)>,
 }
 
 impl Conn {
+    fn proof_under(&self, generation: u64) -> LeafProof {
+        if self.leaf_alone_verified_by == Some(generation) {
+            LeafProof::HandshakeWithLeafAlone
+        } else {
+            LeafProof::None
+        }
+    }
+
     fn anchor(&self, tls: &TlsState) -> Option<String> {
         let mut a = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
         if a.0 != tls.generation {
             *a = (
                 tls.generation,
-                tls.cas.anchor_of(&self.leaf).map(str::to_owned),
+                tls.cas
+                    .anchor_of(&self.leaf, self.proof_under(tls.generation))
+                    .map(str::to_owned),
             );
         }
         a.1.clone()
@@ -186,7 +203,12 @@ struct Found {
 type Answer = Response<Full<Bytes>>;
 
 fn json_response(status: StatusCode, body: &Value) -> Answer {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// An answer of JSON already serialised.
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -198,6 +220,9 @@ fn json_response(status: StatusCode, body: &Value) -> Answer {
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Answer {
     json_response(status, &json!({ "error": message.into(), "code": code }))
 }
+
+/// Lookups of at most this many SIIs are read on the connection's worker thread.
+const INLINE_LOOKUP_MAX: usize = 4;
 
 /// Answer one request, then count it and report its access line.
 pub(crate) async fn handle(
@@ -375,7 +400,7 @@ async fn read_body(
         )
     };
     let close = |mut r: Answer| {
-        // The rest of the body is not read: the connection cannot carry another request.
+        // The body is not read to its end: the connection cannot carry another request.
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
         r
@@ -401,8 +426,20 @@ async fn read_body(
         if let Ok(data) = frame.into_data() {
             let room = MAX_BODY_LEN - read.len();
             if data.len() > room {
+                let mut seen = (read.len() + data.len()) as u64;
                 read.extend_from_slice(&data[..room]);
-                return Err(close(prefix(&read).unwrap_or_else(too_large)));
+                let answer = close(prefix(&read).unwrap_or_else(too_large));
+                // The rest is read and dropped, up to MAX_DECLARED_LEN in all: a client still
+                // sending when the connection closes gets a reset, and loses the answer.
+                while seen <= MAX_DECLARED_LEN {
+                    match body.frame().await {
+                        Some(Ok(frame)) => {
+                            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        }
+                        _ => break,
+                    }
+                }
+                return Err(answer);
             }
             read.extend_from_slice(&data);
         }
@@ -585,24 +622,34 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
         }
     }
     let now = OffsetDateTime::now_utc();
-    let pool = Arc::clone(shared);
-    // SQLite blocks: the lookup runs on tokio's blocking pool, the SIIs moved there and back.
-    let (siis, found) = match tokio::task::spawn_blocking(move || {
-        let found = pool.stores.lookup(&siis, now);
+    // A few SIIs are a few index reads in pages the OS has cached, shorter than the hand-off
+    // to tokio's blocking pool and back (two thread wake-ups): they are read here. Larger
+    // batches go to the blocking pool, so that no worker stalls on them.
+    let (siis, found) = if n <= INLINE_LOOKUP_MAX {
+        let found = shared.stores.lookup(&siis, now);
         (siis, found)
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => {
-            return (
-                error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the lookup failed inside the server; try again later",
-                ),
-                n,
+    } else {
+        let failed = || {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the lookup failed inside the server; try again later",
             )
+        };
+        // The semaphore is never closed; were it, the lookup would fail like a crashed one.
+        let Ok(permit) = Arc::clone(&shared.batch_lookups).acquire_owned().await else {
+            return (failed(), n);
+        };
+        let pool = Arc::clone(shared);
+        match tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let found = pool.stores.lookup(&siis, now);
+            (siis, found)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => return (failed(), n),
         }
     };
     let chains = match found {
@@ -618,31 +665,61 @@ async fn lookup(shared: &Arc<Shared>, conn: &Conn, req: Request<Incoming>) -> (A
             )
         }
     };
-    let mut found = 0;
-    let results: Vec<Value> = siis
+    let results: Vec<Answered> = siis
         .iter()
         .zip(chains)
         .map(|(sii, chain)| match chain {
             Some(Found {
                 chain_pem,
                 tlog_proof,
-            }) => {
-                found += 1;
-                let mut item =
-                    json!({"sii": sii.canonical(), "status": "found", "chain_pem": chain_pem});
-                if let Some(proof) = tlog_proof {
-                    item["tlog_proof"] = Value::String(proof);
-                }
-                item
-            }
-            None => json!({"sii": sii.canonical(), "status": "not_found"}),
+            }) => Answered {
+                sii: sii.canonical(),
+                status: "found",
+                chain_pem: Some(chain_pem),
+                tlog_proof,
+            },
+            None => Answered {
+                sii: sii.canonical(),
+                status: "not_found",
+                chain_pem: None,
+                tlog_proof: None,
+            },
         })
         .collect();
+    let found = results.iter().filter(|r| r.chain_pem.is_some()).count() as u64;
     shared.metrics.lookup(found, n as u64 - found);
-    (
-        json_response(StatusCode::OK, &json!({ "results": results })),
-        n,
-    )
+    let body = match serde_json::to_vec(&LookupAnswer { results }) {
+        Ok(b) => b,
+        // Strings alone cannot fail to serialise; were they to, nothing half-made is sent.
+        Err(e) => {
+            return (
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("the answer could not be written ({e}); try again later"),
+                ),
+                n,
+            )
+        }
+    };
+    (json_bytes(StatusCode::OK, body), n)
+}
+
+/// A lookup's answer, serialised as it is built (no JSON tree in between).
+#[derive(Serialize)]
+struct LookupAnswer {
+    results: Vec<Answered>,
+}
+
+/// One SII's result, in the order of its fields on the wire.
+#[derive(Serialize)]
+struct Answered {
+    sii: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_pem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tlog_proof: Option<String>,
 }
 
 fn rate_limited(wait: Duration, n: usize) -> Answer {

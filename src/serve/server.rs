@@ -232,6 +232,9 @@ impl Server {
             limiter: RateLimiter::keyed(quota),
             metrics: Metrics::default(),
             stores,
+            batch_lookups: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             tls: ArcSwap::from_pointee(tls),
             events: std::sync::OnceLock::new(),
             log_public: config.log.as_ref().map(|d| d.join("public")),
@@ -364,26 +367,29 @@ async fn serve_connection(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let acceptor = TlsAcceptor::from(Arc::clone(&shared.tls.load().config));
+    let (acceptor, generation) = {
+        let state = shared.tls.load();
+        (
+            TlsAcceptor::from(Arc::clone(&state.config)),
+            state.generation,
+        )
+    };
     let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         // A failed or slow handshake: rustls has sent its alert; nothing else to do.
         _ => return,
     };
-    let Some(leaf) = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .map(|c| c.clone().into_owned())
-    else {
+    let offered = tls.get_ref().1.peer_certificates().unwrap_or_default();
+    let Some(leaf) = offered.first().map(|c| c.clone().into_owned()) else {
         return;
     };
+    let leaf_alone_verified_by = (offered.len() == 1).then_some(generation);
     let Some(key) = spki_sha256(&leaf) else {
         return;
     };
     let conn = Arc::new(Conn {
         leaf,
+        leaf_alone_verified_by,
         key,
         anchor: Mutex::new((u64::MAX, None)),
     });

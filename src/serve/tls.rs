@@ -90,14 +90,22 @@ impl ClientCas {
         })
     }
 
-    /// The anchor whose client CA issued `leaf` (the handshake verified the chain already;
-    /// this finds which CA it was, by the issuer name and the CA's signature).
-    pub(crate) fn anchor_of(&self, leaf: &CertificateDer<'_>) -> Option<&str> {
+    /// The anchor whose client CA issued `leaf`, found by the issuer name and, unless
+    /// `proof` settles it, the CA's signature.
+    pub(crate) fn anchor_of(&self, leaf: &CertificateDer<'_>, proof: LeafProof) -> Option<&str> {
         let (_, cert) = X509Certificate::from_der(leaf).ok()?;
         let issuer = cert.tbs_certificate.issuer.as_raw();
-        self.cas
-            .iter()
-            .filter(|ca| ca.subject == issuer)
+        let named = || self.cas.iter().filter(move |ca| ca.subject == issuer);
+        if proof == LeafProof::HandshakeWithLeafAlone {
+            // The handshake verified the leaf's signature under a client CA of this very
+            // list, and with no intermediate offered that CA bears the leaf's issuer name:
+            // when one CA alone bears it, it is that one.
+            let mut alike = named();
+            if let (Some(ca), None) = (alike.next(), alike.next()) {
+                return Some(ca.anchor.as_str());
+            }
+        }
+        named()
             .find(|ca| {
                 X509Certificate::from_der(&ca.der)
                     .ok()
@@ -138,6 +146,17 @@ impl ClientCas {
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
+}
+
+/// What is known of a client's leaf when its anchor is looked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LeafProof {
+    /// The TLS handshake, under the client CAs being searched, verified the leaf, and the
+    /// client offered no other certificate.
+    HandshakeWithLeafAlone,
+    /// Nothing: the CAs are another list's (a reload), or the client offered more
+    /// certificates than its leaf.
+    None,
 }
 
 /// SHA-256 of a certificate's SubjectPublicKeyInfo: the key a client's quota is kept under.

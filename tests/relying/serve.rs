@@ -658,16 +658,56 @@ fn a_platform_removed_by_a_reload_is_refused_on_its_open_connection_and_next_han
     let start = text.find("    client_auth_pem: |\n").unwrap();
     let end = start + text[start..].find("  - name: chat-b").unwrap();
     let next = format!("{}{}", &text[..start], &text[end..]).replace("sequence: 1", "sequence: 2");
-    let (status, body) = server.block_on(async {
-        // A connection opened before the reload, used after it.
-        let tls = tls_connect(&fed, server.addr, Some(&fed.chat_a), &[b"http/1.1"])
+    let (status, body) = lookup_across_a_reload(&fed, &server, &next);
+    assert_eq!(status, 403, "{body}");
+    assert!(error_of(&body).contains("removed by a reload"), "{body}");
+    let again = server.block_on(fed.client(&fed.chat_a).lookup(&[ALICE.to_owned()]));
+    assert!(
+        matches!(again, Err(ClientError::Connect { .. })),
+        "{again:?}"
+    );
+    // chat-b is still on the list.
+    assert!(server
+        .block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]))
+        .is_ok());
+}
+
+/// A client CA replaced by a reload with another of the same name (a new key, as at a
+/// rotation) does not carry over the old CA's clients: their open connection is refused.
+#[test]
+fn a_client_ca_replaced_by_one_of_the_same_name_refuses_the_old_clients() {
+    let fed = Federation::new("");
+    let server = Running::start(&fed);
+    let text = std::fs::read_to_string(&fed.trust).unwrap();
+    let start = text.find("    client_auth_pem: |\n").unwrap();
+    let end = start + text[start..].find("  - name: chat-b").unwrap();
+    let rotated = test_ca("chat-a client CA");
+    let next = format!(
+        "{}    client_auth_pem: |\n{}{}",
+        &text[..start],
+        indent(&rotated.pem),
+        &text[end..]
+    )
+    .replace("sequence: 1", "sequence: 2");
+    let (status, body) = lookup_across_a_reload(&fed, &server, &next);
+    assert_eq!(status, 403, "{body}");
+    assert!(server
+        .block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]))
+        .is_ok());
+}
+
+/// A lookup by chat-a on a connection opened before the trust list is replaced by `next`
+/// and reloaded, sent after: its status and body.
+fn lookup_across_a_reload(fed: &Federation, server: &Running, next: &str) -> (u16, String) {
+    server.block_on(async {
+        let tls = tls_connect(fed, server.addr, Some(&fed.chat_a), &[b"http/1.1"])
             .await
             .unwrap();
         let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .unwrap();
         tokio::spawn(conn);
-        std::fs::write(&fed.trust, &next).unwrap();
+        std::fs::write(&fed.trust, next).unwrap();
         let h = server.handle.clone();
         tokio::task::spawn_blocking(move || h.reload())
             .await
@@ -681,18 +721,7 @@ fn a_platform_removed_by_a_reload_is_refused_on_its_open_connection_and_next_han
         let status = resp.status().as_u16();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
-    });
-    assert_eq!(status, 403, "{body}");
-    assert!(error_of(&body).contains("removed by a reload"), "{body}");
-    let again = server.block_on(fed.client(&fed.chat_a).lookup(&[ALICE.to_owned()]));
-    assert!(
-        matches!(again, Err(ClientError::Connect { .. })),
-        "{again:?}"
-    );
-    // chat-b is still on the list.
-    assert!(server
-        .block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]))
-        .is_ok());
+    })
 }
 
 /// `mimi-attest serve --config config`, started: the process, its stderr after the
