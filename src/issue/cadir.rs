@@ -113,10 +113,7 @@ impl CaDir {
                 FileMode::Public,
             )?;
             let mut store = IssuanceStore::create(&s.join(STORE_FILE))?;
-            store.write(|tx| {
-                rows.iter()
-                    .try_for_each(|row| IssuanceStore::insert(tx, row).map(|_| ()))
-            })?;
+            store.write(|tx| rows.iter().try_for_each(|row| tx.insert(row).map(|_| ())))?;
             // Fold the WAL into the main file so the directory is self-contained.
             store.checkpoint()?;
             Ok(())
