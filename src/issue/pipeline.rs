@@ -550,8 +550,11 @@ impl Stage {
         let ids = tx.reserve(&records)?;
         if ids.len() != wanted {
             return Err(StoreError::Failed {
-                path: String::new(),
-                message: format!("the store reserved {} of {wanted} rows", ids.len()),
+                path: tx.location().to_owned(),
+                message: format!(
+                    "the store answered {} of the {wanted} reservations asked for: nothing of this sub-batch was reserved",
+                    ids.len()
+                ),
             });
         }
         let mut ids = ids.into_iter();

@@ -237,6 +237,9 @@ pub(crate) enum Release {
 /// One write transaction of a store ([`IssuanceStore::write`]). A failed call leaves the
 /// transaction to be rolled back: the caller returns its error.
 pub(crate) trait WriteTx {
+    /// Where the store is, for messages (as [`IssuanceStore::path`]).
+    fn location(&self) -> &str;
+
     /// Insert a row as it is (CA certificates at init and rotation); the new row's id.
     fn insert(&mut self, c: &StoredCert) -> Result<i64, StoreError>;
 

@@ -812,6 +812,10 @@ impl SqliteTx<'_> {
 }
 
 impl WriteTx for SqliteTx<'_> {
+    fn location(&self) -> &str {
+        self.path
+    }
+
     fn insert(&mut self, c: &StoredCert) -> Result<i64, StoreError> {
         self.insert_row(c).map_err(|e| self.err(e))
     }
