@@ -201,8 +201,10 @@ impl CaDir {
         self.path.join(STORE_FILE)
     }
 
-    /// Open the issuance store.
+    /// Open the issuance store (`store.db`; a config naming a store elsewhere is refused,
+    /// see [`CaConfig::refuse_shared_store`]).
     pub(crate) fn open_store(&self) -> Result<IssuanceStore, IssueError> {
+        self.config()?.refuse_shared_store()?;
         Ok(IssuanceStore::open(&self.store_path())?)
     }
 
