@@ -102,7 +102,7 @@ pub use issue::{
     needs_renewal, run_batch, BatchSummary, CaConfig, CaRecords, CrlConfig, IssueError,
     IssueRequest, Issued, IssuingCaRevocation, KeyProblem, KeyProtection, LogConfig, NumberCheck,
     Passphrase, ProviderCa, RenewalWindow, RevocationTarget, RevokeOutcome, RevokeReason,
-    RevokeRefusal, RootKey, SignedCrl, SubjectKey, ValidityConfig, PASSWORD_ENV,
+    RevokeRefusal, RootKey, SignedCrl, StoreConfig, SubjectKey, ValidityConfig, PASSWORD_ENV,
 };
 #[cfg(feature = "ca")]
 pub use store::{

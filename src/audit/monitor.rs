@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+// SQLite here is this component's own local state file, not an issuance store: it stays
+// outside `store::IssuanceStore`, which is the only way to an issuance store.
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use tlog_tiles::{Hash, HashReader};

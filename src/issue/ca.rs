@@ -71,6 +71,7 @@ impl ProviderCa {
         protection: &KeyProtection,
     ) -> Result<ProviderCa, IssueError> {
         let config = CaConfig::from_yaml(config_yaml, config_origin)?;
+        config.refuse_shared_store()?;
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
         let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;

@@ -113,10 +113,7 @@ impl CaDir {
                 FileMode::Public,
             )?;
             let mut store = IssuanceStore::create(&s.join(STORE_FILE))?;
-            store.write(|tx| {
-                rows.iter()
-                    .try_for_each(|row| IssuanceStore::insert(tx, row).map(|_| ()))
-            })?;
+            store.write(|tx| rows.iter().try_for_each(|row| tx.insert(row).map(|_| ())))?;
             // Fold the WAL into the main file so the directory is self-contained.
             store.checkpoint()?;
             Ok(())
@@ -204,8 +201,10 @@ impl CaDir {
         self.path.join(STORE_FILE)
     }
 
-    /// Open the issuance store.
+    /// Open the issuance store (`store.db`; a config naming a store elsewhere is refused,
+    /// see [`CaConfig::refuse_shared_store`]).
     pub(crate) fn open_store(&self) -> Result<IssuanceStore, IssueError> {
+        self.config()?.refuse_shared_store()?;
         Ok(IssuanceStore::open(&self.store_path())?)
     }
 

@@ -119,6 +119,66 @@ impl LogConfig {
     }
 }
 
+/// An issuance store outside the CA directory, which several instances of one CA (on
+/// several machines) share: PostgreSQL.
+///
+/// ```yaml
+/// store:
+///   url: postgres://mimi@db.internal/chat_a   # no password here
+///   instance: 1                               # 1..127, unique per instance
+///   password_file: ../secrets/store-password  # optional; else MIMI_ATTEST_STORE_PASSWORD
+/// ```
+///
+/// Without `store:` the CA keeps its store in `store.db` in the CA directory (SQLite).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// The database, as a `postgres://` URL without a password.
+    pub url: String,
+    /// This instance's number (1..127): the first byte of every serial it issues.
+    pub instance: u8,
+    /// A file holding the database password (relative to the CA directory); without it the
+    /// password comes from `MIMI_ATTEST_STORE_PASSWORD`, or the server needs none.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// Why `url` cannot be a store URL, if it cannot: not `postgres://`/`postgresql://`, or
+    /// a password in it (a config file is no place for one).
+    fn problem(&self) -> Option<String> {
+        let url = &self.url;
+        let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        else {
+            return Some(format!(
+                "store.url {url:?} must be a postgres:// URL (leave store: out to keep the store in store.db)"
+            ));
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let in_userinfo = authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+        let in_query = rest
+            .split_once('?')
+            .is_some_and(|(_, q)| q.split('&').any(|kv| kv.starts_with("password=")));
+        if in_userinfo || in_query {
+            return Some(
+                "store.url holds a password: remove it from the URL and put it in the file named by store.password_file, or in MIMI_ATTEST_STORE_PASSWORD".into(),
+            );
+        }
+        if !(1..=127).contains(&self.instance) {
+            return Some(format!(
+                "store.instance is {}: give each instance of this CA its own number from 1 to 127",
+                self.instance
+            ));
+        }
+        None
+    }
+}
+
 /// A provider CA's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +204,9 @@ pub struct CaConfig {
     /// that is not logged, under a checkpoint on disk, with its proof.
     #[serde(default)]
     pub log: Option<LogConfig>,
+    /// Where the issuance store is, when not `store.db` in the CA directory.
+    #[serde(default)]
+    pub store: Option<StoreConfig>,
 }
 
 impl CaConfig {
@@ -240,7 +303,22 @@ impl CaConfig {
                 ));
             }
         }
+        if let Some(problem) = config.store.as_ref().and_then(StoreConfig::problem) {
+            return Err(bad(problem));
+        }
         Ok(config)
+    }
+
+    /// Refuse a `store:` that names a shared (PostgreSQL) store: this build has no backend
+    /// for one, and issuing into `store.db` instead would split the CA's records.
+    pub fn refuse_shared_store(&self) -> Result<(), IssueError> {
+        match &self.store {
+            None => Ok(()),
+            Some(store) => Err(IssueError::Store(crate::store::StoreError::Failed {
+                path: store.url.clone(),
+                message: "the CA config names a PostgreSQL store (store:), and this build has no PostgreSQL backend: nothing was done; remove store: to keep the store in store.db, or use a build with that backend".into(),
+            })),
+        }
     }
 
     /// Read and check a config file.
@@ -286,6 +364,22 @@ mod tests {
             LogConfig::resolve(ca, &logged.witnesses[1]),
             Path::new("/abs/w2")
         );
+        assert!(c.store.is_none());
+        assert!(c.refuse_shared_store().is_ok());
+        let shared = CaConfig::from_yaml(
+            &format!("{GOOD}store:\n  url: postgres://mimi@db.internal/chat_a\n  instance: 127\n  password_file: ../pw\n"),
+            "t",
+        )
+        .unwrap();
+        let refused = shared.refuse_shared_store().unwrap_err().to_string();
+        assert!(
+            refused.contains("no PostgreSQL backend") && refused.contains("db.internal"),
+            "{refused}"
+        );
+        let store = shared.store.unwrap();
+        assert_eq!(store.url, "postgres://mimi@db.internal/chat_a");
+        assert_eq!(store.instance, 127);
+        assert_eq!(store.password_file.as_deref(), Some(Path::new("../pw")));
     }
 
     #[test]
@@ -307,6 +401,13 @@ mod tests {
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {witnesses: [w]}\n", "missing field `dir`"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {dir: \"\"}\n", "log.dir is empty"),
             ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nlog: {dir: l, witnesses: [\"\"]}\n", "empty path"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"mysql://db/x\", instance: 1}\n", "must be a postgres:// URL"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgres://mimi:hunter2@db/x\", instance: 1}\n", "holds a password"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgresql://db/x?sslmode=require&password=x\", instance: 1}\n", "MIMI_ATTEST_STORE_PASSWORD"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgres://db/x\", instance: 0}\n", "from 1 to 127"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgres://db/x\", instance: 128}\n", "from 1 to 127"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgres://db/x\"}\n", "missing field `instance`"),
+            ("provider: chat-a.example\norganization: X\nscope: {tel: [\"+1\"]}\nstore: {url: \"postgres://db/x\", instance: 1, password: x}\n", "unknown field `password`"),
         ] {
             let e = CaConfig::from_yaml(yaml, "t.yaml").unwrap_err().to_string();
             assert!(e.contains(needle), "{yaml}: {e}");

@@ -185,6 +185,6 @@ pub(super) fn rotate(
         None => KeyProtection::Insecure,
     };
     dir.stage_next(&encode_key(&new_key, &protection)?, &new_cert.pem())?;
-    store.write(|tx| IssuanceStore::insert(tx, &row).map(|_| ()))?;
+    store.write(|tx| tx.insert(&row).map(|_| ()))?;
     Ok(())
 }

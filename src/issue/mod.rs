@@ -35,7 +35,7 @@ pub mod batch;
 pub use batch::{run_batch, BatchSummary};
 pub use ca::ProviderCa;
 pub use cadir::RootKey;
-pub use config::{CaConfig, CrlConfig, LogConfig, ValidityConfig};
+pub use config::{CaConfig, CrlConfig, LogConfig, StoreConfig, ValidityConfig};
 pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};

@@ -5,7 +5,6 @@
 use std::sync::mpsc;
 
 use rcgen::{Issuer, KeyPair};
-use rusqlite::Transaction;
 use time::OffsetDateTime;
 
 use super::cadir::{CaDir, CaSigner};
@@ -20,7 +19,7 @@ use crate::log::operator::{Labelled, Labeller};
 use crate::log::Submission;
 use crate::profile::{self, MimiMapping, Serial};
 use crate::sii::Sii;
-use crate::store::{CertKind, CertStatus, IssuanceStore, StoredCert};
+use crate::store::{CertKind, CertStatus, IssuanceStore, Release, StoreError, StoredCert, WriteTx};
 
 /// Where a stream's requests come from: `source(n)` gives up to `n` more (an `Err` entry is
 /// a request that could not be read; an empty vector ends the stream).
@@ -316,8 +315,7 @@ impl Pipeline<'_> {
         // Handed out already: a crash before this commit only makes the next run find
         // the same indexes again (see `tlog`).
         if !logged_rows.is_empty() {
-            self.store
-                .write(|tx| IssuanceStore::record_log_indexes(tx, &logged_rows))?;
+            self.store.write(|tx| tx.record_log_indexes(&logged_rows))?;
         }
         ended
     }
@@ -534,16 +532,36 @@ impl Stage {
         Stage { slots, ids }
     }
 
-    /// Reserve the serials (and request ids) of the prepared leaves. A request id the store
-    /// already holds is answered from it ([`replay_answer`]), or, when its earlier attempt
-    /// never completed, released and reserved anew. A request refused by its checks is
-    /// answered from the store when its id was issued before (a late retry), else with the
-    /// refusal.
-    fn reserve(&mut self, tx: &Transaction<'_>, ca_pem: &str) -> rusqlite::Result<()> {
+    /// Reserve the serials (and request ids) of the prepared leaves, in one call for all of
+    /// them (the backend batches the writes). A request id the store already holds is
+    /// answered from it ([`replay_answer`]), or, when its earlier attempt never completed,
+    /// released and reserved anew. A request refused by its checks is answered from the
+    /// store when its id was issued before (a late retry), else with the refusal.
+    fn reserve(&mut self, tx: &mut dyn WriteTx, ca_pem: &str) -> Result<(), StoreError> {
+        let records: Vec<&StoredCert> = self
+            .slots
+            .iter()
+            .filter_map(|slot| match slot {
+                Slot::Leaf { prepared, .. } => Some(&prepared.record),
+                _ => None,
+            })
+            .collect();
+        let wanted = records.len();
+        let ids = tx.reserve(&records)?;
+        if ids.len() != wanted {
+            return Err(StoreError::Failed {
+                path: tx.location().to_owned(),
+                message: format!(
+                    "the store answered {} of the {wanted} reservations asked for: nothing of this sub-batch was reserved",
+                    ids.len()
+                ),
+            });
+        }
+        let mut ids = ids.into_iter();
         self.slots = std::mem::take(&mut self.slots)
             .into_iter()
-            .map(|slot| reserve_slot(tx, slot, ca_pem))
-            .collect::<rusqlite::Result<_>>()?;
+            .map(|slot| settle_slot(tx, slot, &mut ids, ca_pem))
+            .collect::<Result<_, _>>()?;
         Ok(())
     }
 
@@ -605,19 +623,20 @@ impl Stage {
     }
 
     /// Store the signed leaves as issued, and abandon those whose signing failed.
-    fn complete(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    fn complete(&self, tx: &mut dyn WriteTx) -> Result<(), StoreError> {
         let mut issued = Vec::with_capacity(self.slots.len());
+        let mut abandoned = Vec::new();
         for slot in &self.slots {
             match slot {
                 Slot::Leaf {
                     prepared: p,
                     signed: Some(Ok(leaf)),
                 } => issued.push((p.rowid, leaf.der.as_slice())),
-                Slot::Leaf { prepared: p, .. } => IssuanceStore::abandon(tx, p.rowid)?,
+                Slot::Leaf { prepared: p, .. } => abandoned.push(p.rowid),
                 Slot::Done(_) | Slot::Refused { .. } => {}
             }
         }
-        IssuanceStore::complete_many(tx, &issued)
+        tx.complete(&issued, &abandoned)
     }
 
     /// The results, in request order (once [`Self::complete`] is committed).
@@ -648,8 +667,14 @@ impl Stage {
     }
 }
 
-/// One slot of [`Stage::reserve`].
-fn reserve_slot(tx: &Transaction<'_>, slot: Slot, ca_pem: &str) -> rusqlite::Result<Slot> {
+/// One slot of [`Stage::reserve`], once its leaf (if any) was offered to the store: `ids`
+/// gives, leaf by leaf, the row reserved for it or `None` when its request id was taken.
+fn settle_slot(
+    tx: &mut dyn WriteTx,
+    slot: Slot,
+    ids: &mut impl Iterator<Item = Option<i64>>,
+    ca_pem: &str,
+) -> Result<Slot, StoreError> {
     match slot {
         Slot::Done(_) => Ok(slot),
         Slot::Refused {
@@ -665,23 +690,12 @@ fn reserve_slot(tx: &Transaction<'_>, slot: Slot, ca_pem: &str) -> rusqlite::Res
             mut prepared,
             signed,
         } => {
-            let e = match IssuanceStore::insert(tx, &prepared.record) {
-                Ok(rowid) => {
-                    prepared.rowid = rowid;
-                    return Ok(Slot::Leaf { prepared, signed });
-                }
-                Err(e) => e,
-            };
-            let unique_violation = matches!(&e, rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
-            let Some(id) = prepared
-                .record
-                .request_id
-                .clone()
-                .filter(|_| unique_violation)
-            else {
-                return Err(e);
-            };
+            if let Some(rowid) = ids.next().flatten() {
+                prepared.rowid = rowid;
+                return Ok(Slot::Leaf { prepared, signed });
+            }
+            // Only a leaf with a request id is refused a row (its id is taken).
+            let id = prepared.record.request_id.clone().unwrap_or_default();
             let fingerprint = prepared
                 .record
                 .request_sha256
@@ -690,10 +704,28 @@ fn reserve_slot(tx: &Transaction<'_>, slot: Slot, ca_pem: &str) -> rusqlite::Res
             if let Some(answer) = stored_answer(tx, &id, fingerprint, &prepared.sii, ca_pem)? {
                 return Ok(Slot::Done(answer));
             }
-            // The earlier attempt reserved the id and never completed: free it.
-            IssuanceStore::release_request_id(tx, &id)?;
-            prepared.rowid = IssuanceStore::insert(tx, &prepared.record)?;
-            Ok(Slot::Leaf { prepared, signed })
+            // The earlier attempt reserved the id and never completed: free it, unless the
+            // instance that reserved it is signing it now.
+            let busy = |why: String| {
+                Ok(Slot::Done(Err(IssueError::Request(format!(
+                    "request id {id:?} {why}: nothing was issued for this line; send it again to get its certificate"
+                )))))
+            };
+            match tx.release_request_id(&id)? {
+                Release::Released => {}
+                Release::InFlight { instance } => {
+                    return busy(format!(
+                        "is being issued by CA instance {instance} right now"
+                    ))
+                }
+            }
+            match tx.reserve(&[&prepared.record])?.first() {
+                Some(Some(rowid)) => {
+                    prepared.rowid = *rowid;
+                    Ok(Slot::Leaf { prepared, signed })
+                }
+                _ => busy("was taken by another CA instance while it was retried".into()),
+            }
         }
     }
 }
@@ -701,13 +733,14 @@ fn reserve_slot(tx: &Transaction<'_>, slot: Slot, ca_pem: &str) -> rusqlite::Res
 /// The store's answer to request id `id`, if it issued that id before (see
 /// [`replay_answer`]).
 fn stored_answer(
-    tx: &Transaction<'_>,
+    tx: &mut dyn WriteTx,
     id: &str,
     fingerprint: &str,
     sii: &Sii,
     ca_pem: &str,
-) -> rusqlite::Result<Option<Result<Issued, IssueError>>> {
-    Ok(IssuanceStore::row_by_request_id(tx, id)?
+) -> Result<Option<Result<Issued, IssueError>>, StoreError> {
+    Ok(tx
+        .row_by_request_id(id)?
         .and_then(|row| replay_answer(row, id, fingerprint, sii, ca_pem)))
 }
 
@@ -1054,13 +1087,11 @@ mod tests {
     }
 
     /// The serials the store holds with `status`.
-    fn serials_with(ca: &ProviderCa, status: &str) -> std::collections::BTreeSet<Serial> {
-        let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
-        let mut stmt = conn
-            .prepare("SELECT serial FROM certificates WHERE kind = 'leaf' AND status = ?1")
-            .unwrap();
-        let rows = stmt.query_map([status], |r| r.get::<_, String>(0)).unwrap();
-        rows.map(|s| s.unwrap().parse().unwrap()).collect()
+    fn serials_with(ca: &ProviderCa, status: CertStatus) -> std::collections::BTreeSet<Serial> {
+        let rows = ca.store().all().unwrap().into_iter();
+        rows.filter(|r| r.kind == CertKind::Leaf && r.status == status)
+            .map(|r| r.serial)
+            .collect()
     }
 
     /// A source that fails ends the stream: everything it gave before is still signed,
@@ -1081,8 +1112,8 @@ mod tests {
             );
         }
         let handed_out = out.iter().map(|l| l.serial.clone()).collect();
-        assert_eq!(serials_with(&ca, "issued"), handed_out);
-        assert!(serials_with(&ca, "reserved").is_empty());
+        assert_eq!(serials_with(&ca, CertStatus::Issued), handed_out);
+        assert!(serials_with(&ca, CertStatus::Reserved).is_empty());
     }
 
     /// A sink that fails stops the hand-out and fails the call; what was already signed is
@@ -1114,14 +1145,14 @@ mod tests {
         assert!(err.to_string().contains("disk full"), "{err}");
         assert_eq!(calls, 2, "nothing is handed out after the sink failed");
         assert_eq!(handed_out.len(), 2);
-        let issued = serials_with(&ca, "issued");
+        let issued = serials_with(&ca, CertStatus::Issued);
         assert!(handed_out.is_subset(&issued));
         assert!(
             issued.len() < 40,
             "the stream stopped: {} issued",
             issued.len()
         );
-        assert!(serials_with(&ca, "reserved").is_empty());
+        assert!(serials_with(&ca, CertStatus::Reserved).is_empty());
     }
 
     /// A store failure (here a trigger refusing one reservation) fails the call. Every
@@ -1131,12 +1162,12 @@ mod tests {
     fn a_store_failure_hands_out_exactly_what_was_stored_then_fails() {
         let tmp = tempfile::tempdir().unwrap();
         let mut ca = test_ca(&tmp);
-        let conn = rusqlite::Connection::open(ca.dir().join("store.db")).unwrap();
-        conn.execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON certificates WHEN NEW.request_id = 'p-9' \
+        ca.store()
+            .execute_for_test(
+                "CREATE TRIGGER refuse BEFORE INSERT ON certificates WHEN NEW.request_id = 'p-9' \
              BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END;",
-        )
-        .unwrap();
+            )
+            .unwrap();
         let (out, ended) = stream_leaves(&mut ca, counted_source(2, 30, false));
         let err = ended.unwrap_err();
         assert!(
@@ -1157,9 +1188,9 @@ mod tests {
         }
         let handed_out: std::collections::BTreeSet<Serial> =
             out.iter().map(|l| l.serial.clone()).collect();
-        assert_eq!(serials_with(&ca, "issued"), handed_out);
+        assert_eq!(serials_with(&ca, CertStatus::Issued), handed_out);
 
-        conn.execute_batch("DROP TRIGGER refuse").unwrap();
+        ca.store().execute_for_test("DROP TRIGGER refuse").unwrap();
         let (again, ended) = stream_leaves(&mut ca, counted_source(2, 30, false));
         ended.unwrap();
         assert_eq!(again.len(), 30);
@@ -1168,7 +1199,7 @@ mod tests {
             assert_eq!(before.serial, after.serial);
         }
         assert!(again[out.len()..].iter().all(|l| !l.replayed));
-        assert_eq!(serials_with(&ca, "issued").len(), 30);
-        assert!(serials_with(&ca, "reserved").is_empty());
+        assert_eq!(serials_with(&ca, CertStatus::Issued).len(), 30);
+        assert!(serials_with(&ca, CertStatus::Reserved).is_empty());
     }
 }

@@ -284,7 +284,7 @@ fn revoke_row(
         }
     }
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    store.write(|tx| IssuanceStore::mark_revoked(tx, &row.serial, now, reason))?;
+    store.write(|tx| tx.mark_revoked(&row.serial, now, reason))?;
     Ok(RevokeOutcome {
         serial: row.serial,
         sii: row.sii,
@@ -336,7 +336,7 @@ pub(super) fn sign_crl(
         })
         .collect();
     let entries = revoked.len();
-    let number = store.write(IssuanceStore::next_crl_number)?;
+    let number = store.write(|tx| tx.next_crl_number())?;
     let params = CertificateRevocationListParams {
         this_update: now,
         next_update,

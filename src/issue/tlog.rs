@@ -185,7 +185,7 @@ impl CaLog {
                 .zip(&proofs)
                 .map(|((id, _, _), p)| (*id, p.index))
                 .collect();
-            store.write(|tx| IssuanceStore::record_log_indexes(tx, &rows))?;
+            store.write(|tx| tx.record_log_indexes(&rows))?;
         }
         Ok(())
     }

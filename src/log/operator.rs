@@ -19,6 +19,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+// SQLite here is this component's own local state file, not an issuance store: it stays
+// outside `store::IssuanceStore`, which is the only way to an issuance store.
 use rusqlite::{params, Connection, OptionalExtension};
 use x509_parser::prelude::X509Certificate;
 

@@ -4,119 +4,16 @@
 
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::StoreError;
+use super::records::{CertKind, CertStatus, RevokedEntry, StoredCert};
+use super::{Release, StoreError, StoreMigration, WriteTx, STORE_SCHEMA_VERSION};
 use crate::profile::{Method, RevokeReason, Serial};
 use crate::sii::Sii;
-
-/// What a stored certificate is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertKind {
-    /// The provider root.
-    Root,
-    /// An issuing CA.
-    Ca,
-    /// A mapping leaf.
-    Leaf,
-}
-
-/// Where a stored certificate is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertStatus {
-    /// Serial taken, not signed yet (or the process died before it was).
-    Reserved,
-    /// Signed, stored and handed out.
-    Issued,
-    /// Revoked.
-    Revoked,
-    /// A reservation whose signing never completed; the serial is never reused.
-    Abandoned,
-}
-
-macro_rules! text_enum {
-    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
-        impl $t {
-            /// The name stored in the database and shown in reports.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => $s),* }
-            }
-        }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)* other => Err(format!("unknown value {other:?}")) }
-            }
-        }
-    };
-}
-
-text_enum!(CertKind { Root => "root", Ca => "ca", Leaf => "leaf" });
-text_enum!(CertStatus { Reserved => "reserved", Issued => "issued", Revoked => "revoked", Abandoned => "abandoned" });
-
-/// One certificate's row in the store.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoredCert {
-    /// Serial (stored as lower-case hex).
-    pub serial: Serial,
-    /// Root, CA or leaf.
-    pub kind: CertKind,
-    /// The request's idempotency key, if it had one.
-    pub request_id: Option<String>,
-    /// SHA-256 (hex) of the request's content, to tell a replay from a conflicting reuse.
-    pub request_sha256: Option<String>,
-    /// The SII (leaves; stored in canonical form).
-    pub sii: Option<Sii>,
-    /// Handle (SSI), if any.
-    pub handle: Option<String>,
-    /// Validation method (leaves; stored as its name).
-    pub method: Option<Method>,
-    /// When possession was proven (leaves).
-    pub validated_at: Option<OffsetDateTime>,
-    /// notBefore.
-    pub not_before: OffsetDateTime,
-    /// notAfter.
-    pub not_after: OffsetDateTime,
-    /// Serial of the issuing certificate (`None` for a root).
-    pub issuer_serial: Option<Serial>,
-    /// The certificate, once signed.
-    pub der: Option<Vec<u8>>,
-    /// SHA-256 (hex) of the CSR the key came from, if any.
-    pub csr_sha256: Option<String>,
-    /// Status.
-    pub status: CertStatus,
-    /// When the row was written.
-    pub created_at: OffsetDateTime,
-    /// When it was revoked.
-    pub revoked_at: Option<OffsetDateTime>,
-    /// Why it was revoked.
-    pub revocation_reason: Option<RevokeReason>,
-}
-
-/// One line of a CRL, as the store keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RevokedEntry {
-    /// Serial.
-    pub serial: Serial,
-    /// When it was revoked.
-    pub revoked_at: Option<OffsetDateTime>,
-    /// The reason.
-    pub reason: Option<RevokeReason>,
-}
 
 /// The tables of schema version 2. A certificate's DER is kept apart from its row, in
 /// `certificate_der`, written once when it is signed: reserving a serial writes the row, and
@@ -175,7 +72,7 @@ CREATE INDEX IF NOT EXISTS certificates_cas ON certificates (created_at) WHERE k
 
 const SCHEMA_VERSION: &str = "3";
 
-/// [`IssuanceStore::unlogged_leaves`]: the leaves after the last one with a log index.
+/// [`SqliteStore::unlogged_leaves`]: the leaves after the last one with a log index.
 const UNLOGGED_LEAVES: &str = "SELECT c.id, d.der, c.issuer_serial FROM certificates c \
      JOIN certificate_der d ON d.id = c.id \
      WHERE c.id > (SELECT COALESCE(MAX(id), 0) FROM log_entries) \
@@ -196,26 +93,13 @@ CREATE TEMP VIEW certificate_der AS
 ";
 
 /// The SQLite issuance store of one CA directory.
-pub struct IssuanceStore {
+pub(crate) struct SqliteStore {
     conn: Connection,
     schema_version: u32,
     /// The private copy a read-only store is read from, when it could not be read in place
     /// (declared after `conn`, so the connection closes before the copy is removed).
     _copy: Option<tempfile::TempDir>,
 }
-
-/// What [`IssuanceStore::migrate`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoreMigration {
-    /// The schema version the store had.
-    pub from: u32,
-    /// The schema version it has now (equal to `from` when there was nothing to do).
-    pub to: u32,
-}
-
-/// The schema version this build reads and writes.
-pub const STORE_SCHEMA_VERSION: u32 = 3;
 
 /// Whole seconds, UTC: the stored strings then sort in time order.
 fn fmt_time(t: OffsetDateTime) -> String {
@@ -408,7 +292,7 @@ const INSERT_DER: &str = "INSERT INTO certificate_der (id, der) VALUES (?1, ?2)"
 /// How long a writer waits for another process holding the database before giving up.
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(30);
 
-impl IssuanceStore {
+impl SqliteStore {
     fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| store_err(path, e))?;
@@ -459,7 +343,7 @@ impl IssuanceStore {
             [SCHEMA_VERSION],
         )
         .map_err(|e| store_err(path, e))?;
-        Ok(IssuanceStore {
+        Ok(SqliteStore {
             conn,
             schema_version: STORE_SCHEMA_VERSION,
             _copy: None,
@@ -492,7 +376,7 @@ impl IssuanceStore {
 
     /// Open an existing store for issuing and revoking. A store with an older schema is
     /// refused ([`StoreError::Outdated`]) and left as it is: schema changes are made only
-    /// by [`IssuanceStore::migrate`] (`mimi-attest store migrate`), never when a command
+    /// by [`SqliteStore::migrate`] (`mimi-attest store migrate`), never when a command
     /// starts.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let (conn, version) = Self::open_read_write(path)?;
@@ -504,7 +388,7 @@ impl IssuanceStore {
                 ca_dir: ca_dir_of(path),
             });
         }
-        Ok(IssuanceStore {
+        Ok(SqliteStore {
             conn,
             schema_version: version,
             _copy: None,
@@ -564,7 +448,7 @@ impl IssuanceStore {
             conn.execute_batch(V1_AS_V2_VIEWS)
                 .map_err(|e| store_err(path, e))?;
         }
-        Ok(IssuanceStore {
+        Ok(SqliteStore {
             conn,
             schema_version: version,
             _copy: copy,
@@ -589,7 +473,7 @@ impl IssuanceStore {
     /// writers queue on the busy timeout instead of failing half-way).
     pub(crate) fn write<T>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let path = self.path();
         let tx = self
@@ -599,91 +483,15 @@ impl IssuanceStore {
                 path: path.clone(),
                 message: format!("{e} (another process holds the store; try again)"),
             })?;
-        let out = f(&tx).map_err(|e| db_err(path.clone(), e))?;
+        let out = f(&mut SqliteTx {
+            tx: &tx,
+            path: &path,
+        })?;
         tx.commit().map_err(|e| StoreError::Failed {
             path,
             message: e.to_string(),
         })?;
         Ok(out)
-    }
-
-    /// Insert rows as they are (CA certificates at init, reservations before signing); the
-    /// new row's id.
-    pub(crate) fn insert(tx: &Transaction<'_>, c: &StoredCert) -> rusqlite::Result<i64> {
-        tx.prepare_cached(
-            "INSERT INTO certificates (serial, kind, request_id, request_sha256, sii, handle, \
-             method, validated_at, not_before, not_after, issuer_serial, csr_sha256, status, \
-             created_at, revoked_at, revocation_reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        )?
-        .execute(params![
-            c.serial.to_string(),
-            c.kind.as_str(),
-            c.request_id,
-            c.request_sha256,
-            c.sii.as_ref().map(Sii::canonical),
-            c.handle,
-            c.method.map(Method::as_str),
-            c.validated_at.map(fmt_time),
-            fmt_time(c.not_before),
-            fmt_time(c.not_after),
-            c.issuer_serial.as_ref().map(Serial::to_string),
-            c.csr_sha256,
-            c.status.as_str(),
-            fmt_time(c.created_at),
-            c.revoked_at.map(fmt_time),
-            c.revocation_reason.map(RevokeReason::as_str),
-        ])?;
-        let id = tx.last_insert_rowid();
-        if let Some(der) = &c.der {
-            Self::insert_der(tx, id, der)?;
-        }
-        Ok(id)
-    }
-
-    fn insert_der(tx: &Transaction<'_>, id: i64, der: &[u8]) -> rusqlite::Result<()> {
-        tx.prepare_cached(INSERT_DER)?.execute(params![id, der])?;
-        Ok(())
-    }
-
-    /// Mark reservations (by the ids [`Self::insert`] returned, in increasing order) issued
-    /// with their signed DER. Each run of consecutive ids is flipped by one UPDATE over the
-    /// range (a sub-batch reserves its rows in one transaction, so their ids follow each
-    /// other); every row of the range must be a reservation, or nothing is marked.
-    pub(crate) fn complete_many(
-        tx: &Transaction<'_>,
-        leaves: &[(i64, &[u8])],
-    ) -> rusqlite::Result<()> {
-        let mut flip = tx.prepare_cached(
-            "UPDATE certificates SET status = 'issued' \
-             WHERE id BETWEEN ?1 AND ?2 AND status = 'reserved'",
-        )?;
-        for run in leaves.chunk_by(|a, b| b.0 == a.0.wrapping_add(1)) {
-            let (first, last) = (run[0].0, run[run.len() - 1].0);
-            if flip.execute([first, last])? != run.len() {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-        }
-        // One statement held for the whole run, not a cache lookup a leaf (`insert_der`).
-        let mut der = tx.prepare_cached(INSERT_DER)?;
-        for (id, bytes) in leaves {
-            der.execute(params![id, bytes])?;
-        }
-        Ok(())
-    }
-
-    /// Record the log index of each leaf (by row id) the log now holds; an index already
-    /// recorded for a row is kept (the log gives a leaf one index, ever).
-    pub(crate) fn record_log_indexes(
-        tx: &Transaction<'_>,
-        logged: &[(i64, u64)],
-    ) -> rusqlite::Result<()> {
-        let mut insert =
-            tx.prepare_cached("INSERT OR IGNORE INTO log_entries (id, log_index) VALUES (?1, ?2)")?;
-        for (id, index) in logged {
-            insert.execute(params![id, *index as i64])?;
-        }
-        Ok(())
     }
 
     /// The issued (or since revoked) leaves without a recorded log index, oldest first: row
@@ -738,27 +546,6 @@ impl IssuanceStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Give up a reservation (by id) whose signing failed (the serial is never reused).
-    pub(crate) fn abandon(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<()> {
-        tx.prepare_cached(
-            "UPDATE certificates SET status = 'abandoned' WHERE id = ?1 AND status = 'reserved'",
-        )?
-        .execute([id])?;
-        Ok(())
-    }
-
-    /// Release the request id of an abandoned reservation so the request can be retried.
-    pub(crate) fn release_request_id(
-        tx: &Transaction<'_>,
-        request_id: &str,
-    ) -> rusqlite::Result<()> {
-        tx.prepare_cached(
-            "UPDATE certificates SET status = 'abandoned', request_id = NULL WHERE request_id = ?1 AND status IN ('reserved','abandoned')",
-        )?
-        .execute([request_id])?;
-        Ok(())
-    }
-
     /// Fold the write-ahead log into the database file and empty it, without waiting: with
     /// readers still in the log, what they may need is left there, for a later checkpoint
     /// or for closing the store.
@@ -775,43 +562,17 @@ impl IssuanceStore {
         folded.map_err(|e| self.err(e))
     }
 
+    /// Run SQL on the store as it is (tests only).
+    #[cfg(test)]
+    pub(crate) fn execute_for_test(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).map_err(|e| self.err(e))
+    }
+
     /// Fold the write-ahead log into the database file.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(|e| self.err(e))
-    }
-
-    /// Mark an issued certificate (a leaf, or an issuing CA) revoked.
-    pub(crate) fn mark_revoked(
-        tx: &Transaction<'_>,
-        serial: &Serial,
-        at: OffsetDateTime,
-        reason: RevokeReason,
-    ) -> rusqlite::Result<()> {
-        let n = tx
-            .prepare_cached(
-                "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1 AND status = 'issued'",
-            )?
-            .execute(params![serial.to_string(), fmt_time(at), reason.as_str()])?;
-        if n != 1 {
-            return Err(rusqlite::Error::QueryReturnedNoRows);
-        }
-        Ok(())
-    }
-
-    /// Take the next CRL number (strictly increasing, never reused).
-    pub(crate) fn next_crl_number(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
-        let current: String =
-            tx.query_row("SELECT value FROM meta WHERE key = 'crl_number'", [], |r| {
-                r.get(0)
-            })?;
-        let next = current.parse::<u64>().unwrap_or(0) + 1;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'crl_number'",
-            [next.to_string()],
-        )?;
-        Ok(next)
     }
 
     /// The row with this serial.
@@ -826,14 +587,6 @@ impl IssuanceStore {
 
     fn one(&self, sql_where: &str, key: &str) -> Result<Option<StoredCert>, StoreError> {
         Self::row_where(&self.conn, sql_where, key).map_err(|e| self.err(e))
-    }
-
-    /// The row that holds this request id, read inside a write transaction.
-    pub(crate) fn row_by_request_id(
-        tx: &Transaction<'_>,
-        id: &str,
-    ) -> rusqlite::Result<Option<StoredCert>> {
-        Self::row_where(tx, "request_id = ?1", id)
     }
 
     fn row_where(
@@ -996,6 +749,185 @@ impl IssuanceStore {
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))
+    }
+}
+
+/// One write transaction on an SQLite store.
+struct SqliteTx<'a> {
+    tx: &'a Transaction<'a>,
+    path: &'a str,
+}
+
+impl SqliteTx<'_> {
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        db_err(self.path.to_owned(), e)
+    }
+
+    fn insert_row(&self, c: &StoredCert) -> rusqlite::Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO certificates (serial, kind, request_id, request_sha256, sii, handle, \
+                 method, validated_at, not_before, not_after, issuer_serial, csr_sha256, status, \
+                 created_at, revoked_at, revocation_reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                c.serial.to_string(),
+                c.kind.as_str(),
+                c.request_id,
+                c.request_sha256,
+                c.sii.as_ref().map(Sii::canonical),
+                c.handle,
+                c.method.map(Method::as_str),
+                c.validated_at.map(fmt_time),
+                fmt_time(c.not_before),
+                fmt_time(c.not_after),
+                c.issuer_serial.as_ref().map(Serial::to_string),
+                c.csr_sha256,
+                c.status.as_str(),
+                fmt_time(c.created_at),
+                c.revoked_at.map(fmt_time),
+                c.revocation_reason.map(RevokeReason::as_str),
+            ])?;
+        let id = self.tx.last_insert_rowid();
+        if let Some(der) = &c.der {
+            self.tx
+                .prepare_cached(INSERT_DER)?
+                .execute(params![id, der])?;
+        }
+        Ok(id)
+    }
+
+    fn complete_runs(&self, leaves: &[(i64, &[u8])]) -> rusqlite::Result<()> {
+        let mut flip = self.tx.prepare_cached(
+            "UPDATE certificates SET status = 'issued' \
+             WHERE id BETWEEN ?1 AND ?2 AND status = 'reserved'",
+        )?;
+        for run in leaves.chunk_by(|a, b| b.0 == a.0.wrapping_add(1)) {
+            let (first, last) = (run[0].0, run[run.len() - 1].0);
+            if flip.execute([first, last])? != run.len() {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+        }
+        // One statement held for the whole run, not a cache lookup a leaf.
+        let mut der = self.tx.prepare_cached(INSERT_DER)?;
+        for (id, bytes) in leaves {
+            der.execute(params![id, bytes])?;
+        }
+        Ok(())
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn location(&self) -> &str {
+        self.path
+    }
+
+    fn insert(&mut self, c: &StoredCert) -> Result<i64, StoreError> {
+        self.insert_row(c).map_err(|e| self.err(e))
+    }
+
+    fn reserve(&mut self, rows: &[&StoredCert]) -> Result<Vec<Option<i64>>, StoreError> {
+        rows.iter()
+            .map(|c| match self.insert_row(c) {
+                Ok(id) => Ok(Some(id)),
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        && c.request_id.is_some() =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(self.err(e)),
+            })
+            .collect()
+    }
+
+    /// Each run of consecutive ids is flipped by one UPDATE over the range (a sub-batch
+    /// reserves its rows in one transaction, and one process at a time reserves, so their
+    /// ids follow each other); every row of the range must be a reservation, or nothing is
+    /// marked.
+    fn complete(&mut self, issued: &[(i64, &[u8])], abandoned: &[i64]) -> Result<(), StoreError> {
+        (|| {
+            let mut abandon = self.tx.prepare_cached(
+                "UPDATE certificates SET status = 'abandoned' WHERE id = ?1 AND status = 'reserved'",
+            )?;
+            for id in abandoned {
+                abandon.execute([id])?;
+            }
+            self.complete_runs(issued)
+        })()
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::Failed {
+                path: self.path.to_owned(),
+                message: "a reservation to complete is no longer reserved (changed by another process): nothing of this sub-batch was stored".into(),
+            },
+            e => self.err(e),
+        })
+    }
+
+    fn row_by_request_id(&mut self, id: &str) -> Result<Option<StoredCert>, StoreError> {
+        SqliteStore::row_where(self.tx, "request_id = ?1", id).map_err(|e| self.err(e))
+    }
+
+    /// A reservation in this store is always a dead one: one process at a time issues
+    /// (`IssueLock`), and its reservations never outlive its turn.
+    fn release_request_id(&mut self, request_id: &str) -> Result<Release, StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE certificates SET status = 'abandoned', request_id = NULL WHERE request_id = ?1 AND status IN ('reserved','abandoned')",
+            )
+            .and_then(|mut s| s.execute([request_id]))
+            .map_err(|e| self.err(e))?;
+        Ok(Release::Released)
+    }
+
+    fn record_log_indexes(&mut self, logged: &[(i64, u64)]) -> Result<(), StoreError> {
+        (|| {
+            let mut insert = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO log_entries (id, log_index) VALUES (?1, ?2)",
+            )?;
+            for (id, index) in logged {
+                insert.execute(params![id, *index as i64])?;
+            }
+            Ok(())
+        })()
+        .map_err(|e| self.err(e))
+    }
+
+    fn mark_revoked(
+        &mut self,
+        serial: &Serial,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+    ) -> Result<(), StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1 AND status = 'issued'",
+            )
+            .and_then(|mut s| s.execute(params![serial.to_string(), fmt_time(at), reason.as_str()]))
+            .map_err(|e| self.err(e))?;
+        if n != 1 {
+            return Err(super::not_issued(self.path, serial));
+        }
+        Ok(())
+    }
+
+    fn next_crl_number(&mut self) -> Result<u64, StoreError> {
+        (|| {
+            let current: String =
+                self.tx
+                    .query_row("SELECT value FROM meta WHERE key = 'crl_number'", [], |r| {
+                        r.get(0)
+                    })?;
+            let next = current.parse::<u64>().unwrap_or(0) + 1;
+            self.tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'crl_number'",
+                [next.to_string()],
+            )?;
+            Ok(next)
+        })()
+        .map_err(|e| self.err(e))
     }
 }
 
@@ -1200,7 +1132,7 @@ mod tests {
     #[test]
     fn a_new_store_has_16_kib_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let store = SqliteStore::create(&dir.path().join("store.db")).unwrap();
         let size: u32 = store
             .conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -1221,31 +1153,25 @@ mod tests {
     #[test]
     fn completion_flips_runs_of_ids_and_refuses_a_range_with_a_foreign_row() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let mut store = SqliteStore::create(&dir.path().join("store.db")).unwrap();
         let ids: Vec<i64> = store
-            .write(|tx| {
-                (1..=6)
-                    .map(|n| IssuanceStore::insert(tx, &reservation(n)))
-                    .collect()
-            })
+            .write(|tx| (1..=6).map(|n| tx.insert(&reservation(n))).collect())
             .unwrap();
         // 1, 2, 4, 5 signed (two runs); 3 abandoned; 6 left for the refusal below.
         store
             .write(|tx| {
-                IssuanceStore::abandon(tx, ids[2])?;
-                IssuanceStore::complete_many(
-                    tx,
+                tx.complete(
                     &[
                         (ids[0], b"der-1".as_slice()),
                         (ids[1], b"der-2"),
                         (ids[3], b"der-4"),
                         (ids[4], b"der-5"),
                     ],
+                    &[ids[2]],
                 )
             })
             .unwrap();
-        let row =
-            |store: &IssuanceStore, n: u8| store.get(&reservation(n).serial).unwrap().unwrap();
+        let row = |store: &SqliteStore, n: u8| store.get(&reservation(n).serial).unwrap().unwrap();
         for (n, status, der) in [
             (1, CertStatus::Issued, Some(b"der-1".to_vec())),
             (2, CertStatus::Issued, Some(b"der-2".to_vec())),
@@ -1259,14 +1185,14 @@ mod tests {
         }
         // A range that takes in a row no longer reserved (5 is issued) changes nothing.
         let err = store
-            .write(|tx| IssuanceStore::complete_many(tx, &[(ids[4], b"again"), (ids[5], b"der-6")]))
+            .write(|tx| tx.complete(&[(ids[4], b"again"), (ids[5], b"der-6")], &[]))
             .unwrap_err();
         assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         assert_eq!(row(&store, 6).status, CertStatus::Reserved);
         assert_eq!(row(&store, 5).der, Some(b"der-5".to_vec()));
         // An abandoned reservation is never completed (its serial stays unused).
         let err = store
-            .write(|tx| IssuanceStore::complete_many(tx, &[(ids[2], b"late")]))
+            .write(|tx| tx.complete(&[(ids[2], b"late")], &[]))
             .unwrap_err();
         assert!(matches!(err, StoreError::Failed { .. }), "{err}");
         let r = row(&store, 3);
@@ -1276,7 +1202,7 @@ mod tests {
     #[test]
     fn unlogged_leaves_are_those_after_the_last_logged_row_read_as_a_range() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let mut store = SqliteStore::create(&dir.path().join("store.db")).unwrap();
         let issuer: Serial = "77".repeat(16).parse().unwrap();
         let ids: Vec<i64> = store
             .write(|tx| {
@@ -1284,7 +1210,7 @@ mod tests {
                     .map(|n| {
                         let mut r = reservation(n);
                         r.issuer_serial = Some(issuer.clone());
-                        IssuanceStore::insert(tx, &r)
+                        tx.insert(&r)
                     })
                     .collect()
             })
@@ -1293,15 +1219,14 @@ mod tests {
         // 1, 2, 4, 5, 6 issued; 3 abandoned; 7 still reserved.
         store
             .write(|tx| {
-                IssuanceStore::abandon(tx, ids[2])?;
                 let signed: Vec<(i64, Vec<u8>)> =
                     [0, 1, 3, 4, 5].iter().map(|&i| (ids[i], der(i))).collect();
                 let signed: Vec<(i64, &[u8])> =
                     signed.iter().map(|(id, d)| (*id, d.as_slice())).collect();
-                IssuanceStore::complete_many(tx, &signed)
+                tx.complete(&signed, &[ids[2]])
             })
             .unwrap();
-        let unlogged = |store: &IssuanceStore| -> Vec<i64> {
+        let unlogged = |store: &SqliteStore| -> Vec<i64> {
             let rows = store.unlogged_leaves().unwrap();
             assert!(rows.iter().all(|(_, _, s)| *s == issuer));
             rows.into_iter().map(|(id, _, _)| id).collect()
@@ -1309,7 +1234,7 @@ mod tests {
         assert_eq!(unlogged(&store), [ids[0], ids[1], ids[3], ids[4], ids[5]]);
         // A turn logged the first two: the rest, after them, is what is left.
         store
-            .write(|tx| IssuanceStore::record_log_indexes(tx, &[(ids[0], 0), (ids[1], 1)]))
+            .write(|tx| tx.record_log_indexes(&[(ids[0], 0), (ids[1], 1)]))
             .unwrap();
         assert_eq!(unlogged(&store), [ids[3], ids[4], ids[5]]);
         let rows = store.unlogged_leaves().unwrap();
@@ -1324,9 +1249,7 @@ mod tests {
             .unwrap();
         assert_eq!(unlogged(&store), [ids[3], ids[4], ids[5]]);
         store
-            .write(|tx| {
-                IssuanceStore::record_log_indexes(tx, &[(ids[3], 2), (ids[4], 3), (ids[5], 4)])
-            })
+            .write(|tx| tx.record_log_indexes(&[(ids[3], 2), (ids[4], 3), (ids[5], 4)]))
             .unwrap();
         assert!(unlogged(&store).is_empty());
         // The query reads a range of the primary key after the last logged row, never the
@@ -1350,11 +1273,11 @@ mod tests {
     #[test]
     fn a_row_that_does_not_parse_is_a_clear_error_naming_row_and_column() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let mut store = SqliteStore::create(&dir.path().join("store.db")).unwrap();
         store
             .write(|tx| {
-                IssuanceStore::insert(tx, &reservation(1))?;
-                IssuanceStore::insert(tx, &reservation(2))
+                tx.insert(&reservation(1))?;
+                tx.insert(&reservation(2))
             })
             .unwrap();
         let good = reservation(1);
@@ -1366,7 +1289,7 @@ mod tests {
             ("serial", "not-hex"),
             ("issuer_serial", "zz"),
         ] {
-            let store = IssuanceStore::open(&dir.path().join("store.db")).unwrap();
+            let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
             store
                 .conn
                 .execute(
@@ -1392,9 +1315,7 @@ mod tests {
                 .execute("DELETE FROM certificates WHERE id = 2", [])
                 .unwrap();
             let mut store = store;
-            store
-                .write(|tx| IssuanceStore::insert(tx, &reservation(2)))
-                .unwrap();
+            store.write(|tx| tx.insert(&reservation(2))).unwrap();
         }
     }
 }

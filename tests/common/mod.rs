@@ -1,7 +1,8 @@
 //! The helpers every test binary shares. Here: building mapping chains directly with rcgen,
 //! bypassing the issuer's guards, so tests can make every kind of hostile certificate;
 //! [`ca`]: a provider CA through the library; [`cli`]: running the real binary; [`logged`]: a CA that writes a transparency log;
-//! [`trust`]: a federation signing trust lists through the CLI; [`tls`]: TLS certificates for the exchange service.
+//! [`trust`]: a federation signing trust lists through the CLI; [`tls`]: TLS certificates for the exchange service;
+//! [`pg`]: a throwaway PostgreSQL cluster.
 // Each binary uses its own part of these helpers; the rest is unused there, not dead.
 #![allow(dead_code)]
 
@@ -19,6 +20,7 @@ use time::{Duration, OffsetDateTime};
 pub mod ca;
 pub mod cli;
 pub mod logged;
+pub mod pg;
 pub mod tls;
 pub mod trust;
 

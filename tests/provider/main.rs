@@ -14,3 +14,4 @@ mod log_cli;
 mod revoke;
 mod root_crl;
 mod store_migration;
+mod store_postgres;
