@@ -1110,7 +1110,7 @@ mod tests {
     #[test]
     fn a_lookup_probes_the_sii_index_and_sorts_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = IssuanceStore::create(&dir.path().join("store.db")).unwrap();
+        let store = SqliteStore::create(&dir.path().join("store.db")).unwrap();
         let mut stmt = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", newest_live_leaf_sql()))
