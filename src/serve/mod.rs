@@ -68,6 +68,17 @@ pub enum ServeError {
         /// The trust-list file.
         path: String,
     },
+    /// Two anchors name the same client CA (name and key): their platforms' clients could
+    /// not be told apart.
+    #[error("the trust list {path} names one client CA for two anchors, {first} and {second}: a client certificate it issued would authenticate either platform, so the list is not served; give each platform a client CA of its own (mimi-attest dev-certs makes one per platform)")]
+    SharedClientCa {
+        /// The trust-list file.
+        path: String,
+        /// The first anchor naming the CA.
+        first: String,
+        /// The second.
+        second: String,
+    },
     /// The transparency log cannot be opened.
     #[error("cannot hand out proofs from the log {dir}: {source}")]
     Log {

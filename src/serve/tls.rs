@@ -47,6 +47,8 @@ pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 struct ClientCa {
     anchor: String,
     subject: Vec<u8>,
+    /// The SubjectPublicKeyInfo, DER.
+    key: Vec<u8>,
     der: CertificateDer<'static>,
 }
 
@@ -57,7 +59,8 @@ pub(crate) struct ClientCas {
 }
 
 impl ClientCas {
-    /// The `client_auth_pem` CAs of `list`'s anchors; an error when there is none.
+    /// The `client_auth_pem` CAs of `list`'s anchors; an error when there is none, or when
+    /// two anchors name one CA.
     pub(crate) fn of(list: &TrustList, list_path: &Path) -> Result<ClientCas, ServeError> {
         let mut cas = Vec::new();
         let mut roots = RootCertStore::empty();
@@ -70,12 +73,27 @@ impl ClientCas {
             let Ok((_, cert)) = X509Certificate::from_der(der) else {
                 continue;
             };
+            let subject = cert.tbs_certificate.subject.as_raw().to_vec();
+            let key = cert.tbs_certificate.subject_pki.raw.to_vec();
+            // Two anchors under one CA (name and key) could not be told apart: a client would
+            // be either platform. Refused, as no answer could say whom it was given to.
+            if let Some(other) = cas
+                .iter()
+                .find(|c: &&ClientCa| c.subject == subject && c.key == key)
+            {
+                return Err(ServeError::SharedClientCa {
+                    path: list_path.display().to_string(),
+                    first: other.anchor.clone(),
+                    second: anchor.name().to_owned(),
+                });
+            }
             if roots.add(der.clone()).is_err() {
                 continue;
             }
             cas.push(ClientCa {
                 anchor: anchor.name().to_owned(),
-                subject: cert.tbs_certificate.subject.as_raw().to_vec(),
+                subject,
+                key,
                 der: der.clone(),
             });
         }

@@ -696,6 +696,45 @@ fn a_client_ca_replaced_by_one_of_the_same_name_refuses_the_old_clients() {
         .is_ok());
 }
 
+/// A list naming one client CA for two anchors is not served: at start the server refuses
+/// it, and a reload to it keeps the list in force.
+#[test]
+fn a_client_ca_shared_by_two_anchors_is_refused() {
+    let fed = Federation::new("");
+    let text = std::fs::read_to_string(&fed.trust).unwrap();
+    let pems: Vec<&str> = text
+        .split("    client_auth_pem: |\n")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("-----END CERTIFICATE-----\n").unwrap() + 26])
+        .collect();
+    assert_eq!(pems.len(), 2);
+    let shared = text.replacen(pems[1], pems[0], 1);
+    let server = Running::start(&fed);
+    std::fs::write(&fed.trust, shared.replace("sequence: 1", "sequence: 2")).unwrap();
+    let reload = server.handle.reload();
+    assert!(
+        reload
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("chat-a and chat-b")),
+        "{reload:?}"
+    );
+    assert!(server
+        .block_on(fed.client(&fed.chat_b).lookup(&[ALICE.to_owned()]))
+        .is_ok());
+    drop(server);
+    std::fs::write(&fed.trust, &shared).unwrap();
+    let config = ServeConfig::from_file(&fed.config).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let refused = runtime.block_on(Server::bind(config)).err().unwrap();
+    assert!(
+        refused.to_string().contains("a client CA of its own"),
+        "{refused}"
+    );
+}
+
 /// A lookup by chat-a on a connection opened before the trust list is replaced by `next`
 /// and reloaded, sent after: its status and body.
 fn lookup_across_a_reload(fed: &Federation, server: &Running, next: &str) -> (u16, String) {
