@@ -113,6 +113,7 @@ impl ProviderCa {
                 ca_pem: &ca_cert.pem(),
                 ca_key: &encode_key(&ca_key, protection)?,
             },
+            config.store.as_ref(),
             &[root_row, ca_row],
         )?;
         ProviderCa::open_with(dir, protection.passphrase())

@@ -1,6 +1,11 @@
-//! PostgreSQL as an issuance store (issue #18). So far: the throwaway cluster the backend's
-//! tests will run against (see `common::pg`), checked on its own.
+//! PostgreSQL as an issuance store (issue #18): the throwaway cluster the backend's tests
+//! run against (see `common::pg`), checked on its own, and the real commands on a CA whose
+//! store is in it.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::common::cli::{batch_cmd, issue, ok, repo, run, s, stderr, stdout, succeeded};
 use crate::common::pg::PgCluster;
 
 /// The cluster starts on its socket, answers SQL, keeps its data over a crash-like stop and
@@ -35,4 +40,195 @@ fn the_throwaway_cluster_answers_survives_a_restart_and_has_read_only_roles() {
     assert!(pg
         .url("auditor", "store_test")
         .starts_with("postgres://auditor@/store_test?host=/"));
+}
+
+/// A CA whose config names a PostgreSQL store (`store: {url, instance, password_file}`)
+/// made by `ca init` in `t/ca`, against a new database `db` of `pg`; its directory.
+fn init_pg_ca(pg: &PgCluster, t: &Path, db: &str, instance: u8) -> PathBuf {
+    pg.psql("postgres", &format!("CREATE DATABASE {db}"));
+    // The cluster trusts its socket, so the password is not checked; it is still read.
+    std::fs::write(t.join("store-password"), "not-checked\n").unwrap();
+    let base = std::fs::read_to_string(repo("ca-config/chat-a.yaml")).unwrap();
+    let config = t.join(format!("{db}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "{base}store:\n  url: \"{}\"\n  instance: {instance}\n  password_file: ../store-password\n",
+            pg.url("postgres", db)
+        ),
+    )
+    .unwrap();
+    let ca = t.join("ca");
+    ok(&[
+        "ca",
+        "init",
+        "--insecure-no-password",
+        "--config",
+        s(&config),
+        "--dir",
+        s(&ca),
+    ]);
+    ca
+}
+
+/// The serials of the issued lines of an `issue-batch` output, by request id.
+fn issued(output: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(output)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v["serial"].is_string(), "{l}");
+            (
+                v["id"].as_str().unwrap().to_owned(),
+                v["serial"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `ca init`, `issue-batch`, `issue`, `revoke` and `crl` on a CA whose store is PostgreSQL:
+/// the schema is made by `ca init` (and no store.db), every certificate handed out is in
+/// the database with its DER, `store list` reads the same rows, a replayed batch answers
+/// with the same certificates, a revocation shows in the CRL, and a second process as the
+/// same instance is refused while the first holds its lease.
+#[test]
+fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
+    let Some(pg) = PgCluster::start("issue_batch_revoke_and_crl_run_on_a_postgres_store") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca = init_pg_ca(&pg, t, "chat_a", 3);
+    assert!(!ca.join("store.db").exists(), "ca init wrote store.db");
+    let db = |sql: &str| pg.psql("chat_a", sql);
+    assert_eq!(db("SELECT kind FROM certificates ORDER BY id"), "root\nca");
+
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            serde_json::json!({"id": format!("r{i}"), "sii": format!("+1555000{i:04}")}).to_string()
+        })
+        .collect();
+    let input = t.join("in.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = t.join("out.jsonl");
+    succeeded(batch_cmd(&ca, &input, &output).output().unwrap());
+    let batch = issued(&output);
+    assert_eq!(batch.len(), 40);
+
+    // Every certificate handed out is in the store, issued, with the DER of its chain's leaf.
+    let out_text = std::fs::read_to_string(&output).unwrap();
+    for line in out_text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let serial = v["serial"].as_str().unwrap();
+        let leaf = ::pem::parse_many(v["chain_pem"].as_str().unwrap()).unwrap()[0]
+            .contents()
+            .to_vec();
+        let row = db(&format!(
+            "SELECT c.status || ' ' || c.request_id || ' ' || encode(d.der, 'hex') \
+             FROM certificates c JOIN certificate_der d ON d.id = c.id WHERE c.serial = '{serial}'"
+        ));
+        let hex: String = leaf.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(row, format!("issued {} {hex}", v["id"].as_str().unwrap()));
+    }
+    assert_eq!(
+        db("SELECT count(*) FROM certificates WHERE kind = 'leaf'"),
+        "40"
+    );
+
+    // `store list` reads the same rows from the database.
+    let list = ok(&["store", "list", "--ca", s(&ca)]);
+    let mut listed: Vec<String> = stdout(&list)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("leaf"))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    let mut want: Vec<String> = batch.values().cloned().collect();
+    want.sort();
+    assert_eq!(listed, want);
+
+    // A replay answers every request with the certificate it already has.
+    let again = t.join("again.jsonl");
+    succeeded(batch_cmd(&ca, &input, &again).output().unwrap());
+    assert_eq!(issued(&again), batch);
+    assert_eq!(
+        db("SELECT count(*) FROM certificates WHERE kind = 'leaf'"),
+        "40"
+    );
+
+    // One more by `issue`, then revoke it and publish a CRL that lists it.
+    let single = issue(&ca, "+15559990000", &t.join("one.pem"));
+    assert_eq!(
+        db(&format!(
+            "SELECT status FROM certificates WHERE serial = '{single}'"
+        )),
+        "issued"
+    );
+    ok(&[
+        "revoke",
+        "--ca",
+        s(&ca),
+        "--serial",
+        &single,
+        "--reason",
+        "key-compromise",
+    ]);
+    assert_eq!(
+        db(&format!(
+            "SELECT status || ' ' || revocation_reason FROM certificates WHERE serial = '{single}'"
+        )),
+        "revoked key-compromise"
+    );
+    let crl = t.join("ca.crl");
+    ok(&["crl", "--ca", s(&ca), "--out", s(&crl)]);
+    let shown = stdout(&ok(&["inspect", "--format", "json", s(&crl)]));
+    assert!(shown.to_lowercase().contains(&single), "{shown}");
+    ok(&["crl", "--ca", s(&ca), "--out", s(&crl)]);
+    assert_eq!(db("SELECT value FROM meta WHERE key = 'crl_number'"), "2");
+
+    // While another session holds instance 3's lease, a command as instance 3 is refused.
+    let mut holder = std::process::Command::new("psql")
+        .args(["-X", "-U", "postgres", "-h"])
+        .arg(pg.socket_dir())
+        .args([
+            "-d",
+            "chat_a",
+            "-c",
+            "SELECT pg_advisory_lock(3); SELECT pg_sleep(60)",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let held =
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 3 AND granted";
+    for _ in 0..100 {
+        if db(held) == "1" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refused = run(&[
+        "issue",
+        "--ca",
+        s(&ca),
+        "--sii",
+        "+15559990001",
+        "--key-out",
+        s(&t.join("two.key")),
+        "--out",
+        s(&t.join("two.pem")),
+    ]);
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        stderr(&refused).contains("instance 3"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        db("SELECT count(*) FROM certificates WHERE kind = 'leaf'"),
+        "41"
+    );
 }
