@@ -80,7 +80,7 @@ impl ProviderCa {
             &config,
             format!("{} Mapping Root", config.organization),
             1,
-            &random_serial()?,
+            &random_serial(&config)?,
             now,
             root_not_after,
         )?;
@@ -91,7 +91,7 @@ impl ProviderCa {
             &config,
             format!("{} Mapping Issuing CA 1", config.organization),
             0,
-            &random_serial()?,
+            &random_serial(&config)?,
             now,
             ca_not_after,
         )?

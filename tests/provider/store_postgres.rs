@@ -232,3 +232,125 @@ fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
         "41"
     );
 }
+
+/// A second instance of the CA in `ca`: a copy of its directory (same keys) whose config
+/// names instance `instance` of the same store.
+fn second_instance(ca: &Path, to: &Path, from: u8, instance: u8) {
+    std::fs::create_dir(to).unwrap();
+    for f in ["root.pem", "root.key", "ca.pem", "ca.key"] {
+        std::fs::copy(ca.join(f), to.join(f)).unwrap();
+    }
+    let config = std::fs::read_to_string(ca.join("config.yaml")).unwrap();
+    let config = config.replace(
+        &format!("instance: {from}\n"),
+        &format!("instance: {instance}\n"),
+    );
+    assert!(config.contains(&format!("instance: {instance}\n")));
+    std::fs::write(to.join("config.yaml"), config).unwrap();
+}
+
+/// Two instances (3 and 4) run `issue-batch` at once on one database with overlapping
+/// request ids: every id is stored once, an id both answered has the same certificate in
+/// both outputs, an id one instance found in flight at the other is answered on a rerun with
+/// the other's certificate, every serial starts with its instance's byte, and the store
+/// holds exactly the union of the outputs.
+#[test]
+fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
+    let Some(pg) = PgCluster::start("two_instances_issue_overlapping_batches_at_once") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca3 = init_pg_ca(&pg, t, "shared", 3);
+    let ca4 = t.join("ca4");
+    second_instance(&ca3, &ca4, 3, 4);
+    let line = |i: usize| {
+        serde_json::json!({"id": format!("r{i}"), "sii": format!("+1555100{i:04}")}).to_string()
+    };
+    let write = |name: &str, range: std::ops::Range<usize>| {
+        let path = t.join(name);
+        let lines: Vec<String> = range.map(line).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    };
+    // Overlap of 300 ids, in sub-batches, so the instances meet in flight.
+    let in3 = write("in3.jsonl", 0..600);
+    let in4 = write("in4.jsonl", 300..900);
+    let (out3, out4) = (t.join("out3.jsonl"), t.join("out4.jsonl"));
+    let mut p3 = batch_cmd(&ca3, &in3, &out3).spawn().unwrap();
+    let mut p4 = batch_cmd(&ca4, &in4, &out4).spawn().unwrap();
+    let (s3, s4) = (p3.wait().unwrap(), p4.wait().unwrap());
+    // A line refused because the other instance was signing it exits 1: rerun it.
+    let answers = |out: &Path| -> BTreeMap<String, Result<String, String>> {
+        std::fs::read_to_string(out)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let id = v["id"].as_str().unwrap().to_owned();
+                match v["serial"].as_str() {
+                    Some(serial) => (id, Ok(serial.to_owned())),
+                    None => (id, Err(v["error"].as_str().unwrap().to_owned())),
+                }
+            })
+            .collect()
+    };
+    for (status, out) in [(s3, &out3), (s4, &out4)] {
+        for (id, a) in answers(out) {
+            if let Err(e) = a {
+                assert!(e.contains("is being issued by CA instance"), "{id}: {e}");
+            }
+        }
+        assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    }
+    let (re3, re4) = (t.join("re3.jsonl"), t.join("re4.jsonl"));
+    succeeded(batch_cmd(&ca3, &in3, &re3).output().unwrap());
+    succeeded(batch_cmd(&ca4, &in4, &re4).output().unwrap());
+    let (a3, a4) = (issued(&re3), issued(&re4));
+    // The first runs' answers are the reruns' where they answered.
+    for (out, again) in [(&out3, &a3), (&out4, &a4)] {
+        for (id, a) in answers(out) {
+            if let Ok(serial) = a {
+                assert_eq!(again[&id], serial, "{id}");
+            }
+        }
+    }
+    let mut union = a3.clone();
+    for (id, serial) in &a4 {
+        if let Some(other) = union.insert(id.clone(), serial.clone()) {
+            assert_eq!(&other, serial, "{id} has two certificates");
+        }
+    }
+    assert_eq!(union.len(), 900);
+    for (id, serial) in &union {
+        assert!(
+            serial.starts_with("03") || serial.starts_with("04"),
+            "{id}: serial {serial} carries no instance byte"
+        );
+    }
+    // An id only one instance was sent carries that instance's byte.
+    for i in (0..300).chain(600..900) {
+        let want = if i < 300 { "03" } else { "04" };
+        let serial = &union[&format!("r{i}")];
+        assert!(serial.starts_with(want), "r{i}: {serial}");
+    }
+    let stored = pg.psql(
+        "shared",
+        "SELECT request_id || ' ' || serial FROM certificates WHERE kind = 'leaf' AND status = 'issued' ORDER BY request_id",
+    );
+    let stored: BTreeMap<String, String> = stored
+        .lines()
+        .map(|l| {
+            let (id, serial) = l.split_once(' ').unwrap();
+            (id.to_owned(), serial.to_owned())
+        })
+        .collect();
+    assert_eq!(stored, union);
+    assert_eq!(
+        pg.psql(
+            "shared",
+            "SELECT count(*) FROM certificates WHERE status = 'reserved'"
+        ),
+        "0"
+    );
+}
