@@ -253,7 +253,9 @@ fn second_instance(ca: &Path, to: &Path, from: u8, instance: u8) {
 /// request ids: every id is stored once, an id both answered has the same certificate in
 /// both outputs, an id one instance found in flight at the other is answered on a rerun with
 /// the other's certificate, every serial starts with its instance's byte, and the store
-/// holds exactly the union of the outputs.
+/// holds exactly the union of the outputs. Then a revocation on instance 4 is listed in
+/// instance 3's CRL, CRL numbers from both strictly increase, and an auditor role with
+/// SELECT only lists the store.
 #[test]
 fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
     let Some(pg) = PgCluster::start("two_instances_issue_overlapping_batches_at_once") else {
@@ -353,4 +355,55 @@ fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
         ),
         "0"
     );
+
+    // Revoked on instance 4, listed by instance 3's CRL; CRL numbers increase across both.
+    let victim = union["r10"].clone();
+    ok(&[
+        "revoke",
+        "--ca",
+        s(&ca4),
+        "--serial",
+        &victim,
+        "--reason",
+        "key-compromise",
+    ]);
+    let crl_number = |ca: &Path, name: &str| -> (u64, String) {
+        let crl = t.join(name);
+        ok(&["crl", "--ca", s(ca), "--out", s(&crl)]);
+        let shown = stdout(&ok(&["inspect", s(&crl)]));
+        let n = shown
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("crl number"))
+            .unwrap_or_else(|| panic!("no crl number in {shown}"))
+            .trim()
+            .parse()
+            .unwrap();
+        (n, shown.to_lowercase())
+    };
+    let (n1, shown) = crl_number(&ca3, "3.crl");
+    assert!(shown.contains(&victim), "{shown}");
+    let (n2, _) = crl_number(&ca4, "4.crl");
+    let (n3, _) = crl_number(&ca3, "3b.crl");
+    assert!(n1 < n2 && n2 < n3, "{n1} {n2} {n3}");
+
+    // An auditor with SELECT only lists the store through its own copy of the config.
+    pg.psql(
+        "shared",
+        "CREATE ROLE auditor LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO auditor",
+    );
+    let audit = t.join("audit");
+    second_instance(&ca3, &audit, 3, 3);
+    let config = std::fs::read_to_string(audit.join("config.yaml")).unwrap();
+    std::fs::write(
+        audit.join("config.yaml"),
+        config.replace(&pg.url("postgres", "shared"), &pg.url("auditor", "shared")),
+    )
+    .unwrap();
+    let list = stdout(&ok(&["store", "list", "--ca", s(&audit)]));
+    let leaves = list
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("leaf"))
+        .count();
+    assert_eq!(leaves, 900, "{list}");
+    assert!(list.contains(&victim));
 }
