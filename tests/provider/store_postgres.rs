@@ -59,7 +59,7 @@ fn init_pg_ca(pg: &PgCluster, t: &Path, db: &str, instance: u8) -> PathBuf {
     )
     .unwrap();
     let ca = t.join("ca");
-    ok(&[
+    let init = ok(&[
         "ca",
         "init",
         "--insecure-no-password",
@@ -68,6 +68,8 @@ fn init_pg_ca(pg: &PgCluster, t: &Path, db: &str, instance: u8) -> PathBuf {
         "--dir",
         s(&ca),
     ]);
+    let said = stderr(&init);
+    assert!(said.contains(&format!("(instance {instance})")), "{said}");
     ca
 }
 
@@ -103,6 +105,13 @@ fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
     assert!(!ca.join("store.db").exists(), "ca init wrote store.db");
     let db = |sql: &str| pg.psql("chat_a", sql);
     assert_eq!(db("SELECT kind FROM certificates ORDER BY id"), "root\nca");
+    let migrate = run(&["store", "migrate", "--ca", s(&ca)]);
+    assert_ne!(migrate.status.code(), Some(0));
+    assert!(
+        stderr(&migrate).contains("upgrades only store.db so far: nothing was done"),
+        "{}",
+        stderr(&migrate)
+    );
 
     let lines: Vec<String> = (0..40)
         .map(|i| {
