@@ -45,6 +45,11 @@ fn the_throwaway_cluster_answers_survives_a_restart_and_has_read_only_roles() {
 /// A CA whose config names a PostgreSQL store (`store: {url, instance, password_file}`)
 /// made by `ca init` in `t/ca`, against a new database `db` of `pg`; its directory.
 fn init_pg_ca(pg: &PgCluster, t: &Path, db: &str, instance: u8) -> PathBuf {
+    init_pg_ca_with(pg, t, db, instance, "")
+}
+
+/// [`init_pg_ca`] with `extra` YAML appended to the config.
+fn init_pg_ca_with(pg: &PgCluster, t: &Path, db: &str, instance: u8, extra: &str) -> PathBuf {
     pg.psql("postgres", &format!("CREATE DATABASE {db}"));
     // The cluster trusts its socket, so the password is not checked; it is still read.
     std::fs::write(t.join("store-password"), "not-checked\n").unwrap();
@@ -53,7 +58,7 @@ fn init_pg_ca(pg: &PgCluster, t: &Path, db: &str, instance: u8) -> PathBuf {
     std::fs::write(
         &config,
         format!(
-            "{base}store:\n  url: \"{}\"\n  instance: {instance}\n  password_file: ../store-password\n",
+            "{base}store:\n  url: \"{}\"\n  instance: {instance}\n  password_file: ../store-password\n{extra}",
             pg.url("postgres", db)
         ),
     )
@@ -415,4 +420,47 @@ fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
         .count();
     assert_eq!(leaves, 900, "{list}");
     assert!(list.contains(&victim));
+}
+
+/// A CA with a transparency log and a PostgreSQL store: every leaf of a batch is logged and
+/// its index recorded in `log_entries` (the leaves without one are found by an anti-join),
+/// each once, and a replay logs nothing more.
+#[test]
+fn a_logged_ca_on_postgres_records_every_leaf_index_once() {
+    let Some(pg) = PgCluster::start("a_logged_ca_on_postgres_records_every_leaf_index_once") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    mimi_attest::init_log(
+        &t.join("log"),
+        "log.example/mapping",
+        &mimi_attest::KeyProtection::Insecure,
+    )
+    .unwrap();
+    let ca = init_pg_ca_with(&pg, t, "logged", 5, "log:\n  dir: ../log\n");
+    let lines: Vec<String> = (0..25)
+        .map(|i| {
+            serde_json::json!({"id": format!("l{i}"), "sii": format!("+1555200{i:04}")}).to_string()
+        })
+        .collect();
+    let input = t.join("in.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let output = t.join("out.jsonl");
+    succeeded(batch_cmd(&ca, &input, &output).output().unwrap());
+    let batch = issued(&output);
+    assert_eq!(batch.len(), 25);
+    let indexes = |pg: &PgCluster| {
+        pg.psql(
+            "logged",
+            "SELECT count(*) || ' ' || count(DISTINCT l.log_index) || ' ' || min(l.log_index) || ' ' || max(l.log_index) \
+             FROM certificates c JOIN log_entries l ON l.id = c.id WHERE c.kind = 'leaf'",
+        )
+    };
+    assert_eq!(indexes(&pg), "25 25 0 24");
+    let again = t.join("again.jsonl");
+    succeeded(batch_cmd(&ca, &input, &again).output().unwrap());
+    assert_eq!(issued(&again), batch);
+    issue(&ca, "+15552009999", &t.join("one.pem"));
+    assert_eq!(indexes(&pg), "26 26 0 25");
 }
