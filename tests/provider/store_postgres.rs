@@ -3,6 +3,7 @@
 //! store is in it.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::common::cli::{batch_cmd, issue, ok, repo, run, s, stderr, stdout, succeeded};
@@ -78,6 +79,19 @@ fn init_pg_ca_with(pg: &PgCluster, t: &Path, db: &str, instance: u8, extra: &str
     ca
 }
 
+/// Write to `path` an `issue-batch` input of requests `{prefix}{i}` for the numbers
+/// `+1555{block}{i:04}`, `i` in `range`; `path`.
+fn write_requests(path: PathBuf, prefix: &str, block: &str, range: Range<usize>) -> PathBuf {
+    let lines: Vec<String> = range
+        .map(|i| {
+            serde_json::json!({"id": format!("{prefix}{i}"), "sii": format!("+1555{block}{i:04}")})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
 /// The serials of the issued lines of an `issue-batch` output, by request id.
 fn issued(output: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(output)
@@ -118,13 +132,7 @@ fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
         stderr(&migrate)
     );
 
-    let lines: Vec<String> = (0..40)
-        .map(|i| {
-            serde_json::json!({"id": format!("r{i}"), "sii": format!("+1555000{i:04}")}).to_string()
-        })
-        .collect();
-    let input = t.join("in.jsonl");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let input = write_requests(t.join("in.jsonl"), "r", "000", 0..40);
     let output = t.join("out.jsonl");
     succeeded(batch_cmd(&ca, &input, &output).output().unwrap());
     let batch = issued(&output);
@@ -280,15 +288,7 @@ fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
     let ca3 = init_pg_ca(&pg, t, "shared", 3);
     let ca4 = t.join("ca4");
     second_instance(&ca3, &ca4, 3, 4);
-    let line = |i: usize| {
-        serde_json::json!({"id": format!("r{i}"), "sii": format!("+1555100{i:04}")}).to_string()
-    };
-    let write = |name: &str, range: std::ops::Range<usize>| {
-        let path = t.join(name);
-        let lines: Vec<String> = range.map(line).collect();
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        path
-    };
+    let write = |name: &str, range| write_requests(t.join(name), "r", "100", range);
     // Overlap of 300 ids, in sub-batches, so the instances meet in flight.
     let in3 = write("in3.jsonl", 0..600);
     let in4 = write("in4.jsonl", 300..900);
@@ -439,13 +439,7 @@ fn a_logged_ca_on_postgres_records_every_leaf_index_once() {
     )
     .unwrap();
     let ca = init_pg_ca_with(&pg, t, "logged", 5, "log:\n  dir: ../log\n");
-    let lines: Vec<String> = (0..25)
-        .map(|i| {
-            serde_json::json!({"id": format!("l{i}"), "sii": format!("+1555200{i:04}")}).to_string()
-        })
-        .collect();
-    let input = t.join("in.jsonl");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let input = write_requests(t.join("in.jsonl"), "l", "200", 0..25);
     let output = t.join("out.jsonl");
     succeeded(batch_cmd(&ca, &input, &output).output().unwrap());
     let batch = issued(&output);
