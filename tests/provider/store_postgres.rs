@@ -271,6 +271,14 @@ fn second_instance(ca: &Path, to: &Path, from: u8, instance: u8) {
     std::fs::write(to.join("config.yaml"), config).unwrap();
 }
 
+/// Instances 3 and 4 of one CA on the new database `db`: `t/ca` and `t/ca4`.
+fn two_instances(pg: &PgCluster, t: &Path, db: &str) -> (PathBuf, PathBuf) {
+    let ca3 = init_pg_ca(pg, t, db, 3);
+    let ca4 = t.join("ca4");
+    second_instance(&ca3, &ca4, 3, 4);
+    (ca3, ca4)
+}
+
 /// Two instances (3 and 4) run `issue-batch` at once on one database with overlapping
 /// request ids: every id is stored once, an id both answered has the same certificate in
 /// both outputs, an id one instance found in flight at the other is answered on a rerun with
@@ -285,9 +293,7 @@ fn two_instances_issue_overlapping_batches_at_once_each_id_once() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let ca3 = init_pg_ca(&pg, t, "shared", 3);
-    let ca4 = t.join("ca4");
-    second_instance(&ca3, &ca4, 3, 4);
+    let (ca3, ca4) = two_instances(&pg, t, "shared");
     let write = |name: &str, range| write_requests(t.join(name), "r", "100", range);
     // Overlap of 300 ids, in sub-batches, so the instances meet in flight.
     let in3 = write("in3.jsonl", 0..600);
@@ -457,4 +463,65 @@ fn a_logged_ca_on_postgres_records_every_leaf_index_once() {
     assert_eq!(issued(&again), batch);
     issue(&ca, "+15552009999", &t.join("one.pem"));
     assert_eq!(indexes(&pg), "26 26 0 25");
+}
+
+/// Instance 3 is killed (SIGKILL) in the middle of a batch while instance 4 issues an
+/// overlapping one: nothing is lost or duplicated, the killed instance's lease and
+/// transaction die with it, and reruns of both batches complete with one certificate per id
+/// and no reservation left.
+#[test]
+fn an_instance_killed_mid_batch_loses_nothing_and_its_rerun_completes() {
+    let Some(pg) = PgCluster::start("an_instance_killed_mid_batch_loses_nothing") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (ca3, ca4) = two_instances(&pg, t, "killed");
+    // Several sub-batches for instance 3, so it dies between (or in) them.
+    let in3 = write_requests(t.join("in3.jsonl"), "k", "300", 0..9_000);
+    let in4 = write_requests(t.join("in4.jsonl"), "k", "300", 4_000..5_000);
+    let (out3, out4) = (t.join("out3.jsonl"), t.join("out4.jsonl"));
+    let mut p3 = batch_cmd(&ca3, &in3, &out3).spawn().unwrap();
+    let count = |sql: &str| -> u64 { pg.psql("killed", sql).parse().unwrap() };
+    let issued_by_3 =
+        "SELECT count(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued' AND serial LIKE '03%'";
+    let started = std::time::Instant::now();
+    while count(issued_by_3) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 120 && p3.try_wait().unwrap().is_none(),
+            "instance 3 issued nothing, or ended first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut p4 = batch_cmd(&ca4, &in4, &out4).spawn().unwrap();
+    p3.kill().unwrap();
+    let _ = p3.wait();
+    let s4 = p4.wait().unwrap();
+    assert!(matches!(s4.code(), Some(0 | 1)), "{s4:?}");
+    let before_rerun = count(issued_by_3);
+    assert!(
+        before_rerun < 9_000,
+        "instance 3 finished before it was killed"
+    );
+
+    let (re3, re4) = (t.join("re3.jsonl"), t.join("re4.jsonl"));
+    succeeded(batch_cmd(&ca3, &in3, &re3).output().unwrap());
+    succeeded(batch_cmd(&ca4, &in4, &re4).output().unwrap());
+    let (a3, a4) = (issued(&re3), issued(&re4));
+    assert_eq!(a3.len(), 9_000);
+    for (id, serial) in &a4 {
+        assert_eq!(&a3[id], serial, "{id} has two certificates");
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued'"),
+        9_000
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM certificates WHERE status = 'reserved'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM certificates c LEFT JOIN certificate_der d ON d.id = c.id WHERE c.status = 'issued' AND d.id IS NULL"),
+        0
+    );
 }
