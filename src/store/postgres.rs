@@ -137,7 +137,9 @@ fn pg_err(location: &str, e: postgres::Error) -> StoreError {
         path: location.to_owned(),
         message: match e.as_db_error() {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
+            None => format!(
+                "{e}: the connection to the store's database failed; nothing of the unfinished transaction was stored or handed out; run the command again once the database answers"
+            ),
         },
     }
 }

@@ -525,3 +525,74 @@ fn an_instance_killed_mid_batch_loses_nothing_and_its_rerun_completes() {
         0
     );
 }
+
+/// The database server stops (as in a crash) in the middle of a batch: the batch fails
+/// with a message naming the store, every certificate it had handed out is in the store
+/// once the server is back, and a rerun completes with the same certificates.
+#[test]
+fn a_database_restart_mid_batch_hands_out_nothing_unstored() {
+    let Some(pg) = PgCluster::start("a_database_restart_mid_batch_hands_out_nothing_unstored")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let ca = init_pg_ca(&pg, t, "restarted", 7);
+    let input = write_requests(t.join("in.jsonl"), "d", "400", 0..9_000);
+    let output = t.join("out.jsonl");
+    let mut batch = batch_cmd(&ca, &input, &output)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let issued_sql = "SELECT count(*) FROM certificates WHERE kind = 'leaf' AND status = 'issued'";
+    let started = std::time::Instant::now();
+    while pg.psql("restarted", issued_sql) == "0" {
+        assert!(
+            started.elapsed().as_secs() < 120 && batch.try_wait().unwrap().is_none(),
+            "the batch issued nothing, or ended first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    pg.stop_server();
+    let failed = batch.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert_ne!(failed.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("issuance store")
+            && said.contains("run the command again once the database answers"),
+        "{said}"
+    );
+    pg.restart_server();
+    // What the failed run handed out (its output's issued lines) is all stored.
+    let handed_out: BTreeMap<String, String> = std::fs::read_to_string(&output)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            Some((
+                v["id"].as_str()?.to_owned(),
+                v["serial"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    for (id, serial) in &handed_out {
+        assert_eq!(
+            pg.psql(
+                "restarted",
+                &format!(
+                    "SELECT c.request_id FROM certificates c JOIN certificate_der d ON d.id = c.id \
+                     WHERE c.serial = '{serial}' AND c.status = 'issued'"
+                )
+            ),
+            *id
+        );
+    }
+    let again = t.join("again.jsonl");
+    succeeded(batch_cmd(&ca, &input, &again).output().unwrap());
+    let all = issued(&again);
+    assert_eq!(all.len(), 9_000);
+    for (id, serial) in &handed_out {
+        assert_eq!(&all[id], serial, "{id}");
+    }
+    assert_eq!(pg.psql("restarted", issued_sql), "9000");
+}
