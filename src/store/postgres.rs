@@ -357,12 +357,14 @@ impl PostgresStore {
     pub(crate) fn open(target: &PgTarget) -> Result<Self, StoreError> {
         let mut client = Self::connect(target)?;
         let version = Self::read_schema_version(&mut client, target)?;
+        // No release made a PostgreSQL store older than version 3; `store migrate` does not
+        // upgrade one yet, so an older one is refused without pointing at it.
         if version < STORE_SCHEMA_VERSION {
-            return Err(StoreError::Outdated {
+            return Err(StoreError::Failed {
                 path: target.url.clone(),
-                found: version,
-                current: STORE_SCHEMA_VERSION,
-                ca_dir: "<CA_DIR>".into(),
+                message: format!(
+                    "the store has schema version {version}, older than the version {STORE_SCHEMA_VERSION} this build writes, and this build cannot upgrade a PostgreSQL store: nothing was changed"
+                ),
             });
         }
         Self::take_lease(&mut client, target)?;
