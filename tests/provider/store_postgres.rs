@@ -111,8 +111,9 @@ fn issued(output: &Path) -> BTreeMap<String, String> {
 /// `ca init`, `issue-batch`, `issue`, `revoke` and `crl` on a CA whose store is PostgreSQL:
 /// the schema is made by `ca init` (and no store.db), every certificate handed out is in
 /// the database with its DER, `store list` reads the same rows, a replayed batch answers
-/// with the same certificates, a revocation shows in the CRL, and a second process as the
-/// same instance is refused while the first holds its lease.
+/// with the same certificates, a revocation shows in the CRL, `renew` and `ca rotate` write
+/// there too, and a second process as the same instance is refused while the first holds
+/// its lease.
 #[test]
 fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
     let Some(pg) = PgCluster::start("issue_batch_revoke_and_crl_run_on_a_postgres_store") else {
@@ -209,6 +210,32 @@ fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
     ok(&["crl", "--ca", s(&ca), "--out", s(&crl)]);
     assert_eq!(db("SELECT value FROM meta WHERE key = 'crl_number'"), "2");
 
+    // Renewal and rotation write to the same store: every live leaf (7 days, due within
+    // 8) is renewed under a renew: id, and a rotation adds the new issuing CA's row.
+    let renewed = ok(&[
+        "renew",
+        "--ca",
+        s(&ca),
+        "--due-within",
+        "8d",
+        "--out",
+        s(&t.join("renewed.jsonl")),
+    ]);
+    assert!(
+        stderr(&renewed).contains("40 due: 40 renewed, 0 failed"),
+        "{}",
+        stderr(&renewed)
+    );
+    assert_eq!(
+        db("SELECT count(*) FROM certificates WHERE starts_with(request_id, 'renew:')"),
+        "40"
+    );
+    ok(&["ca", "rotate", "--ca", s(&ca)]);
+    assert_eq!(
+        db("SELECT count(*) FROM certificates WHERE kind = 'ca'"),
+        "2"
+    );
+
     // While another session holds instance 3's lease, a command as instance 3 is refused.
     let mut holder = std::process::Command::new("psql")
         .args(["-X", "-U", "postgres", "-h"])
@@ -251,7 +278,7 @@ fn issue_batch_revoke_and_crl_run_on_a_postgres_store() {
     );
     assert_eq!(
         db("SELECT count(*) FROM certificates WHERE kind = 'leaf'"),
-        "41"
+        "81"
     );
 }
 
