@@ -35,7 +35,7 @@ pub mod batch;
 pub use batch::{run_batch, BatchSummary};
 pub use ca::ProviderCa;
 pub use cadir::RootKey;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "server"))]
 pub(crate) use cadir::CONFIG as CONFIG_FILE;
 pub use config::{CaConfig, CrlConfig, LogConfig, StoreConfig, ValidityConfig, STORE_PASSWORD_ENV};
 pub use error::{IssueError, KeyProblem, RevokeRefusal};
