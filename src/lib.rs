@@ -103,6 +103,7 @@ pub use issue::{
     IssueRequest, Issued, IssuingCaRevocation, KeyProblem, KeyProtection, LogConfig, NumberCheck,
     Passphrase, ProviderCa, RenewalWindow, RevocationTarget, RevokeOutcome, RevokeReason,
     RevokeRefusal, RootKey, SignedCrl, StoreConfig, SubjectKey, ValidityConfig, PASSWORD_ENV,
+    STORE_PASSWORD_ENV,
 };
 #[cfg(feature = "ca")]
 pub use store::{

@@ -253,8 +253,22 @@ impl StoreRecord {
     }
 }
 
-/// Auditors read the store read-only: it is never changed, not even upgraded.
+/// Auditors read the store read-only: it is never changed, not even upgraded. The store is
+/// `store.db`, or the PostgreSQL store the CA directory's `config.yaml` names (read in a
+/// read-only session, as a user that may have SELECT only).
 fn open(ca_dir: &Path) -> Result<IssuanceStore, AuditError> {
+    #[cfg(feature = "postgres")]
+    {
+        let config = ca_dir.join(crate::issue::CONFIG_FILE);
+        if config.is_file() {
+            let shared = crate::issue::CaConfig::from_file(&config)
+                .and_then(|c| c.store.map(|s| s.target(ca_dir)).transpose())
+                .map_err(|e| AuditError::Input(e.to_string()))?;
+            if let Some(target) = shared {
+                return Ok(IssuanceStore::open_postgres_read_only(&target)?);
+            }
+        }
+    }
     Ok(IssuanceStore::open_read_only(
         &ca_dir.join(crate::store::STORE_FILE),
     )?)

@@ -307,7 +307,7 @@ pub fn init(a: InitArgs) -> CliResult {
     .map_err(advise)?;
     let c = ca.config();
     eprintln!(
-        "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600{}) — keep root.key offline\n  store:       store.db",
+        "created CA for {} in {}\n  root:        {}\n  issuing CA:  {}\n  scope:       {}\n  keys:        root.key, ca.key (mode 0600{}) — keep root.key offline\n  store:       {}",
         c.provider,
         a.dir.display(),
         a.dir.join("root.pem").display(),
@@ -317,6 +317,10 @@ pub fn init(a: InitArgs) -> CliResult {
             ", encrypted"
         } else {
             ", NOT encrypted"
+        },
+        match &c.store {
+            Some(store) => format!("{} (instance {})", store.url, store.instance),
+            None => "store.db".to_owned(),
         },
     );
     Ok(Verdict::Yes)
@@ -950,6 +954,14 @@ pub fn store_migrate(a: StoreMigrateArgs) -> CliResult {
         return Err(CliError(format!(
             "{} is not a CA directory (config.yaml is missing): give the --ca directory made by `mimi-attest ca init`",
             a.ca.display()
+        )));
+    }
+    if let Some(store) = mimi_attest::CaConfig::from_file(&a.ca.join("config.yaml"))?.store {
+        return Err(CliError(format!(
+            "{}: the CA config names a PostgreSQL store ({}), and `store migrate` upgrades only store.db so far: nothing was done (`ca init` made that store at schema version {}, the newest there is)",
+            a.ca.display(),
+            store.url,
+            mimi_attest::STORE_SCHEMA_VERSION
         )));
     }
     let m = mimi_attest::IssuanceStore::migrate(&path)?;

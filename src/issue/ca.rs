@@ -80,7 +80,7 @@ impl ProviderCa {
             &config,
             format!("{} Mapping Root", config.organization),
             1,
-            &random_serial()?,
+            &random_serial(&config)?,
             now,
             root_not_after,
         )?;
@@ -91,7 +91,7 @@ impl ProviderCa {
             &config,
             format!("{} Mapping Issuing CA 1", config.organization),
             0,
-            &random_serial()?,
+            &random_serial(&config)?,
             now,
             ca_not_after,
         )?
@@ -113,6 +113,7 @@ impl ProviderCa {
                 ca_pem: &ca_cert.pem(),
                 ca_key: &encode_key(&ca_key, protection)?,
             },
+            config.store.as_ref(),
             &[root_row, ca_row],
         )?;
         ProviderCa::open_with(dir, protection.passphrase())

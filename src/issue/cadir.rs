@@ -25,7 +25,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::error::{io_err, sign_err, IssueError};
 use super::files::{parent_dir, sync_parent, write_atomic, FileMode, Overwrite};
 use super::keys::{load_key, Passphrase};
-use super::CaConfig;
+use super::{CaConfig, StoreConfig};
 use crate::profile::Serial;
 use crate::store::{IssuanceStore, IssueLock, StoredCert, STORE_FILE};
 
@@ -92,6 +92,7 @@ impl CaDir {
     pub(crate) fn create(
         dir: &Path,
         files: &NewCaFiles<'_>,
+        store: Option<&StoreConfig>,
         rows: &[StoredCert],
     ) -> Result<CaDir, IssueError> {
         create_whole(dir, |s| {
@@ -112,7 +113,15 @@ impl CaDir {
                 files.config_yaml.as_bytes(),
                 FileMode::Public,
             )?;
-            let mut store = IssuanceStore::create(&s.join(STORE_FILE))?;
+            let mut store = match store {
+                None => IssuanceStore::create(&s.join(STORE_FILE))?,
+                // The password file is read relative to the staging directory, a sibling of
+                // the CA directory: the same file for paths that leave the directory (`..`).
+                #[cfg(feature = "postgres")]
+                Some(config) => IssuanceStore::create_postgres(&config.target(s)?)?,
+                #[cfg(not(feature = "postgres"))]
+                Some(config) => return Err(config.no_backend()),
+            };
             store.write(|tx| rows.iter().try_for_each(|row| tx.insert(row).map(|_| ())))?;
             // Fold the WAL into the main file so the directory is self-contained.
             store.checkpoint()?;
@@ -201,11 +210,17 @@ impl CaDir {
         self.path.join(STORE_FILE)
     }
 
-    /// Open the issuance store (`store.db`; a config naming a store elsewhere is refused,
-    /// see [`CaConfig::refuse_shared_store`]).
+    /// Open the issuance store for issuing and revoking: `store.db`, or the PostgreSQL
+    /// store the config names (as its instance, lease held; refused by a build without the
+    /// backend, see [`CaConfig::refuse_shared_store`]).
     pub(crate) fn open_store(&self) -> Result<IssuanceStore, IssueError> {
-        self.config()?.refuse_shared_store()?;
-        Ok(IssuanceStore::open(&self.store_path())?)
+        let config = self.config()?;
+        config.refuse_shared_store()?;
+        match &config.store {
+            #[cfg(feature = "postgres")]
+            Some(store) => Ok(IssuanceStore::open_postgres(&store.target(&self.path)?)?),
+            _ => Ok(IssuanceStore::open(&self.store_path())?),
+        }
     }
 
     /// Take the issuing lock (one issuing process at a time per CA directory).

@@ -144,7 +144,52 @@ pub struct StoreConfig {
     pub password_file: Option<PathBuf>,
 }
 
+/// The environment variable that holds the store's database password when the CA config
+/// names no `store.password_file`.
+pub const STORE_PASSWORD_ENV: &str = "MIMI_ATTEST_STORE_PASSWORD";
+
 impl StoreConfig {
+    /// Where the store is and who this process is in it, for the CA directory `ca_dir`
+    /// (`password_file` is read relative to it; without one, [`STORE_PASSWORD_ENV`]).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn target(&self, ca_dir: &Path) -> Result<crate::store::PgTarget, IssueError> {
+        let password = match &self.password_file {
+            Some(file) => {
+                let path = LogConfig::resolve(ca_dir, file);
+                let text = std::fs::read_to_string(&path).map_err(|e| IssueError::Io {
+                    path: path.display().to_string(),
+                    message: format!("cannot read the store password (store.password_file): {e}"),
+                })?;
+                let pw = text.trim_end_matches(['\n', '\r']);
+                if pw.is_empty() {
+                    return Err(IssueError::Io {
+                        path: path.display().to_string(),
+                        message: "the store password file (store.password_file) is empty: write the database password in it".into(),
+                    });
+                }
+                Some(zeroize::Zeroizing::new(pw.to_owned()))
+            }
+            None => match std::env::var(STORE_PASSWORD_ENV) {
+                Ok(pw) if !pw.is_empty() => Some(zeroize::Zeroizing::new(pw)),
+                _ => None,
+            },
+        };
+        Ok(crate::store::PgTarget {
+            url: self.url.clone(),
+            instance: self.instance,
+            password,
+        })
+    }
+
+    /// The refusal of a build without the PostgreSQL backend.
+    #[cfg(not(feature = "postgres"))]
+    pub(crate) fn no_backend(&self) -> IssueError {
+        IssueError::Store(crate::store::StoreError::Failed {
+            path: self.url.clone(),
+            message: "the CA config names a PostgreSQL store (store:), and this build has no PostgreSQL backend: nothing was done; remove store: to keep the store in store.db, or use a build with that backend (feature postgres)".into(),
+        })
+    }
+
     /// Why `url` cannot be a store URL, if it cannot: not `postgres://`/`postgresql://`, or
     /// a password in it (a config file is no place for one).
     fn problem(&self) -> Option<String> {
@@ -309,15 +354,15 @@ impl CaConfig {
         Ok(config)
     }
 
-    /// Refuse a `store:` that names a shared (PostgreSQL) store: this build has no backend
-    /// for one, and issuing into `store.db` instead would split the CA's records.
+    /// Refuse a `store:` that names a shared (PostgreSQL) store when this build has no
+    /// backend for one: issuing into `store.db` instead would split the CA's records.
     pub fn refuse_shared_store(&self) -> Result<(), IssueError> {
         match &self.store {
             None => Ok(()),
-            Some(store) => Err(IssueError::Store(crate::store::StoreError::Failed {
-                path: store.url.clone(),
-                message: "the CA config names a PostgreSQL store (store:), and this build has no PostgreSQL backend: nothing was done; remove store: to keep the store in store.db, or use a build with that backend".into(),
-            })),
+            #[cfg(feature = "postgres")]
+            Some(_) => Ok(()),
+            #[cfg(not(feature = "postgres"))]
+            Some(store) => Err(store.no_backend()),
         }
     }
 
@@ -371,11 +416,16 @@ mod tests {
             "t",
         )
         .unwrap();
-        let refused = shared.refuse_shared_store().unwrap_err().to_string();
-        assert!(
-            refused.contains("no PostgreSQL backend") && refused.contains("db.internal"),
-            "{refused}"
-        );
+        #[cfg(not(feature = "postgres"))]
+        {
+            let refused = shared.refuse_shared_store().unwrap_err().to_string();
+            assert!(
+                refused.contains("no PostgreSQL backend") && refused.contains("db.internal"),
+                "{refused}"
+            );
+        }
+        #[cfg(feature = "postgres")]
+        assert!(shared.refuse_shared_store().is_ok());
         let store = shared.store.unwrap();
         assert_eq!(store.url, "postgres://mimi@db.internal/chat_a");
         assert_eq!(store.instance, 127);

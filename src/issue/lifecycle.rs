@@ -170,7 +170,7 @@ pub(super) fn rotate(
         config,
         format!("{} Mapping Issuing CA {generation}", config.organization),
         0,
-        &random_serial()?,
+        &random_serial(config)?,
         now,
         (now + config.validity.ca.duration()).min(root.not_after),
     )?

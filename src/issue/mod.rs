@@ -35,7 +35,9 @@ pub mod batch;
 pub use batch::{run_batch, BatchSummary};
 pub use ca::ProviderCa;
 pub use cadir::RootKey;
-pub use config::{CaConfig, CrlConfig, LogConfig, StoreConfig, ValidityConfig};
+#[cfg(any(feature = "postgres", feature = "server"))]
+pub(crate) use cadir::CONFIG as CONFIG_FILE;
+pub use config::{CaConfig, CrlConfig, LogConfig, StoreConfig, ValidityConfig, STORE_PASSWORD_ENV};
 pub use error::{IssueError, KeyProblem, RevokeRefusal};
 pub use keys::{KeyProtection, Passphrase, PASSWORD_ENV};
 pub use lifecycle::{needs_renewal, RenewalWindow};

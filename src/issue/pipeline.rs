@@ -922,7 +922,7 @@ impl PrepareCtx<'_> {
             flags: req.flags,
             consent,
         };
-        let serial = random_serial()?;
+        let serial = random_serial(config)?;
         let record = StoredCert {
             serial: Serial::from_contents(&serial),
             kind: CertKind::Leaf,

@@ -16,12 +16,18 @@ use crate::store::{CertKind, CertStatus, StoredCert};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// 128 random bits, positive, first byte non-zero (so every serial has the same length).
-pub(super) fn random_serial() -> Result<Vec<u8>, IssueError> {
+/// With a shared store (`store:` in `config`) the first byte is the instance's number
+/// (1..127) and the other 120 bits are random: instances never draw the same serial, and
+/// a serial tells which instance issued it.
+pub(super) fn random_serial(config: &CaConfig) -> Result<Vec<u8>, IssueError> {
     let rng = SystemRandom::new();
     let mut b = [0u8; 16];
     loop {
         rng.fill(&mut b)
             .map_err(|_| IssueError::Sign("the system random generator failed".into()))?;
+        if let Some(store) = &config.store {
+            b[0] = store.instance;
+        }
         if b[0] != 0 {
             return Ok(b.to_vec());
         }

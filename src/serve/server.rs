@@ -210,6 +210,19 @@ impl Server {
             }),
             None => None,
         };
+        // A CA whose store is PostgreSQL has no store.db: say so, not that none is there.
+        if let Ok(Some(store)) =
+            crate::issue::CaConfig::from_file(&config.ca.join(crate::issue::CONFIG_FILE))
+                .map(|c| c.store)
+        {
+            return Err(ServeError::Store {
+                dir: config.ca.display().to_string(),
+                source: Box::new(crate::store::StoreError::Failed {
+                    path: store.url,
+                    message: "this CA's store is PostgreSQL (store: in its config), and the exchange service reads only store.db so far: nothing was started".into(),
+                }),
+            });
+        }
         let stores = StorePool::open(config.ca.join(STORE_FILE), log).map_err(|source| {
             ServeError::Store {
                 dir: config.ca.display().to_string(),

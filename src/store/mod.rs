@@ -12,10 +12,14 @@
 //! module speaks SQL to a store.
 
 mod lock;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod records;
 mod sqlite;
 
 pub(crate) use lock::IssueLock;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::PgTarget;
 pub use records::{CertKind, CertStatus, RevokedEntry, StoredCert};
 
 use std::path::Path;
@@ -48,6 +52,9 @@ pub struct IssuanceStore {
 enum Backend {
     /// `store.db` in the CA directory.
     Sqlite(SqliteStore),
+    /// A PostgreSQL database shared by the CA's instances (`store:` in the CA config).
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PostgresStore),
 }
 
 /// Call `$body` with `$s` bound to the backend of `$store`.
@@ -55,6 +62,8 @@ macro_rules! on_backend {
     ($store:expr, $s:ident => $body:expr) => {
         match $store {
             Backend::Sqlite($s) => $body,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres($s) => $body,
         }
     };
 }
@@ -64,6 +73,33 @@ impl IssuanceStore {
         IssuanceStore {
             backend: Backend::Sqlite(store),
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres(store: postgres::PostgresStore) -> Self {
+        IssuanceStore {
+            backend: Backend::Postgres(store),
+        }
+    }
+
+    /// Create the tables of a new, empty PostgreSQL store in `target`'s database (which must
+    /// hold none yet), and hold the instance's lease.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn create_postgres(target: &PgTarget) -> Result<Self, StoreError> {
+        postgres::PostgresStore::create(target).map(Self::postgres)
+    }
+
+    /// Open a PostgreSQL store for issuing and revoking as instance `target.instance`: its
+    /// lease is held until the store is dropped, and refused while another process holds it.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn open_postgres(target: &PgTarget) -> Result<Self, StoreError> {
+        postgres::PostgresStore::open(target).map(Self::postgres)
+    }
+
+    /// Open a PostgreSQL store for reading only (a read-only session, no lease).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn open_postgres_read_only(target: &PgTarget) -> Result<Self, StoreError> {
+        postgres::PostgresStore::open_read_only(target).map(Self::postgres)
     }
 
     /// Create a new, empty SQLite store at `path` (which must not exist).
@@ -226,8 +262,8 @@ pub(crate) enum Release {
     Released,
     /// A live CA instance holds it and is signing it now: nothing was changed. Only a
     /// store shared by several CA instances can answer this; the SQLite store never does
-    /// (one issuing process at a time), so no backend of this build constructs it yet.
-    #[allow(dead_code)]
+    /// (one issuing process at a time); the PostgreSQL store does.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     InFlight {
         /// That instance's number.
         instance: u8,
